@@ -1,0 +1,105 @@
+# goim-c build. `make` builds the release daemons into build/release/bin;
+# `make test` builds everything with ASan+UBSan into build/sanitize, runs the
+# unit tests, then the integration tests against real Redis and Kafka;
+# `make run` starts a single-machine cluster in the foreground.
+
+VARIANT ?= release
+OUT := build/$(VARIANT)
+
+CC ?= cc
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -pthread $(WARNINGS) -I. -I$(OUT)/gen
+ifeq ($(VARIANT),sanitize)
+VARIANT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+VARIANT_LDFLAGS := -fsanitize=address,undefined
+else
+VARIANT_CFLAGS := -O2
+VARIANT_LDFLAGS :=
+endif
+CFLAGS += $(BASE_CFLAGS) $(VARIANT_CFLAGS)
+LDFLAGS += -pthread $(VARIANT_LDFLAGS)
+LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto -lm
+
+PROTOS := $(wildcard proto/*.proto)
+PROTO_C := $(patsubst proto/%.proto,$(OUT)/gen/%.pb-c.c,$(PROTOS))
+PROTO_H := $(PROTO_C:.c=.h)
+COMMON_SRC := $(wildcard common/*.c)
+COMMON_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(COMMON_SRC)) $(PROTO_C:.c=.o)
+COMMON_LIB := $(OUT)/libgoimcommon.a
+
+DAEMONS := comet logic job
+BINARIES := $(addprefix $(OUT)/bin/,$(DAEMONS)) $(OUT)/bin/devkafka
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
+
+.SECONDARY:
+.PHONY: all clean deps unit-test test integration-test run format format-check
+.DEFAULT_GOAL := all
+
+all: $(BINARIES)
+
+# ---- generated protobuf code ----
+$(OUT)/gen/%.pb-c.c $(OUT)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(OUT)/gen
+	protoc-c --c_out=$(OUT)/gen -Iproto $<
+
+$(OUT)/gen/%.pb-c.o: $(OUT)/gen/%.pb-c.c $(PROTO_H)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c $< -o $@
+
+# ---- objects ----
+$(OUT)/obj/%.o: %.c $(PROTO_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(COMMON_LIB): $(COMMON_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define daemon_rule
+$(1)_OBJ := $$(patsubst %.c,$$(OUT)/obj/%.o,$$(wildcard $(1)/*.c))
+$$(OUT)/bin/$(1): $$($(1)_OBJ) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$^ $$(LIBS) -o $$@
+endef
+$(foreach daemon,$(DAEMONS),$(eval $(call daemon_rule,$(daemon))))
+
+$(OUT)/bin/devkafka: $(OUT)/obj/deploy/devkafka.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lrdkafka -o $@
+
+# ---- unit tests (cmocka), one executable per module ----
+$(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -lcmocka -o $@
+
+unit-test: $(UNIT_BIN)
+	@set -e; for test in $(UNIT_BIN); do echo "== $$test"; $$test; done
+
+# ---- the two commands of the README ----
+deps:
+	@deploy/install-deps.sh --if-missing
+
+test: deps
+	$(MAKE) VARIANT=sanitize all $(patsubst build/release/%,build/sanitize/%,$(UNIT_BIN))
+	$(MAKE) VARIANT=sanitize unit-test
+	$(MAKE) VARIANT=sanitize integration-test
+
+integration-test:
+	GOIM_BIN_DIR=$(CURDIR)/$(OUT)/bin python3 -m pytest -q -x tests/integration
+
+run: deps
+	$(MAKE) VARIANT=release all
+	deploy/run-cluster.sh $(CURDIR)/build/release/bin
+
+# ---- formatting ----
+C_FILES := $(wildcard common/*.[ch] comet/*.[ch] logic/*.[ch] job/*.[ch] deploy/*.c tests/unit/*.[ch] tests/bench/*.[ch])
+format:
+	clang-format -i $(C_FILES)
+format-check:
+	clang-format --dry-run --Werror $(C_FILES)
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

@@ -1,0 +1,137 @@
+/*
+ * rpc.h: goim-c's internal RPC, nng request/reply carrying protobuf.
+ *
+ * Wire format (not gRPC, on purpose): a request is a 4-byte big-endian
+ * method id followed by the protobuf-encoded request message; a reply is a
+ * 4-byte big-endian signed status followed by the protobuf-encoded reply
+ * message when the status is GIM_OK, or by a UTF-8 error text otherwise.
+ * Method ids are the gim_rpc_method values below; messages are those of
+ * proto/comet.proto and proto/logic.proto.
+ *
+ * Servers run a fixed pool of their own worker threads, each owning one nng
+ * context, so a handler may block (on Redis, say) without stalling nng's
+ * own threads. Clients dial with nng's automatic reconnect; calls carry a
+ * timeout and are safe from any thread.
+ */
+#ifndef GIM_RPC_H
+#define GIM_RPC_H
+
+#include <protobuf-c/protobuf-c.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum gim_rpc_method {
+    /* goim.comet.Comet */
+    GIM_RPC_COMET_PUSH_MSG = 1,       /* PushMsgReq -> PushMsgReply */
+    GIM_RPC_COMET_BROADCAST = 2,      /* BroadcastReq -> BroadcastReply */
+    GIM_RPC_COMET_BROADCAST_ROOM = 3, /* BroadcastRoomReq -> BroadcastRoomReply */
+    GIM_RPC_COMET_ROOMS = 4,          /* RoomsReq -> RoomsReply */
+    /* goim.logic.Logic */
+    GIM_RPC_LOGIC_CONNECT = 101,      /* ConnectReq -> ConnectReply */
+    GIM_RPC_LOGIC_DISCONNECT = 102,   /* DisconnectReq -> DisconnectReply */
+    GIM_RPC_LOGIC_HEARTBEAT = 103,    /* HeartbeatReq -> HeartbeatReply */
+    GIM_RPC_LOGIC_RENEW_ONLINE = 104, /* OnlineReq -> OnlineReply */
+    GIM_RPC_LOGIC_RECEIVE = 105       /* ReceiveReq -> ReceiveReply */
+};
+
+/* Largest request or reply accepted (bytes); larger messages are refused. */
+#define GIM_RPC_MAX_MESSAGE (16u * 1024u * 1024u)
+
+/* ---- server ---- */
+
+/* What a handler answers: filled through the gim_rpc_reply_* functions. */
+struct gim_rpc_reply;
+
+/*
+ * A server's handler. Runs on one of the server's worker threads, possibly
+ * on several at once. request[0..request_length) is the protobuf payload,
+ * valid only during the call. The handler answers with exactly one of
+ * gim_rpc_reply_message or gim_rpc_reply_error; if it does neither, the
+ * caller gets GIM_ERR_REMOTE with the text "no reply".
+ */
+typedef void (*gim_rpc_handler_fn)(void *user, uint32_t method, const uint8_t *request,
+                                   size_t request_length, struct gim_rpc_reply *reply);
+
+/* Answers with a protobuf message (packed at once; message stays the caller's). */
+void gim_rpc_reply_message(struct gim_rpc_reply *reply, const ProtobufCMessage *message);
+
+/* Answers with a failure status (negative gim_status) and a text (copied). */
+void gim_rpc_reply_error(struct gim_rpc_reply *reply, int status, const char *text);
+
+struct gim_rpc_server;
+
+/*
+ * Listens on listen_url (an nng URL such as "tcp://0.0.0.0:3109") with
+ * `workers` worker threads calling handler(user, ...). On success *server is
+ * the caller's, to be released with gim_rpc_server_stop.
+ * Returns GIM_OK, GIM_ERR_INVALID for a bad URL, GIM_ERR_IO if the address
+ * cannot be bound, GIM_ERR_NO_MEMORY.
+ */
+int gim_rpc_server_start(struct gim_rpc_server **server, const char *listen_url, int workers,
+                         gim_rpc_handler_fn handler, void *user);
+
+/* Stops listening, waits for running handlers to return, joins the workers, frees server. */
+void gim_rpc_server_stop(struct gim_rpc_server *server);
+
+/* ---- client ---- */
+
+struct gim_rpc_client;
+
+/*
+ * Dials dial_url in the background; nng reconnects by itself (backoff 100 ms
+ * to 2 s), so a peer that is down now is found when it comes up.
+ * Returns GIM_OK with *client the caller's (release with
+ * gim_rpc_client_close), or GIM_ERR_INVALID / GIM_ERR_NO_MEMORY.
+ */
+int gim_rpc_client_open(struct gim_rpc_client **client, const char *dial_url);
+
+/* The URL the client dials (owned by the client). */
+const char *gim_rpc_client_url(const struct gim_rpc_client *client);
+
+/*
+ * Blocking call: sends request (packed here; it stays the caller's) as
+ * `method` and waits at most timeout_ms for the reply. On GIM_OK, *reply is
+ * the unpacked reply message of type reply_type, owned by the caller, freed
+ * with protobuf_c_message_free_unpacked(*reply, NULL). On failure *reply is
+ * NULL and the result is GIM_ERR_TIMEOUT (no answer in time, including a
+ * peer that is not connected), GIM_ERR_REMOTE (the peer answered with an
+ * error; its text is logged at debug), GIM_ERR_INVALID (a reply that does
+ * not decode), GIM_ERR_CLOSED or GIM_ERR_NO_MEMORY. Must not be called on
+ * an event-loop thread.
+ */
+int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufCMessage *request,
+                 const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                 ProtobufCMessage **reply);
+
+/*
+ * Completion of an asynchronous call: status is GIM_OK and reply the
+ * unpacked reply (owned by the callback, which must free it with
+ * protobuf_c_message_free_unpacked), or a negative status as for
+ * gim_rpc_call and reply NULL. Runs on an nng thread: it must not block and
+ * should only hand the result to its owner (a queue plus a wake-up).
+ */
+typedef void (*gim_rpc_done_fn)(void *user, int status, ProtobufCMessage *reply);
+
+/*
+ * Starts a call without blocking. On GIM_OK, done(user, ...) runs exactly
+ * once later. On failure (GIM_ERR_NO_MEMORY, GIM_ERR_CLOSED) done is never
+ * called. request is packed before this returns and stays the caller's.
+ */
+int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
+                       const ProtobufCMessage *request,
+                       const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                       gim_rpc_done_fn done, void *user);
+
+/* Closes the socket; calls in flight finish with GIM_ERR_CLOSED. Frees client. */
+void gim_rpc_client_close(struct gim_rpc_client *client);
+
+/*
+ * Turns a goim-style listen address (":3109", "0.0.0.0:3109",
+ * "127.0.0.1:3109") or an nng URL ("tcp://...", "ipc://...") into an nng URL
+ * in out[0..size). An empty host means every interface when listen is true
+ * and 127.0.0.1 otherwise. Returns GIM_OK or GIM_ERR_INVALID.
+ */
+int gim_rpc_url(const char *address, bool listen, char *out, size_t size);
+
+#endif
