@@ -85,8 +85,16 @@ test: deps
 	$(MAKE) VARIANT=sanitize unit-test
 	$(MAKE) VARIANT=sanitize integration-test
 
-integration-test:
-	GOIM_BIN_DIR=$(CURDIR)/$(OUT)/bin python3 -m pytest -q -x tests/integration
+# Python for the integration tests lives in a venv under build/ (Debian's python is
+# externally managed); it is rebuilt when the requirements change.
+VENV := build/venv
+$(VENV)/.installed: tests/integration/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r tests/integration/requirements.txt
+	touch $@
+
+integration-test: $(VENV)/.installed
+	GOIM_BIN_DIR=$(CURDIR)/$(OUT)/bin $(VENV)/bin/python -m pytest -q -x tests/integration
 
 run: deps
 	$(MAKE) VARIANT=release all

@@ -66,14 +66,15 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#define DEFAULT_TOPIC "goim-push-topic"
-#define MAX_TOPICS 64
-#define MAX_BROKERS 32
+#define DEFAULT_TOPIC  "goim-push-topic"
+#define MAX_TOPICS     64
+#define MAX_BROKERS    32
 #define MAX_PARTITIONS 10000
 
 static const char *prog = "devkafka";
 
-static void usage(FILE *f) {
+static void usage(FILE *f)
+{
     fprintf(f,
             "usage: %s [-brokers N] [-topic NAME]... [-partitions N] "
             "[-bootstrap-file PATH]\n"
@@ -88,16 +89,15 @@ static void usage(FILE *f) {
             prog, MAX_BROKERS);
 }
 
-static int parse_int(const char *opt, const char *s, int min, int max,
-                     int *out) {
+static int parse_int(const char *opt, const char *s, int min, int max, int *out)
+{
     char *end = NULL;
     long v;
 
     errno = 0;
     v = strtol(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0' || v < min || v > max) {
-        fprintf(stderr, "%s: invalid value \"%s\" for -%s (want %d..%d)\n",
-                prog, s, opt, min, max);
+        fprintf(stderr, "%s: invalid value \"%s\" for -%s (want %d..%d)\n", prog, s, opt, min, max);
         return -1;
     }
     *out = (int)v;
@@ -106,7 +106,8 @@ static int parse_int(const char *opt, const char *s, int min, int max,
 
 /* Write `content` to `path` atomically: temp file in the same directory,
  * fsync, rename. Returns 0 or -1 (message printed). */
-static int write_file_atomic(const char *path, const char *content) {
+static int write_file_atomic(const char *path, const char *content)
+{
     size_t len = strlen(path) + 32;
     char *tmp = malloc(len);
     FILE *f;
@@ -123,8 +124,7 @@ static int write_file_atomic(const char *path, const char *content) {
         free(tmp);
         return -1;
     }
-    ok = fputs(content, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 &&
-         fsync(fileno(f)) == 0;
+    ok = fputs(content, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
     if (fclose(f) != 0)
         ok = 0;
     if (!ok) {
@@ -134,8 +134,7 @@ static int write_file_atomic(const char *path, const char *content) {
         return -1;
     }
     if (rename(tmp, path) != 0) {
-        fprintf(stderr, "%s: rename %s -> %s: %s\n", prog, tmp, path,
-                strerror(errno));
+        fprintf(stderr, "%s: rename %s -> %s: %s\n", prog, tmp, path, strerror(errno));
         unlink(tmp);
         free(tmp);
         return -1;
@@ -144,7 +143,8 @@ static int write_file_atomic(const char *path, const char *content) {
     return 0;
 }
 
-int main(int argc, char **argv) {
+int main(int argc, char **argv)
+{
     int brokers = 1, partitions = 4, port = 0;
     const char *topics[MAX_TOPICS];
     int ntopics = 0;
@@ -207,8 +207,7 @@ int main(int argc, char **argv) {
                 return 2;
             }
             if (ntopics == MAX_TOPICS) {
-                fprintf(stderr, "%s: too many -topic (max %d)\n", prog,
-                        MAX_TOPICS);
+                fprintf(stderr, "%s: too many -topic (max %d)\n", prog, MAX_TOPICS);
                 return 2;
             }
             topics[ntopics++] = val;
@@ -257,10 +256,9 @@ int main(int argc, char **argv) {
      * configured", which is true and harmless for this handle; mock cluster
      * errors (e.g. a failed bind) are logged at higher levels. */
     conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "client.id", "devkafka", errstr,
-                          sizeof(errstr)) != RD_KAFKA_CONF_OK ||
-        rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr)) !=
-            RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(conf, "client.id", "devkafka", errstr, sizeof(errstr)) !=
+            RD_KAFKA_CONF_OK ||
+        rd_kafka_conf_set(conf, "log_level", "4", errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
         fprintf(stderr, "%s: conf: %s\n", prog, errstr);
         rd_kafka_conf_destroy(conf);
         return 1;
@@ -273,8 +271,7 @@ int main(int argc, char **argv) {
 
     mc = rd_kafka_mock_cluster_new(rk, brokers);
     if (mc == NULL) {
-        fprintf(stderr, "%s: rd_kafka_mock_cluster_new(%d) failed\n", prog,
-                brokers);
+        fprintf(stderr, "%s: rd_kafka_mock_cluster_new(%d) failed\n", prog, brokers);
         rd_kafka_destroy(rk);
         return 1;
     }
@@ -284,13 +281,12 @@ int main(int argc, char **argv) {
      * replication factor is what the mock would use anyway (min(3,
      * brokers)); with acks=all the leader acks on its own. */
     for (i = 0; i < ntopics; i++) {
-        rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
-            mc, topics[i], partitions, brokers < 3 ? brokers : 3);
+        rd_kafka_resp_err_t err =
+            rd_kafka_mock_topic_create(mc, topics[i], partitions, brokers < 3 ? brokers : 3);
         if (err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
             continue; /* -topic given twice */
         if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-            fprintf(stderr, "%s: create topic %s: %s\n", prog, topics[i],
-                    rd_kafka_err2str(err));
+            fprintf(stderr, "%s: create topic %s: %s\n", prog, topics[i], rd_kafka_err2str(err));
             rd_kafka_mock_cluster_destroy(mc);
             rd_kafka_destroy(rk);
             return 1;
@@ -298,8 +294,7 @@ int main(int argc, char **argv) {
     }
 
     servers = rd_kafka_mock_cluster_bootstraps(mc);
-    if (bootstrap_file != NULL &&
-        write_file_atomic(bootstrap_file, servers) != 0) {
+    if (bootstrap_file != NULL && write_file_atomic(bootstrap_file, servers) != 0) {
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);
         return 1;
@@ -309,8 +304,7 @@ int main(int argc, char **argv) {
     fprintf(stderr,
             "%s: librdkafka %s mock cluster: %d broker(s), %d topic(s) x %d "
             "partition(s), bootstrap %s\n",
-            prog, rd_kafka_version_str(), brokers, ntopics, partitions,
-            servers);
+            prog, rd_kafka_version_str(), brokers, ntopics, partitions, servers);
 
     /* Sleep until asked to stop; no polling loop. */
     for (;;) {

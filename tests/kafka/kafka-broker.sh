@@ -111,7 +111,7 @@ cluster_id() {
 is_port() { [[ "$1" =~ ^[0-9]+$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 
 do_start() {
-    [ $# -ge 2 ] && [ $# -le 3 ] || usage
+    if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
     local port="$1" data_dir="$2" cport="${3:-}"
     is_port "$port" || die "bad port: $port"
     if [ -z "$cport" ]; then cport="$(free_port "$port")"; fi

@@ -5,7 +5,7 @@ own process group, is awaited until it really serves Kafka requests (checked
 with kafka-python, a pure-Python client, so the tests do not depend on the C
 code's Kafka library), and is stopped with SIGTERM (SIGKILL after a timeout).
 
-    from tests.integration.support.kafka_broker import KafkaBroker
+    from support.kafka_broker import KafkaBroker   # tests/integration on sys.path
 
     with KafkaBroker() as kafka:           # free port, temporary data dir
         kafka.create_topic("goim-push-topic", partitions=4)

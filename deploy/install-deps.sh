@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# install-deps.sh: installs the Debian packages goim-c needs to build, run and test.
+#
+#   deploy/install-deps.sh              install (idempotent, non-interactive)
+#   deploy/install-deps.sh --if-missing install only when something is missing (fast no-op otherwise)
+#   deploy/install-deps.sh --check      exit 1 and list what is missing, install nothing
+#
+# Works as root or through sudo. Java 17 and Maven are for the real Kafka broker the
+# integration tests start (tests/kafka); an existing Java 17+ and mvn are kept.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential pkg-config make
+    libnng-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev librdkafka-dev
+    libmicrohttpd-dev libjansson-dev libwslay-dev libssl-dev libcmocka-dev
+    redis-server clang-format python3 python3-venv python3-pip curl ca-certificates
+)
+
+missing_packages() {
+    local package
+    for package in "${PACKAGES[@]}"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+            echo "$package"
+        fi
+    done
+    if ! java_ok; then
+        echo openjdk-17-jdk-headless
+    fi
+    if ! command -v mvn >/dev/null 2>&1; then
+        echo maven
+    fi
+}
+
+java_ok() {
+    command -v java >/dev/null 2>&1 || return 1
+    local major
+    major=$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1)
+    [ -n "$major" ] && [ "$major" -ge 17 ]
+}
+
+mode=${1:-install}
+mapfile -t missing < <(missing_packages)
+
+case "$mode" in
+--check)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        printf 'missing: %s\n' "${missing[*]}"
+        exit 1
+    fi
+    exit 0
+    ;;
+--if-missing)
+    [ "${#missing[@]}" -eq 0 ] && exit 0
+    ;;
+install) ;;
+*)
+    echo "usage: $0 [--if-missing|--check]" >&2
+    exit 2
+    ;;
+esac
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO=(sudo -n)
+fi
+if [ "${#missing[@]}" -eq 0 ]; then
+    missing=("${PACKAGES[@]}")
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${SUDO[@]}" apt-get update -qq
+"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
