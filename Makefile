@@ -81,7 +81,7 @@ deps:
 	@deploy/install-deps.sh --if-missing
 
 test: deps
-	$(MAKE) VARIANT=sanitize all $(patsubst build/release/%,build/sanitize/%,$(UNIT_BIN))
+	$(MAKE) VARIANT=sanitize all
 	$(MAKE) VARIANT=sanitize unit-test
 	$(MAKE) VARIANT=sanitize integration-test
 

@@ -1,0 +1,220 @@
+/* test_rpc.c: unit tests of the nng RPC layer (common/rpc.c) over a real ipc socket. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "common/rpc.h"
+#include "common/status.h"
+#include "logic.pb-c.h"
+
+static char server_url[128];
+
+/* Answers Connect by echoing the token's length as mid; fails Disconnect; ignores the rest. */
+static void echo_handler(void *user, uint32_t method, const uint8_t *request, size_t length,
+                         struct gim_rpc_reply *reply)
+{
+    (void)user;
+    if (method == GIM_RPC_LOGIC_CONNECT) {
+        Goim__Logic__ConnectReq *connect = goim__logic__connect_req__unpack(NULL, length, request);
+        Goim__Logic__ConnectReply answer = GOIM__LOGIC__CONNECT_REPLY__INIT;
+        int32_t accepts[2] = {1000, 1001};
+        if (connect == NULL) {
+            gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad request");
+            return;
+        }
+        answer.mid = (int64_t)connect->token.len;
+        answer.key = connect->server;
+        answer.n_accepts = 2;
+        answer.accepts = accepts;
+        answer.heartbeat = 480000000000LL;
+        gim_rpc_reply_message(reply, &answer.base);
+        goim__logic__connect_req__free_unpacked(connect, NULL);
+    } else if (method == GIM_RPC_LOGIC_DISCONNECT) {
+        gim_rpc_reply_error(reply, GIM_ERR_UNAVAILABLE, "redis is down");
+    } else if (method == GIM_RPC_LOGIC_HEARTBEAT) {
+        usleep(300 * 1000); /* slower than the caller's timeout */
+        Goim__Logic__HeartbeatReply answer = GOIM__LOGIC__HEARTBEAT_REPLY__INIT;
+        gim_rpc_reply_message(reply, &answer.base);
+    }
+    /* any other method: no answer, the layer must say "no reply" */
+}
+
+static int setup(void **state)
+{
+    struct gim_rpc_server *server;
+
+    snprintf(server_url, sizeof(server_url), "ipc:///tmp/goim-rpc-test-%d", (int)getpid());
+    assert_int_equal(gim_rpc_server_start(&server, server_url, 2, echo_handler, NULL), GIM_OK);
+    *state = server;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    gim_rpc_server_stop(*state);
+    return 0;
+}
+
+static void test_call_round_trips_protobuf(void **state)
+{
+    struct gim_rpc_client *client;
+    Goim__Logic__ConnectReq request = GOIM__LOGIC__CONNECT_REQ__INIT;
+    ProtobufCMessage *reply = NULL;
+    Goim__Logic__ConnectReply *connect;
+
+    (void)state;
+    assert_int_equal(gim_rpc_client_open(&client, server_url), GIM_OK);
+    request.server = "comet-1";
+    request.token.data = (uint8_t *)"{\"mid\":123}";
+    request.token.len = 11;
+    assert_int_equal(gim_rpc_call(client, GIM_RPC_LOGIC_CONNECT, &request.base,
+                                  &goim__logic__connect_reply__descriptor, 2000, &reply),
+                     GIM_OK);
+    connect = (Goim__Logic__ConnectReply *)reply;
+    assert_int_equal(connect->mid, 11);
+    assert_string_equal(connect->key, "comet-1");
+    assert_int_equal(connect->n_accepts, 2);
+    assert_int_equal(connect->accepts[1], 1001);
+    assert_true(connect->heartbeat == 480000000000LL);
+    protobuf_c_message_free_unpacked(reply, NULL);
+    gim_rpc_client_close(client);
+}
+
+static void test_remote_error_and_missing_reply(void **state)
+{
+    struct gim_rpc_client *client;
+    Goim__Logic__DisconnectReq request = GOIM__LOGIC__DISCONNECT_REQ__INIT;
+    ProtobufCMessage *reply = (ProtobufCMessage *)&request;
+
+    (void)state;
+    assert_int_equal(gim_rpc_client_open(&client, server_url), GIM_OK);
+    assert_int_equal(gim_rpc_call(client, GIM_RPC_LOGIC_DISCONNECT, &request.base,
+                                  &goim__logic__disconnect_reply__descriptor, 2000, &reply),
+                     GIM_ERR_REMOTE);
+    assert_null(reply);
+    assert_int_equal(gim_rpc_call(client, 9999, &request.base,
+                                  &goim__logic__disconnect_reply__descriptor, 2000, &reply),
+                     GIM_ERR_REMOTE);
+    gim_rpc_client_close(client);
+}
+
+static void test_timeout_when_peer_is_slow_or_absent(void **state)
+{
+    struct gim_rpc_client *client;
+    Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
+    ProtobufCMessage *reply;
+
+    (void)state;
+    assert_int_equal(gim_rpc_client_open(&client, server_url), GIM_OK);
+    assert_int_equal(gim_rpc_call(client, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                                  &goim__logic__heartbeat_reply__descriptor, 100, &reply),
+                     GIM_ERR_TIMEOUT);
+    gim_rpc_client_close(client);
+    assert_int_equal(gim_rpc_client_open(&client, "ipc:///tmp/goim-rpc-test-nobody"), GIM_OK);
+    assert_int_equal(gim_rpc_call(client, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                                  &goim__logic__heartbeat_reply__descriptor, 100, &reply),
+                     GIM_ERR_TIMEOUT);
+    gim_rpc_client_close(client);
+}
+
+struct async_result {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int finished;
+    int status;
+    int64_t mid;
+};
+
+static void async_done(void *user, int status, ProtobufCMessage *reply)
+{
+    struct async_result *result = user;
+
+    pthread_mutex_lock(&result->lock);
+    result->status = status;
+    if (reply != NULL) {
+        result->mid = ((Goim__Logic__ConnectReply *)reply)->mid;
+        protobuf_c_message_free_unpacked(reply, NULL);
+    }
+    result->finished++;
+    pthread_cond_signal(&result->done);
+    pthread_mutex_unlock(&result->lock);
+}
+
+static void test_async_call_completes_once(void **state)
+{
+    struct gim_rpc_client *client;
+    Goim__Logic__ConnectReq request = GOIM__LOGIC__CONNECT_REQ__INIT;
+    struct async_result result = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+
+    (void)state;
+    assert_int_equal(gim_rpc_client_open(&client, server_url), GIM_OK);
+    request.server = "x";
+    request.token.data = (uint8_t *)"abcd";
+    request.token.len = 4;
+    assert_int_equal(gim_rpc_call_async(client, GIM_RPC_LOGIC_CONNECT, &request.base,
+                                        &goim__logic__connect_reply__descriptor, 2000, async_done,
+                                        &result),
+                     GIM_OK);
+    pthread_mutex_lock(&result.lock);
+    while (!result.finished)
+        pthread_cond_wait(&result.done, &result.lock);
+    pthread_mutex_unlock(&result.lock);
+    assert_int_equal(result.status, GIM_OK);
+    assert_int_equal(result.mid, 4);
+    gim_rpc_client_close(client);
+    assert_int_equal(result.finished, 1);
+}
+
+static void test_close_finishes_calls_in_flight(void **state)
+{
+    struct gim_rpc_client *client;
+    Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
+    struct async_result result = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+
+    (void)state;
+    assert_int_equal(gim_rpc_client_open(&client, "ipc:///tmp/goim-rpc-test-nobody"), GIM_OK);
+    assert_int_equal(gim_rpc_call_async(client, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                                        &goim__logic__heartbeat_reply__descriptor, 60000,
+                                        async_done, &result),
+                     GIM_OK);
+    gim_rpc_client_close(client); /* must not return before the callback ran */
+    assert_int_equal(result.finished, 1);
+    assert_int_equal(result.status, GIM_ERR_CLOSED);
+}
+
+static void test_url_forms(void **state)
+{
+    char url[64];
+
+    (void)state;
+    assert_int_equal(gim_rpc_url(":3109", true, url, sizeof(url)), GIM_OK);
+    assert_string_equal(url, "tcp://0.0.0.0:3109");
+    assert_int_equal(gim_rpc_url(":3119", false, url, sizeof(url)), GIM_OK);
+    assert_string_equal(url, "tcp://127.0.0.1:3119");
+    assert_int_equal(gim_rpc_url("10.0.0.1:3109", false, url, sizeof(url)), GIM_OK);
+    assert_string_equal(url, "tcp://10.0.0.1:3109");
+    assert_int_equal(gim_rpc_url("ipc:///tmp/x", true, url, sizeof(url)), GIM_OK);
+    assert_string_equal(url, "ipc:///tmp/x");
+    assert_int_equal(gim_rpc_url("nohost", true, url, sizeof(url)), GIM_ERR_INVALID);
+    assert_int_equal(gim_rpc_url("", true, url, sizeof(url)), GIM_ERR_INVALID);
+    assert_int_equal(gim_rpc_url("127.0.0.1:3109", true, url, 8), GIM_ERR_INVALID);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_call_round_trips_protobuf),
+        cmocka_unit_test(test_remote_error_and_missing_reply),
+        cmocka_unit_test(test_timeout_when_peer_is_slow_or_absent),
+        cmocka_unit_test(test_async_call_completes_once),
+        cmocka_unit_test(test_close_finishes_calls_in_flight),
+        cmocka_unit_test(test_url_forms),
+    };
+    return cmocka_run_group_tests_name("rpc", tests, setup, teardown);
+}
