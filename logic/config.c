@@ -1,0 +1,154 @@
+/* config.c: logic's option table and the rules on top of it (see config.h). */
+#include "logic/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/status.h"
+
+#define ROW(name, type, field, def, min, max, flag, env, help)                                     \
+    {                                                                                              \
+        name, type, offsetof(struct logic_config, field), def, min, max, flag, env, help           \
+    }
+
+/* Limits min = 1, max = 0 (min > max) mean "unchecked". */
+#define MAX_DURATION_MS ((int64_t)24 * 3600 * 1000)
+
+static const struct gim_config_option logic_options[] = {
+    ROW("host", GIM_CONFIG_STRING, host, NULL, 1, 0, "host", "HOST",
+        "server id of this logic (default: the hostname)"),
+    ROW("region", GIM_CONFIG_STRING, region, NULL, 1, 0, "region", "REGION", "region"),
+    ROW("zone", GIM_CONFIG_STRING, zone, NULL, 1, 0, "zone", "ZONE", "zone"),
+    ROW("env", GIM_CONFIG_STRING, env, NULL, 1, 0, "deploy.env", "DEPLOY_ENV",
+        "deployment environment"),
+    ROW("debug", GIM_CONFIG_BOOL, debug, "false", 1, 0, "debug", "DEBUG", "log at debug level"),
+
+    ROW("httpServer.addr", GIM_CONFIG_STRING, http_addr, ":3111", 1, 0, NULL, NULL,
+        "HTTP API listen address"),
+    ROW("httpServer.maxBody", GIM_CONFIG_INT, http_max_body, "1048576", 0, 256 * 1024 * 1024, NULL,
+        NULL, "largest push body in bytes (larger: HTTP 413)"),
+    ROW("httpServer.threads", GIM_CONFIG_INT, http_threads, "4", 1, 256, NULL, NULL,
+        "HTTP worker threads (a push blocks one until Kafka acknowledges)"),
+
+    ROW("rpcServer.addr", GIM_CONFIG_STRING, rpc_addr, ":3119", 1, 0, NULL, NULL,
+        "nng RPC listen address (\":3119\" or an nng URL)"),
+    ROW("rpcServer.workers", GIM_CONFIG_INT, rpc_workers, "8", 1, 1024, NULL, NULL,
+        "RPC worker threads"),
+
+    ROW("kafka.brokers", GIM_CONFIG_STRING, kafka_brokers, "127.0.0.1:9092", 1, 0, NULL,
+        "KAFKA_BROKERS", "Kafka bootstrap servers, comma-separated"),
+    ROW("kafka.topic", GIM_CONFIG_STRING, kafka_topic, "goim-push-topic", 1, 0, NULL, NULL,
+        "Kafka topic of PushMsg records"),
+    ROW("kafka.timeout", GIM_CONFIG_DURATION, kafka_timeout_ms, "1s", 1, MAX_DURATION_MS, NULL,
+        NULL, "how long a push waits for Kafka's acknowledgement"),
+
+    ROW("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 1, 0, NULL, "REDIS_ADDR",
+        "Redis host:port"),
+    ROW("redis.auth", GIM_CONFIG_STRING, redis_auth, NULL, 1, 0, NULL, NULL, "Redis password"),
+    ROW("redis.timeout", GIM_CONFIG_DURATION, redis_timeout_ms, "1s", 1, 60 * 1000, NULL, NULL,
+        "Redis connect/read/write timeout"),
+    ROW("redis.expire", GIM_CONFIG_DURATION, redis_expire_ms, "30m", 1000, 365 * MAX_DURATION_MS,
+        NULL, NULL, "TTL of the session keys mid_/key_"),
+
+    ROW("node.defaultDomain", GIM_CONFIG_STRING, node_default_domain, "conn.goim.io", 1, 0, NULL,
+        NULL, "fallback node name for clients"),
+    ROW("node.hostDomain", GIM_CONFIG_STRING, node_host_domain, ".goim.io", 1, 0, NULL, NULL,
+        "suffix appended to comet hostnames for web clients"),
+    ROW("node.heartbeat", GIM_CONFIG_DURATION, node_heartbeat_ms, "4m", 1000, MAX_DURATION_MS, NULL,
+        NULL, "client heartbeat interval"),
+    ROW("node.heartbeatMax", GIM_CONFIG_INT, node_heartbeat_max, "2", 1, 1000, NULL, NULL,
+        "missed heartbeats tolerated (server timeout = heartbeat x heartbeatMax)"),
+    ROW("node.tcpPort", GIM_CONFIG_INT, node_tcp_port, "3101", 0, 65535, NULL, NULL,
+        "advertised comet TCP port"),
+    ROW("node.wsPort", GIM_CONFIG_INT, node_ws_port, "3102", 0, 65535, NULL, NULL,
+        "advertised comet WebSocket port"),
+    ROW("node.wssPort", GIM_CONFIG_INT, node_wss_port, "3103", 0, 65535, NULL, NULL,
+        "advertised comet WSS port"),
+    ROW("node.regionWeight", GIM_CONFIG_DOUBLE, node_region_weight, "1.6", 1, 0, NULL, NULL,
+        "weight gain of same-region comets"),
+
+    ROW("backoff.maxDelay", GIM_CONFIG_INT, backoff_max_delay, "300", 0, 86400, NULL, NULL,
+        "client reconnect backoff: max delay (s)"),
+    ROW("backoff.baseDelay", GIM_CONFIG_INT, backoff_base_delay, "3", 0, 86400, NULL, NULL,
+        "client reconnect backoff: base delay (s)"),
+    ROW("backoff.factor", GIM_CONFIG_DOUBLE, backoff_factor, "1.8", 1, 0, NULL, NULL,
+        "client reconnect backoff: factor"),
+    ROW("backoff.jitter", GIM_CONFIG_DOUBLE, backoff_jitter, "0.3", 1, 0, NULL, NULL,
+        "client reconnect backoff: jitter"),
+};
+
+#define LOGIC_OPTION_ROWS (sizeof(logic_options) / sizeof(logic_options[0]))
+
+/* Accepts goim's "host:port" / ":port" / "[v6]:port" with a numeric port 0-65535. */
+static int logic_check_address(const char *name, const char *address, char *error,
+                               size_t error_size)
+{
+    const char *colon = strrchr(address, ':');
+    char *end;
+    long port;
+
+    if (strstr(address, "://") != NULL && strcmp(name, "rpcServer.addr") == 0)
+        return GIM_OK; /* an nng URL, checked when parsed */
+    if (colon != NULL && colon[1] != '\0') {
+        port = strtol(colon + 1, &end, 10);
+        if (*end == '\0' && port >= 0 && port <= 65535)
+            return GIM_OK;
+    }
+    snprintf(error, error_size, "%s: \"%s\" is not host:port", name, address);
+    return GIM_ERR_INVALID;
+}
+
+int logic_config_load(struct logic_config *config, int argc, char **argv,
+                      struct gim_config_command *command, char *error, size_t error_size)
+{
+    int status = gim_config_load(logic_options, LOGIC_OPTION_ROWS, config, argc, argv, command,
+                                 error, error_size);
+    if (status != GIM_OK || command->help)
+        return status;
+    if (config->host == NULL || config->host[0] == '\0') {
+        char name[256] = "";
+        char *copy;
+        if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+            snprintf(error, error_size, "host: not set and gethostname() failed");
+            return GIM_ERR_INVALID;
+        }
+        copy = strdup(name);
+        if (copy == NULL)
+            return GIM_ERR_NO_MEMORY;
+        free(config->host);
+        config->host = copy;
+    }
+    if (config->node_region_weight <= 0) {
+        snprintf(error, error_size, "node.regionWeight: must be > 0");
+        return GIM_ERR_INVALID;
+    }
+    if (config->http_addr[0] == '\0' || config->rpc_addr[0] == '\0' ||
+        config->kafka_brokers[0] == '\0' || config->kafka_topic[0] == '\0' ||
+        config->redis_addr[0] == '\0') {
+        snprintf(error, error_size,
+                 "httpServer.addr, rpcServer.addr, kafka.brokers, kafka.topic and redis.addr "
+                 "must not be empty");
+        return GIM_ERR_INVALID;
+    }
+    if (logic_check_address("httpServer.addr", config->http_addr, error, error_size) != GIM_OK ||
+        logic_check_address("rpcServer.addr", config->rpc_addr, error, error_size) != GIM_OK ||
+        logic_check_address("redis.addr", config->redis_addr, error, error_size) != GIM_OK)
+        return GIM_ERR_INVALID;
+    return GIM_OK;
+}
+
+void logic_config_dump(const struct logic_config *config, FILE *out)
+{
+    gim_config_dump(logic_options, LOGIC_OPTION_ROWS, config, out);
+}
+
+void logic_config_usage(const char *program, FILE *out)
+{
+    gim_config_usage(logic_options, LOGIC_OPTION_ROWS, program, out);
+}
+
+void logic_config_free(struct logic_config *config)
+{
+    gim_config_free(logic_options, LOGIC_OPTION_ROWS, config);
+}

@@ -1,0 +1,77 @@
+/*
+ * config.h: logic's settings, goim's names (camelCase, JSON path = dotted
+ * name), read through one common/config.h table.
+ *
+ * Every row is also a flag by its dotted name (-httpServer.addr ...), plus
+ * goim's flags and environment variables: -host/HOST, -region/REGION,
+ * -zone/ZONE, -deploy.env/DEPLOY_ENV, -debug/DEBUG, REDIS_ADDR,
+ * KAFKA_BROKERS. Durations are held in milliseconds.
+ */
+#ifndef LOGIC_CONFIG_H
+#define LOGIC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+
+struct logic_config {
+    char *host; /* server id of this logic (goim -host); default gethostname() */
+    char *region;
+    char *zone;
+    char *env;
+    bool debug;
+
+    char *http_addr;       /* httpServer.addr, ":3111" */
+    int64_t http_max_body; /* httpServer.maxBody, bytes; larger bodies get HTTP 413 */
+    int64_t http_threads;  /* httpServer.threads, libmicrohttpd thread pool size */
+
+    char *rpc_addr;      /* rpcServer.addr, ":3119" */
+    int64_t rpc_workers; /* rpcServer.workers */
+
+    char *kafka_brokers; /* comma-separated host:port list */
+    char *kafka_topic;
+    int64_t kafka_timeout_ms; /* how long a push waits for Kafka's acknowledgement */
+
+    char *redis_addr;
+    char *redis_auth;
+    int64_t redis_timeout_ms;
+    int64_t redis_expire_ms; /* TTL of mid_/key_ mappings */
+
+    char *node_default_domain;
+    char *node_host_domain;
+    int64_t node_heartbeat_ms;
+    int64_t node_heartbeat_max;
+    int64_t node_tcp_port;
+    int64_t node_ws_port;
+    int64_t node_wss_port;
+    double node_region_weight;
+
+    int64_t backoff_max_delay;
+    int64_t backoff_base_delay;
+    double backoff_factor;
+    double backoff_jitter;
+};
+
+/*
+ * Fills config (zeroed by the caller) from defaults, -conf, environment and
+ * flags, then applies logic's own rules (host defaults to gethostname()).
+ * command receives -conf/-t/-h. Returns GIM_OK, or GIM_ERR_INVALID with a
+ * message naming the setting in error[0..error_size). Strings in config are
+ * owned by config in every case: call logic_config_free afterwards.
+ */
+int logic_config_load(struct logic_config *config, int argc, char **argv,
+                      struct gim_config_command *command, char *error, size_t error_size);
+
+/* Writes the effective configuration as JSON to out (for -t). */
+void logic_config_dump(const struct logic_config *config, FILE *out);
+
+/* Writes the usage text (-h) to out. */
+void logic_config_usage(const char *program, FILE *out);
+
+/* Frees the strings inside config (config itself stays the caller's). */
+void logic_config_free(struct logic_config *config);
+
+#endif

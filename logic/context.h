@@ -1,0 +1,21 @@
+/*
+ * context.h: what logic's request handlers share (RPC and HTTP alike).
+ *
+ * One instance lives in main.c for the life of the process; handlers only
+ * read the pointers. Each member is thread-safe on its own (the Redis pool
+ * lends connections, the producer takes concurrent sends).
+ */
+#ifndef LOGIC_CONTEXT_H
+#define LOGIC_CONTEXT_H
+
+struct logic_config;
+struct redis_pool;
+struct producer;
+
+struct logic_context {
+    const struct logic_config *config; /* read-only after start-up */
+    struct redis_pool *redis;
+    struct producer *producer;
+};
+
+#endif

@@ -1,0 +1,311 @@
+/* http.c: libmicrohttpd server, route table, body accumulation, envelope (see http.h). */
+#include "logic/http.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "logic/http_params.h"
+#include "logic/http_push.h"
+
+/* Idle keep-alive connections are closed after this many seconds. */
+#define HTTP_CONNECTION_TIMEOUT_SECONDS 60
+/*
+ * Per-connection memory of libmicrohttpd (request line, headers, query
+ * values). It bounds the URL: a request whose headers do not fit is refused
+ * by libmicrohttpd with 414/431. 256 KiB holds about 15000 mids.
+ */
+#define HTTP_CONNECTION_MEMORY_LIMIT (256u * 1024u)
+
+struct http_route {
+    const char *method;
+    const char *path;
+    http_handler_fn handler;
+};
+
+/* goim v2's routes, all under /goim. Add new endpoints here. */
+static const struct http_route http_routes[] = {
+    {"POST", "/goim/push/keys", http_push_keys},
+    {"POST", "/goim/push/mids", http_push_mids},
+};
+
+struct http_server {
+    struct MHD_Daemon *daemon;
+    const struct logic_context *logic;
+    size_t max_body;
+};
+
+/* Per-request state, created on the first call of the access handler. */
+struct http_exchange {
+    uint8_t *body;
+    size_t length;
+    size_t capacity;
+    bool too_large; /* the body passed max_body: the rest is discarded, the answer is 413 */
+};
+
+/* Sends the envelope of answer; consumes answer->data. */
+static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
+                                        struct http_answer *answer, const char *allow)
+{
+    struct MHD_Response *response;
+    char *text = http_answer_render(answer);
+    enum MHD_Result result;
+
+    if (text == NULL)
+        return MHD_NO; /* out of memory: close the connection */
+    response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+    free(text);
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            "application/json; charset=utf-8");
+    if (allow != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+    result = MHD_queue_response(connection, answer->http_status, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+/* Appends an upload chunk, growing geometrically up to max_body. */
+static void http_exchange_append(struct http_exchange *exchange, const char *data, size_t size,
+                                 size_t max_body)
+{
+    if (exchange->too_large)
+        return;
+    if (size > max_body - exchange->length) {
+        exchange->too_large = true; /* bound: stop storing, answer 413 at the end */
+        free(exchange->body);
+        exchange->body = NULL;
+        exchange->length = exchange->capacity = 0;
+        return;
+    }
+    if (exchange->length + size > exchange->capacity) {
+        size_t capacity = exchange->capacity ? exchange->capacity : 4096;
+        uint8_t *body;
+        while (capacity < exchange->length + size)
+            capacity *= 2;
+        if (capacity > max_body)
+            capacity = max_body;
+        body = realloc(exchange->body, capacity);
+        if (body == NULL) {
+            exchange->too_large = true; /* cannot hold it: refuse it as too large */
+            return;
+        }
+        exchange->body = body;
+        exchange->capacity = capacity;
+    }
+    memcpy(exchange->body + exchange->length, data, size);
+    exchange->length += size;
+}
+
+/* Answers 413 for a body over max_body. */
+static enum MHD_Result http_send_too_large(struct MHD_Connection *connection, size_t max_body)
+{
+    struct http_answer answer;
+
+    http_answer_init(&answer);
+    http_answer_error(&answer, MHD_HTTP_CONTENT_TOO_LARGE, HTTP_CODE_REQUEST_ERR,
+                      "body larger than httpServer.maxBody (%zu bytes)", max_body);
+    return http_send_answer(connection, &answer, NULL);
+}
+
+/* Runs the route for method + path once the body is complete. */
+static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Connection *connection,
+                                     const char *path, const char *method,
+                                     const struct http_exchange *exchange)
+{
+    struct http_answer answer;
+    const struct http_route *path_match = NULL;
+    size_t index;
+
+    http_answer_init(&answer);
+
+    for (index = 0; index < sizeof(http_routes) / sizeof(http_routes[0]); index++) {
+        if (strcmp(http_routes[index].path, path) != 0)
+            continue;
+        path_match = &http_routes[index];
+        if (strcmp(http_routes[index].method, method) == 0) {
+            struct http_request request = {connection, server->logic, exchange->body,
+                                           exchange->length};
+            http_routes[index].handler(&request, &answer);
+            gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status,
+                          answer.code, answer.message);
+            return http_send_answer(connection, &answer, NULL);
+        }
+    }
+    if (path_match != NULL) {
+        http_answer_error(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_CODE_NOT_ALLOWED,
+                          "method not allowed");
+        return http_send_answer(connection, &answer, path_match->method);
+    }
+    http_answer_error(&answer, MHD_HTTP_NOT_FOUND, HTTP_CODE_NOT_FOUND, "not found");
+    return http_send_answer(connection, &answer, NULL);
+}
+
+static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection, const char *url,
+                                   const char *method, const char *version, const char *upload_data,
+                                   size_t *upload_data_size, void **request_state)
+{
+    struct http_server *server = cls;
+    struct http_exchange *exchange = *request_state;
+
+    (void)version;
+    if (exchange == NULL) {
+        const char *declared;
+        exchange = calloc(1, sizeof(*exchange));
+        if (exchange == NULL)
+            return MHD_NO;
+        *request_state = exchange;
+        declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
+                                               MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (declared != NULL) {
+            char *end;
+            unsigned long long length = strtoull(declared, &end, 10);
+            if (*end == '\0' && length > server->max_body) {
+                /* Refuse before reading (and before "100 Continue"): the body is never read. */
+                exchange->too_large = true;
+                return http_send_too_large(connection, server->max_body);
+            }
+        }
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        http_exchange_append(exchange, upload_data, *upload_data_size, server->max_body);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (exchange->too_large)
+        return http_send_too_large(connection, server->max_body);
+    return http_dispatch(server, connection, url, method, exchange);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *connection, void **request_state,
+                           enum MHD_RequestTerminationCode code)
+{
+    struct http_exchange *exchange = *request_state;
+
+    (void)cls;
+    (void)connection;
+    (void)code;
+    if (exchange != NULL) {
+        free(exchange->body);
+        free(exchange);
+        *request_state = NULL;
+    }
+}
+
+static void http_log(void *cls, const char *format, va_list arguments)
+{
+    char line[512];
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), format, arguments);
+    line[strcspn(line, "\n")] = '\0';
+    gim_log_warn("http: %s", line);
+}
+
+/* Splits "host:port" / ":port" / "[v6]:port" and resolves it numerically. */
+static int http_resolve(const char *address, struct sockaddr_storage *out, socklen_t *length,
+                        char *error, size_t error_size)
+{
+    char host[256];
+    const char *colon = strrchr(address, ':');
+    const char *port;
+    struct addrinfo hints, *found = NULL;
+    size_t host_length;
+    int result;
+
+    if (colon == NULL || colon[1] == '\0') {
+        snprintf(error, error_size, "httpServer.addr: \"%s\" is not host:port", address);
+        return GIM_ERR_INVALID;
+    }
+    port = colon + 1;
+    host_length = (size_t)(colon - address);
+    if (host_length >= 2 && address[0] == '[' && address[host_length - 1] == ']') {
+        address++;
+        host_length -= 2;
+    }
+    if (host_length >= sizeof(host)) {
+        snprintf(error, error_size, "httpServer.addr: host too long");
+        return GIM_ERR_INVALID;
+    }
+    memcpy(host, address, host_length);
+    host[host_length] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    if (host_length == 0)
+        hints.ai_family = AF_INET; /* ":3111": every IPv4 interface, as goim */
+    result = getaddrinfo(host_length ? host : NULL, port, &hints, &found);
+    if (result != 0 || found == NULL) {
+        snprintf(error, error_size, "httpServer.addr: \"%s\": %s", address,
+                 result ? gai_strerror(result) : "no address");
+        return GIM_ERR_INVALID;
+    }
+    memcpy(out, found->ai_addr, found->ai_addrlen);
+    *length = found->ai_addrlen;
+    freeaddrinfo(found);
+    return GIM_OK;
+}
+
+int http_server_start(struct http_server **out, const struct logic_context *logic,
+                      const char *address, int threads, size_t max_body, char *error,
+                      size_t error_size)
+{
+    struct http_server *server;
+    struct sockaddr_storage bind_address;
+    socklen_t bind_length;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    int status;
+
+    *out = NULL;
+    status = http_resolve(address, &bind_address, &bind_length, error, error_size);
+    if (status != GIM_OK)
+        return status;
+    if (bind_address.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server = calloc(1, sizeof(*server));
+    if (server == NULL)
+        return GIM_ERR_NO_MEMORY;
+    server->logic = logic;
+    server->max_body = max_body;
+    /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
+    server->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
+        MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)HTTP_CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(error, error_size, "httpServer.addr: cannot listen on %s", address);
+        free(server);
+        return GIM_ERR_IO;
+    }
+    (void)bind_length;
+    *out = server;
+    return GIM_OK;
+}
+
+unsigned int http_server_port(const struct http_server *server)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+void http_server_stop(struct http_server *server)
+{
+    if (server == NULL)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}

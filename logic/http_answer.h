@@ -1,0 +1,44 @@
+/*
+ * http_answer.h: the answer of one HTTP API call and goim's JSON envelope.
+ *
+ *   {"code":<int>,"message":"<text>"[,"data":<json>]}
+ *
+ * field order code, message, data; "data" left out when there is none, so a
+ * push success is exactly {"code":0,"message":""}. Codes are goim's (0,
+ * -400, -500) plus -404 / -405 for unknown paths and wrong methods.
+ */
+#ifndef LOGIC_HTTP_ANSWER_H
+#define LOGIC_HTTP_ANSWER_H
+
+#include <jansson.h>
+
+/* goim's envelope codes. */
+#define HTTP_CODE_OK          0
+#define HTTP_CODE_REQUEST_ERR (-400)
+#define HTTP_CODE_NOT_FOUND   (-404)
+#define HTTP_CODE_NOT_ALLOWED (-405)
+#define HTTP_CODE_SERVER_ERR  (-500)
+
+/* What a handler fills in; http_answer_init gives HTTP 200, code 0, no message, no data. */
+struct http_answer {
+    unsigned int http_status;
+    int code;
+    char message[512];
+    json_t *data; /* optional; owned by the answer (http_answer_render releases it) */
+};
+
+/* Resets answer to HTTP 200, code 0, empty message, no data. */
+void http_answer_init(struct http_answer *answer);
+
+/* Sets answer to an error: HTTP status, envelope code and a formatted message. */
+void http_answer_error(struct http_answer *answer, unsigned int http_status, int code,
+                       const char *format, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Renders the envelope as compact JSON and releases answer->data. Returns a
+ * malloc'd NUL-terminated text the caller frees, or NULL when out of memory.
+ * A message that is not UTF-8 is replaced by a fixed text (never sent raw).
+ */
+char *http_answer_render(struct http_answer *answer);
+
+#endif

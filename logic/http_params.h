@@ -1,0 +1,64 @@
+/*
+ * http_params.h: goim's query parameters, read as gin's BindQuery does.
+ *
+ * Parameters come from the URL query only, never from the body. A list
+ * parameter is the parameter repeated (?mids=1&mids=2); "1,2" is one value.
+ * A scalar takes the first value. An empty value of a number is 0, an
+ * absent one the default. Numbers parse strictly as Go's strconv.ParseInt
+ * (base 10, optional sign, nothing else, range checked). A failure fills the
+ * answer with HTTP 400 and code -400 and a message naming the parameter,
+ * e.g. `operation: not an int32: "abc"`.
+ */
+#ifndef LOGIC_HTTP_PARAMS_H
+#define LOGIC_HTTP_PARAMS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logic/http.h"
+
+/* All values of one parameter; the strings point into libmicrohttpd's request memory. */
+struct http_values {
+    const char **items; /* owned by the struct (free with http_values_free); strings are not */
+    size_t count;
+};
+
+/*
+ * Parses text as a base-10 integer within [min, max] (empty text is 0, as
+ * gin). Returns GIM_OK or GIM_ERR_INVALID. A pure function (fuzz target).
+ */
+int http_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out);
+
+/*
+ * Collects every value of parameter name, in order. Returns GIM_OK, or
+ * GIM_ERR_INVALID with the answer filled (a value with a NUL byte), or
+ * GIM_ERR_NO_MEMORY with the answer filled (-500).
+ */
+int http_param_values(const struct http_request *request, const char *name,
+                      struct http_values *values, struct http_answer *answer);
+
+/* Frees values->items; the strings stay libmicrohttpd's. */
+void http_values_free(struct http_values *values);
+
+/*
+ * Reads int32 parameter name (first value; absent: fallback). Returns
+ * GIM_OK or GIM_ERR_INVALID / GIM_ERR_NO_MEMORY with the answer filled.
+ */
+int http_param_int32(const struct http_request *request, const char *name, int32_t fallback,
+                     int32_t *out, struct http_answer *answer);
+
+/*
+ * Reads every value of int64 list parameter name into *out (malloc'd, the
+ * caller frees; NULL when *count is 0). Returns GIM_OK or GIM_ERR_INVALID /
+ * GIM_ERR_NO_MEMORY with the answer filled.
+ */
+int http_param_int64_list(const struct http_request *request, const char *name, int64_t **out,
+                          size_t *count, struct http_answer *answer);
+
+/*
+ * Writes text as printable ASCII into out[0..size) for an error message:
+ * at most 64 input bytes, other bytes as \xNN, a trailing "..." if cut.
+ */
+void http_quote_value(const char *text, char *out, size_t size);
+
+#endif

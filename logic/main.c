@@ -1,0 +1,128 @@
+/*
+ * main.c: the logic daemon. Reads the configuration, then serves goim's
+ * logic role: the nng RPC for comets (rpc_service.c) and the HTTP push API
+ * (http.c), with sessions in Redis and pushes produced to Kafka.
+ *
+ * Shutdown on SIGINT/SIGTERM: stop HTTP (running pushes finish), stop RPC,
+ * flush Kafka for at most kafka.timeout, exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/rpc.h"
+#include "common/status.h"
+#include "logic/config.h"
+#include "logic/context.h"
+#include "logic/http.h"
+#include "logic/producer.h"
+#include "logic/redis_pool.h"
+#include "logic/rpc_service.h"
+
+/* Blocks the stop signals in every thread created from now on; main waits for them. */
+static void main_block_signals(sigset_t *stop_signals)
+{
+    struct sigaction ignore;
+
+    memset(&ignore, 0, sizeof(ignore));
+    ignore.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ignore, NULL);
+    sigemptyset(stop_signals);
+    sigaddset(stop_signals, SIGINT);
+    sigaddset(stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, stop_signals, NULL);
+}
+
+/* "host:port" as configured, with the bound port (which differs when port 0 was asked). */
+static void main_http_label(const char *configured, unsigned int port, char *out, size_t size)
+{
+    const char *colon = strrchr(configured, ':');
+    int host_length = colon ? (int)(colon - configured) : 0;
+
+    snprintf(out, size, "%.*s:%u", host_length, configured, port);
+}
+
+int main(int argc, char **argv)
+{
+    struct logic_config config;
+    struct gim_config_command command;
+    struct logic_context logic;
+    struct gim_rpc_server *rpc = NULL;
+    struct http_server *http = NULL;
+    char error[512], rpc_url[256], http_label[300];
+    sigset_t stop_signals;
+    int status, signal_number = 0, exit_code = 1;
+
+    memset(&config, 0, sizeof(config));
+    memset(&logic, 0, sizeof(logic));
+    status = logic_config_load(&config, argc, argv, &command, error, sizeof(error));
+    if (command.help) {
+        logic_config_usage(argv[0], stdout);
+        logic_config_free(&config);
+        return 0;
+    }
+    if (status != GIM_OK) {
+        fprintf(stderr, "logic: bad configuration: %s\n", error[0] ? error : gim_strerror(status));
+        logic_config_free(&config);
+        return 2;
+    }
+    if (gim_rpc_url(config.rpc_addr, true, rpc_url, sizeof(rpc_url)) != GIM_OK) {
+        fprintf(stderr, "logic: bad configuration: rpcServer.addr: \"%s\" is not an address\n",
+                config.rpc_addr);
+        logic_config_free(&config);
+        return 2;
+    }
+    if (command.check_only) {
+        logic_config_dump(&config, stdout);
+        logic_config_free(&config);
+        return 0;
+    }
+
+    gim_log_init("logic", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    main_block_signals(&stop_signals);
+    logic.config = &config;
+
+    status = redis_pool_create(&logic.redis, config.redis_addr, config.redis_auth,
+                               (int)config.redis_timeout_ms,
+                               (size_t)(config.rpc_workers + config.http_threads));
+    if (status != GIM_OK) {
+        gim_log_error("redis.addr \"%s\": %s", config.redis_addr, gim_strerror(status));
+        goto stop;
+    }
+    status = producer_create(&logic.producer, config.kafka_brokers, config.kafka_topic,
+                             config.kafka_timeout_ms, error, sizeof(error));
+    if (status != GIM_OK) {
+        gim_log_error("%s", error);
+        goto stop;
+    }
+    status =
+        gim_rpc_server_start(&rpc, rpc_url, (int)config.rpc_workers, rpc_service_handle, &logic);
+    if (status != GIM_OK) {
+        gim_log_error("rpcServer.addr %s: %s", rpc_url, gim_strerror(status));
+        goto stop;
+    }
+    status = http_server_start(&http, &logic, config.http_addr, (int)config.http_threads,
+                               (size_t)config.http_max_body, error, sizeof(error));
+    if (status != GIM_OK) {
+        gim_log_error("%s", error);
+        goto stop;
+    }
+    main_http_label(config.http_addr, http_server_port(http), http_label, sizeof(http_label));
+    gim_log_notice("logic ready http=%s rpc=%s", http_label, rpc_url);
+
+    while (sigwait(&stop_signals, &signal_number) != 0)
+        ;
+    gim_log_notice("logic stopping (signal %d)", signal_number);
+    exit_code = 0;
+stop:
+    http_server_stop(http);
+    gim_rpc_server_stop(rpc);
+    producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
+    redis_pool_destroy(logic.redis);
+    if (exit_code == 0)
+        gim_log_notice("logic stopped");
+    logic_config_free(&config);
+    return exit_code;
+}

@@ -1,0 +1,281 @@
+/* producer.c: Kafka producer with a wait for delivery reports (see producer.h). */
+#include "logic/producer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/status.h"
+
+struct producer {
+    rd_kafka_t *kafka;
+    rd_kafka_topic_t *topic;
+    int64_t timeout_ms;
+    pthread_t poll_thread;
+    atomic_bool stopping;
+};
+
+/*
+ * The completion of one producer_send: the sender and every record in flight
+ * each hold a reference, so whoever finishes last frees it (a sender that
+ * gave up waiting does not free it under a late delivery report).
+ */
+struct producer_batch {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    size_t pending;  /* records without a delivery report yet */
+    int references;  /* pending records + 1 for the sender while it waits */
+    int failed;      /* first failure status, or GIM_OK */
+    char error[160]; /* text of the first failure */
+};
+
+/* Drops one reference; frees batch when it was the last. Called with batch->lock held. */
+static void producer_batch_release_locked(struct producer_batch *batch)
+{
+    bool last = --batch->references == 0;
+
+    pthread_mutex_unlock(&batch->lock);
+    if (last) {
+        pthread_cond_destroy(&batch->done);
+        pthread_mutex_destroy(&batch->lock);
+        free(batch);
+    }
+}
+
+/* Records the outcome of one record: success or the first error. */
+static void producer_batch_finish(struct producer_batch *batch, rd_kafka_resp_err_t result)
+{
+    pthread_mutex_lock(&batch->lock);
+    if (result != RD_KAFKA_RESP_ERR_NO_ERROR && batch->failed == GIM_OK) {
+        batch->failed =
+            result == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? GIM_ERR_TIMEOUT : GIM_ERR_UNAVAILABLE;
+        snprintf(batch->error, sizeof(batch->error), "kafka: %s", rd_kafka_err2str(result));
+    }
+    batch->pending--;
+    pthread_cond_broadcast(&batch->done);
+    producer_batch_release_locked(batch);
+}
+
+/* librdkafka delivery report, on the poll thread. */
+static void producer_delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message,
+                                     void *opaque)
+{
+    (void)kafka;
+    (void)opaque;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        gim_log_warn("kafka: delivery failed: %s", rd_kafka_err2str(message->err));
+    if (message->_private != NULL)
+        producer_batch_finish(message->_private, message->err);
+}
+
+/* librdkafka error callback: connection trouble and the like, logged once per event. */
+static void producer_error(rd_kafka_t *kafka, int error, const char *reason, void *opaque)
+{
+    (void)kafka;
+    (void)opaque;
+    gim_log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)error), reason);
+}
+
+/*
+ * librdkafka's own log lines (it prints them to stderr by default). The
+ * error callback above already reports failures at warn level, so these
+ * are kept for debugging only.
+ */
+static void producer_log(const rd_kafka_t *kafka, int level, const char *facility, const char *line)
+{
+    (void)kafka;
+    gim_log_debug("kafka: [%d %s] %s", level, facility, line);
+}
+
+static void *producer_poll_loop(void *argument)
+{
+    struct producer *producer = argument;
+
+    while (!atomic_load(&producer->stopping))
+        rd_kafka_poll(producer->kafka, 100);
+    return NULL;
+}
+
+/* Sets one librdkafka property; fills error on failure. */
+static int producer_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *error,
+                        size_t error_size)
+{
+    char reason[256];
+
+    if (rd_kafka_conf_set(conf, name, value, reason, sizeof(reason)) != RD_KAFKA_CONF_OK) {
+        snprintf(error, error_size, "kafka: %s=%s: %s", name, value, reason);
+        return GIM_ERR_INVALID;
+    }
+    return GIM_OK;
+}
+
+int producer_create(struct producer **out, const char *brokers, const char *topic,
+                    int64_t timeout_ms, char *error, size_t error_size)
+{
+    struct producer *producer;
+    rd_kafka_conf_t *conf;
+    char timeout_text[32], reason[256];
+    int status = GIM_OK;
+
+    *out = NULL;
+    producer = calloc(1, sizeof(*producer));
+    conf = rd_kafka_conf_new();
+    if (producer == NULL || conf == NULL) {
+        free(producer);
+        if (conf != NULL)
+            rd_kafka_conf_destroy(conf);
+        return GIM_ERR_NO_MEMORY;
+    }
+    snprintf(timeout_text, sizeof(timeout_text), "%" PRId64, timeout_ms);
+    if (status == GIM_OK)
+        status = producer_set(conf, "bootstrap.servers", brokers, error, error_size);
+    if (status == GIM_OK) /* goim: sarama WaitForAll */
+        status = producer_set(conf, "acks", "all", error, error_size);
+    if (status == GIM_OK) /* librdkafka itself gives up on a record after kafka.timeout */
+        status = producer_set(conf, "message.timeout.ms", timeout_text, error, error_size);
+    if (status == GIM_OK) /* a push waits for its ack: do not linger to build batches */
+        status = producer_set(conf, "linger.ms", "1", error, error_size);
+    if (status == GIM_OK) /* goim: sarama's default partitioner hashes the key with FNV-1a */
+        status = producer_set(conf, "partitioner", "fnv1a_random", error, error_size);
+    if (status == GIM_OK) /* bound of the local queue; a full queue fails the push at once */
+        status = producer_set(conf, "queue.buffering.max.messages", "100000", error, error_size);
+    if (status != GIM_OK) {
+        rd_kafka_conf_destroy(conf);
+        free(producer);
+        return status;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, producer_delivery_report);
+    rd_kafka_conf_set_error_cb(conf, producer_error);
+    rd_kafka_conf_set_log_cb(conf, producer_log);
+    producer->kafka = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason));
+    if (producer->kafka == NULL) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(error, error_size, "kafka: %s", reason);
+        free(producer);
+        return GIM_ERR_INVALID;
+    }
+    producer->topic = rd_kafka_topic_new(producer->kafka, topic, NULL);
+    if (producer->topic == NULL) {
+        snprintf(error, error_size, "kafka: topic \"%s\": %s", topic,
+                 rd_kafka_err2str(rd_kafka_last_error()));
+        rd_kafka_destroy(producer->kafka);
+        free(producer);
+        return GIM_ERR_INVALID;
+    }
+    producer->timeout_ms = timeout_ms;
+    atomic_init(&producer->stopping, false);
+    if (pthread_create(&producer->poll_thread, NULL, producer_poll_loop, producer) != 0) {
+        snprintf(error, error_size, "kafka: cannot start the poll thread");
+        rd_kafka_topic_destroy(producer->topic);
+        rd_kafka_destroy(producer->kafka);
+        free(producer);
+        return GIM_ERR_NO_MEMORY;
+    }
+    *out = producer;
+    return GIM_OK;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline milliseconds from now. */
+static struct timespec producer_deadline(int64_t milliseconds)
+{
+    struct timespec when;
+
+    clock_gettime(CLOCK_MONOTONIC, &when);
+    when.tv_sec += milliseconds / 1000;
+    when.tv_nsec += (milliseconds % 1000) * 1000000L;
+    if (when.tv_nsec >= 1000000000L) {
+        when.tv_sec++;
+        when.tv_nsec -= 1000000000L;
+    }
+    return when;
+}
+
+int producer_send(struct producer *producer, const struct producer_record *records, size_t count,
+                  char *error, size_t error_size)
+{
+    struct producer_batch *batch;
+    pthread_condattr_t attributes;
+    struct timespec deadline;
+    size_t index;
+    int status;
+
+    error[0] = '\0';
+    if (count == 0)
+        return GIM_OK;
+    batch = calloc(1, sizeof(*batch));
+    if (batch == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return GIM_ERR_NO_MEMORY;
+    }
+    pthread_mutex_init(&batch->lock, NULL);
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&batch->done, &attributes);
+    pthread_condattr_destroy(&attributes);
+    batch->failed = GIM_OK;
+    batch->references = 1;
+
+    pthread_mutex_lock(&batch->lock);
+    for (index = 0; index < count; index++) {
+        /* Count the record before producing: its report may come at once. */
+        batch->pending++;
+        batch->references++;
+        if (rd_kafka_produce(producer->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
+                             (void *)records[index].value, records[index].value_length,
+                             records[index].key, records[index].key_length, batch) != 0) {
+            rd_kafka_resp_err_t result = rd_kafka_last_error();
+            batch->pending--;
+            batch->references--;
+            batch->failed = GIM_ERR_UNAVAILABLE;
+            snprintf(batch->error, sizeof(batch->error), "kafka: cannot produce: %s",
+                     rd_kafka_err2str(result));
+            break; /* records already produced are still awaited below */
+        }
+    }
+    deadline = producer_deadline(producer->timeout_ms + PRODUCER_WAIT_MARGIN_MS);
+    while (batch->pending > 0) {
+        if (pthread_cond_timedwait(&batch->done, &batch->lock, &deadline) == ETIMEDOUT)
+            break;
+    }
+    if (batch->pending > 0 && batch->failed == GIM_OK) {
+        batch->failed = GIM_ERR_TIMEOUT;
+        snprintf(batch->error, sizeof(batch->error),
+                 "kafka: no acknowledgement within %" PRId64 "ms", producer->timeout_ms);
+    }
+    status = batch->failed;
+    if (status != GIM_OK)
+        snprintf(error, error_size, "%s", batch->error);
+    producer_batch_release_locked(batch);
+    return status;
+}
+
+void producer_destroy(struct producer *producer, int flush_ms)
+{
+    int left, rounds;
+
+    if (producer == NULL)
+        return;
+    /* Flush while the poll thread still serves delivery reports. */
+    if (rd_kafka_flush(producer->kafka, flush_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        left = rd_kafka_outq_len(producer->kafka);
+        gim_log_warn("kafka: %d records not delivered after %dms, dropped at shutdown", left,
+                     flush_ms);
+        /* Purge so that every record gets its (failed) delivery report, which frees its batch. */
+        rd_kafka_purge(producer->kafka, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        for (rounds = 0; rounds < 10 && rd_kafka_outq_len(producer->kafka) > 0; rounds++)
+            rd_kafka_poll(producer->kafka, 100);
+    }
+    atomic_store(&producer->stopping, true);
+    pthread_join(producer->poll_thread, NULL);
+    rd_kafka_topic_destroy(producer->topic);
+    rd_kafka_destroy(producer->kafka);
+    free(producer);
+}

@@ -1,0 +1,40 @@
+/*
+ * push.h: turning a push request into PushMsg records on Kafka.
+ *
+ * The transport-free part of logic's push API: look the targets up in
+ * Redis, group connection keys by comet server, build goim's PushMsg
+ * (proto/logic.proto) and produce it, waiting for Kafka's acknowledgement.
+ * Record keys are goim's: PUSH -> keys[0], ROOM -> the room key,
+ * BROADCAST -> the operation in decimal.
+ *
+ * Every function returns GIM_OK once Kafka has acknowledged every record;
+ * GIM_ERR_INVALID for a bad argument; GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE
+ * for Redis trouble; GIM_ERR_UNAVAILABLE / GIM_ERR_TIMEOUT for Kafka
+ * trouble; GIM_ERR_NO_MEMORY. On failure error[0..error_size) says why.
+ * All pointers stay the caller's.
+ */
+#ifndef LOGIC_PUSH_H
+#define LOGIC_PUSH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct logic_context;
+
+/*
+ * Pushes message[0..length) with operation to the connections keys[0..count):
+ * one PUSH record per comet server holding some of them. Keys without a
+ * session are skipped. count == 0 is GIM_ERR_INVALID (goim fails too).
+ */
+int push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
+              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size);
+
+/*
+ * Pushes message[0..length) with operation to every connection of the users
+ * mids[0..count): one PUSH record per comet server. No mids, or no user
+ * online, is GIM_OK with nothing sent.
+ */
+int push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
+              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size);
+
+#endif
