@@ -1,0 +1,133 @@
+/* config.c: the job daemon's option table and its checks (see config.h). */
+#include "job/config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/status.h"
+
+/* min > max (1, 0) means no range check. */
+#define JOB_OPTION(name, type, field, default_value, min, max, flag, env, help)                    \
+    {                                                                                              \
+        name, type, offsetof(struct job_config, field), default_value, min, max, flag, env, help   \
+    }
+
+static const struct gim_config_option job_options[] = {
+    JOB_OPTION("host", GIM_CONFIG_STRING, host, NULL, 1, 0, NULL, "HOST",
+               "this job's host name (default: gethostname())"),
+    JOB_OPTION("region", GIM_CONFIG_STRING, region, NULL, 1, 0, NULL, "REGION",
+               "region of this job"),
+    JOB_OPTION("zone", GIM_CONFIG_STRING, zone, NULL, 1, 0, NULL, "ZONE",
+               "zone of this job (see comet.sameZoneOnly)"),
+    JOB_OPTION("env", GIM_CONFIG_STRING, env, NULL, 1, 0, "deploy.env", "DEPLOY_ENV",
+               "deployment environment"),
+    JOB_OPTION("debug", GIM_CONFIG_BOOL, debug, "false", 1, 0, NULL, "DEBUG", "log at debug level"),
+    JOB_OPTION("kafka.brokers", GIM_CONFIG_STRING, kafka_brokers, "127.0.0.1:9092", 1, 0, NULL,
+               "KAFKA_BROKERS", "Kafka bootstrap servers, comma-separated host:port"),
+    JOB_OPTION("kafka.topic", GIM_CONFIG_STRING, kafka_topic, "goim-push-topic", 1, 0, NULL, NULL,
+               "topic of PushMsg records"),
+    JOB_OPTION("kafka.group", GIM_CONFIG_STRING, kafka_group, "goim-push-group-job", 1, 0, NULL,
+               NULL, "consumer group"),
+    /* earliest: a brand-new group starts at the beginning of the topic, so
+     * that nothing logic acknowledged before the first job joined is lost
+     * (goim starts at the newest offset and loses those records). A group
+     * that has committed offsets always resumes from them. */
+    JOB_OPTION(
+        "kafka.offsetReset", GIM_CONFIG_STRING, kafka_offset_reset, "earliest", 1, 0, NULL, NULL,
+        "start of a group without a committed offset: earliest or latest (auto.offset.reset)"),
+    JOB_OPTION("kafka.commitInterval", GIM_CONFIG_DURATION, kafka_commit_interval, "100ms", 0,
+               60000, NULL, NULL,
+               "how often delivered offsets are committed while records keep coming"),
+    /* librdkafka's default. A member that dies is noticed after this long;
+     * librdkafka's mock cluster (devkafka) also waits this long before it
+     * lets a restarted job rejoin, so a dev cluster may want it short. */
+    JOB_OPTION("kafka.sessionTimeout", GIM_CONFIG_DURATION, kafka_session_timeout, "45s", 1000,
+               3600000, NULL, NULL, "consumer group session timeout (session.timeout.ms)"),
+    JOB_OPTION("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 1, 0, NULL,
+               "REDIS_ADDR", "Redis holding the comet registry, host:port"),
+    JOB_OPTION("redis.auth", GIM_CONFIG_STRING, redis_auth, NULL, 1, 0, NULL, NULL,
+               "Redis password"),
+    JOB_OPTION("redis.timeout", GIM_CONFIG_DURATION, redis_timeout, "1s", 1, 60000, NULL, NULL,
+               "Redis connect/read/write timeout"),
+    JOB_OPTION("registry.refresh", GIM_CONFIG_DURATION, registry_refresh, "1s", 10, 600000, NULL,
+               NULL, "how often the comet list is re-read from Redis"),
+    JOB_OPTION("comet.timeout", GIM_CONFIG_DURATION, comet_timeout, "2s", 1, 600000, NULL, NULL,
+               "deadline of one RPC to a comet"),
+    JOB_OPTION("comet.retries", GIM_CONFIG_INT, comet_retries, "5", 0, 1000, NULL, NULL,
+               "retries of a failed delivery before it is logged and given up"),
+    JOB_OPTION("comet.retryBackoff", GIM_CONFIG_DURATION, comet_retry_backoff, "200ms", 1, 600000,
+               NULL, NULL, "wait before the first retry, doubled at each retry"),
+    JOB_OPTION("comet.retryBackoffMax", GIM_CONFIG_DURATION, comet_retry_backoff_max, "5s", 1,
+               3600000, NULL, NULL, "upper bound of the wait between two retries"),
+    JOB_OPTION("comet.waitForComets", GIM_CONFIG_DURATION, comet_wait_for_comets, "10s", 0, 3600000,
+               NULL, NULL,
+               "how long a ROOM/BROADCAST record waits for a comet when none is registered"),
+    JOB_OPTION("comet.sameZoneOnly", GIM_CONFIG_BOOL, comet_same_zone_only, "false", 1, 0, NULL,
+               NULL, "serve only comets of this job's zone (goim's behaviour)"),
+};
+
+#define JOB_OPTION_COUNT (sizeof(job_options) / sizeof(job_options[0]))
+
+static bool offset_reset_is_valid(const char *value)
+{
+    static const char *const accepted[] = {"earliest",  "latest", "smallest", "largest",
+                                           "beginning", "end",    "error"};
+    size_t index;
+
+    for (index = 0; index < sizeof(accepted) / sizeof(accepted[0]); index++)
+        if (strcmp(value, accepted[index]) == 0)
+            return true;
+    return false;
+}
+
+int job_config_load(struct job_config *config, int argc, char **argv,
+                    struct gim_config_command *command, char *error, size_t error_size)
+{
+    int status;
+
+    memset(config, 0, sizeof(*config));
+    status = gim_config_load(job_options, JOB_OPTION_COUNT, config, argc, argv, command, error,
+                             error_size);
+    if (status != GIM_OK || command->help)
+        return status;
+    if (config->host == NULL || config->host[0] == '\0') {
+        char name[256] = "";
+        if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0')
+            snprintf(name, sizeof(name), "localhost");
+        free(config->host);
+        config->host = strdup(name);
+        if (config->host == NULL)
+            return GIM_ERR_NO_MEMORY;
+    }
+    if (!offset_reset_is_valid(config->kafka_offset_reset)) {
+        snprintf(error, error_size,
+                 "kafka.offsetReset: \"%s\" is not one of earliest, latest (or librdkafka's "
+                 "smallest, largest, beginning, end, error)",
+                 config->kafka_offset_reset);
+        return GIM_ERR_INVALID;
+    }
+    if (config->kafka_brokers[0] == '\0' || config->kafka_topic[0] == '\0' ||
+        config->kafka_group[0] == '\0') {
+        snprintf(error, error_size, "kafka.brokers, kafka.topic and kafka.group must be set");
+        return GIM_ERR_INVALID;
+    }
+    if (config->comet_retry_backoff_max < config->comet_retry_backoff)
+        config->comet_retry_backoff_max = config->comet_retry_backoff;
+    return GIM_OK;
+}
+
+void job_config_dump(const struct job_config *config, FILE *out)
+{
+    gim_config_dump(job_options, JOB_OPTION_COUNT, config, out);
+}
+
+void job_config_usage(const char *program, FILE *out)
+{
+    gim_config_usage(job_options, JOB_OPTION_COUNT, program, out);
+}
+
+void job_config_free(struct job_config *config)
+{
+    gim_config_free(job_options, JOB_OPTION_COUNT, config);
+}

@@ -1,0 +1,302 @@
+/* consumer.c: Kafka consumption with commits after delivery (see consumer.h). */
+#include "job/consumer.h"
+
+#include <inttypes.h>
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/status.h"
+
+/* How long one poll waits for a record; also the stop-check period while idle. */
+#define POLL_TIMEOUT_MS 200
+
+struct job_consumer {
+    const struct job_config *config;
+    rd_kafka_t *kafka;
+    bool offsets_pending;   /* stored offsets not yet handed to a commit */
+    int64_t last_commit_ms; /* monotonic time of the last commit request */
+};
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* librdkafka's own log lines go through ours (syslog levels -> ours). */
+static void kafka_log(const rd_kafka_t *kafka, int level, const char *facility, const char *text)
+{
+    (void)kafka;
+    if (level <= 3)
+        gim_log_error("kafka %s: %s", facility, text);
+    else if (level == 4)
+        gim_log_warn("kafka %s: %s", facility, text);
+    else if (level == 5)
+        gim_log_notice("kafka %s: %s", facility, text);
+    else if (level == 6)
+        gim_log_info("kafka %s: %s", facility, text);
+    else
+        gim_log_debug("kafka %s: %s", facility, text);
+}
+
+static void kafka_error(rd_kafka_t *kafka, int error, const char *reason, void *opaque)
+{
+    (void)kafka;
+    (void)opaque;
+    gim_log_warn("kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)error), reason);
+}
+
+static void kafka_commit_result(rd_kafka_t *kafka, rd_kafka_resp_err_t error,
+                                rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct job_consumer *consumer = opaque; /* this runs inside consumer_poll, on its thread */
+    int index;
+
+    (void)kafka;
+    if (error == RD_KAFKA_RESP_ERR__NO_OFFSET)
+        return; /* nothing was stored since the last commit */
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        gim_log_warn("kafka: offset commit failed: %s (retried at the next commit)",
+                     rd_kafka_err2str(error));
+        consumer->offsets_pending = true;
+        return;
+    }
+    for (index = 0; offsets != NULL && index < offsets->cnt; index++)
+        if (offsets->elems[index].offset >= 0)
+            gim_log_debug("kafka: committed %s/%" PRId32 " at %" PRId64,
+                          offsets->elems[index].topic, offsets->elems[index].partition,
+                          offsets->elems[index].offset);
+}
+
+static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *partitions)
+{
+    char text[512];
+    size_t used = 0;
+    int index;
+
+    text[0] = '\0';
+    for (index = 0; index < partitions->cnt && used < sizeof(text) - 1; index++) {
+        int written = snprintf(text + used, sizeof(text) - used, "%s%s/%" PRId32, index ? " " : "",
+                               partitions->elems[index].topic, partitions->elems[index].partition);
+        if (written < 0)
+            break;
+        used += (size_t)written;
+    }
+    gim_log_notice("kafka: %s %d partitions: %s", what, partitions->cnt, text);
+}
+
+/*
+ * Rebalances run inside rd_kafka_consumer_poll, between two records, so no
+ * record is half-delivered here: before giving partitions away, commit what
+ * was delivered so that the next owner does not deliver it again.
+ */
+static void kafka_rebalance(rd_kafka_t *kafka, rd_kafka_resp_err_t error,
+                            rd_kafka_topic_partition_list_t *partitions, void *opaque)
+{
+    struct job_consumer *consumer = opaque;
+    bool cooperative = strcmp(rd_kafka_rebalance_protocol(kafka), "COOPERATIVE") == 0;
+    rd_kafka_error_t *failure = NULL;
+    rd_kafka_resp_err_t result = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        log_partitions("assigned", partitions);
+        if (cooperative)
+            failure = rd_kafka_incremental_assign(kafka, partitions);
+        else
+            result = rd_kafka_assign(kafka, partitions);
+    } else {
+        log_partitions("revoked", partitions);
+        if (!rd_kafka_assignment_lost(kafka)) {
+            rd_kafka_resp_err_t committed = rd_kafka_commit(kafka, NULL, 0);
+            if (committed != RD_KAFKA_RESP_ERR_NO_ERROR &&
+                committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                gim_log_warn("kafka: commit before revoke failed: %s", rd_kafka_err2str(committed));
+        }
+        consumer->offsets_pending = false;
+        if (cooperative)
+            failure = rd_kafka_incremental_unassign(kafka, partitions);
+        else
+            result = rd_kafka_assign(kafka, NULL);
+    }
+    if (failure != NULL) {
+        gim_log_error("kafka: rebalance: %s", rd_kafka_error_string(failure));
+        rd_kafka_error_destroy(failure);
+    } else if (result != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        gim_log_error("kafka: rebalance: %s", rd_kafka_err2str(result));
+    }
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value, char *error,
+                    size_t error_size)
+{
+    return rd_kafka_conf_set(conf, name, value, error, error_size) == RD_KAFKA_CONF_OK
+               ? GIM_OK
+               : GIM_ERR_INVALID;
+}
+
+int job_consumer_open(struct job_consumer **out, const struct job_config *config, char *error,
+                      size_t error_size)
+{
+    struct job_consumer *consumer;
+    rd_kafka_conf_t *conf;
+    char client_id[300], session_timeout[32];
+    int status = GIM_OK;
+
+    *out = NULL;
+    consumer = calloc(1, sizeof(*consumer));
+    if (consumer == NULL)
+        return GIM_ERR_NO_MEMORY;
+    consumer->config = config;
+    snprintf(client_id, sizeof(client_id), "goim-job-%s", config->host);
+    conf = rd_kafka_conf_new();
+    if (status == GIM_OK)
+        status = conf_set(conf, "bootstrap.servers", config->kafka_brokers, error, error_size);
+    if (status == GIM_OK)
+        status = conf_set(conf, "group.id", config->kafka_group, error, error_size);
+    if (status == GIM_OK)
+        status = conf_set(conf, "client.id", client_id, error, error_size);
+    snprintf(session_timeout, sizeof(session_timeout), "%lld",
+             (long long)config->kafka_session_timeout);
+    if (status == GIM_OK)
+        status = conf_set(conf, "session.timeout.ms", session_timeout, error, error_size);
+    /* Offsets move only after delivery: no automatic commit, no automatic store. */
+    if (status == GIM_OK)
+        status = conf_set(conf, "enable.auto.commit", "false", error, error_size);
+    if (status == GIM_OK)
+        status = conf_set(conf, "enable.auto.offset.store", "false", error, error_size);
+    if (status == GIM_OK)
+        status = conf_set(conf, "auto.offset.reset", config->kafka_offset_reset, error, error_size);
+    if (status != GIM_OK) {
+        rd_kafka_conf_destroy(conf);
+        free(consumer);
+        return status;
+    }
+    rd_kafka_conf_set_log_cb(conf, kafka_log);
+    rd_kafka_conf_set_error_cb(conf, kafka_error);
+    rd_kafka_conf_set_offset_commit_cb(conf, kafka_commit_result);
+    rd_kafka_conf_set_rebalance_cb(conf, kafka_rebalance);
+    rd_kafka_conf_set_opaque(conf, consumer);
+    consumer->kafka = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, error_size);
+    if (consumer->kafka == NULL) {
+        rd_kafka_conf_destroy(conf); /* rd_kafka_new owns conf only on success */
+        free(consumer);
+        return GIM_ERR_INVALID;
+    }
+    rd_kafka_poll_set_consumer(consumer->kafka);
+    consumer->last_commit_ms = monotonic_ms();
+    *out = consumer;
+    return GIM_OK;
+}
+
+/* Hands the stored offsets to an asynchronous commit when due (or when forced). */
+static void consumer_commit_if_due(struct job_consumer *consumer, bool force)
+{
+    int64_t now = monotonic_ms();
+    rd_kafka_resp_err_t error;
+
+    if (!consumer->offsets_pending)
+        return;
+    if (!force && now - consumer->last_commit_ms < consumer->config->kafka_commit_interval)
+        return;
+    error = rd_kafka_commit(consumer->kafka, NULL, 1);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        gim_log_warn("kafka: commit request failed: %s", rd_kafka_err2str(error));
+    consumer->offsets_pending = false;
+    consumer->last_commit_ms = now;
+}
+
+/* Marks record as finished: its next offset is what the group resumes from. */
+static void consumer_store(struct job_consumer *consumer, const rd_kafka_message_t *record)
+{
+    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t error;
+
+    rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(record->rkt), record->partition)
+        ->offset = record->offset + 1;
+    error = rd_kafka_offsets_store(consumer->kafka, offsets);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+        gim_log_warn("kafka: cannot store offset %s/%" PRId32 "@%" PRId64 ": %s",
+                     rd_kafka_topic_name(record->rkt), record->partition, record->offset,
+                     rd_kafka_err2str(error));
+    else
+        consumer->offsets_pending = true;
+    rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatch,
+                     const atomic_bool *stopping)
+{
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_resp_err_t error;
+    int status = GIM_OK;
+
+    rd_kafka_topic_partition_list_add(topics, consumer->config->kafka_topic, RD_KAFKA_PARTITION_UA);
+    error = rd_kafka_subscribe(consumer->kafka, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        gim_log_error("kafka: cannot subscribe to %s: %s", consumer->config->kafka_topic,
+                      rd_kafka_err2str(error));
+        return GIM_ERR_INVALID;
+    }
+    gim_log_notice("job ready group=%s topic=%s", consumer->config->kafka_group,
+                   consumer->config->kafka_topic);
+    while (!atomic_load(stopping)) {
+        rd_kafka_message_t *record = rd_kafka_consumer_poll(consumer->kafka, POLL_TIMEOUT_MS);
+        char origin[300];
+
+        if (record == NULL) {
+            consumer_commit_if_due(consumer, true); /* idle: commit at once */
+            continue;
+        }
+        if (record->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (record->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                gim_log_warn("kafka: %s", rd_kafka_message_errstr(record));
+            rd_kafka_message_destroy(record);
+            continue;
+        }
+        snprintf(origin, sizeof(origin), "%s/%" PRId32 "@%" PRId64,
+                 rd_kafka_topic_name(record->rkt), record->partition, record->offset);
+        status = job_dispatch_record(dispatch, record->payload, record->len, origin);
+        if (status == GIM_OK)
+            consumer_store(consumer, record);
+        rd_kafka_message_destroy(record);
+        if (status == GIM_ERR_CLOSED) {
+            gim_log_notice("kafka: stopped during %s; it stays uncommitted", origin);
+            status = GIM_OK;
+            break;
+        }
+        if (status != GIM_OK) {
+            gim_log_error("kafka: %s not delivered (%s); stopping with it uncommitted", origin,
+                          gim_strerror(status));
+            break;
+        }
+        consumer_commit_if_due(consumer, false);
+    }
+    return status;
+}
+
+void job_consumer_close(struct job_consumer *consumer)
+{
+    rd_kafka_resp_err_t error;
+
+    if (consumer == NULL)
+        return;
+    if (consumer->offsets_pending) {
+        error = rd_kafka_commit(consumer->kafka, NULL, 0);
+        if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            gim_log_warn("kafka: final commit failed: %s", rd_kafka_err2str(error));
+        else
+            gim_log_info("kafka: delivered offsets committed");
+    }
+    error = rd_kafka_consumer_close(consumer->kafka);
+    if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
+        gim_log_warn("kafka: leaving the group: %s", rd_kafka_err2str(error));
+    rd_kafka_destroy(consumer->kafka);
+    free(consumer);
+}

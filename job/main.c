@@ -1,0 +1,103 @@
+/*
+ * main.c: the job daemon. Reads PushMsg records from Kafka and delivers
+ * them to the comets found in the Redis registry, committing each record's
+ * offset only after delivery (at-least-once). SIGINT/SIGTERM stop
+ * consuming, commit what was delivered, leave the group and exit 0.
+ */
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/status.h"
+#include "job/comets.h"
+#include "job/config.h"
+#include "job/consumer.h"
+#include "job/dispatch.h"
+
+static atomic_bool stopping;
+
+static void on_stop_signal(int signal_number)
+{
+    (void)signal_number;
+    atomic_store(&stopping, true); /* lock-free atomic store: async-signal-safe */
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction action;
+
+    memset(&action, 0, sizeof(action));
+    action.sa_handler = on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+    action.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &action, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    struct job_config config;
+    struct gim_config_command command;
+    struct job_comets *comets = NULL;
+    struct job_dispatch *dispatch = NULL;
+    struct job_consumer *consumer = NULL;
+    char error[512];
+    int status, exit_code = 0;
+
+    status = job_config_load(&config, argc, argv, &command, error, sizeof(error));
+    if (command.help) {
+        job_config_usage(argv[0], stdout);
+        job_config_free(&config);
+        return 0;
+    }
+    if (status != GIM_OK) {
+        fprintf(stderr, "job: %s\n", error[0] ? error : gim_strerror(status));
+        job_config_free(&config);
+        return 2;
+    }
+    if (command.check_only) {
+        job_config_dump(&config, stdout);
+        job_config_free(&config);
+        return 0;
+    }
+    gim_log_init("job", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    atomic_init(&stopping, false);
+    install_signal_handlers();
+
+    status = job_comets_start(&comets, &config);
+    if (status != GIM_OK) {
+        gim_log_error("job: comet registry at %s: %s", config.redis_addr, gim_strerror(status));
+        exit_code = 1;
+        goto out;
+    }
+    status = job_dispatch_create(&dispatch, &config, comets, &stopping);
+    if (status != GIM_OK) {
+        gim_log_error("job: %s", gim_strerror(status));
+        exit_code = 1;
+        goto out;
+    }
+    status = job_consumer_open(&consumer, &config, error, sizeof(error));
+    if (status != GIM_OK) {
+        gim_log_error("job: kafka consumer: %s", error);
+        exit_code = 1;
+        goto out;
+    }
+    gim_log_info("job: host=%s brokers=%s redis=%s", config.host, config.kafka_brokers,
+                 config.redis_addr);
+    status = job_consumer_run(consumer, dispatch, &stopping);
+    if (status != GIM_OK)
+        exit_code = 1;
+    gim_log_notice("job: stopping");
+out:
+    job_consumer_close(consumer);
+    job_dispatch_destroy(dispatch);
+    job_comets_stop(comets);
+    job_config_free(&config);
+    if (exit_code == 0)
+        gim_log_notice("job: stopped");
+    return exit_code;
+}
