@@ -1,0 +1,14 @@
+/* comet.c: comet-wide queries over the loops (see comet.h). */
+#include "comet/comet.h"
+
+#include "comet/event_loop.h"
+
+long comet_connection_count(const struct comet *comet)
+{
+    long total = 0;
+    int index;
+
+    for (index = 0; index < comet->loop_count; index++)
+        total += atomic_load_explicit(&comet->loops[index]->authenticated, memory_order_relaxed);
+    return total;
+}

@@ -1,0 +1,33 @@
+/*
+ * comet.h: the comet process as one object shared by its threads.
+ *
+ * Built by main.c and read by every thread: the configuration (immutable
+ * after start), the event loops, the RPC client to logic, the comet-wide
+ * counters. Each loop's own state is private to its thread (event_loop.h);
+ * what crosses threads here is either immutable, atomic or locked.
+ */
+#ifndef COMET_COMET_H
+#define COMET_COMET_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "comet/config.h"
+#include "comet/ip_counter.h"
+
+struct event_loop;
+struct gim_rpc_client;
+
+struct comet {
+    const struct comet_config *config;
+    struct event_loop **loops;
+    int loop_count;
+    struct gim_rpc_client *logic;       /* calls to logic (async from loops) */
+    struct ip_counter client_addresses; /* distinct client IPs of authenticated connections */
+    atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
+};
+
+/* Sum of authenticated connections over every loop (read by the operations thread). */
+long comet_connection_count(const struct comet *comet);
+
+#endif

@@ -1,0 +1,175 @@
+/* config.c: comet's option table and the values it derives (see config.h). */
+#include "comet/config.h"
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/rpc.h"
+#include "common/status.h"
+
+#define ROW(name, type, field, def, min, max, flag, env, help)                                     \
+    {                                                                                              \
+        name, type, offsetof(struct comet_config, field), def, min, max, flag, env, help           \
+    }
+
+static const struct gim_config_option comet_options[] = {
+    ROW("host", GIM_CONFIG_STRING, host, NULL, 0, -1, "host", "HOST",
+        "server id (default: hostname)"),
+    ROW("region", GIM_CONFIG_STRING, region, "", 0, -1, "region", "REGION", "region"),
+    ROW("zone", GIM_CONFIG_STRING, zone, "", 0, -1, "zone", "ZONE", "zone"),
+    ROW("env", GIM_CONFIG_STRING, env, "", 0, -1, "deploy.env", "DEPLOY_ENV", "deploy env"),
+    ROW("weight", GIM_CONFIG_INT, weight, "10", 0, 1000000, "weight", "WEIGHT",
+        "load balancing weight"),
+    ROW("offline", GIM_CONFIG_BOOL, offline, "false", 0, -1, "offline", "OFFLINE",
+        "registered but not offered to clients"),
+    ROW("addrs", GIM_CONFIG_STRING, addrs, "", 0, -1, "addrs", "ADDRS",
+        "public IPs for clients, comma list"),
+    ROW("debug", GIM_CONFIG_BOOL, debug, "false", 0, -1, "debug", "DEBUG", "debug logging"),
+    ROW("tcp.bind", GIM_CONFIG_STRING, tcp_bind, ":3101", 0, -1, NULL, NULL,
+        "TCP listen addresses, comma list"),
+    ROW("tcp.sndbuf", GIM_CONFIG_INT, tcp_sndbuf, "0", 0, 64 * 1024 * 1024, NULL, NULL,
+        "SO_SNDBUF bytes, 0 = kernel default"),
+    ROW("tcp.rcvbuf", GIM_CONFIG_INT, tcp_rcvbuf, "0", 0, 64 * 1024 * 1024, NULL, NULL,
+        "SO_RCVBUF bytes, 0 = kernel default"),
+    ROW("tcp.keepalive", GIM_CONFIG_BOOL, tcp_keepalive, "false", 0, -1, NULL, NULL,
+        "SO_KEEPALIVE on client sockets"),
+    ROW("rpcServer.addr", GIM_CONFIG_STRING, rpc_server_addr, ":3109", 0, -1, NULL, NULL,
+        "RPC listen address"),
+    ROW("rpcServer.advertise", GIM_CONFIG_STRING, rpc_server_advertise, "", 0, -1, NULL, NULL,
+        "RPC URL published in the registry (default: derived)"),
+    ROW("rpcServer.workers", GIM_CONFIG_INT, rpc_server_workers, "4", 1, 256, NULL, NULL,
+        "RPC worker threads"),
+    ROW("rpcServer.timeout", GIM_CONFIG_DURATION, rpc_server_timeout_ms, "1s", 1, 600000, NULL,
+        NULL, "longest wait for the loops to queue a push before answering an error"),
+    ROW("rpcClient.logic", GIM_CONFIG_STRING, rpc_client_logic, "127.0.0.1:3119", 0, -1, NULL, NULL,
+        "logic RPC address"),
+    ROW("rpcClient.timeout", GIM_CONFIG_DURATION, rpc_client_timeout_ms, "1s", 1, 600000, NULL,
+        NULL, "timeout of a call to logic"),
+    ROW("protocol.handshakeTimeout", GIM_CONFIG_DURATION, handshake_timeout_ms, "5s", 1, 3600000,
+        NULL, NULL, "auth deadline"),
+    ROW("protocol.maxOutputBytes", GIM_CONFIG_INT, max_output_bytes, "262144", 4096,
+        1024 * 1024 * 1024, NULL, NULL, "per-connection output bound (bytes)"),
+    ROW("worker.threads", GIM_CONFIG_INT, worker_threads, "0", 0, 1024, NULL, NULL,
+        "event loop threads, 0 = one per core"),
+    ROW("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 0, -1, NULL, "REDIS_ADDR",
+        "Redis host:port"),
+    ROW("redis.auth", GIM_CONFIG_STRING, redis_auth, "", 0, -1, NULL, NULL, "Redis password"),
+    ROW("redis.timeout", GIM_CONFIG_DURATION, redis_timeout_ms, "1s", 1, 60000, NULL, NULL,
+        "Redis connect/read/write timeout"),
+    ROW("registry.ttl", GIM_CONFIG_DURATION, registry_ttl_ms, "30s", 3000, 3600000, NULL, NULL,
+        "registry entry TTL; republished every ttl/3"),
+};
+
+#define COMET_OPTION_ROWS (sizeof(comet_options) / sizeof(comet_options[0]))
+
+/* Finds the first non-loopback IPv4 address of an up interface; "127.0.0.1" if none. */
+static void first_public_ipv4(char *out, size_t size)
+{
+    struct ifaddrs *list, *item;
+
+    snprintf(out, size, "127.0.0.1");
+    if (getifaddrs(&list) != 0)
+        return;
+    for (item = list; item != NULL; item = item->ifa_next) {
+        if (item->ifa_addr == NULL || item->ifa_addr->sa_family != AF_INET)
+            continue;
+        if (!(item->ifa_flags & IFF_UP) || (item->ifa_flags & IFF_LOOPBACK))
+            continue;
+        inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)item->ifa_addr)->sin_addr, out,
+                  (socklen_t)size);
+        break;
+    }
+    freeifaddrs(list);
+}
+
+/*
+ * Derives the advertised RPC URL from rpcServer.addr: an explicit host is
+ * kept; an empty or wildcard host becomes the first public IPv4.
+ */
+static int derive_advertise(struct comet_config *config, char *error, size_t error_size)
+{
+    char url[256], host[128];
+    const char *authority, *colon;
+    size_t host_length;
+
+    if (gim_rpc_url(config->rpc_server_addr, true, url, sizeof(url)) != GIM_OK) {
+        snprintf(error, error_size, "rpcServer.addr: not an address: \"%s\"",
+                 config->rpc_server_addr);
+        return GIM_ERR_INVALID;
+    }
+    if (strncmp(url, "tcp://", 6) != 0) { /* ipc:// or inproc://: advertise as is */
+        free(config->rpc_server_advertise);
+        config->rpc_server_advertise = strdup(url);
+        return config->rpc_server_advertise ? GIM_OK : GIM_ERR_NO_MEMORY;
+    }
+    authority = url + 6;
+    colon = strrchr(authority, ':');
+    if (colon == NULL) {
+        snprintf(error, error_size, "rpcServer.addr: no port in \"%s\"", url);
+        return GIM_ERR_INVALID;
+    }
+    host_length = (size_t)(colon - authority);
+    if (host_length >= sizeof(host))
+        return GIM_ERR_INVALID;
+    memcpy(host, authority, host_length);
+    host[host_length] = '\0';
+    if (host_length == 0 || strcmp(host, "0.0.0.0") == 0 || strcmp(host, "*") == 0 ||
+        strcmp(host, "[::]") == 0)
+        first_public_ipv4(host, sizeof(host));
+    free(config->rpc_server_advertise);
+    if (asprintf(&config->rpc_server_advertise, "tcp://%s%s", host, colon) < 0) {
+        config->rpc_server_advertise = NULL;
+        return GIM_ERR_NO_MEMORY;
+    }
+    return GIM_OK;
+}
+
+int comet_config_load(struct comet_config *config, int argc, char **argv,
+                      struct gim_config_command *command, char *error, size_t error_size)
+{
+    int status = gim_config_load(comet_options, COMET_OPTION_ROWS, config, argc, argv, command,
+                                 error, error_size);
+    if (status != GIM_OK || command->help)
+        return status;
+    if (config->host == NULL || config->host[0] == '\0') {
+        char name[256] = "localhost";
+        gethostname(name, sizeof(name) - 1);
+        name[sizeof(name) - 1] = '\0';
+        free(config->host);
+        config->host = strdup(name);
+        if (config->host == NULL)
+            return GIM_ERR_NO_MEMORY;
+    }
+    if (config->tcp_bind == NULL || config->tcp_bind[0] == '\0') {
+        snprintf(error, error_size, "tcp.bind: at least one address is needed");
+        return GIM_ERR_INVALID;
+    }
+    if (config->worker_threads == 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        config->worker_threads = cores > 0 ? cores : 1;
+    }
+    if (config->rpc_server_advertise == NULL || config->rpc_server_advertise[0] == '\0')
+        return derive_advertise(config, error, error_size);
+    return GIM_OK;
+}
+
+void comet_config_dump(const struct comet_config *config, FILE *out)
+{
+    gim_config_dump(comet_options, COMET_OPTION_ROWS, config, out);
+}
+
+void comet_config_usage(const char *program, FILE *out)
+{
+    gim_config_usage(comet_options, COMET_OPTION_ROWS, program, out);
+}
+
+void comet_config_free(struct comet_config *config)
+{
+    gim_config_free(comet_options, COMET_OPTION_ROWS, config);
+}

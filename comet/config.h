@@ -1,0 +1,72 @@
+/*
+ * config.h: comet's settings, goim's names, one option table (common/config.h).
+ *
+ * Every key is a JSON path in the -conf file and a flag by its dotted name
+ * (-tcp.bind 127.0.0.1:4101); goim's flags and environment variables also
+ * apply (-host/HOST, -region/REGION, -zone/ZONE, -deploy.env/DEPLOY_ENV,
+ * -weight/WEIGHT, -offline/OFFLINE, -addrs/ADDRS, -debug/DEBUG, REDIS_ADDR).
+ * Durations are milliseconds in the struct.
+ */
+#ifndef COMET_CONFIG_H
+#define COMET_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/config.h"
+
+struct comet_config {
+    char *host; /* server id; default gethostname() */
+    char *region;
+    char *zone;
+    char *env;
+    int64_t weight;
+    bool offline;
+    char *addrs; /* public IPs for clients, comma list */
+    bool debug;
+
+    char *tcp_bind;     /* comma list of listen addresses (":3101", "127.0.0.1:4101") */
+    int64_t tcp_sndbuf; /* 0 = kernel default */
+    int64_t tcp_rcvbuf;
+    bool tcp_keepalive;
+
+    char *rpc_server_addr;      /* where comet's RPC listens (":3109" or an nng URL) */
+    char *rpc_server_advertise; /* nng URL published in the registry; derived when empty */
+    int64_t rpc_server_workers;
+    int64_t rpc_server_timeout_ms; /* bound on waiting for the loops to queue a push */
+
+    char *rpc_client_logic; /* logic's RPC address */
+    int64_t rpc_client_timeout_ms;
+
+    int64_t handshake_timeout_ms;
+    int64_t max_output_bytes; /* per-connection output bound */
+
+    int64_t worker_threads; /* 0 = one per core (resolved by comet_config_load) */
+
+    char *redis_addr;
+    char *redis_auth;
+    int64_t redis_timeout_ms;
+    int64_t registry_ttl_ms;
+};
+
+/*
+ * Loads config (zeroed by the caller) from defaults, -conf, environment and
+ * argv, then derives what is left empty: host (gethostname), worker.threads
+ * (cores), rpcServer.advertise. command receives -conf/-t/-h.
+ * Returns GIM_OK or GIM_ERR_INVALID with a message in error. Call
+ * comet_config_free in every case.
+ */
+int comet_config_load(struct comet_config *config, int argc, char **argv,
+                      struct gim_config_command *command, char *error, size_t error_size);
+
+/* Writes the effective configuration as JSON (for -t). */
+void comet_config_dump(const struct comet_config *config, FILE *out);
+
+/* Writes the flag list (for -h). */
+void comet_config_usage(const char *program, FILE *out);
+
+/* Frees the strings inside config (not config itself). */
+void comet_config_free(struct comet_config *config);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * connection.h: one client TCP connection owned by one event loop.
+ *
+ * Socket I/O and buffers only; what the frames mean is protocol.h.
+ * Input: bytes are read into the loop's scratch buffer and handed to the
+ * protocol; only an unfinished frame is kept, in a heap buffer sized to it
+ * (never more than 16 + 4096 bytes) and freed as soon as it is consumed, so
+ * an idle connection holds no input memory.
+ * Output: a queue of references to shared immutable buffers written with
+ * writev. A write is tried at once when the queue is empty (no queue node is
+ * allocated if the socket takes everything); EPOLLOUT is armed only while a
+ * write would block. protocol.maxOutputBytes bounds the bytes queued:
+ *   - a server push that does not fit is dropped and counted (the client
+ *     is slow; the connection stays up and later pushes may fit again);
+ *   - a reply to the client's own frame that does not fit closes the
+ *     connection (the client sends but does not read, goim's "ring full").
+ * Lifetime: the loop's live list holds one reference, an auth in flight
+ * another; connection_close makes it inert at once and the memory is freed
+ * when the last reference is dropped, at a safe point of the loop.
+ */
+#ifndef COMET_CONNECTION_H
+#define COMET_CONNECTION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "comet/event_loop.h"
+#include "comet/room.h"
+#include "comet/timer_wheel.h"
+#include "common/shared_buffer.h"
+
+enum connection_state {
+    CONNECTION_HANDSHAKE,      /* waiting for op 7 */
+    CONNECTION_AUTHENTICATING, /* logic Connect in flight; reading paused */
+    CONNECTION_ACTIVE,         /* authenticated */
+    CONNECTION_CLOSED          /* inert, waiting for its last reference */
+};
+
+struct output_item {
+    struct output_item *next;
+    struct gim_shared_buffer *buffer;
+};
+
+/* Largest set of watched operations per connection; more are ignored. */
+#define CONNECTION_MAX_ACCEPTS 256
+
+struct comet_connection {
+    struct loop_handle handle; /* first: epoll data points here */
+    struct event_loop *loop;
+    struct comet_connection *prev, *next; /* loop's live list, then its reap list */
+    struct timer_entry deadline;          /* handshake, then heartbeat */
+    uint32_t references;                  /* loop thread only */
+    uint8_t state;
+    bool write_armed; /* EPOLLOUT registered */
+    bool reading;     /* EPOLLIN registered */
+    bool replaced;    /* closed for a newer connection with its key: no Disconnect */
+    uint16_t input_length;
+    uint8_t *input; /* unfinished frame, or NULL */
+    struct output_item *output_head, *output_tail;
+    uint32_t output_offset; /* bytes of output_head already written */
+    uint32_t output_bytes;  /* bytes queued, not yet written */
+    uint8_t address[16];    /* peer, IPv4 mapped into IPv6 */
+    uint16_t auth_version;  /* ver/seq of the op-7 frame, echoed in op 8 */
+    int32_t auth_seq;
+    int64_t heartbeat_ms;
+    uint64_t auth_sequence; /* comet-wide order of authentication */
+    int64_t mid;
+    char *key;
+    int32_t *accepts;
+    uint16_t accept_count;
+    struct room_member *rooms;
+    uint32_t dropped_pushes;
+};
+
+/*
+ * Takes ownership of an accepted non-blocking socket fd: registers it with
+ * the loop, arms the handshake deadline, links it into the live list.
+ * Returns GIM_OK, or an error after closing fd.
+ */
+int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer);
+
+/* Handles epoll events for the connection (loop thread). */
+void connection_handle_events(struct comet_connection *connection, uint32_t events);
+
+/*
+ * Queues a server push (takes its own reference to buffer when it queues;
+ * the caller keeps its reference). Returns GIM_OK, GIM_ERR_TOO_LARGE when
+ * dropped at the output bound, GIM_ERR_CLOSED if the connection is closed.
+ */
+int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer);
+
+/*
+ * Queues a reply frame (same sharing rule). Over the output bound the
+ * connection is closed. Returns GIM_OK or GIM_ERR_CLOSED.
+ */
+int connection_reply(struct comet_connection *connection, struct gim_shared_buffer *buffer);
+
+/* Builds a frame (header + body) into a new shared buffer and replies with it. */
+int connection_reply_frame(struct comet_connection *connection, uint16_t version, int32_t operation,
+                           int32_t sequence, const uint8_t *body, size_t body_length);
+
+/* Enables or disables reading (EPOLLIN) for the connection. */
+void connection_set_reading(struct comet_connection *connection, bool reading);
+
+/*
+ * Hands the bytes held in connection->input to the protocol (after an auth
+ * completes). Closes the connection on a protocol error.
+ */
+void connection_process_held_input(struct comet_connection *connection);
+
+/*
+ * Closes the connection now: deregisters and closes the socket, leaves the
+ * key index and rooms, releases buffers, tells logic (Disconnect) if it was
+ * authenticated and not replaced by a newer connection with its key (whose
+ * Redis mapping a Disconnect would delete), and defers freeing. reason is logged at debug.
+ * Idempotent.
+ */
+void connection_close(struct comet_connection *connection, const char *reason);
+
+/* Takes a reference (loop thread). */
+void connection_ref(struct comet_connection *connection);
+
+/* Drops a reference; the last frees the connection (loop thread, at a safe point). */
+void connection_unref(struct comet_connection *connection);
+
+/* True if the connection watches operation (its accepts set). */
+bool connection_watches(const struct comet_connection *connection, int32_t operation);
+
+#endif

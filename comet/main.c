@@ -1,0 +1,157 @@
+/*
+ * main.c: the comet daemon: configuration, threads, signals, orderly stop.
+ *
+ * Start: config (-t prints it and exits), RLIMIT_NOFILE raised to the hard
+ * limit, logic RPC client, worker.threads event loops, the RPC server, the
+ * operations thread (registry). SIGINT/SIGTERM: withdraw from the registry,
+ * stop the RPC server, stop the loops (listeners closed, connections closed,
+ * Disconnect sent to logic best effort), close the logic client (waits for
+ * calls in flight), free the loops, exit 0.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "comet/comet.h"
+#include "comet/config.h"
+#include "comet/event_loop.h"
+#include "comet/operations.h"
+#include "comet/rpc_service.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "common/status.h"
+
+static void raise_file_limit(void)
+{
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+        limit.rlim_cur = limit.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &limit) != 0)
+            gim_log_warn("cannot raise RLIMIT_NOFILE");
+    }
+}
+
+static void stop_loops(struct comet *comet)
+{
+    int index;
+
+    for (index = 0; index < comet->loop_count; index++)
+        event_loop_stop(comet->loops[index]);
+    for (index = 0; index < comet->loop_count; index++)
+        event_loop_join(comet->loops[index]);
+}
+
+static void destroy_loops(struct comet *comet)
+{
+    int index;
+
+    for (index = 0; index < comet->loop_count; index++)
+        event_loop_destroy(comet->loops[index]);
+    free(comet->loops);
+    comet->loops = NULL;
+    comet->loop_count = 0;
+}
+
+static int run(struct comet *comet, const struct comet_config *config)
+{
+    struct gim_rpc_server *rpc_server = NULL;
+    struct operations *operations = NULL;
+    char logic_url[256];
+    sigset_t signals;
+    int index, status, signal_number = 0;
+
+    status = gim_rpc_url(config->rpc_client_logic, false, logic_url, sizeof(logic_url));
+    if (status == GIM_OK)
+        status = gim_rpc_client_open(&comet->logic, logic_url);
+    if (status != GIM_OK) {
+        gim_log_error("rpcClient.logic %s: %s", config->rpc_client_logic, gim_strerror(status));
+        return 1;
+    }
+    comet->loops = calloc((size_t)config->worker_threads, sizeof(*comet->loops));
+    if (comet->loops == NULL)
+        return 1;
+    for (index = 0; index < config->worker_threads; index++) {
+        status = event_loop_create(&comet->loops[index], comet, index);
+        if (status != GIM_OK)
+            break;
+        comet->loop_count++;
+    }
+    if (status == GIM_OK) {
+        for (index = 0; index < comet->loop_count && status == GIM_OK; index++)
+            status = event_loop_start(comet->loops[index]);
+    }
+    if (status == GIM_OK) {
+        status = rpc_service_start(comet, &rpc_server);
+        if (status != GIM_OK)
+            gim_log_error("rpcServer.addr %s: %s", config->rpc_server_addr, gim_strerror(status));
+    }
+    if (status == GIM_OK) {
+        status = operations_start(comet, &operations);
+        if (status != GIM_OK)
+            gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
+    }
+    if (status == GIM_OK) {
+        gim_log_notice("comet ready tcp=%s rpc=%s host=%s", config->tcp_bind,
+                       config->rpc_server_advertise, config->host);
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        sigwait(&signals, &signal_number);
+        gim_log_notice("signal %d: stopping", signal_number);
+    }
+    operations_stop(operations); /* withdraws from the registry */
+    gim_rpc_server_stop(rpc_server);
+    stop_loops(comet);
+    gim_rpc_client_close(comet->logic); /* waits for Connect/Disconnect in flight */
+    comet->logic = NULL;
+    destroy_loops(comet);
+    gim_log_notice("comet stopped");
+    return status == GIM_OK ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct comet_config config = {0};
+    struct gim_config_command command;
+    struct comet comet;
+    char error[512];
+    sigset_t signals;
+    int status;
+
+    status = comet_config_load(&config, argc, argv, &command, error, sizeof(error));
+    if (command.help) {
+        comet_config_usage(argv[0], stdout);
+        comet_config_free(&config);
+        return 0;
+    }
+    if (status != GIM_OK) {
+        fprintf(stderr, "comet: %s\n", error[0] ? error : gim_strerror(status));
+        comet_config_free(&config);
+        return 2;
+    }
+    if (command.check_only) {
+        comet_config_dump(&config, stdout);
+        comet_config_free(&config);
+        return 0;
+    }
+    gim_log_init("comet", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    raise_file_limit();
+    /* Signals are taken by sigwait in main; every thread inherits this mask. */
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &signals, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&comet, 0, sizeof(comet));
+    comet.config = &config;
+    atomic_init(&comet.auth_sequence, 0);
+    ip_counter_init(&comet.client_addresses);
+    status = run(&comet, &config);
+    ip_counter_destroy(&comet.client_addresses);
+    comet_config_free(&config);
+    return status;
+}

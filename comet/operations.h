@@ -1,0 +1,23 @@
+/*
+ * operations.h: comet's operations thread, where blocking work happens.
+ *
+ * Not an event loop: it may block on Redis. It publishes the comet in the
+ * registry (common/registry.h) at start and every registry.ttl/3 with
+ * hostname, RPC advertise URL, weight, offline, public addrs, conn_count
+ * (authenticated connections over all loops), ip_count (distinct client
+ * IPs) and latest_timestamp (unix ns), and withdraws it when stopped.
+ */
+#ifndef COMET_OPERATIONS_H
+#define COMET_OPERATIONS_H
+
+struct comet;
+struct operations;
+
+/* Starts the thread (first publish happens at once, on it). On GIM_OK *operations is the
+ * caller's (operations_stop). Returns GIM_OK, GIM_ERR_NO_MEMORY or GIM_ERR_IO. */
+int operations_start(struct comet *comet, struct operations **operations);
+
+/* Stops the thread: withdraws the registry entry, joins, frees operations. */
+void operations_stop(struct operations *operations);
+
+#endif

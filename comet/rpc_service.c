@@ -1,0 +1,193 @@
+/* rpc_service.c: PushMsg / BroadcastRoom / Broadcast handlers (see rpc_service.h). */
+#include "comet/rpc_service.h"
+
+#include <stdio.h>
+
+#include "comet.pb-c.h"
+#include "comet/comet.h"
+#include "comet/event_loop.h"
+#include "comet/push_job.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/rpc.h"
+#include "common/status.h"
+
+/* The bytes a TCP client receives for proto: OpRaw bodies as is, other protos as one frame. */
+static struct gim_shared_buffer *encode_for_tcp(const Goim__Protocol__Proto *proto)
+{
+    struct gim_shared_buffer *buffer;
+
+    if (proto->op == GIM_OP_RAW)
+        return gim_shared_buffer_copy(proto->body.data, proto->body.len);
+    if (proto->body.len > GIM_SHARED_BUFFER_MAX - GIM_FRAME_HEADER_SIZE)
+        return NULL;
+    buffer = gim_shared_buffer_new(GIM_FRAME_HEADER_SIZE + proto->body.len);
+    if (buffer != NULL)
+        gim_frame_encode(buffer->data, buffer->length, (uint16_t)proto->ver, proto->op, proto->seq,
+                         proto->body.data, proto->body.len);
+    return buffer;
+}
+
+/*
+ * Posts job to every loop and waits until each has queued it. Consumes the
+ * caller's reference to job. Answers reply.
+ */
+static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage *ok_reply,
+                    struct gim_rpc_reply *reply)
+{
+    int index, refused = 0;
+    bool done;
+
+    for (index = 0; index < comet->loop_count; index++) {
+        push_job_ref(job);
+        job->items[index].item.kind = LOOP_ITEM_PUSH_JOB;
+        if (event_loop_post_job(comet->loops[index], &job->items[index].item) != GIM_OK) {
+            refused++;
+            latch_count_down(&job->delivered);
+            push_job_unref(job);
+        }
+    }
+    done = latch_wait(&job->delivered, comet->config->rpc_server_timeout_ms);
+    push_job_unref(job);
+    if (refused > 0)
+        gim_rpc_reply_error(reply, GIM_ERR_AGAIN, "comet busy: push queue full");
+    else if (!done)
+        gim_rpc_reply_error(reply, GIM_ERR_TIMEOUT, "comet loops did not queue the push in time");
+    else
+        gim_rpc_reply_message(reply, ok_reply);
+}
+
+static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t length,
+                            struct gim_rpc_reply *reply)
+{
+    Goim__Comet__PushMsgReq *message = goim__comet__push_msg_req__unpack(NULL, length, request);
+    Goim__Comet__PushMsgReply answer = GOIM__COMET__PUSH_MSG_REPLY__INIT;
+    struct gim_shared_buffer *data;
+    struct push_job *job;
+
+    if (message == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad PushMsgReq");
+        return;
+    }
+    if (message->n_keys == 0 || message->proto == NULL) {
+        goim__comet__push_msg_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc pushmsg arg error");
+        return;
+    }
+    data = encode_for_tcp(message->proto);
+    if (data == NULL) {
+        goim__comet__push_msg_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
+        return;
+    }
+    job = push_job_new(comet->loop_count, PUSH_TO_KEYS, data, &message->base);
+    if (job == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    job->operation = message->protoop;
+    job->keys = message->keys;
+    job->key_count = message->n_keys;
+    deliver(comet, job, &answer.base, reply);
+}
+
+static void handle_broadcast_room(struct comet *comet, const uint8_t *request, size_t length,
+                                  struct gim_rpc_reply *reply)
+{
+    Goim__Comet__BroadcastRoomReq *message =
+        goim__comet__broadcast_room_req__unpack(NULL, length, request);
+    Goim__Comet__BroadcastRoomReply answer = GOIM__COMET__BROADCAST_ROOM_REPLY__INIT;
+    struct gim_shared_buffer *data;
+    struct push_job *job;
+
+    if (message == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad BroadcastRoomReq");
+        return;
+    }
+    if (message->proto == NULL || message->roomid == NULL || message->roomid[0] == '\0') {
+        goim__comet__broadcast_room_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc broadcast room arg error");
+        return;
+    }
+    data = encode_for_tcp(message->proto);
+    if (data == NULL) {
+        goim__comet__broadcast_room_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
+        return;
+    }
+    job = push_job_new(comet->loop_count, PUSH_TO_ROOM, data, &message->base);
+    if (job == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    job->room = message->roomid;
+    deliver(comet, job, &answer.base, reply);
+}
+
+static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t length,
+                             struct gim_rpc_reply *reply)
+{
+    Goim__Comet__BroadcastReq *message = goim__comet__broadcast_req__unpack(NULL, length, request);
+    Goim__Comet__BroadcastReply answer = GOIM__COMET__BROADCAST_REPLY__INIT;
+    struct gim_shared_buffer *data;
+    struct push_job *job;
+
+    if (message == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad BroadcastReq");
+        return;
+    }
+    if (message->proto == NULL) {
+        goim__comet__broadcast_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc broadcast arg error");
+        return;
+    }
+    data = encode_for_tcp(message->proto);
+    if (data == NULL) {
+        goim__comet__broadcast_req__free_unpacked(message, NULL);
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
+        return;
+    }
+    job = push_job_new(comet->loop_count, PUSH_BROADCAST, data, &message->base);
+    if (job == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    job->operation = message->protoop;
+    /* speed (connections per second) is not applied yet: delivery is immediate. */
+    deliver(comet, job, &answer.base, reply);
+}
+
+static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *request,
+                              size_t request_length, struct gim_rpc_reply *reply)
+{
+    struct comet *comet = user;
+
+    switch (method) {
+    case GIM_RPC_COMET_PUSH_MSG:
+        handle_push_msg(comet, request, request_length, reply);
+        break;
+    case GIM_RPC_COMET_BROADCAST_ROOM:
+        handle_broadcast_room(comet, request, request_length, reply);
+        break;
+    case GIM_RPC_COMET_BROADCAST:
+        handle_broadcast(comet, request, request_length, reply);
+        break;
+    case GIM_RPC_COMET_ROOMS:
+        gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "not implemented");
+        break;
+    default:
+        gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "unknown method");
+        break;
+    }
+}
+
+int rpc_service_start(struct comet *comet, struct gim_rpc_server **server)
+{
+    char url[256];
+    int status = gim_rpc_url(comet->config->rpc_server_addr, true, url, sizeof(url));
+
+    if (status != GIM_OK)
+        return status;
+    return gim_rpc_server_start(server, url, (int)comet->config->rpc_server_workers,
+                                comet_rpc_handler, comet);
+}
