@@ -69,9 +69,17 @@ $(OUT)/bin/devkafka: $(OUT)/obj/deploy/devkafka.o
 	$(CC) $(LDFLAGS) $^ -lrdkafka -o $@
 
 # ---- unit tests (cmocka), one executable per module ----
+# tests/unit/test_<daemon>_<module>.c also links that daemon's objects except main.o.
 $(OUT)/tests/%: $(OUT)/obj/tests/unit/%.o $(COMMON_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LIBS) -lcmocka -o $@
+
+define daemon_test_rule
+$$(OUT)/tests/test_$(1)_%: $$(OUT)/obj/tests/unit/test_$(1)_%.o $$(filter-out %/main.o,$$($(1)_OBJ)) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$^ $$(LIBS) -lcmocka -o $$@
+endef
+$(foreach daemon,$(DAEMONS),$(eval $(call daemon_test_rule,$(daemon))))
 
 unit-test: $(UNIT_BIN)
 	@set -e; for test in $(UNIT_BIN); do echo "== $$test"; $$test; done

@@ -18,16 +18,18 @@ host=${HOST:-$(hostname)}
 mkdir -p "$run_dir"
 
 pids=()
+stopping=0
+# Stops the processes one by one, newest first (comet, job, logic, then Kafka and Redis), so
+# that each daemon still has its backends while it shuts down.
 stop_all() {
     trap - INT TERM EXIT
+    stopping=1
     echo
     echo "stopping the cluster..."
     local index
     for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
         kill -TERM "${pids[$index]}" 2>/dev/null || true
-    done
-    for pid in "${pids[@]}"; do
-        wait "$pid" 2>/dev/null || true
+        wait "${pids[$index]}" 2>/dev/null || true
     done
     echo "stopped. logs are in $run_dir"
 }
@@ -53,7 +55,11 @@ if [ -z "${REDIS_ADDR:-}" ]; then
 fi
 export REDIS_ADDR
 
+job_flags=""
 if [ -z "${KAFKA_BROKERS:-}" ]; then
+    # librdkafka's mock broker hands a restarted group its partitions only after the session
+    # timeout of the member that left: keep it short for the dev cluster.
+    job_flags="-kafka.sessionTimeout 6s"
     rm -f "$run_dir/kafka.bootstrap"
     "$bin/devkafka" -topic goim-push-topic -partitions 4 \
         -bootstrap-file "$run_dir/kafka.bootstrap" >"$run_dir/devkafka.log" 2>&1 &
@@ -69,7 +75,7 @@ export KAFKA_BROKERS
 
 "$bin/logic" -host "$host" 2>"$run_dir/logic.log" &
 pids+=($!)
-"$bin/job" -host "$host" 2>"$run_dir/job.log" &
+"$bin/job" -host "$host" $job_flags 2>"$run_dir/job.log" &
 pids+=($!)
 "$bin/comet" -host "$host" -rpcServer.advertise tcp://127.0.0.1:3109 2>"$run_dir/comet.log" &
 pids+=($!)
@@ -94,4 +100,4 @@ INFO
 
 # Wait until Ctrl-C or until any process exits.
 wait -n "${pids[@]}" || true
-echo "a daemon exited; see $run_dir" >&2
+[ "$stopping" -eq 1 ] || echo "a daemon exited; see $run_dir" >&2
