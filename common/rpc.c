@@ -169,8 +169,9 @@ static void *rpc_server_worker(void *argument)
         if (nng_aio_result(aio) != 0)
             nng_msg_free(answer);
     }
+    /* The context is not closed here: nng_close of the socket closes every context, and
+     * closing one while the socket is being torn down races with it in nng 1.5. */
     nng_aio_free(aio);
-    nng_ctx_close(context);
     return NULL;
 }
 
@@ -231,20 +232,64 @@ void gim_rpc_server_stop(struct gim_rpc_server *server)
     free(server);
 }
 
-/* ---- client ---- */
+/* ---- client ----
+ *
+ * A client owns a fixed set of slots, each an nng context with its own aio, opened once and
+ * closed only by nng_close of the socket (closing a context from its own callback while the
+ * socket closes crashes nng 1.5). A call takes a free slot, or waits in a bounded pending queue
+ * until one is free; a slot whose call finished starts the next pending call from its callback.
+ */
+
+#define RPC_CLIENT_SLOTS       64
+#define RPC_CLIENT_MAX_PENDING 65536 /* at the bound a call fails at once with GIM_ERR_AGAIN */
+
+enum rpc_slot_state { RPC_SLOT_IDLE, RPC_SLOT_SENDING, RPC_SLOT_RECEIVING };
+
+struct rpc_call {
+    nng_msg *request;
+    int64_t deadline;
+    const ProtobufCMessageDescriptor *reply_type;
+    gim_rpc_done_fn done;
+    void *user;
+    struct rpc_call *next;
+};
+
+struct rpc_slot {
+    struct gim_rpc_client *client;
+    nng_ctx context;
+    nng_aio *aio;
+    enum rpc_slot_state state;
+    struct rpc_call *call;
+    struct rpc_slot *next_free;
+};
 
 struct gim_rpc_client {
     nng_socket socket;
     char *url;
     pthread_mutex_t lock;
     pthread_cond_t idle;
-    int in_flight;
+    int in_flight; /* calls accepted and not yet completed (pending + on a slot) */
+    int closing;
+    struct rpc_slot slots[RPC_CLIENT_SLOTS];
+    int slots_opened;
+    struct rpc_slot *free_slots;
+    struct rpc_call *pending_head, *pending_tail;
+    int pending_count;
 };
+
+static int64_t rpc_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void rpc_slot_callback(void *argument);
 
 int gim_rpc_client_open(struct gim_rpc_client **out, const char *dial_url)
 {
     struct gim_rpc_client *client;
-    int result;
+    int index, result;
 
     *out = NULL;
     client = calloc(1, sizeof(*client));
@@ -261,21 +306,33 @@ int gim_rpc_client_open(struct gim_rpc_client **out, const char *dial_url)
         free(client);
         return rpc_status_from_nng(result);
     }
+    pthread_mutex_init(&client->lock, NULL);
+    pthread_cond_init(&client->idle, NULL);
     /* No blind resend on a timer: a request is resent by nng only when the
      * pipe it went out on dies, which is what at-least-once delivery wants. */
     nng_socket_set_ms(client->socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
     nng_socket_set_ms(client->socket, NNG_OPT_RECONNMINT, 100);
     nng_socket_set_ms(client->socket, NNG_OPT_RECONNMAXT, 2000);
     nng_socket_set_size(client->socket, NNG_OPT_RECVMAXSZ, GIM_RPC_MAX_MESSAGE);
-    result = nng_dial(client->socket, dial_url, NULL, NNG_FLAG_NONBLOCK);
+    for (index = 0; index < RPC_CLIENT_SLOTS && result == 0; index++) {
+        struct rpc_slot *slot = &client->slots[index];
+        slot->client = client;
+        result = nng_ctx_open(&slot->context, client->socket);
+        if (result == 0) {
+            result = nng_aio_alloc(&slot->aio, rpc_slot_callback, slot);
+            if (result != 0)
+                break; /* the context is closed with the socket */
+            client->slots_opened++;
+            slot->next_free = client->free_slots;
+            client->free_slots = slot;
+        }
+    }
+    if (result == 0)
+        result = nng_dial(client->socket, dial_url, NULL, NNG_FLAG_NONBLOCK);
     if (result != 0) {
-        nng_close(client->socket);
-        free(client->url);
-        free(client);
+        gim_rpc_client_close(client);
         return rpc_status_from_nng(result);
     }
-    pthread_mutex_init(&client->lock, NULL);
-    pthread_cond_init(&client->idle, NULL);
     *out = client;
     return GIM_OK;
 }
@@ -318,83 +375,13 @@ static int rpc_reply_decode(nng_msg *message, const ProtobufCMessageDescriptor *
     return *reply ? GIM_OK : GIM_ERR_INVALID;
 }
 
-static int64_t rpc_now_ms(void)
+/* Runs a call's completion and forgets the call. Never called with the client lock held. */
+static void rpc_call_complete(struct gim_rpc_client *client, struct rpc_call *call, int status,
+                              ProtobufCMessage *reply)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufCMessage *request,
-                 const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
-                 ProtobufCMessage **reply)
-{
-    int64_t deadline = rpc_now_ms() + timeout_ms;
-    nng_msg *message;
-    nng_ctx context;
-    nng_aio *aio;
-    int result, status;
-
-    *reply = NULL;
-    message = rpc_request_build(method, request);
-    if (message == NULL)
-        return GIM_ERR_NO_MEMORY;
-    if ((result = nng_ctx_open(&context, client->socket)) != 0) {
-        nng_msg_free(message);
-        return rpc_status_from_nng(result);
-    }
-    if ((result = nng_aio_alloc(&aio, NULL, NULL)) != 0) {
-        nng_ctx_close(context);
-        nng_msg_free(message);
-        return rpc_status_from_nng(result);
-    }
-    nng_aio_set_timeout(aio, timeout_ms);
-    nng_aio_set_msg(aio, message);
-    nng_ctx_send(context, aio);
-    nng_aio_wait(aio);
-    result = nng_aio_result(aio);
-    if (result != 0) {
-        nng_msg_free(message);
-        status = rpc_status_from_nng(result);
-    } else {
-        int64_t left = deadline - rpc_now_ms();
-        nng_aio_set_timeout(aio, left > 0 ? (nng_duration)left : 1);
-        nng_ctx_recv(context, aio);
-        nng_aio_wait(aio);
-        result = nng_aio_result(aio);
-        if (result != 0) {
-            status = rpc_status_from_nng(result);
-        } else {
-            message = nng_aio_get_msg(aio);
-            status = rpc_reply_decode(message, reply_type, client->url, reply);
-            nng_msg_free(message);
-        }
-    }
-    nng_aio_free(aio);
-    nng_ctx_close(context);
-    return status;
-}
-
-enum rpc_call_state { RPC_CALL_SENDING, RPC_CALL_RECEIVING };
-
-struct rpc_call {
-    struct gim_rpc_client *client;
-    nng_ctx context;
-    nng_aio *aio;
-    enum rpc_call_state state;
-    int64_t deadline;
-    const ProtobufCMessageDescriptor *reply_type;
-    gim_rpc_done_fn done;
-    void *user;
-};
-
-static void rpc_call_finish(struct rpc_call *call, int status, ProtobufCMessage *reply)
-{
-    struct gim_rpc_client *client = call->client;
-
+    if (call->request != NULL)
+        nng_msg_free(call->request);
     call->done(call->user, status, reply);
-    nng_ctx_close(call->context);
-    nng_aio_reap(call->aio); /* the aio is freed by nng after this callback returns */
     free(call);
     pthread_mutex_lock(&client->lock);
     if (--client->in_flight == 0)
@@ -402,34 +389,82 @@ static void rpc_call_finish(struct rpc_call *call, int status, ProtobufCMessage 
     pthread_mutex_unlock(&client->lock);
 }
 
-static void rpc_call_callback(void *argument)
+/* Sends call on slot (the slot is the caller's, not on the free list). */
+static void rpc_slot_start(struct rpc_slot *slot, struct rpc_call *call)
 {
-    struct rpc_call *call = argument;
-    int result = nng_aio_result(call->aio);
+    int64_t left = call->deadline - rpc_now_ms();
+
+    slot->call = call;
+    slot->state = RPC_SLOT_SENDING;
+    nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
+    nng_aio_set_msg(slot->aio, call->request);
+    call->request = NULL; /* owned by the aio until the send completes */
+    nng_ctx_send(slot->context, slot->aio);
+}
+
+/* The slot is done with its call: start the next pending one, or go back to the free list. */
+static void rpc_slot_next(struct rpc_slot *slot)
+{
+    struct gim_rpc_client *client = slot->client;
+
+    for (;;) {
+        struct rpc_call *call;
+
+        pthread_mutex_lock(&client->lock);
+        call = client->closing ? NULL : client->pending_head;
+        if (call == NULL) {
+            slot->state = RPC_SLOT_IDLE;
+            slot->call = NULL;
+            slot->next_free = client->free_slots;
+            client->free_slots = slot;
+            pthread_mutex_unlock(&client->lock);
+            return;
+        }
+        client->pending_head = call->next;
+        if (client->pending_head == NULL)
+            client->pending_tail = NULL;
+        client->pending_count--;
+        pthread_mutex_unlock(&client->lock);
+        if (call->deadline > rpc_now_ms()) {
+            rpc_slot_start(slot, call);
+            return;
+        }
+        rpc_call_complete(client, call, GIM_ERR_TIMEOUT, NULL);
+    }
+}
+
+static void rpc_slot_callback(void *argument)
+{
+    struct rpc_slot *slot = argument;
+    struct gim_rpc_client *client = slot->client;
+    struct rpc_call *call = slot->call;
+    int result = nng_aio_result(slot->aio);
     ProtobufCMessage *reply = NULL;
     nng_msg *message;
     int status;
 
-    if (call->state == RPC_CALL_SENDING) {
-        if (result != 0) {
-            nng_msg_free(nng_aio_get_msg(call->aio));
-            rpc_call_finish(call, rpc_status_from_nng(result), NULL);
-            return;
-        }
+    if (call == NULL)
+        return; /* an idle slot's aio cancelled by close */
+    if (slot->state == RPC_SLOT_SENDING && result == 0) {
         int64_t left = call->deadline - rpc_now_ms();
-        call->state = RPC_CALL_RECEIVING;
-        nng_aio_set_timeout(call->aio, left > 0 ? (nng_duration)left : 1);
-        nng_ctx_recv(call->context, call->aio);
+        slot->state = RPC_SLOT_RECEIVING;
+        nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
+        nng_ctx_recv(slot->context, slot->aio);
         return;
     }
-    if (result != 0) {
-        rpc_call_finish(call, rpc_status_from_nng(result), NULL);
-        return;
+    if (slot->state == RPC_SLOT_SENDING) {
+        nng_msg_free(nng_aio_get_msg(slot->aio)); /* the request was not sent */
+        status = rpc_status_from_nng(result);
+    } else if (result != 0) {
+        status = rpc_status_from_nng(result);
+    } else {
+        message = nng_aio_get_msg(slot->aio);
+        status = rpc_reply_decode(message, call->reply_type, client->url, &reply);
+        nng_msg_free(message);
     }
-    message = nng_aio_get_msg(call->aio);
-    status = rpc_reply_decode(message, call->reply_type, call->client->url, &reply);
-    nng_msg_free(message);
-    rpc_call_finish(call, status, reply);
+    slot->call = NULL;
+    rpc_call_complete(client, call, status, reply);
+    rpc_slot_next(slot);
 }
 
 int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
@@ -438,51 +473,225 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
                        gim_rpc_done_fn done, void *user)
 {
     struct rpc_call *call = calloc(1, sizeof(*call));
-    nng_msg *message;
-    int result;
+    struct rpc_slot *slot = NULL;
 
     if (call == NULL)
         return GIM_ERR_NO_MEMORY;
-    message = rpc_request_build(method, request);
-    if (message == NULL) {
+    call->request = rpc_request_build(method, request);
+    if (call->request == NULL) {
         free(call);
         return GIM_ERR_NO_MEMORY;
     }
-    if ((result = nng_ctx_open(&call->context, client->socket)) != 0) {
-        nng_msg_free(message);
-        free(call);
-        return rpc_status_from_nng(result);
-    }
-    if ((result = nng_aio_alloc(&call->aio, rpc_call_callback, call)) != 0) {
-        nng_ctx_close(call->context);
-        nng_msg_free(message);
-        free(call);
-        return rpc_status_from_nng(result);
-    }
-    call->client = client;
-    call->state = RPC_CALL_SENDING;
     call->deadline = rpc_now_ms() + timeout_ms;
     call->reply_type = reply_type;
     call->done = done;
     call->user = user;
     pthread_mutex_lock(&client->lock);
+    if (client->closing || (client->free_slots == NULL &&
+                            client->pending_count >= RPC_CLIENT_MAX_PENDING)) {
+        int status = client->closing ? GIM_ERR_CLOSED : GIM_ERR_AGAIN;
+        pthread_mutex_unlock(&client->lock);
+        nng_msg_free(call->request);
+        free(call);
+        return status;
+    }
     client->in_flight++;
+    if (client->free_slots != NULL) {
+        slot = client->free_slots;
+        client->free_slots = slot->next_free;
+    } else {
+        if (client->pending_tail != NULL)
+            client->pending_tail->next = call;
+        else
+            client->pending_head = call;
+        client->pending_tail = call;
+        client->pending_count++;
+    }
     pthread_mutex_unlock(&client->lock);
-    nng_aio_set_timeout(call->aio, timeout_ms);
-    nng_aio_set_msg(call->aio, message);
-    nng_ctx_send(call->context, call->aio);
+    if (slot != NULL)
+        rpc_slot_start(slot, call);
     return GIM_OK;
+}
+
+struct rpc_sync_call {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int finished;
+    int status;
+    ProtobufCMessage *reply;
+};
+
+static void rpc_sync_done(void *user, int status, ProtobufCMessage *reply)
+{
+    struct rpc_sync_call *sync = user;
+
+    pthread_mutex_lock(&sync->lock);
+    sync->status = status;
+    sync->reply = reply;
+    sync->finished = 1;
+    pthread_cond_signal(&sync->done);
+    pthread_mutex_unlock(&sync->lock);
+}
+
+int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufCMessage *request,
+                 const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                 ProtobufCMessage **reply)
+{
+    struct rpc_sync_call sync = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, NULL};
+    int status;
+
+    *reply = NULL;
+    status = gim_rpc_call_async(client, method, request, reply_type, timeout_ms, rpc_sync_done,
+                                &sync);
+    if (status != GIM_OK)
+        return status;
+    pthread_mutex_lock(&sync.lock);
+    while (!sync.finished)
+        pthread_cond_wait(&sync.done, &sync.lock);
+    pthread_mutex_unlock(&sync.lock);
+    pthread_mutex_destroy(&sync.lock);
+    pthread_cond_destroy(&sync.done);
+    *reply = sync.reply;
+    return sync.status;
+}
+
+/*
+ * nng 1.5's nng_close can wait forever for a dialer or pipe that is being torn down while it was
+ * busy (seen under load: every nng thread idle, nng_close blocked). Nothing of ours is left on
+ * the socket when this runs, so the close is handed to a detached thread and waited for a
+ * bounded time; past it the socket is abandoned (logged), and the caller goes on.
+ */
+#define RPC_CLOSE_WAIT_MS 2000
+
+struct rpc_close_job {
+    nng_socket socket;
+    pthread_mutex_t lock;
+    pthread_cond_t finished;
+    int done;
+    int abandoned;
+};
+
+static void *rpc_close_thread(void *argument)
+{
+    struct rpc_close_job *job = argument;
+    int abandoned;
+
+    nng_close(job->socket);
+    pthread_mutex_lock(&job->lock);
+    job->done = 1;
+    abandoned = job->abandoned;
+    pthread_cond_signal(&job->finished);
+    pthread_mutex_unlock(&job->lock);
+    if (abandoned)
+        free(job); /* the waiter gave up and left it to us */
+    return NULL;
+}
+
+static void rpc_socket_close_bounded(nng_socket socket, const char *url)
+{
+    struct rpc_close_job *job = calloc(1, sizeof(*job));
+    struct timespec deadline;
+    pthread_condattr_t attributes;
+    pthread_t thread;
+    int done;
+
+    if (job == NULL) {
+        nng_close(socket);
+        return;
+    }
+    job->socket = socket;
+    pthread_mutex_init(&job->lock, NULL);
+    pthread_condattr_init(&attributes);
+    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
+    pthread_cond_init(&job->finished, &attributes);
+    pthread_condattr_destroy(&attributes);
+    if (pthread_create(&thread, NULL, rpc_close_thread, job) != 0) {
+        nng_close(socket);
+        free(job);
+        return;
+    }
+    pthread_detach(thread);
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+    pthread_mutex_lock(&job->lock);
+    while (!job->done) {
+        if (pthread_cond_timedwait(&job->finished, &job->lock, &deadline) != 0)
+            break;
+    }
+    done = job->done;
+    if (!done)
+        job->abandoned = 1;
+    pthread_mutex_unlock(&job->lock);
+    if (done) {
+        free(job);
+    } else {
+        gim_log_warn("rpc: closing the socket to %s did not finish in %d ms; abandoned", url,
+                     RPC_CLOSE_WAIT_MS);
+    }
 }
 
 void gim_rpc_client_close(struct gim_rpc_client *client)
 {
+    struct rpc_call *pending;
+    int index;
+
     if (client == NULL)
         return;
-    nng_close(client->socket);
+    pthread_mutex_lock(&client->lock);
+    client->closing = 1;
+    pending = client->pending_head;
+    client->pending_head = client->pending_tail = NULL;
+    client->pending_count = 0;
+    pthread_mutex_unlock(&client->lock);
+    while (pending != NULL) {
+        struct rpc_call *next = pending->next;
+        rpc_call_complete(client, pending, GIM_ERR_CLOSED, NULL);
+        pending = next;
+    }
+    /* Let the calls on the slots finish by themselves (each has a deadline), up to a bound:
+     * nng 1.5.2 may hang in nng_close when a reply arrives on a pipe being closed, so closing
+     * after the last reply is the safe order. What is still running after the bound is
+     * cancelled and completes with GIM_ERR_CLOSED. */
+    {
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+        pthread_mutex_lock(&client->lock);
+        while (client->in_flight > 0) {
+            if (pthread_cond_timedwait(&client->idle, &client->lock, &deadline) != 0)
+                break;
+        }
+        pthread_mutex_unlock(&client->lock);
+    }
+    for (index = 0; index < client->slots_opened; index++)
+        nng_aio_stop(client->slots[index].aio);
+    /* A stopped aio never calls back again, and an operation begun on it after the stop (a
+     * callback that raced with the stop and went on to receive, or to send the next call) fails
+     * without calling back: such calls are completed here. */
+    for (index = 0; index < client->slots_opened; index++) {
+        struct rpc_slot *slot = &client->slots[index];
+        if (slot->call != NULL) {
+            struct rpc_call *call = slot->call;
+            if (slot->state == RPC_SLOT_SENDING) {
+                nng_msg *unsent = nng_aio_get_msg(slot->aio);
+                if (unsent != NULL)
+                    nng_msg_free(unsent);
+                nng_aio_set_msg(slot->aio, NULL);
+            }
+            slot->call = NULL;
+            rpc_call_complete(client, call, GIM_ERR_CLOSED, NULL);
+        }
+    }
+    /* Contexts are closed one by one, outside any callback, before the socket. */
+    for (index = 0; index < client->slots_opened; index++)
+        nng_ctx_close(client->slots[index].context);
+    rpc_socket_close_bounded(client->socket, client->url);
     pthread_mutex_lock(&client->lock);
     while (client->in_flight > 0)
         pthread_cond_wait(&client->idle, &client->lock);
     pthread_mutex_unlock(&client->lock);
+    for (index = 0; index < client->slots_opened; index++)
+        nng_aio_free(client->slots[index].aio); /* waits for a callback still returning */
     pthread_mutex_destroy(&client->lock);
     pthread_cond_destroy(&client->idle);
     free(client->url);
