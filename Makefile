@@ -89,6 +89,7 @@ deps:
 	@deploy/install-deps.sh --if-missing
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) VARIANT=sanitize all
 	$(MAKE) VARIANT=sanitize unit-test
 	$(MAKE) VARIANT=sanitize integration-test
@@ -113,7 +114,7 @@ C_FILES := $(wildcard common/*.[ch] comet/*.[ch] logic/*.[ch] job/*.[ch] deploy/
 format:
 	clang-format -i $(C_FILES)
 format-check:
-	clang-format --dry-run --Werror $(C_FILES)
+	@clang-format --dry-run --Werror $(C_FILES) && echo "format-check: ok"
 
 clean:
 	rm -rf build

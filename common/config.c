@@ -152,8 +152,8 @@ static int config_json_text(const json_t *value, char **text)
             return GIM_ERR_NO_MEMORY;
         json_array_foreach(value, index, item)
         {
-            used += (size_t)sprintf(*text + used, "%s%s", index ? "," : "",
-                                    json_string_value(item));
+            used +=
+                (size_t)sprintf(*text + used, "%s%s", index ? "," : "", json_string_value(item));
         }
     } else {
         return GIM_ERR_INVALID;
@@ -198,8 +198,8 @@ static int config_check_unknown(const struct gim_config_option *table, size_t ro
             }
             if (strncmp(table[index].name, dotted, length) == 0 &&
                 table[index].name[length] == '.' && json_is_object(value)) {
-                int status = config_check_unknown(table, rows, value, dotted, path, error,
-                                                  error_size);
+                int status =
+                    config_check_unknown(table, rows, value, dotted, path, error, error_size);
                 if (status != GIM_OK)
                     return status;
                 known = true;
@@ -240,8 +240,7 @@ static int config_load_file(const struct gim_config_option *table, size_t rows, 
             continue;
         status = config_json_text(value, &text);
         if (status != GIM_OK) {
-            snprintf(error, error_size, "%s: %s: unsupported JSON value", path,
-                     table[index].name);
+            snprintf(error, error_size, "%s: %s: unsupported JSON value", path, table[index].name);
         } else {
             status = config_set_text(&table[index], config, text, path, error, error_size);
         }
@@ -266,8 +265,7 @@ static const struct gim_config_option *config_find_flag(const struct gim_config_
 }
 
 int gim_config_load(const struct gim_config_option *table, size_t rows, void *config, int argc,
-                    char **argv, struct gim_config_command *command, char *error,
-                    size_t error_size)
+                    char **argv, struct gim_config_command *command, char *error, size_t error_size)
 {
     size_t index;
     int argument, status;

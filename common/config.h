@@ -34,14 +34,14 @@ enum gim_config_type {
 };
 
 struct gim_config_option {
-    const char *name;          /* dotted JSON path, e.g. "tcp.bind" */
+    const char *name; /* dotted JSON path, e.g. "tcp.bind" */
     enum gim_config_type type;
     size_t offset;             /* offsetof(daemon struct, field) */
     const char *default_value; /* text, parsed as a flag value would be; NULL = empty/0 */
-    int64_t min, max;          /* inclusive limits for INT and DURATION (ms); ignored if min > max */
-    const char *flag;          /* command-line flag without the dash, or NULL */
-    const char *env;           /* environment variable, or NULL */
-    const char *help;          /* one line for -h and the dump */
+    int64_t min, max; /* inclusive limits for INT and DURATION (ms); ignored if min > max */
+    const char *flag; /* command-line flag without the dash, or NULL */
+    const char *env;  /* environment variable, or NULL */
+    const char *help; /* one line for -h and the dump */
 };
 
 /* What the command line asked for besides settings. */

@@ -37,7 +37,8 @@ void gim_log_write(int level, const char *format, ...)
     written = vsnprintf(line + used, sizeof(line) - used - 1, format, args);
     va_end(args);
     if (written > 0)
-        used += (size_t)written < sizeof(line) - used - 1 ? (size_t)written : sizeof(line) - used - 2;
+        used +=
+            (size_t)written < sizeof(line) - used - 1 ? (size_t)written : sizeof(line) - used - 2;
     line[used++] = '\n';
     /* One write so that concurrent lines do not interleave; a short write is ignored. */
     ssize_t ignored = write(STDERR_FILENO, line, used);

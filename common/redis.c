@@ -34,7 +34,8 @@ int gim_redis_open(struct gim_redis **out, const char *address, const char *pass
     redis = calloc(1, sizeof(*redis));
     if (redis == NULL)
         return GIM_ERR_NO_MEMORY;
-    redis->host = colon == address ? strdup("127.0.0.1") : strndup(address, (size_t)(colon - address));
+    redis->host =
+        colon == address ? strdup("127.0.0.1") : strndup(address, (size_t)(colon - address));
     redis->password = password && *password ? strdup(password) : NULL;
     redis->port = (int)port;
     redis->timeout_ms = timeout_ms > 0 ? timeout_ms : 1000;

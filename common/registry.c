@@ -24,16 +24,15 @@ char *gim_instance_to_json(const struct gim_instance *instance)
     snprintf(conn_count, sizeof(conn_count), "%" PRId64, instance->conn_count);
     snprintf(ip_count, sizeof(ip_count), "%" PRId64, instance->ip_count);
     snprintf(weight, sizeof(weight), "%" PRId64, instance->weight);
-    root = json_pack("{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:I, s:{s:s, s:s, s:s, s:s, s:s}}",
-                     "region", text_or_empty(instance->region), "zone",
-                     text_or_empty(instance->zone), "env", text_or_empty(instance->env), "appid",
-                     instance->appid ? instance->appid : "goim.comet", "hostname",
-                     text_or_empty(instance->hostname), "addrs",
-                     text_or_empty(instance->rpc_address), "version",
-                     text_or_empty(instance->version), "latest_timestamp",
-                     (json_int_t)instance->latest_timestamp, "metadata", "addrs",
-                     text_or_empty(instance->public_addrs), "conn_count", conn_count, "ip_count",
-                     ip_count, "offline", instance->offline ? "true" : "false", "weight", weight);
+    root = json_pack(
+        "{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:I, s:{s:s, s:s, s:s, s:s, s:s}}", "region",
+        text_or_empty(instance->region), "zone", text_or_empty(instance->zone), "env",
+        text_or_empty(instance->env), "appid", instance->appid ? instance->appid : "goim.comet",
+        "hostname", text_or_empty(instance->hostname), "addrs",
+        text_or_empty(instance->rpc_address), "version", text_or_empty(instance->version),
+        "latest_timestamp", (json_int_t)instance->latest_timestamp, "metadata", "addrs",
+        text_or_empty(instance->public_addrs), "conn_count", conn_count, "ip_count", ip_count,
+        "offline", instance->offline ? "true" : "false", "weight", weight);
     if (root == NULL)
         return NULL;
     text = json_dumps(root, JSON_COMPACT);
@@ -89,8 +88,8 @@ int gim_instance_from_json(const char *json, size_t length, struct gim_instance 
     instance->public_addrs = json_string_copy(metadata, "addrs");
     instance->latest_timestamp = json_integer_value(json_object_get(root, "latest_timestamp"));
     offline = json_object_get(metadata, "offline");
-    instance->offline = json_is_true(offline) ||
-                        (json_is_string(offline) && strcmp(json_string_value(offline), "true") == 0);
+    instance->offline = json_is_true(offline) || (json_is_string(offline) &&
+                                                  strcmp(json_string_value(offline), "true") == 0);
     if (metadata_integer(metadata, "weight", &instance->weight) != GIM_OK ||
         metadata_integer(metadata, "conn_count", &instance->conn_count) != GIM_OK ||
         metadata_integer(metadata, "ip_count", &instance->ip_count) != GIM_OK)
@@ -222,10 +221,9 @@ int gim_registry_list(struct gim_redis *redis, struct gim_instance **instances, 
     }
     freeReplyObject(values);
     /* Forget index members whose key expired long ago (no race with a publish). */
-    redisReply *cleanup = gim_redis_command(redis,
-                                            "ZREMRANGEBYSCORE " GIM_REGISTRY_INDEX_KEY
-                                            " -inf %lld",
-                                            (long long)time(NULL) - 600);
+    redisReply *cleanup =
+        gim_redis_command(redis, "ZREMRANGEBYSCORE " GIM_REGISTRY_INDEX_KEY " -inf %lld",
+                          (long long)time(NULL) - 600);
     if (cleanup)
         freeReplyObject(cleanup);
     if (found == 0) {

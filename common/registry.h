@@ -30,11 +30,11 @@ struct gim_instance {
     char *zone;
     char *env;
     char *appid;
-    char *hostname;     /* the comet's server id (goim's -host) */
-    char *rpc_address;  /* nng URL job dials, the first of "addrs" */
+    char *hostname;    /* the comet's server id (goim's -host) */
+    char *rpc_address; /* nng URL job dials, the first of "addrs" */
     char *version;
     int64_t latest_timestamp; /* unix nanoseconds of the last publish */
-    char *public_addrs; /* metadata.addrs: comma-joined public IPs for clients */
+    char *public_addrs;       /* metadata.addrs: comma-joined public IPs for clients */
     int64_t weight;
     bool offline;
     int64_t conn_count;

@@ -487,8 +487,8 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
     call->done = done;
     call->user = user;
     pthread_mutex_lock(&client->lock);
-    if (client->closing || (client->free_slots == NULL &&
-                            client->pending_count >= RPC_CLIENT_MAX_PENDING)) {
+    if (client->closing ||
+        (client->free_slots == NULL && client->pending_count >= RPC_CLIENT_MAX_PENDING)) {
         int status = client->closing ? GIM_ERR_CLOSED : GIM_ERR_AGAIN;
         pthread_mutex_unlock(&client->lock);
         nng_msg_free(call->request);
@@ -541,8 +541,8 @@ int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufC
     int status;
 
     *reply = NULL;
-    status = gim_rpc_call_async(client, method, request, reply_type, timeout_ms, rpc_sync_done,
-                                &sync);
+    status =
+        gim_rpc_call_async(client, method, request, reply_type, timeout_ms, rpc_sync_done, &sync);
     if (status != GIM_OK)
         return status;
     pthread_mutex_lock(&sync.lock);

@@ -28,10 +28,10 @@ static const struct gim_config_option sample_table[] = {
      NULL, "listen addresses"},
     {"weight", GIM_CONFIG_INT, offsetof(struct sample_config, weight), "10", 0, 1000, "weight",
      "SAMPLE_WEIGHT", "weight"},
-    {"offline", GIM_CONFIG_BOOL, offsetof(struct sample_config, offline), "false", 0, -1,
-     "offline", NULL, "offline"},
-    {"protocol.handshakeTimeout", GIM_CONFIG_DURATION,
-     offsetof(struct sample_config, handshake_ms), "5s", 1, 3600000, NULL, NULL, "handshake"},
+    {"offline", GIM_CONFIG_BOOL, offsetof(struct sample_config, offline), "false", 0, -1, "offline",
+     NULL, "offline"},
+    {"protocol.handshakeTimeout", GIM_CONFIG_DURATION, offsetof(struct sample_config, handshake_ms),
+     "5s", 1, 3600000, NULL, NULL, "handshake"},
     {"backoff.factor", GIM_CONFIG_DOUBLE, offsetof(struct sample_config, factor), "1.8", 0, -1,
      NULL, NULL, "factor"},
 };
@@ -183,9 +183,9 @@ static void test_check_flag_and_dump(void **state)
 
     (void)state;
     memset(&config, 0, sizeof(config));
-    assert_int_equal(gim_config_load(sample_table, ROWS, &config, 2, argv, &command, error,
-                                     sizeof(error)),
-                     GIM_OK);
+    assert_int_equal(
+        gim_config_load(sample_table, ROWS, &config, 2, argv, &command, error, sizeof(error)),
+        GIM_OK);
     assert_true(command.check_only);
     out = open_memstream(&dump, &dump_size);
     gim_config_dump(sample_table, ROWS, &config, out);
