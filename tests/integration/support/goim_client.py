@@ -325,3 +325,44 @@ class TcpClient(Client):
 def connect(host, port, timeout=10.0):
     """A TcpClient connected to a comet's TCP port."""
     return TcpClient.connect(host, port, timeout=timeout)
+
+
+def _main():
+    """A command-line client for trying a running cluster (`make run`): authenticates, then
+    prints every frame it receives and sends a heartbeat every 30 seconds. Standard library only.
+
+        python3 tests/integration/support/goim_client.py --mid 123
+    """
+    import argparse
+
+    parser = argparse.ArgumentParser(description="goim TCP client: authenticate, print pushes")
+    parser.add_argument("--addr", default="127.0.0.1:3101", help="comet TCP address")
+    parser.add_argument("--mid", type=int, default=123)
+    parser.add_argument("--key", default="")
+    parser.add_argument("--room", default="live://1000", help="room key, e.g. live://1000")
+    parser.add_argument("--accepts", default="1000,1001,1002", help="comma-separated ops")
+    arguments = parser.parse_args()
+    host, _, port = arguments.addr.rpartition(":")
+    accepts = [int(op) for op in arguments.accepts.split(",") if op]
+    client = connect(host or "127.0.0.1", int(port))
+    client.auth(mid=arguments.mid, key=arguments.key, room_id=arguments.room, accepts=accepts)
+    print(f"authenticated as mid {arguments.mid} in {arguments.room!r}, accepting {accepts}",
+          flush=True)
+    next_heartbeat = time.monotonic() + 30
+    while True:
+        try:
+            frame = client.read_frame(timeout=max(0.1, next_heartbeat - time.monotonic()))
+        except ConnectionClosed:
+            print("connection closed by the server")
+            return
+        except (socket.timeout, TimeoutError):
+            frame = None
+        if frame is not None:
+            print(f"op={frame.op} seq={frame.seq} body={frame.body!r}", flush=True)
+        if time.monotonic() >= next_heartbeat:
+            client.send_frame(OP_HEARTBEAT)
+            next_heartbeat = time.monotonic() + 30
+
+
+if __name__ == "__main__":
+    _main()
