@@ -161,12 +161,17 @@ static int config_json_text(const json_t *value, char **text)
     return *text == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
 }
 
-/* Finds the value at a dotted path in root, or NULL. */
+/* Finds the value at a dotted path in root, or NULL. The flat form {"tcp.bind": ...} (what -t
+ * prints) and the nested form {"tcp": {"bind": ...}} are both accepted. */
 static json_t *config_json_lookup(json_t *root, const char *dotted)
 {
     char path[256];
     char *part, *save = NULL;
-    json_t *node = root;
+    json_t *node = json_object_get(root, dotted);
+
+    if (node != NULL)
+        return node;
+    node = root;
 
     snprintf(path, sizeof(path), "%s", dotted);
     for (part = strtok_r(path, ".", &save); part != NULL && node != NULL;

@@ -97,6 +97,21 @@ static void test_file_then_env_then_flag(void **state)
     unlink(path);
 }
 
+static void test_flat_keys_as_printed_by_check(void **state)
+{
+    struct sample_config config;
+    char error[256];
+    char *path = write_temp("{\"tcp.bind\": \":9\", \"protocol.handshakeTimeout\": \"700ms\"}");
+    char *argv[] = {"prog", "-conf", path};
+
+    (void)state;
+    assert_int_equal(load(&config, 3, argv, error, sizeof(error)), GIM_OK);
+    assert_string_equal(config.bind, ":9");
+    assert_int_equal(config.handshake_ms, 700);
+    gim_config_free(sample_table, ROWS, &config);
+    unlink(path);
+}
+
 static void test_dotted_name_is_a_flag(void **state)
 {
     struct sample_config config;
@@ -201,6 +216,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults_need_no_file),
         cmocka_unit_test(test_file_then_env_then_flag),
+        cmocka_unit_test(test_flat_keys_as_printed_by_check),
         cmocka_unit_test(test_dotted_name_is_a_flag),
         cmocka_unit_test(test_errors_name_the_setting),
         cmocka_unit_test(test_broken_json_reports_the_line),
