@@ -3,13 +3,18 @@
 # unit tests, then the integration tests against real Redis and Kafka;
 # `make run` starts a single-machine cluster in the foreground.
 
+SHELL := /bin/bash
 VARIANT ?= release
 OUT := build/$(VARIANT)
 
 CC ?= cc
 WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -pthread $(WARNINGS) -I. -I$(OUT)/gen
-ifeq ($(VARIANT),sanitize)
+ifeq ($(VARIANT),fuzz)
+CC := clang-14
+VARIANT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined
+VARIANT_LDFLAGS := -fsanitize=address,undefined
+else ifeq ($(VARIANT),sanitize)
 VARIANT_CFLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 VARIANT_LDFLAGS := -fsanitize=address,undefined
 else
@@ -34,7 +39,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all clean deps unit-test test integration-test run format format-check
+.PHONY: all clean deps unit-test test integration-test run format format-check fuzz fuzz-run
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -84,6 +89,36 @@ $(foreach daemon,$(DAEMONS),$(eval $(call daemon_test_rule,$(daemon))))
 unit-test: $(UNIT_BIN)
 	@set -e; for test in $(UNIT_BIN); do echo "== $$test"; $$test; done
 
+# ---- fuzzing (libFuzzer, clang): `make fuzz` runs every target FUZZ_SECONDS each ----
+# tests/fuzz/fuzz_<name>.c is one target; fuzz_<daemon>_<name>.c also links that daemon's
+# objects except main.o. Corpora grow under build/fuzz/corpus/<target>.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(OUT)/fuzzers/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
+
+$(OUT)/fuzzers/fuzz_%: $(OUT)/obj/tests/fuzz/fuzz_%.o $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer $^ $(LIBS) -o $@
+
+define daemon_fuzz_rule
+$$(OUT)/fuzzers/fuzz_$(1)_%: $$(OUT)/obj/tests/fuzz/fuzz_$(1)_%.o $$(filter-out %/main.o,$$($(1)_OBJ)) $$(COMMON_LIB)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -fsanitize=fuzzer $$^ $$(LIBS) -o $$@
+endef
+$(foreach daemon,$(DAEMONS),$(eval $(call daemon_fuzz_rule,$(daemon))))
+
+fuzz-run: $(FUZZ_BIN)
+	@set -e; for target in $(FUZZ_BIN); do \
+	    name=$$(basename $$target); corpus=$(OUT)/corpus/$$name; mkdir -p $$corpus; \
+	    echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	    seeds=tests/fuzz/corpus/$$name; test -d $$seeds || seeds=; \
+	    $$target -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 $$corpus $$seeds 2>&1 | tail -n 2; \
+	    test $${PIPESTATUS[0]} -eq 0; \
+	done
+
+fuzz:
+	$(MAKE) VARIANT=fuzz fuzz-run
+
 # ---- the two commands of the README ----
 deps:
 	@deploy/install-deps.sh --if-missing
@@ -92,6 +127,7 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) VARIANT=sanitize all
 	$(MAKE) VARIANT=sanitize unit-test
+	$(MAKE) VARIANT=fuzz fuzz-run FUZZ_SECONDS=10
 	$(MAKE) VARIANT=sanitize integration-test
 
 # Python for the integration tests lives in a venv under build/ (Debian's python is
@@ -110,7 +146,7 @@ run: deps
 	deploy/run-cluster.sh $(CURDIR)/build/release/bin
 
 # ---- formatting ----
-C_FILES := $(wildcard common/*.[ch] comet/*.[ch] logic/*.[ch] job/*.[ch] deploy/*.c tests/unit/*.[ch] tests/bench/*.[ch])
+C_FILES := $(wildcard common/*.[ch] comet/*.[ch] logic/*.[ch] job/*.[ch] deploy/*.c tests/unit/*.[ch] tests/fuzz/*.[ch] tests/bench/*.[ch])
 format:
 	clang-format -i $(C_FILES)
 format-check:
