@@ -27,6 +27,7 @@ struct job_comets {
     bool read_in_progress;
     bool registry_reachable; /* to log an outage once, not every refresh */
     uint64_t reads_completed;
+    uint64_t last_successful_read; /* number of the last read that succeeded */
     int last_read_status;
 
     /* The table: each entry holds one reference. Bounded by the registry
@@ -254,6 +255,8 @@ static void *comets_watch(void *argument)
         comets->read_in_progress = false;
         comets->reads_completed++;
         comets->last_read_status = status;
+        if (status == GIM_OK)
+            comets->last_successful_read = comets->reads_completed;
         pthread_cond_broadcast(&comets->read_finished);
         deadline_after(&next_read, comets->config->registry_refresh);
     }
@@ -288,6 +291,8 @@ int job_comets_start(struct job_comets **out, const struct job_config *config)
 
     comets->last_read_status = comets_read_registry(comets);
     comets->reads_completed = 1;
+    if (comets->last_read_status == GIM_OK)
+        comets->last_successful_read = 1;
     gim_log_info("comets: %zu comets registered at start", comets->count);
     if (pthread_create(&comets->thread, NULL, comets_watch, comets) != 0) {
         job_comets_stop(comets);
@@ -379,4 +384,27 @@ int job_comets_refresh(struct job_comets *comets, int timeout_ms)
         status = GIM_ERR_UNAVAILABLE;
     pthread_mutex_unlock(&comets->lock);
     return status;
+}
+
+uint64_t job_comets_request_refresh(struct job_comets *comets)
+{
+    uint64_t ticket;
+
+    pthread_mutex_lock(&comets->lock);
+    /* A read already running may have started before this call: the next one counts. */
+    ticket = comets->reads_completed + (comets->read_in_progress ? 2 : 1);
+    comets->refresh_requested = true;
+    pthread_cond_signal(&comets->wake_watcher);
+    pthread_mutex_unlock(&comets->lock);
+    return ticket;
+}
+
+bool job_comets_fresh_since(struct job_comets *comets, uint64_t ticket)
+{
+    bool fresh;
+
+    pthread_mutex_lock(&comets->lock);
+    fresh = comets->last_successful_read >= ticket;
+    pthread_mutex_unlock(&comets->lock);
+    return fresh;
 }

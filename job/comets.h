@@ -17,6 +17,7 @@
 #define JOB_COMETS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,6 +31,7 @@ struct job_comet {
     char *rpc_url;                 /* nng URL the client dials */
     struct gim_rpc_client *client; /* safe to call from any thread while held */
     atomic_int references;         /* table + holders; the last release frees */
+    int calls_in_flight;           /* job/dispatch.c's count; touched by its thread only */
 };
 
 struct job_comets;
@@ -70,5 +72,16 @@ void job_comet_release(struct job_comet *comet);
  * (the read failed: Redis unreachable) or GIM_ERR_CLOSED (stopping).
  */
 int job_comets_refresh(struct job_comets *comets, int timeout_ms);
+
+/*
+ * Asks the watcher for a fresh read without waiting. Returns a ticket for
+ * job_comets_fresh_since: the number of the first read that starts after
+ * this call.
+ */
+uint64_t job_comets_request_refresh(struct job_comets *comets);
+
+/* True once a registry read numbered ticket or later has succeeded, i.e.
+ * the table reflects the registry as it was after the ticket was taken. */
+bool job_comets_fresh_since(struct job_comets *comets, uint64_t ticket);
 
 #endif

@@ -39,10 +39,14 @@ static const struct gim_config_option job_options[] = {
     JOB_OPTION("kafka.commitInterval", GIM_CONFIG_DURATION, kafka_commit_interval, "100ms", 0,
                60000, NULL, NULL,
                "how often delivered offsets are committed while records keep coming"),
-    /* librdkafka's default. A member that dies is noticed after this long;
-     * librdkafka's mock cluster (devkafka) also waits this long before it
-     * lets a restarted job rejoin, so a dev cluster may want it short. */
-    JOB_OPTION("kafka.sessionTimeout", GIM_CONFIG_DURATION, kafka_session_timeout, "45s", 1000,
+    /* A member that dies (SIGKILL, power loss) keeps its partitions until
+     * the broker has not heard from it for this long: that is the pause of
+     * delivery after a crash, whether the same job restarts or another one
+     * takes over. 10 s (librdkafka's default is 45 s) recovers fast and is
+     * still >= the broker's group.min.session.timeout.ms (6 s) and three
+     * heartbeats (heartbeat.interval.ms 3 s). librdkafka's mock cluster
+     * (devkafka) also makes a restarted job wait this long. */
+    JOB_OPTION("kafka.sessionTimeout", GIM_CONFIG_DURATION, kafka_session_timeout, "10s", 1000,
                3600000, NULL, NULL, "consumer group session timeout (session.timeout.ms)"),
     JOB_OPTION("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 1, 0, NULL,
                "REDIS_ADDR", "Redis holding the comet registry, host:port"),
@@ -65,6 +69,17 @@ static const struct gim_config_option job_options[] = {
                "how long a ROOM/BROADCAST record waits for a comet when none is registered"),
     JOB_OPTION("comet.sameZoneOnly", GIM_CONFIG_BOOL, comet_same_zone_only, "false", 1, 0, NULL,
                NULL, "serve only comets of this job's zone (goim's behaviour)"),
+    /* At the bound job stops reading Kafka (back-pressure) instead of dropping. */
+    JOB_OPTION("comet.queue", GIM_CONFIG_INT, comet_queue, "1024", 1, 65536, NULL, NULL,
+               "calls in flight or waiting per comet; at this many, reading Kafka pauses"),
+    /* goim's room.batch. Unlike goim there is no room.signal timer: a room
+     * with nothing in flight sends at once; merging happens only while a
+     * previous delivery to the room is unacknowledged. */
+    JOB_OPTION("room.batch", GIM_CONFIG_INT, room_batch, "20", 1, 10000, NULL, NULL,
+               "most messages merged into one OpRaw body for a room (or a key set)"),
+    JOB_OPTION("dispatch.maxRecords", GIM_CONFIG_INT, dispatch_max_records, "10000", 1, 1000000,
+               NULL, NULL,
+               "records read from Kafka and not yet delivered; at this many, reading pauses"),
 };
 
 #define JOB_OPTION_COUNT (sizeof(job_options) / sizeof(job_options[0]))

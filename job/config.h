@@ -45,6 +45,11 @@ struct job_config {
     int64_t comet_retry_backoff_max; /* ms, cap of the doubling */
     int64_t comet_wait_for_comets;   /* ms a ROOM/BROADCAST waits when no comet is registered */
     bool comet_same_zone_only;       /* serve only comets whose zone equals `zone` */
+    int64_t comet_queue; /* calls in flight or waiting per comet before reading pauses */
+
+    /* dispatch */
+    int64_t room_batch;           /* frames merged into one OpRaw body per room (and key set) */
+    int64_t dispatch_max_records; /* records read and not yet finished before reading pauses */
 };
 
 /*

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,34 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "job/offset_tracker.h"
 
-/* How long one poll waits for a record; also the stop-check period while idle. */
-#define POLL_TIMEOUT_MS 200
+/* How long one poll waits for a record; also how often finished offsets are
+ * stored and the stop flag checked while idle. */
+#define POLL_TIMEOUT_MS 50
+/* How long the consumer waits for room (back-pressure) before re-checking. */
+#define ROOM_WAIT_MS 10
+
+/* One assigned partition seen in a record. */
+struct consumer_partition {
+    char *topic;
+    int32_t partition;
+    uint64_t generation; /* a revoke + assign gives a new one: stale completions are ignored */
+    struct job_offset_tracker tracker;
+    int64_t stored; /* last offset handed to rd_kafka_offsets_store, -1 none */
+};
 
 struct job_consumer {
     const struct job_config *config;
     rd_kafka_t *kafka;
     bool offsets_pending;   /* stored offsets not yet handed to a commit */
     int64_t last_commit_ms; /* monotonic time of the last commit request */
+
+    pthread_mutex_t lock;                  /* guards partitions (the dispatcher finishes records) */
+    pthread_cond_t progress;               /* a record finished */
+    struct consumer_partition *partitions; /* one per partition read; bounded by the assignment */
+    size_t partition_count;
+    uint64_t next_generation;
 };
 
 static int64_t monotonic_ms(void)
@@ -74,6 +94,10 @@ static void kafka_commit_result(rd_kafka_t *kafka, rd_kafka_resp_err_t error,
                           offsets->elems[index].offset);
 }
 
+static void consumer_store_progress(struct job_consumer *consumer);
+static void consumer_forget(struct job_consumer *consumer,
+                            const rd_kafka_topic_partition_list_t *partitions);
+
 static void log_partitions(const char *what, const rd_kafka_topic_partition_list_t *partitions)
 {
     char text[512];
@@ -113,12 +137,14 @@ static void kafka_rebalance(rd_kafka_t *kafka, rd_kafka_resp_err_t error,
     } else {
         log_partitions("revoked", partitions);
         if (!rd_kafka_assignment_lost(kafka)) {
+            consumer_store_progress(consumer);
             rd_kafka_resp_err_t committed = rd_kafka_commit(kafka, NULL, 0);
             if (committed != RD_KAFKA_RESP_ERR_NO_ERROR &&
                 committed != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 gim_log_warn("kafka: commit before revoke failed: %s", rd_kafka_err2str(committed));
         }
         consumer->offsets_pending = false;
+        consumer_forget(consumer, partitions);
         if (cooperative)
             failure = rd_kafka_incremental_unassign(kafka, partitions);
         else
@@ -189,6 +215,8 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
         return GIM_ERR_INVALID;
     }
     rd_kafka_poll_set_consumer(consumer->kafka);
+    pthread_mutex_init(&consumer->lock, NULL);
+    pthread_cond_init(&consumer->progress, NULL);
     consumer->last_commit_ms = monotonic_ms();
     *out = consumer;
     return GIM_OK;
@@ -211,22 +239,166 @@ static void consumer_commit_if_due(struct job_consumer *consumer, bool force)
     consumer->last_commit_ms = now;
 }
 
-/* Marks record as finished: its next offset is what the group resumes from. */
-static void consumer_store(struct job_consumer *consumer, const rd_kafka_message_t *record)
+/* The partition's entry, or NULL. Called with the lock held. */
+static struct consumer_partition *partition_find(struct job_consumer *consumer, int32_t partition)
 {
-    rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_resp_err_t error;
+    size_t index;
 
-    rd_kafka_topic_partition_list_add(offsets, rd_kafka_topic_name(record->rkt), record->partition)
-        ->offset = record->offset + 1;
+    for (index = 0; index < consumer->partition_count; index++)
+        if (consumer->partitions[index].partition == partition)
+            return &consumer->partitions[index];
+    return NULL;
+}
+
+static void partition_clear(struct consumer_partition *entry)
+{
+    free(entry->topic);
+    job_offset_tracker_clear(&entry->tracker);
+}
+
+/* Drops the entries of partitions given away (their late completions are ignored). */
+static void consumer_forget(struct job_consumer *consumer,
+                            const rd_kafka_topic_partition_list_t *partitions)
+{
+    int index;
+
+    pthread_mutex_lock(&consumer->lock);
+    for (index = 0; index < partitions->cnt; index++) {
+        struct consumer_partition *entry =
+            partition_find(consumer, partitions->elems[index].partition);
+        if (entry == NULL)
+            continue;
+        partition_clear(entry);
+        *entry = consumer->partitions[--consumer->partition_count];
+    }
+    pthread_mutex_unlock(&consumer->lock);
+}
+
+/* The entry of the record's partition, created on first sight. Called with the lock held. */
+static struct consumer_partition *partition_get(struct job_consumer *consumer,
+                                                const rd_kafka_message_t *record)
+{
+    struct consumer_partition *entry = partition_find(consumer, record->partition), *grown;
+
+    if (entry != NULL)
+        return entry;
+    grown = realloc(consumer->partitions,
+                    (consumer->partition_count + 1) * sizeof(*consumer->partitions));
+    if (grown == NULL)
+        return NULL;
+    consumer->partitions = grown;
+    entry = &grown[consumer->partition_count];
+    entry->topic = strdup(rd_kafka_topic_name(record->rkt));
+    if (entry->topic == NULL)
+        return NULL;
+    entry->partition = record->partition;
+    entry->generation = ++consumer->next_generation;
+    entry->stored = -1;
+    job_offset_tracker_init(&entry->tracker, 0);
+    consumer->partition_count++;
+    return entry;
+}
+
+void job_consumer_record_finished(void *owner, const struct job_record_ticket *ticket)
+{
+    struct job_consumer *consumer = owner;
+    struct consumer_partition *entry;
+
+    pthread_mutex_lock(&consumer->lock);
+    entry = partition_find(consumer, ticket->partition);
+    if (entry != NULL && entry->generation == ticket->generation &&
+        job_offset_tracker_finish(&entry->tracker, ticket->offset) != GIM_OK)
+        gim_log_warn("kafka: %s finished twice or never read", ticket->origin);
+    pthread_cond_signal(&consumer->progress);
+    pthread_mutex_unlock(&consumer->lock);
+}
+
+/* Stores every partition's committable offset that moved since the last store. */
+static void consumer_store_progress(struct job_consumer *consumer)
+{
+    rd_kafka_topic_partition_list_t *offsets = NULL;
+    rd_kafka_resp_err_t error;
+    size_t index;
+
+    pthread_mutex_lock(&consumer->lock);
+    for (index = 0; index < consumer->partition_count; index++) {
+        struct consumer_partition *entry = &consumer->partitions[index];
+        int64_t committable = job_offset_tracker_committable(&entry->tracker);
+
+        if (committable <= entry->stored)
+            continue;
+        if (offsets == NULL)
+            offsets = rd_kafka_topic_partition_list_new((int)consumer->partition_count);
+        rd_kafka_topic_partition_list_add(offsets, entry->topic, entry->partition)->offset =
+            committable;
+        entry->stored = committable;
+    }
+    pthread_mutex_unlock(&consumer->lock);
+    if (offsets == NULL)
+        return;
     error = rd_kafka_offsets_store(consumer->kafka, offsets);
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
-        gim_log_warn("kafka: cannot store offset %s/%" PRId32 "@%" PRId64 ": %s",
-                     rd_kafka_topic_name(record->rkt), record->partition, record->offset,
-                     rd_kafka_err2str(error));
+        gim_log_warn("kafka: cannot store offsets: %s", rd_kafka_err2str(error));
     else
         consumer->offsets_pending = true;
     rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+/* Waits up to ROOM_WAIT_MS for a record to finish, keeping commits going. */
+static void consumer_wait_for_room(struct job_consumer *consumer)
+{
+    struct timespec deadline;
+
+    consumer_store_progress(consumer);
+    consumer_commit_if_due(consumer, false);
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_nsec += ROOM_WAIT_MS * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&consumer->lock);
+    pthread_cond_timedwait(&consumer->progress, &consumer->lock, &deadline);
+    pthread_mutex_unlock(&consumer->lock);
+}
+
+/*
+ * Registers the record in its partition's tracker, waiting while the
+ * tracker is full. Returns GIM_OK with *ticket filled, GIM_ERR_CLOSED
+ * (stopping) or GIM_ERR_NO_MEMORY.
+ */
+static int consumer_track(struct job_consumer *consumer, const rd_kafka_message_t *record,
+                          const atomic_bool *stopping, struct job_record_ticket *ticket)
+{
+    for (;;) {
+        struct consumer_partition *entry;
+        int status;
+
+        if (atomic_load(stopping))
+            return GIM_ERR_CLOSED;
+        pthread_mutex_lock(&consumer->lock);
+        entry = partition_get(consumer, record);
+        status =
+            entry ? job_offset_tracker_add(&entry->tracker, record->offset) : GIM_ERR_NO_MEMORY;
+        if (status == GIM_ERR_INVALID) {
+            /* Offsets went back (a seek or an offset reset): start a new incarnation. */
+            gim_log_notice("kafka: %s/%" PRId32 " went back to %" PRId64 "; tracking anew",
+                           entry->topic, entry->partition, record->offset);
+            job_offset_tracker_clear(&entry->tracker);
+            entry->generation = ++consumer->next_generation;
+            entry->stored = -1;
+            status = job_offset_tracker_add(&entry->tracker, record->offset);
+        }
+        if (status == GIM_OK) {
+            ticket->partition = record->partition;
+            ticket->offset = record->offset;
+            ticket->generation = entry->generation;
+        }
+        pthread_mutex_unlock(&consumer->lock);
+        if (status != GIM_ERR_AGAIN)
+            return status;
+        consumer_wait_for_room(consumer);
+    }
 }
 
 int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatch,
@@ -247,10 +419,13 @@ int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatc
     gim_log_notice("job ready group=%s topic=%s", consumer->config->kafka_group,
                    consumer->config->kafka_topic);
     while (!atomic_load(stopping)) {
-        rd_kafka_message_t *record = rd_kafka_consumer_poll(consumer->kafka, POLL_TIMEOUT_MS);
-        char origin[300];
+        rd_kafka_message_t *record;
+        struct job_record_ticket ticket;
 
+        consumer_store_progress(consumer);
+        record = rd_kafka_consumer_poll(consumer->kafka, POLL_TIMEOUT_MS);
         if (record == NULL) {
+            consumer_store_progress(consumer);
             consumer_commit_if_due(consumer, true); /* idle: commit at once */
             continue;
         }
@@ -260,33 +435,39 @@ int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatc
             rd_kafka_message_destroy(record);
             continue;
         }
-        snprintf(origin, sizeof(origin), "%s/%" PRId32 "@%" PRId64,
+        snprintf(ticket.origin, sizeof(ticket.origin), "%s/%" PRId32 "@%" PRId64,
                  rd_kafka_topic_name(record->rkt), record->partition, record->offset);
-        status = job_dispatch_record(dispatch, record->payload, record->len, origin);
-        if (status == GIM_OK)
-            consumer_store(consumer, record);
+        status = consumer_track(consumer, record, stopping, &ticket);
+        while (status == GIM_OK) {
+            status = job_dispatch_submit(dispatch, record->payload, record->len, &ticket);
+            if (status != GIM_ERR_AGAIN && status != GIM_ERR_NO_MEMORY)
+                break;
+            if (atomic_load(stopping)) {
+                status = GIM_ERR_CLOSED;
+                break;
+            }
+            consumer_wait_for_room(consumer); /* back-pressure: no polling meanwhile */
+        }
         rd_kafka_message_destroy(record);
         if (status == GIM_ERR_CLOSED) {
-            gim_log_notice("kafka: stopped during %s; it stays uncommitted", origin);
+            gim_log_notice("kafka: stopped before %s was handed over; it stays uncommitted",
+                           ticket.origin);
             status = GIM_OK;
-            break;
-        }
-        if (status != GIM_OK) {
-            gim_log_error("kafka: %s not delivered (%s); stopping with it uncommitted", origin,
-                          gim_strerror(status));
             break;
         }
         consumer_commit_if_due(consumer, false);
     }
-    return status;
+    return GIM_OK;
 }
 
 void job_consumer_close(struct job_consumer *consumer)
 {
     rd_kafka_resp_err_t error;
+    size_t index;
 
     if (consumer == NULL)
         return;
+    consumer_store_progress(consumer);
     if (consumer->offsets_pending) {
         error = rd_kafka_commit(consumer->kafka, NULL, 0);
         if (error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET)
@@ -298,5 +479,10 @@ void job_consumer_close(struct job_consumer *consumer)
     if (error != RD_KAFKA_RESP_ERR_NO_ERROR)
         gim_log_warn("kafka: leaving the group: %s", rd_kafka_err2str(error));
     rd_kafka_destroy(consumer->kafka);
+    for (index = 0; index < consumer->partition_count; index++)
+        partition_clear(&consumer->partitions[index]);
+    free(consumer->partitions);
+    pthread_cond_destroy(&consumer->progress);
+    pthread_mutex_destroy(&consumer->lock);
     free(consumer);
 }

@@ -1,57 +1,91 @@
 /*
- * dispatch.h: turns one Kafka PushMsg record into comet RPCs and decides
- * when the record is finished (its offset may be committed).
+ * dispatch.h: turns Kafka PushMsg records into comet RPCs, concurrently,
+ * and reports each record finished (its offset may be committed).
  *
  *   PUSH      -> PushMsg{keys, OpRaw proto, protoOp = operation} to the comet `server`
  *   ROOM      -> BroadcastRoom{roomID = room, OpRaw proto} to every live comet
  *   BROADCAST -> Broadcast{protoOp = operation, OpRaw proto, speed / comets} to every live comet
  *
- * At-least-once: a record is finished only when every target comet has
- * acknowledged it, or has left the registry (checked by a fresh registry
- * read), or the bounded retries ran out (logged at error level). Calls to
- * several comets run in parallel; failed targets alone are retried, with a
- * doubling backoff.
+ * One dispatcher thread owns the work; RPC completions come back from nng
+ * threads through a list and a condition variable. Records are ordered by
+ * lane (job/batcher.h): one room, one PUSH key set (server, operation,
+ * keys), the BROADCAST stream of one operation. A lane with nothing in
+ * flight sends at once; messages arriving while it is busy are merged (at
+ * most room.batch frames, BROADCAST never) into the next OpRaw body, sent
+ * when the previous one is acknowledged. Different lanes run in parallel,
+ * many calls per comet (the client's nng contexts).
  *
- * This skeleton handles one record at a time, in order, on the consumer's
- * thread; room batching, concurrency and back-pressure grow here.
+ * At-least-once: a record is finished only when every target comet has
+ * acknowledged the batch holding it, or has left the registry (confirmed by
+ * a registry read after the miss), or the bounded retries (comet.retries,
+ * doubling backoff) ran out (logged as GIVING UP). A ROOM/BROADCAST with no
+ * comet registered waits up to comet.waitForComets.
+ *
+ * Back-pressure: job_dispatch_submit refuses (GIM_ERR_AGAIN) while
+ * dispatch.maxRecords records are unfinished or some comet has comet.queue
+ * calls in flight or waiting; the consumer then stops reading Kafka.
  */
 #ifndef JOB_DISPATCH_H
 #define JOB_DISPATCH_H
 
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "job/comets.h"
 #include "job/config.h"
 
+/* Identifies a record to its consumer; copied by the dispatcher. */
+struct job_record_ticket {
+    int32_t partition;
+    int64_t offset;
+    uint64_t generation; /* the consumer's incarnation of the partition's assignment */
+    char origin[160];    /* "topic/partition@offset", for log lines */
+};
+
+/*
+ * Called exactly once per record taken by job_dispatch_submit when it is
+ * finished, from the dispatcher thread or from inside job_dispatch_submit
+ * (a record that is skipped). ticket is valid during the call only. Must
+ * not call back into the dispatcher.
+ */
+typedef void (*job_record_finished_fn)(void *owner, const struct job_record_ticket *ticket);
+
 struct job_dispatch;
 
 /*
- * Creates a dispatcher. config, comets and stopping stay the caller's and
- * must outlive it; *stopping becoming true makes a record in progress stop
- * between attempts. On GIM_OK *dispatch is the caller's
- * (job_dispatch_destroy). Returns GIM_OK or GIM_ERR_NO_MEMORY.
+ * Creates a dispatcher and starts its thread. config and comets stay the
+ * caller's and must outlive it; finished(owner, ...) reports records. On
+ * GIM_OK *dispatch is the caller's (job_dispatch_stop, then
+ * job_dispatch_destroy). Returns GIM_OK, GIM_ERR_NO_MEMORY or GIM_ERR_IO.
  */
 int job_dispatch_create(struct job_dispatch **dispatch, const struct job_config *config,
-                        struct job_comets *comets, const atomic_bool *stopping);
-
-/* Frees the dispatcher (no record may be in progress). NULL is allowed. */
-void job_dispatch_destroy(struct job_dispatch *dispatch);
+                        struct job_comets *comets, job_record_finished_fn finished, void *owner);
 
 /*
- * Delivers one record whose value is value[0..length) (stays the
- * caller's); origin ("topic/partition/offset") is used in log lines.
- * Blocks until the record is finished. Returns GIM_OK when its offset may
- * be committed: delivered, skipped with a log line (undecodable value,
- * unknown type, missing keys/room/server, target comet gone, no comet for a
- * ROOM/BROADCAST within comet.waitForComets) or given up after
- * comet.retries (logged at error level). Returns GIM_ERR_CLOSED when
- * *stopping turned true first: the record is not finished, do not commit
- * it (it is delivered again after a restart). Returns GIM_ERR_NO_MEMORY if
- * the request could not be built: not finished either.
+ * Hands over one record whose value is value[0..length) (decoded here; the
+ * bytes stay the caller's). Returns GIM_OK: taken, finished() follows once
+ * (perhaps before this returns, for a record that is skipped with a log
+ * line: undecodable, unknown type, missing keys/server/room, frame too
+ * large), unless the dispatcher stops first. GIM_ERR_AGAIN: no room now
+ * (back-pressure), nothing taken, try again after job_dispatch_has_room.
+ * GIM_ERR_CLOSED (stopping) or GIM_ERR_NO_MEMORY: nothing taken.
  */
-int job_dispatch_record(struct job_dispatch *dispatch, const uint8_t *value, size_t length,
-                        const char *origin);
+int job_dispatch_submit(struct job_dispatch *dispatch, const uint8_t *value, size_t length,
+                        const struct job_record_ticket *ticket);
+
+/* True when job_dispatch_submit would not answer GIM_ERR_AGAIN. Any thread. */
+bool job_dispatch_has_room(const struct job_dispatch *dispatch);
+
+/*
+ * Stops: no new call or retry starts; waits for the calls in flight (each
+ * bounded by comet.timeout), reporting the records they finish; records
+ * still unfinished are dropped unreported (they stay uncommitted and come
+ * again after a restart). Joins the thread. Idempotent.
+ */
+void job_dispatch_stop(struct job_dispatch *dispatch);
+
+/* Stops if needed and frees the dispatcher. NULL is allowed. */
+void job_dispatch_destroy(struct job_dispatch *dispatch);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * main.c: the job daemon. Reads PushMsg records from Kafka and delivers
- * them to the comets found in the Redis registry, committing each record's
- * offset only after delivery (at-least-once). SIGINT/SIGTERM stop
+ * them concurrently to the comets found in the Redis registry, committing a
+ * partition's offset only up to where every record was delivered
+ * (at-least-once). SIGINT/SIGTERM stop
  * consuming, commit what was delivered, leave the group and exit 0.
  */
 #include <signal.h>
@@ -74,15 +75,16 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    status = job_dispatch_create(&dispatch, &config, comets, &stopping);
-    if (status != GIM_OK) {
-        gim_log_error("job: %s", gim_strerror(status));
-        exit_code = 1;
-        goto out;
-    }
     status = job_consumer_open(&consumer, &config, error, sizeof(error));
     if (status != GIM_OK) {
         gim_log_error("job: kafka consumer: %s", error);
+        exit_code = 1;
+        goto out;
+    }
+    status =
+        job_dispatch_create(&dispatch, &config, comets, job_consumer_record_finished, consumer);
+    if (status != GIM_OK) {
+        gim_log_error("job: %s", gim_strerror(status));
         exit_code = 1;
         goto out;
     }
@@ -93,6 +95,9 @@ int main(int argc, char **argv)
         exit_code = 1;
     gim_log_notice("job: stopping");
 out:
+    /* Calls in flight finish first (their records count), then the finished
+     * offsets are committed, then the group is left. */
+    job_dispatch_stop(dispatch);
     job_consumer_close(consumer);
     job_dispatch_destroy(dispatch);
     job_comets_stop(comets);
