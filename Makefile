@@ -145,6 +145,27 @@ run: deps
 	$(MAKE) VARIANT=release all
 	deploy/run-cluster.sh $(CURDIR)/build/release/bin
 
+# ---- benchmark: `make bench [SCENARIO=fanout] [CONNS=15000]` (never part of `make test`) ----
+# tests/bench/loadgen.c and pusher.c are programs; every other tests/bench/*.c is linked into both.
+# run-bench.sh starts a private cluster, runs the scenarios, prints a table and writes
+# build/bench/results.json.
+SCENARIO ?= all
+CONNS ?= 15000
+BENCH_PROGRAMS := loadgen pusher
+BENCH_MODULE_OBJ := $(patsubst %.c,$(OUT)/obj/%.o,$(filter-out $(addprefix tests/bench/,$(addsuffix .c,$(BENCH_PROGRAMS))),$(wildcard tests/bench/*.c)))
+BENCH_BIN := $(addprefix $(OUT)/bench/,$(BENCH_PROGRAMS))
+
+$(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(BENCH_MODULE_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -lm -o $@
+
+.PHONY: bench bench-tools
+bench-tools: $(BENCH_BIN)
+
+bench: deps
+	$(MAKE) VARIANT=release all bench-tools
+	BENCH_SCENARIO='$(SCENARIO)' BENCH_CONNS='$(CONNS)' tests/bench/run-bench.sh $(CURDIR)/build/release
+
 # ---- formatting ----
 C_FILES := $(wildcard common/*.[ch] comet/*.[ch] logic/*.[ch] job/*.[ch] deploy/*.c tests/unit/*.[ch] tests/fuzz/*.[ch] tests/bench/*.[ch])
 format:

@@ -12,3 +12,11 @@ long comet_connection_count(const struct comet *comet)
         total += atomic_load_explicit(&comet->loops[index]->authenticated, memory_order_relaxed);
     return total;
 }
+
+bool comet_serves_websocket(const struct comet *comet)
+{
+    const struct comet_config *config = comet->config;
+
+    return (config->websocket_bind != NULL && config->websocket_bind[0] != '\0') ||
+           config->websocket_tls_open;
+}

@@ -10,6 +10,7 @@
 #define COMET_COMET_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "comet/config.h"
@@ -17,6 +18,7 @@
 
 struct event_loop;
 struct gim_rpc_client;
+struct ssl_ctx_st;
 
 struct comet {
     const struct comet_config *config;
@@ -25,7 +27,11 @@ struct comet {
     struct gim_rpc_client *logic;       /* calls to logic (async from loops) */
     struct ip_counter client_addresses; /* distinct client IPs of authenticated connections */
     atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
+    struct ssl_ctx_st *tls_context;     /* WSS (websocket.tlsOpen), else NULL; owned by main */
 };
+
+/* True if the comet has WebSocket listeners (websocket.bind non-empty or websocket.tlsOpen). */
+bool comet_serves_websocket(const struct comet *comet);
 
 /* Sum of authenticated connections over every loop (read by the operations thread). */
 long comet_connection_count(const struct comet *comet);

@@ -39,6 +39,16 @@ static const struct gim_config_option comet_options[] = {
         "SO_RCVBUF bytes, 0 = kernel default"),
     ROW("tcp.keepalive", GIM_CONFIG_BOOL, tcp_keepalive, "false", 0, -1, NULL, NULL,
         "SO_KEEPALIVE on client sockets"),
+    ROW("websocket.bind", GIM_CONFIG_STRING, websocket_bind, ":3102", 0, -1, NULL, NULL,
+        "WebSocket (path /sub) listen addresses, comma list; empty = none"),
+    ROW("websocket.tlsOpen", GIM_CONFIG_BOOL, websocket_tls_open, "false", 0, -1, NULL, NULL,
+        "serve WebSocket over TLS on websocket.tlsBind"),
+    ROW("websocket.tlsBind", GIM_CONFIG_STRING, websocket_tls_bind, ":3103", 0, -1, NULL, NULL,
+        "WSS listen addresses, comma list"),
+    ROW("websocket.certFile", GIM_CONFIG_STRING, websocket_cert_file, "", 0, -1, NULL, NULL,
+        "WSS certificate chain (PEM file)"),
+    ROW("websocket.privateFile", GIM_CONFIG_STRING, websocket_private_file, "", 0, -1, NULL, NULL,
+        "WSS private key (PEM file)"),
     ROW("rpcServer.addr", GIM_CONFIG_STRING, rpc_server_addr, ":3109", 0, -1, NULL, NULL,
         "RPC listen address"),
     ROW("rpcServer.advertise", GIM_CONFIG_STRING, rpc_server_advertise, "", 0, -1, NULL, NULL,
@@ -148,6 +158,14 @@ int comet_config_load(struct comet_config *config, int argc, char **argv,
     }
     if (config->tcp_bind == NULL || config->tcp_bind[0] == '\0') {
         snprintf(error, error_size, "tcp.bind: at least one address is needed");
+        return GIM_ERR_INVALID;
+    }
+    if (config->websocket_tls_open &&
+        (config->websocket_cert_file[0] == '\0' || config->websocket_private_file[0] == '\0' ||
+         config->websocket_tls_bind[0] == '\0')) {
+        snprintf(error, error_size,
+                 "websocket.tlsOpen needs websocket.tlsBind, websocket.certFile and "
+                 "websocket.privateFile");
         return GIM_ERR_INVALID;
     }
     if (config->worker_threads == 0) {

@@ -31,6 +31,12 @@ struct comet_config {
     int64_t tcp_rcvbuf;
     bool tcp_keepalive;
 
+    char *websocket_bind;     /* comma list; empty = no plain WebSocket listener */
+    bool websocket_tls_open;  /* WSS on websocket.tlsBind */
+    char *websocket_tls_bind; /* comma list */
+    char *websocket_cert_file;
+    char *websocket_private_file;
+
     char *rpc_server_addr;      /* where comet's RPC listens (":3109" or an nng URL) */
     char *rpc_server_advertise; /* nng URL published in the registry; derived when empty */
     int64_t rpc_server_workers;

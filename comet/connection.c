@@ -13,6 +13,8 @@
 #include "comet/comet.h"
 #include "comet/logic_calls.h"
 #include "comet/protocol.h"
+#include "comet/stream.h"
+#include "comet/websocket.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -41,7 +43,8 @@ static void address_from_sockaddr(uint8_t out[16], const struct sockaddr *peer)
     }
 }
 
-int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer)
+int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer,
+                      enum listener_kind kind)
 {
     struct comet_connection *connection = calloc(1, sizeof(*connection));
     struct epoll_event event = {0};
@@ -56,12 +59,21 @@ int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *pe
     connection->references = 1; /* the live list's */
     connection->state = CONNECTION_HANDSHAKE;
     connection->reading = true;
+    connection->transport = kind == LISTENER_TCP ? CONNECTION_TCP : CONNECTION_WEBSOCKET;
+    connection->stream = &plain_stream;
+    if (kind == LISTENER_WEBSOCKET_TLS &&
+        tls_stream_attach(connection, loop->comet->tls_context) != GIM_OK) {
+        close(fd);
+        free(connection);
+        return GIM_ERR_NO_MEMORY;
+    }
     address_from_sockaddr(connection->address, peer);
     timer_entry_init(&connection->deadline);
     event.events = EPOLLIN;
     event.data.ptr = &connection->handle;
     if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
         close(fd);
+        connection->stream->release(connection);
         free(connection);
         return GIM_ERR_IO;
     }
@@ -83,6 +95,8 @@ void connection_unref(struct comet_connection *connection)
 {
     if (--connection->references > 0)
         return;
+    connection->stream->release(connection);
+    websocket_release(connection);
     free(connection->key);
     free(connection->accepts);
     free(connection);
@@ -121,7 +135,8 @@ static void output_release_all(struct comet_connection *connection)
     connection->output_offset = 0;
 }
 
-/* Writes as much queued output as the socket takes. Returns GIM_OK or GIM_ERR_IO. */
+/* Writes as much queued output as the stream takes. Returns GIM_OK, GIM_ERR_IO, or
+ * GIM_ERR_CLOSED when the output is drained and the connection is to close after it. */
 static int connection_flush(struct comet_connection *connection)
 {
     while (connection->output_head != NULL) {
@@ -136,14 +151,11 @@ static int connection_flush(struct comet_connection *connection)
             vector[count].iov_base = item->buffer->data + skip;
             vector[count].iov_len = item->buffer->length - skip;
         }
-        written = writev(connection->handle.fd, vector, count);
-        if (written < 0) {
-            if (errno == EINTR)
-                continue;
-            if (errno == EAGAIN || errno == EWOULDBLOCK)
-                break;
+        written = connection->stream->writev(connection, vector, count);
+        if (written == GIM_ERR_AGAIN)
+            break;
+        if (written < 0)
             return GIM_ERR_IO;
-        }
         left = (size_t)written;
         connection->output_bytes -= (uint32_t)written;
         while (left > 0) {
@@ -164,8 +176,11 @@ static int connection_flush(struct comet_connection *connection)
         else if (connection->output_offset > 0)
             break; /* partial write: the socket is full */
     }
-    if ((connection->output_head != NULL) != connection->write_armed) {
-        connection->write_armed = connection->output_head != NULL;
+    if (connection->output_head == NULL && connection->close_after_flush)
+        return GIM_ERR_CLOSED;
+    if ((connection->output_head != NULL || connection->stream_wants_write) !=
+        connection->write_armed) {
+        connection->write_armed = connection->output_head != NULL || connection->stream_wants_write;
         connection_update_events(connection);
     }
     return GIM_OK;
@@ -178,11 +193,9 @@ static int connection_enqueue(struct comet_connection *connection, struct gim_sh
     size_t offset = 0;
 
     if (connection->output_head == NULL) {
-        ssize_t written;
-        do {
-            written = write(connection->handle.fd, buffer->data, buffer->length);
-        } while (written < 0 && errno == EINTR);
-        if (written < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+        struct iovec whole = {buffer->data, buffer->length};
+        ssize_t written = connection->stream->writev(connection, &whole, 1);
+        if (written < 0 && written != GIM_ERR_AGAIN) {
             connection_close(connection, "write failed");
             return GIM_ERR_CLOSED;
         }
@@ -218,10 +231,16 @@ static bool output_fits(const struct comet_connection *connection, size_t length
            (uint64_t)connection->loop->comet->config->max_output_bytes;
 }
 
-int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer)
+int connection_push(struct comet_connection *connection, struct gim_shared_buffer *tcp_bytes,
+                    struct gim_shared_buffer *websocket_bytes)
 {
+    struct gim_shared_buffer *buffer =
+        connection->transport == CONNECTION_WEBSOCKET ? websocket_bytes : tcp_bytes;
+
     if (connection->state == CONNECTION_CLOSED)
         return GIM_ERR_CLOSED;
+    if (buffer == NULL)
+        return GIM_ERR_INVALID;
     /* Policy at the bound: a push that does not fit is dropped and counted;
      * the connection stays, later pushes are delivered once it drains. */
     if (!output_fits(connection, buffer->length)) {
@@ -250,14 +269,21 @@ int connection_reply(struct comet_connection *connection, struct gim_shared_buff
 int connection_reply_frame(struct comet_connection *connection, uint16_t version, int32_t operation,
                            int32_t sequence, const uint8_t *body, size_t body_length)
 {
-    struct gim_shared_buffer *buffer = gim_shared_buffer_new(GIM_FRAME_HEADER_SIZE + body_length);
+    struct gim_shared_buffer *buffer;
     int status;
 
+    if (connection->transport == CONNECTION_WEBSOCKET) {
+        buffer = websocket_encode_frame(version, operation, sequence, body, body_length);
+    } else {
+        buffer = gim_shared_buffer_new(GIM_FRAME_HEADER_SIZE + body_length);
+        if (buffer != NULL)
+            gim_frame_encode(buffer->data, buffer->length, version, operation, sequence, body,
+                             body_length);
+    }
     if (buffer == NULL) {
         connection_close(connection, "out of memory for reply");
         return GIM_ERR_CLOSED;
     }
-    gim_frame_encode(buffer->data, buffer->length, version, operation, sequence, body, body_length);
     status = connection_reply(connection, buffer);
     gim_shared_buffer_unref(buffer);
     return status;
@@ -299,19 +325,21 @@ static void connection_read(struct comet_connection *connection)
      * ahead, so a read never leaves more than one client frame unconsumed
      * (the auth frame pauses reading until logic answers). */
     limit = connection->state == CONNECTION_ACTIVE ? LOOP_SCRATCH_SIZE : CLIENT_FRAME_MAX;
+    if (connection->transport == CONNECTION_WEBSOCKET) {
+        websocket_read(connection);
+        return;
+    }
     if (held >= limit)
         return;
     if (held > 0)
         memcpy(loop->scratch, connection->input, held);
-    do {
-        received = read(connection->handle.fd, loop->scratch + held, limit - held);
-    } while (received < 0 && errno == EINTR);
+    received = connection->stream->read(connection, loop->scratch + held, limit - held);
     if (received == 0) {
         connection_close(connection, "closed by peer");
         return;
     }
     if (received < 0) {
-        if (errno != EAGAIN && errno != EWOULDBLOCK)
+        if (received != GIM_ERR_AGAIN)
             connection_close(connection, "read failed");
         return;
     }
@@ -354,12 +382,38 @@ void connection_handle_events(struct comet_connection *connection, uint32_t even
         connection_close(connection, "socket error or hang-up");
         return;
     }
-    if ((events & EPOLLOUT) && connection_flush(connection) != GIM_OK) {
-        connection_close(connection, "write failed");
-        return;
+    /* TLS: output may wait for input (WANT_READ), so EPOLLIN retries it too */
+    if ((events & EPOLLOUT) || (connection->tls != NULL && connection->output_head != NULL)) {
+        int status = connection_flush(connection);
+        if (status != GIM_OK) {
+            connection_close(connection,
+                             status == GIM_ERR_CLOSED ? connection->close_reason : "write failed");
+            return;
+        }
     }
-    if ((events & EPOLLIN) && connection->reading)
+    if (((events & EPOLLIN) && connection->reading) ||
+        ((events & EPOLLOUT) && connection->stream_wants_write && connection->reading))
         connection_read(connection);
+}
+
+void connection_resume_reading(struct comet_connection *connection)
+{
+    connection_set_reading(connection, true);
+    if (connection->state != CONNECTION_CLOSED &&
+        (connection->transport == CONNECTION_WEBSOCKET ||
+         connection->stream->has_buffered_input(connection)))
+        connection_read(connection);
+}
+
+void connection_close_after_flush(struct comet_connection *connection, const char *reason)
+{
+    if (connection->state == CONNECTION_CLOSED)
+        return;
+    connection->close_reason = reason;
+    connection->close_after_flush = true;
+    connection_set_reading(connection, false);
+    if (connection->output_head == NULL)
+        connection_close(connection, reason);
 }
 
 void connection_close(struct comet_connection *connection, const char *reason)

@@ -1,7 +1,11 @@
 /*
- * connection.h: one client TCP connection owned by one event loop.
+ * connection.h: one client connection (TCP, WebSocket or WebSocket over TLS)
+ * owned by one event loop.
  *
- * Socket I/O and buffers only; what the frames mean is protocol.h.
+ * Socket I/O and buffers only; what the frames mean is protocol.h. Bytes go
+ * through connection->stream (stream.h: plain socket or TLS); a WebSocket
+ * connection's framing is websocket.h, which hands protocol.h the same goim
+ * frames a TCP connection carries.
  * Input: bytes are read into the loop's scratch buffer and handed to the
  * protocol; only an unfinished frame is kept, in a heap buffer sized to it
  * (never more than 16 + 4096 bytes) and freed as soon as it is consumed, so
@@ -37,6 +41,19 @@ enum connection_state {
     CONNECTION_CLOSED          /* inert, waiting for its last reference */
 };
 
+/* How a connection frames goim frames on its stream. */
+enum connection_transport {
+    CONNECTION_TCP,      /* goim frames back to back */
+    CONNECTION_WEBSOCKET /* HTTP upgrade, then one goim frame per WebSocket message */
+};
+
+/* What a listener accepts (event_loop.c): the transport and whether TLS runs under it. */
+enum listener_kind { LISTENER_TCP, LISTENER_WEBSOCKET, LISTENER_WEBSOCKET_TLS };
+
+struct stream_ops;
+struct ssl_st;
+struct websocket_session;
+
 struct output_item {
     struct output_item *next;
     struct gim_shared_buffer *buffer;
@@ -52,9 +69,15 @@ struct comet_connection {
     struct timer_entry deadline;          /* handshake, then heartbeat */
     uint32_t references;                  /* loop thread only */
     uint8_t state;
-    bool write_armed; /* EPOLLOUT registered */
-    bool reading;     /* EPOLLIN registered */
-    bool replaced;    /* closed for a newer connection with its key: no Disconnect */
+    bool write_armed;        /* EPOLLOUT registered */
+    bool reading;            /* EPOLLIN registered */
+    bool replaced;           /* closed for a newer connection with its key: no Disconnect */
+    bool stream_wants_write; /* TLS: a read needs the socket writable (keep EPOLLOUT) */
+    bool close_after_flush;  /* close once the queued output is written */
+    uint8_t transport;       /* enum connection_transport */
+    const struct stream_ops *stream;
+    struct ssl_st *tls;                  /* TLS session (WSS), else NULL */
+    struct websocket_session *websocket; /* after a WebSocket upgrade, else NULL */
     uint16_t input_length;
     uint8_t *input; /* unfinished frame, or NULL */
     struct output_item *output_head, *output_tail;
@@ -71,37 +94,60 @@ struct comet_connection {
     uint16_t accept_count;
     struct room_member *rooms;
     uint32_t dropped_pushes;
+    const char *close_reason; /* static text, for close_after_flush */
 };
 
 /*
  * Takes ownership of an accepted non-blocking socket fd: registers it with
- * the loop, arms the handshake deadline, links it into the live list.
- * Returns GIM_OK, or an error after closing fd.
+ * the loop, arms the handshake deadline (it covers the WebSocket upgrade and
+ * the TLS handshake too), links it into the live list. kind says what the
+ * listener serves. Returns GIM_OK, or an error after closing fd.
  */
-int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer);
+int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer,
+                      enum listener_kind kind);
 
 /* Handles epoll events for the connection (loop thread). */
 void connection_handle_events(struct comet_connection *connection, uint32_t events);
 
 /*
- * Queues a server push (takes its own reference to buffer when it queues;
- * the caller keeps its reference). Returns GIM_OK, GIM_ERR_TOO_LARGE when
- * dropped at the output bound, GIM_ERR_CLOSED if the connection is closed.
+ * Queues a server push: tcp_bytes on a TCP connection, websocket_bytes (the
+ * same push framed as one WebSocket message; may be NULL when no WebSocket
+ * listener exists) on a WebSocket one. Takes its own reference to the buffer
+ * it queues; the caller keeps its references. Returns GIM_OK,
+ * GIM_ERR_TOO_LARGE when dropped at the output bound, GIM_ERR_CLOSED if the
+ * connection is closed, GIM_ERR_INVALID if the needed encoding is missing.
  */
-int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer);
+int connection_push(struct comet_connection *connection, struct gim_shared_buffer *tcp_bytes,
+                    struct gim_shared_buffer *websocket_bytes);
 
 /*
- * Queues a reply frame (same sharing rule). Over the output bound the
- * connection is closed. Returns GIM_OK or GIM_ERR_CLOSED.
+ * Queues bytes already framed for this connection's transport (a reply, a
+ * handshake answer, a WebSocket control frame; same sharing rule). Over the
+ * output bound the connection is closed. Returns GIM_OK or GIM_ERR_CLOSED.
  */
 int connection_reply(struct comet_connection *connection, struct gim_shared_buffer *buffer);
 
-/* Builds a frame (header + body) into a new shared buffer and replies with it. */
+/* Builds a frame (header + body; as one binary message on WebSocket) into a new shared
+ * buffer and replies with it. Returns GIM_OK or GIM_ERR_CLOSED. */
 int connection_reply_frame(struct comet_connection *connection, uint16_t version, int32_t operation,
                            int32_t sequence, const uint8_t *body, size_t body_length);
 
 /* Enables or disables reading (EPOLLIN) for the connection. */
 void connection_set_reading(struct comet_connection *connection, bool reading);
+
+/*
+ * Turns reading back on after an auth and, on a WebSocket connection, hands
+ * over at once what its stream or wslay already holds (epoll would not
+ * report it). May close the connection.
+ */
+void connection_resume_reading(struct comet_connection *connection);
+
+/*
+ * Stops reading and closes the connection as soon as its queued output is
+ * written (at once if nothing is queued). Used after a final answer such as
+ * an HTTP 400 or a WebSocket close frame.
+ */
+void connection_close_after_flush(struct comet_connection *connection, const char *reason);
 
 /*
  * Hands the bytes held in connection->input to the protocol (after an auth

@@ -99,38 +99,42 @@ static int open_listener(const char *address, int *out_fd)
     return GIM_OK;
 }
 
-static int loop_add_listeners(struct event_loop *loop)
+/* Number of comma-separated entries in list (an upper bound on its addresses). */
+static int count_entries(const char *list)
 {
-    const char *bind_list = loop->comet->config->tcp_bind;
+    int count = 1;
+
+    for (; *list; list++)
+        count += *list == ',';
+    return count;
+}
+
+/* Opens a listener of this kind on every address of bind_list (setting: its config name). */
+static int loop_add_listener_list(struct event_loop *loop, const char *setting,
+                                  const char *bind_list, enum listener_kind kind)
+{
     char *copy = strdup(bind_list), *token, *save = NULL;
-    int count = 1, status = GIM_OK;
-    const char *cursor;
+    int status = GIM_OK;
 
     if (copy == NULL)
         return GIM_ERR_NO_MEMORY;
-    for (cursor = bind_list; *cursor; cursor++)
-        count += *cursor == ',';
-    loop->listeners = calloc((size_t)count, sizeof(*loop->listeners));
-    if (loop->listeners == NULL) {
-        free(copy);
-        return GIM_ERR_NO_MEMORY;
-    }
     for (token = strtok_r(copy, ", ", &save); token != NULL; token = strtok_r(NULL, ", ", &save)) {
-        struct loop_handle *handle = &loop->listeners[loop->listener_count];
+        struct loop_listener *listener = &loop->listeners[loop->listener_count];
         struct epoll_event event = {0};
         int fd;
 
         status = open_listener(token, &fd);
         if (status != GIM_OK) {
-            gim_log_error("tcp.bind: cannot listen on %s: %s", token,
+            gim_log_error("%s: cannot listen on %s: %s", setting, token,
                           status == GIM_ERR_IO ? strerror(errno) : "bad address");
             break;
         }
-        handle->type = HANDLE_LISTENER;
-        handle->fd = fd;
+        listener->handle.type = HANDLE_LISTENER;
+        listener->handle.fd = fd;
+        listener->kind = kind;
         loop->listener_count++;
         event.events = EPOLLIN;
-        event.data.ptr = handle;
+        event.data.ptr = &listener->handle;
         if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
             status = GIM_ERR_IO;
             break;
@@ -140,15 +144,39 @@ static int loop_add_listeners(struct event_loop *loop)
     return status;
 }
 
+static int loop_add_listeners(struct event_loop *loop)
+{
+    const struct comet_config *config = loop->comet->config;
+    const char *websocket_bind = config->websocket_bind ? config->websocket_bind : "";
+    bool tls = config->websocket_tls_open;
+    int count, status;
+
+    count = count_entries(config->tcp_bind);
+    if (websocket_bind[0] != '\0')
+        count += count_entries(websocket_bind);
+    if (tls)
+        count += count_entries(config->websocket_tls_bind);
+    loop->listeners = calloc((size_t)count, sizeof(*loop->listeners));
+    if (loop->listeners == NULL)
+        return GIM_ERR_NO_MEMORY;
+    status = loop_add_listener_list(loop, "tcp.bind", config->tcp_bind, LISTENER_TCP);
+    if (status == GIM_OK && websocket_bind[0] != '\0')
+        status = loop_add_listener_list(loop, "websocket.bind", websocket_bind, LISTENER_WEBSOCKET);
+    if (status == GIM_OK && tls)
+        status = loop_add_listener_list(loop, "websocket.tlsBind", config->websocket_tls_bind,
+                                        LISTENER_WEBSOCKET_TLS);
+    return status;
+}
+
 static void loop_close_listeners(struct event_loop *loop)
 {
     int index;
 
     for (index = 0; index < loop->listener_count; index++) {
-        if (loop->listeners[index].fd >= 0) {
-            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->listeners[index].fd, NULL);
-            close(loop->listeners[index].fd);
-            loop->listeners[index].fd = -1;
+        if (loop->listeners[index].handle.fd >= 0) {
+            epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, loop->listeners[index].handle.fd, NULL);
+            close(loop->listeners[index].handle.fd);
+            loop->listeners[index].handle.fd = -1;
         }
     }
 }
@@ -213,14 +241,14 @@ static void apply_socket_options(const struct comet_config *config, int fd)
     }
 }
 
-static void loop_accept(struct event_loop *loop, struct loop_handle *listener)
+static void loop_accept(struct event_loop *loop, struct loop_listener *listener)
 {
     int accepted;
 
     for (accepted = 0; accepted < ACCEPTS_PER_EVENT; accepted++) {
         struct sockaddr_storage peer;
         socklen_t peer_length = sizeof(peer);
-        int fd = accept4(listener->fd, (struct sockaddr *)&peer, &peer_length,
+        int fd = accept4(listener->handle.fd, (struct sockaddr *)&peer, &peer_length,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -230,7 +258,7 @@ static void loop_accept(struct event_loop *loop, struct loop_handle *listener)
             return;
         }
         apply_socket_options(loop->comet->config, fd);
-        connection_accept(loop, fd, (struct sockaddr *)&peer);
+        connection_accept(loop, fd, (struct sockaddr *)&peer, listener->kind);
     }
 }
 
@@ -244,7 +272,7 @@ static void loop_run_push_job(struct event_loop *loop, struct push_job *job)
         for (index = 0; index < job->key_count; index++) {
             struct comet_connection *connection = string_map_get(&loop->keys, job->keys[index]);
             if (connection != NULL && connection_watches(connection, job->operation))
-                connection_push(connection, job->data);
+                connection_push(connection, job->data, job->websocket_data);
         }
         break;
     case PUSH_TO_ROOM: {
@@ -256,7 +284,7 @@ static void loop_run_push_job(struct event_loop *loop, struct push_job *job)
         while (member != NULL) {
             bool last = member->next_in_room == NULL;
             next = member->next_in_room;
-            connection_push(member->connection, job->data);
+            connection_push(member->connection, job->data, job->websocket_data);
             if (last)
                 break;
             member = next;
@@ -269,7 +297,7 @@ static void loop_run_push_job(struct event_loop *loop, struct push_job *job)
             next = connection->next;
             if (connection->state == CONNECTION_ACTIVE &&
                 connection_watches(connection, job->operation))
-                connection_push(connection, job->data);
+                connection_push(connection, job->data, job->websocket_data);
         }
         break;
     }
@@ -400,7 +428,7 @@ static void *event_loop_run(void *argument)
             switch (handle->type) {
             case HANDLE_LISTENER:
                 if (!loop->stopping)
-                    loop_accept(loop, handle);
+                    loop_accept(loop, (struct loop_listener *)handle);
                 break;
             case HANDLE_INBOX:
                 loop_handle_items(loop, inbox_take_all(&loop->inbox));

@@ -2,7 +2,8 @@
  * event_loop.h: one worker thread's epoll loop and everything it owns.
  *
  * Each loop owns its client connections outright: its listeners (one
- * SO_REUSEPORT socket per tcp.bind address per loop, so the kernel spreads
+ * SO_REUSEPORT socket per tcp.bind / websocket.bind / websocket.tlsBind
+ * address per loop, so the kernel spreads
  * new connections over the loops and no hand-off is needed), its key ->
  * connection index, its room index, its timer wheel and a read scratch
  * buffer. Other threads reach a loop only through its inbox (inbox.h):
@@ -38,6 +39,12 @@ struct loop_handle {
     int fd;
 };
 
+/* A listening socket; what it accepts is an enum listener_kind (connection.h). */
+struct loop_listener {
+    struct loop_handle handle; /* first: epoll data points here */
+    int kind;
+};
+
 /* Inbox item kinds handled by the loop. */
 enum loop_item_kind {
     LOOP_ITEM_STOP,
@@ -58,7 +65,7 @@ struct event_loop {
     pthread_t thread;
     bool thread_started;
     int epoll_fd;
-    struct loop_handle *listeners;
+    struct loop_listener *listeners; /* tcp.bind, websocket.bind, websocket.tlsBind */
     int listener_count;
     struct inbox inbox;
     struct loop_handle inbox_handle;
@@ -78,9 +85,9 @@ struct event_loop {
 };
 
 /*
- * Creates loop number index: epoll, inbox, listeners on every tcp.bind
- * address. On GIM_OK *loop is the caller's (event_loop_destroy). Returns
- * GIM_ERR_IO (a listener cannot bind; logged) or GIM_ERR_NO_MEMORY.
+ * Creates loop number index: epoll, inbox, listeners on every tcp.bind,
+ * websocket.bind and (websocket.tlsOpen) websocket.tlsBind address. On GIM_OK *loop is the caller's
+ * (event_loop_destroy). Returns GIM_ERR_IO (a listener cannot bind; logged) or GIM_ERR_NO_MEMORY.
  */
 int event_loop_create(struct event_loop **loop, struct comet *comet, int index);
 

@@ -2,12 +2,12 @@
  * main.c: the comet daemon: configuration, threads, signals, orderly stop.
  *
  * Start: config (-t prints it and exits), RLIMIT_NOFILE raised to the hard
- * limit, logic RPC client, worker.threads event loops, the RPC server, the
- * operations thread (registry). SIGINT/SIGTERM: withdraw from the registry,
- * stop the RPC server, stop the loops (listeners closed, connections closed,
- * Disconnect sent to logic best effort), close the logic client (waits for
- * calls in flight), free the loops, exit 0.
+ * limit, the WSS TLS context (websocket.tlsOpen), logic RPC client, worker.threads event loops, the
+ * RPC server, the operations thread (registry). SIGINT/SIGTERM: withdraw from the registry, stop
+ * the RPC server, stop the loops (listeners closed, connections closed, Disconnect sent to logic
+ * best effort), close the logic client (waits for calls in flight), free the loops, exit 0.
  */
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +19,7 @@
 #include "comet/event_loop.h"
 #include "comet/operations.h"
 #include "comet/rpc_service.h"
+#include "comet/stream.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
@@ -94,7 +95,9 @@ static int run(struct comet *comet, const struct comet_config *config)
             gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
     }
     if (status == GIM_OK) {
-        gim_log_notice("comet ready tcp=%s rpc=%s host=%s", config->tcp_bind,
+        gim_log_notice("comet ready tcp=%s websocket=%s wss=%s rpc=%s host=%s", config->tcp_bind,
+                       config->websocket_bind,
+                       config->websocket_tls_open ? config->websocket_tls_bind : "",
                        config->rpc_server_advertise, config->host);
         sigemptyset(&signals);
         sigaddset(&signals, SIGINT);
@@ -150,7 +153,13 @@ int main(int argc, char **argv)
     comet.config = &config;
     atomic_init(&comet.auth_sequence, 0);
     ip_counter_init(&comet.client_addresses);
-    status = run(&comet, &config);
+    if (config.websocket_tls_open &&
+        tls_server_context_new(&comet.tls_context, config.websocket_cert_file,
+                               config.websocket_private_file) != GIM_OK)
+        status = 1;
+    else
+        status = run(&comet, &config);
+    SSL_CTX_free(comet.tls_context);
     ip_counter_destroy(&comet.client_addresses);
     comet_config_free(&config);
     return status;

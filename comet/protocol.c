@@ -270,7 +270,7 @@ void protocol_finish_auth(struct inbox_item *item)
         if (connection_reply_frame(connection, connection->auth_version, GIM_OP_AUTH_REPLY,
                                    connection->auth_seq, NULL, 0) == GIM_OK) {
             connection_process_held_input(connection);
-            connection_set_reading(connection, true);
+            connection_resume_reading(connection);
         }
     }
     if (call->reply != NULL)

@@ -36,6 +36,8 @@ void push_job_unref(struct push_job *job)
     if (atomic_fetch_sub_explicit(&job->references, 1, memory_order_acq_rel) != 1)
         return;
     gim_shared_buffer_unref(job->data);
+    if (job->websocket_data != NULL)
+        gim_shared_buffer_unref(job->websocket_data);
     protobuf_c_message_free_unpacked(job->request, NULL);
     latch_destroy(&job->delivered);
     free(job);

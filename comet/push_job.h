@@ -39,8 +39,11 @@ struct push_job {
     struct latch delivered; /* counted down once by each loop */
     enum push_kind kind;
     int32_t operation;
-    struct gim_shared_buffer *data; /* the bytes every target connection writes */
-    ProtobufCMessage *request;      /* owned; keys and room point into it */
+    struct gim_shared_buffer *data; /* the bytes every target TCP connection writes */
+    /* the same push as one WebSocket message (op 9 wrapped for OpRaw); owned, NULL when
+     * the comet has no WebSocket listener */
+    struct gim_shared_buffer *websocket_data;
+    ProtobufCMessage *request; /* owned; keys and room point into it */
     char **keys;
     size_t key_count;
     const char *room;
@@ -60,7 +63,7 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, struct gim_sh
 /* Takes one more reference. */
 void push_job_ref(struct push_job *job);
 
-/* Drops one reference; the last frees the data reference, the request and the job. */
+/* Drops one reference; the last frees the data references, the request and the job. */
 void push_job_unref(struct push_job *job);
 
 #endif

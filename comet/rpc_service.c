@@ -7,6 +7,7 @@
 #include "comet/comet.h"
 #include "comet/event_loop.h"
 #include "comet/push_job.h"
+#include "comet/websocket.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -29,15 +30,38 @@ static struct gim_shared_buffer *encode_for_tcp(const Goim__Protocol__Proto *pro
 }
 
 /*
+ * Encodes proto a second time for WebSocket clients (one binary message; an
+ * OpRaw body wrapped in an op-9 header, as goim does) when the comet listens
+ * for WebSocket. Returns GIM_OK or GIM_ERR_NO_MEMORY.
+ */
+static int attach_websocket_bytes(const struct comet *comet, struct push_job *job,
+                                  const Goim__Protocol__Proto *proto)
+{
+    if (!comet_serves_websocket(comet))
+        return GIM_OK;
+    if (proto->op == GIM_OP_RAW)
+        job->websocket_data = websocket_encode_raw(proto->body.data, proto->body.len);
+    else
+        job->websocket_data = websocket_encode_frame((uint16_t)proto->ver, proto->op, proto->seq,
+                                                     proto->body.data, proto->body.len);
+    return job->websocket_data != NULL ? GIM_OK : GIM_ERR_NO_MEMORY;
+}
+
+/*
  * Posts job to every loop and waits until each has queued it. Consumes the
  * caller's reference to job. Answers reply.
  */
-static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage *ok_reply,
-                    struct gim_rpc_reply *reply)
+static void deliver(struct comet *comet, struct push_job *job, const Goim__Protocol__Proto *proto,
+                    ProtobufCMessage *ok_reply, struct gim_rpc_reply *reply)
 {
     int index, refused = 0;
     bool done;
 
+    if (attach_websocket_bytes(comet, job, proto) != GIM_OK) {
+        push_job_unref(job);
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
+        return;
+    }
     for (index = 0; index < comet->loop_count; index++) {
         push_job_ref(job);
         job->items[index].item.kind = LOOP_ITEM_PUSH_JOB;
@@ -88,7 +112,7 @@ static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t 
     job->operation = message->protoop;
     job->keys = message->keys;
     job->key_count = message->n_keys;
-    deliver(comet, job, &answer.base, reply);
+    deliver(comet, job, message->proto, &answer.base, reply);
 }
 
 static void handle_broadcast_room(struct comet *comet, const uint8_t *request, size_t length,
@@ -121,7 +145,7 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
         return;
     }
     job->room = message->roomid;
-    deliver(comet, job, &answer.base, reply);
+    deliver(comet, job, message->proto, &answer.base, reply);
 }
 
 static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t length,
@@ -154,7 +178,7 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
     }
     job->operation = message->protoop;
     /* speed (connections per second) is not applied yet: delivery is immediate. */
-    deliver(comet, job, &answer.base, reply);
+    deliver(comet, job, message->proto, &answer.base, reply);
 }
 
 static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *request,

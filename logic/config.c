@@ -49,7 +49,10 @@ static const struct gim_config_option logic_options[] = {
     ROW("redis.timeout", GIM_CONFIG_DURATION, redis_timeout_ms, "1s", 1, 60 * 1000, NULL, NULL,
         "Redis connect/read/write timeout"),
     ROW("redis.expire", GIM_CONFIG_DURATION, redis_expire_ms, "30m", 1000, 365 * MAX_DURATION_MS,
-        NULL, NULL, "TTL of the session keys mid_/key_"),
+        NULL, NULL, "TTL of the session keys mid_/key_ and of the room counts ol_"),
+
+    ROW("online.interval", GIM_CONFIG_DURATION, online_interval_ms, "10s", 100, MAX_DURATION_MS,
+        NULL, NULL, "how often the comet list and the room counts are reloaded from Redis"),
 
     ROW("node.defaultDomain", GIM_CONFIG_STRING, node_default_domain, "conn.goim.io", 1, 0, NULL,
         NULL, "fallback node name for clients"),

@@ -38,7 +38,9 @@ struct logic_config {
     char *redis_addr;
     char *redis_auth;
     int64_t redis_timeout_ms;
-    int64_t redis_expire_ms; /* TTL of mid_/key_ mappings */
+    int64_t redis_expire_ms; /* TTL of mid_/key_ mappings and ol_ room counts */
+
+    int64_t online_interval_ms; /* online.interval: how often the cluster-wide view is rebuilt */
 
     char *node_default_domain;
     char *node_host_domain;

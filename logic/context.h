@@ -11,11 +11,15 @@
 struct logic_config;
 struct redis_pool;
 struct producer;
+struct online;
+struct balancer;
 
 struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
     struct redis_pool *redis;
     struct producer *producer;
+    struct online *online;     /* cluster-wide comets and room counts (online.h) */
+    struct balancer *balancer; /* nodes/weighted's choice of comets (balancer.h) */
 };
 
 #endif

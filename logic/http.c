@@ -13,6 +13,8 @@
 
 #include "common/log.h"
 #include "common/status.h"
+#include "logic/http_nodes.h"
+#include "logic/http_online.h"
 #include "logic/http_params.h"
 #include "logic/http_push.h"
 
@@ -35,6 +37,13 @@ struct http_route {
 static const struct http_route http_routes[] = {
     {"POST", "/goim/push/keys", http_push_keys},
     {"POST", "/goim/push/mids", http_push_mids},
+    {"POST", "/goim/push/room", http_push_room},
+    {"POST", "/goim/push/all", http_push_all},
+    {"GET", "/goim/online/top", http_online_top},
+    {"GET", "/goim/online/room", http_online_room},
+    {"GET", "/goim/online/total", http_online_total},
+    {"GET", "/goim/nodes/weighted", http_nodes_weighted},
+    {"GET", "/goim/nodes/instances", http_nodes_instances},
 };
 
 struct http_server {

@@ -199,3 +199,36 @@ int http_param_int64_list(const struct http_request *request, const char *name, 
     http_values_free(&values);
     return GIM_OK;
 }
+
+int http_param_string(const struct http_request *request, const char *name, bool required,
+                      const char **out, struct http_answer *answer)
+{
+    struct http_values values;
+    int status = http_param_values(request, name, &values, answer);
+
+    *out = NULL;
+    if (status != GIM_OK)
+        return status;
+    if (values.count > 0)
+        *out = values.items[0];
+    http_values_free(&values);
+    if (required && (*out == NULL || (*out)[0] == '\0')) {
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR, "%s: required",
+                          name);
+        return GIM_ERR_INVALID;
+    }
+    return GIM_OK;
+}
+
+int http_param_required_int32(const struct http_request *request, const char *name, int32_t *out,
+                              struct http_answer *answer)
+{
+    int status = http_param_int32(request, name, 0, out, answer);
+
+    if (status == GIM_OK && *out == 0) {
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
+                          "%s: required, non-zero", name);
+        return GIM_ERR_INVALID;
+    }
+    return status;
+}

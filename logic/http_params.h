@@ -12,6 +12,7 @@
 #ifndef LOGIC_HTTP_PARAMS_H
 #define LOGIC_HTTP_PARAMS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,6 +55,24 @@ int http_param_int32(const struct http_request *request, const char *name, int32
  */
 int http_param_int64_list(const struct http_request *request, const char *name, int64_t **out,
                           size_t *count, struct http_answer *answer);
+
+/*
+ * Reads string parameter name (first value) into *out (points into
+ * libmicrohttpd's request memory, valid during the handler; NULL when
+ * absent). With required, an absent or empty value is an error ("name:
+ * required", as gin's binding:"required"). Returns GIM_OK or
+ * GIM_ERR_INVALID / GIM_ERR_NO_MEMORY with the answer filled.
+ */
+int http_param_string(const struct http_request *request, const char *name, bool required,
+                      const char **out, struct http_answer *answer);
+
+/*
+ * Reads int32 parameter name that gin's binding:"required" demands: absent,
+ * empty or 0 is an error ("name: required, non-zero"). Returns GIM_OK or
+ * GIM_ERR_INVALID / GIM_ERR_NO_MEMORY with the answer filled.
+ */
+int http_param_required_int32(const struct http_request *request, const char *name, int32_t *out,
+                              struct http_answer *answer);
 
 /*
  * Writes text as printable ASCII into out[0..size) for an error message:

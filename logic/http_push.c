@@ -2,7 +2,9 @@
 #include "logic/http_push.h"
 
 #include <microhttpd.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/status.h"
 #include "logic/http_params.h"
@@ -48,5 +50,43 @@ void http_push_mids(const struct http_request *request, struct http_answer *answ
                        error, sizeof(error));
     free(mids);
     if (status != GIM_OK)
+        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
+}
+
+/* Longest "<type>://<room>" accepted; longer is a parameter error. */
+#define HTTP_PUSH_MAX_ROOM_KEY 1024
+
+void http_push_room(const struct http_request *request, struct http_answer *answer)
+{
+    const char *type, *room;
+    char room_key[HTTP_PUSH_MAX_ROOM_KEY], error[256];
+    int32_t operation;
+    int length;
+
+    if (http_param_required_int32(request, "operation", &operation, answer) != GIM_OK ||
+        http_param_string(request, "type", true, &type, answer) != GIM_OK ||
+        http_param_string(request, "room", true, &room, answer) != GIM_OK)
+        return;
+    length = snprintf(room_key, sizeof(room_key), "%s://%s", type, room);
+    if (length < 0 || (size_t)length >= sizeof(room_key)) {
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
+                          "room: type://room longer than %d bytes", HTTP_PUSH_MAX_ROOM_KEY - 1);
+        return;
+    }
+    if (push_room(request->logic, operation, room_key, request->body, request->body_length, error,
+                  sizeof(error)) != GIM_OK)
+        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
+}
+
+void http_push_all(const struct http_request *request, struct http_answer *answer)
+{
+    int32_t operation, speed;
+    char error[256];
+
+    if (http_param_required_int32(request, "operation", &operation, answer) != GIM_OK ||
+        http_param_int32(request, "speed", 0, &speed, answer) != GIM_OK)
+        return;
+    if (push_all(request->logic, operation, speed, request->body, request->body_length, error,
+                 sizeof(error)) != GIM_OK)
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
 }

@@ -18,4 +18,10 @@ void http_push_keys(const struct http_request *request, struct http_answer *answ
 /* POST /goim/push/mids?operation=<int32>&mids=<int64>[&mids=...] */
 void http_push_mids(const struct http_request *request, struct http_answer *answer);
 
+/* POST /goim/push/room?operation=<int32, required>&type=<required>&room=<required> */
+void http_push_room(const struct http_request *request, struct http_answer *answer);
+
+/* POST /goim/push/all?operation=<int32, required>[&speed=<int32>] */
+void http_push_all(const struct http_request *request, struct http_answer *answer);
+
 #endif

@@ -1,10 +1,11 @@
 /*
  * main.c: the logic daemon. Reads the configuration, then serves goim's
  * logic role: the nng RPC for comets (rpc_service.c) and the HTTP push API
- * (http.c), with sessions in Redis and pushes produced to Kafka.
+ * (http.c), with sessions in Redis and pushes produced to Kafka, and a
+ * refresher thread keeping the cluster-wide online view (online.c).
  *
- * Shutdown on SIGINT/SIGTERM: stop HTTP (running pushes finish), stop RPC,
- * flush Kafka for at most kafka.timeout, exit 0.
+ * Shutdown on SIGINT/SIGTERM: stop HTTP (running pushes finish), stop RPC, stop the online
+ * refresher, flush Kafka for at most kafka.timeout, exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -14,9 +15,11 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "logic/balancer.h"
 #include "logic/config.h"
 #include "logic/context.h"
 #include "logic/http.h"
+#include "logic/online.h"
 #include "logic/producer.h"
 #include "logic/redis_pool.h"
 #include "logic/rpc_service.h"
@@ -86,7 +89,7 @@ int main(int argc, char **argv)
 
     status = redis_pool_create(&logic.redis, config.redis_addr, config.redis_auth,
                                (int)config.redis_timeout_ms,
-                               (size_t)(config.rpc_workers + config.http_threads));
+                               (size_t)(config.rpc_workers + config.http_threads + 1));
     if (status != GIM_OK) {
         gim_log_error("redis.addr \"%s\": %s", config.redis_addr, gim_strerror(status));
         goto stop;
@@ -95,6 +98,15 @@ int main(int argc, char **argv)
                              config.kafka_timeout_ms, error, sizeof(error));
     if (status != GIM_OK) {
         gim_log_error("%s", error);
+        goto stop;
+    }
+    status = balancer_create(&logic.balancer);
+    if (status == GIM_OK)
+        status = online_create(&logic.online, logic.redis, logic.balancer);
+    if (status == GIM_OK)
+        status = online_start(logic.online, config.online_interval_ms);
+    if (status != GIM_OK) {
+        gim_log_error("online: %s", gim_strerror(status));
         goto stop;
     }
     status =
@@ -119,6 +131,8 @@ int main(int argc, char **argv)
 stop:
     http_server_stop(http);
     gim_rpc_server_stop(rpc);
+    online_destroy(logic.online);
+    balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
     redis_pool_destroy(logic.redis);
     if (exit_code == 0)

@@ -173,3 +173,56 @@ int push_mids(const struct logic_context *logic, int32_t operation, const int64_
     session_routes_free(&routes);
     return status;
 }
+
+/* Packs push and produces it as one record with key; waits for Kafka. */
+static int push_one_record(const struct logic_context *logic, const Goim__Logic__PushMsg *push,
+                           const char *key, char *error, size_t error_size)
+{
+    struct producer_record record;
+    size_t packed_size = goim__logic__push_msg__get_packed_size(push);
+    uint8_t *packed = malloc(packed_size ? packed_size : 1);
+    int status;
+
+    if (packed == NULL) {
+        snprintf(error, error_size, "out of memory");
+        return GIM_ERR_NO_MEMORY;
+    }
+    goim__logic__push_msg__pack(push, packed);
+    record.key = key;
+    record.key_length = strlen(key);
+    record.value = packed;
+    record.value_length = packed_size;
+    status = producer_send(logic->producer, &record, 1, error, error_size);
+    free(packed);
+    return status;
+}
+
+int push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
+              const uint8_t *message, size_t length, char *error, size_t error_size)
+{
+    Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
+
+    push.type = GOIM__LOGIC__PUSH_MSG__TYPE__ROOM;
+    push.operation = operation;
+    push.room = (char *)room_key;
+    push.msg.data = (uint8_t *)message;
+    push.msg.len = length;
+    gim_log_debug("push: room=%s op=%d bytes=%zu", room_key, operation, length);
+    return push_one_record(logic, &push, room_key, error, error_size);
+}
+
+int push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
+             const uint8_t *message, size_t length, char *error, size_t error_size)
+{
+    Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
+    char key[16];
+
+    snprintf(key, sizeof(key), "%d", (int)operation);
+    push.type = GOIM__LOGIC__PUSH_MSG__TYPE__BROADCAST;
+    push.operation = operation;
+    push.speed = speed;
+    push.msg.data = (uint8_t *)message;
+    push.msg.len = length;
+    gim_log_debug("push: broadcast op=%d speed=%d bytes=%zu", operation, speed, length);
+    return push_one_record(logic, &push, key, error, error_size);
+}

@@ -37,4 +37,19 @@ int push_keys(const struct logic_context *logic, int32_t operation, const char *
 int push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
               size_t count, const uint8_t *message, size_t length, char *error, size_t error_size);
 
+/*
+ * Pushes message[0..length) with operation to every connection in room
+ * room_key ("<type>://<room>"): one ROOM record, record key = room_key.
+ */
+int push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
+              const uint8_t *message, size_t length, char *error, size_t error_size);
+
+/*
+ * Pushes message[0..length) with operation to every connection of every
+ * comet: one BROADCAST record with speed (job's per-second rate, 0 =
+ * unlimited), record key = the operation in decimal.
+ */
+int push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
+             const uint8_t *message, size_t length, char *error, size_t error_size);
+
 #endif

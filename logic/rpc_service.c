@@ -3,7 +3,9 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/rpc.h"
@@ -12,6 +14,8 @@
 #include "logic/auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/online.h"
+#include "logic/online_store.h"
 #include "logic/redis_pool.h"
 #include "logic/session.h"
 
@@ -141,25 +145,91 @@ static void rpc_heartbeat(const struct logic_context *logic, const uint8_t *requ
     goim__logic__heartbeat_req__free_unpacked(heartbeat, NULL);
 }
 
-static void rpc_renew_online(const uint8_t *request, size_t length, struct gim_rpc_reply *reply)
+/* Builds allRoomCount from the cluster-wide view; entries point into snapshot. */
+static int rpc_all_room_count(const struct online_snapshot *snapshot,
+                              Goim__Logic__OnlineReply *answer,
+                              Goim__Logic__OnlineReply__AllRoomCountEntry **entries,
+                              Goim__Logic__OnlineReply__AllRoomCountEntry ***pointers)
+{
+    size_t index;
+
+    *entries = NULL;
+    *pointers = NULL;
+    if (snapshot == NULL || snapshot->room_count == 0)
+        return GIM_OK;
+    *entries = calloc(snapshot->room_count, sizeof(**entries));
+    *pointers = calloc(snapshot->room_count, sizeof(**pointers));
+    if (*entries == NULL || *pointers == NULL)
+        return GIM_ERR_NO_MEMORY;
+    for (index = 0; index < snapshot->room_count; index++) {
+        Goim__Logic__OnlineReply__AllRoomCountEntry *entry = &(*entries)[index];
+        goim__logic__online_reply__all_room_count_entry__init(entry);
+        entry->key = snapshot->rooms[index].room;
+        /* the proto's map value is int32: a larger count is clamped */
+        entry->value = snapshot->rooms[index].count > INT32_MAX
+                           ? INT32_MAX
+                           : (int32_t)snapshot->rooms[index].count;
+        (*pointers)[index] = entry;
+    }
+    answer->n_allroomcount = snapshot->room_count;
+    answer->allroomcount = *pointers;
+    return GIM_OK;
+}
+
+static void rpc_renew_online(const struct logic_context *logic, const uint8_t *request,
+                             size_t length, struct gim_rpc_reply *reply)
 {
     Goim__Logic__OnlineReq *online = goim__logic__online_req__unpack(NULL, length, request);
     Goim__Logic__OnlineReply answer = GOIM__LOGIC__ONLINE_REPLY__INIT;
+    Goim__Logic__OnlineReply__AllRoomCountEntry *entries = NULL, **pointers = NULL;
+    struct online_room_count *rooms = NULL;
+    struct online_snapshot *snapshot = NULL;
+    struct gim_redis *redis;
+    size_t index;
+    int status;
 
     if (online == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "renew online: undecodable OnlineReq");
         return;
     }
-    /*
-     * NOT YET IMPLEMENTED (walking skeleton): goim stores the comet's room
-     * counts in Redis ol_<server> (64 shards of JSON) and answers the
-     * cluster-wide counts it reloads every 10 s. Until the online
-     * bookkeeping lands, the comet's counts are ignored and allRoomCount
-     * is empty, so comets fall back to their local room counts.
+    if (online->server == NULL || online->server[0] == '\0') {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "renew online: no server");
+        goto out;
+    }
+    if (online->n_roomcount > 0) {
+        rooms = calloc(online->n_roomcount, sizeof(*rooms));
+        if (rooms == NULL) {
+            gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "renew online: out of memory");
+            goto out;
+        }
+    }
+    for (index = 0; index < online->n_roomcount; index++) {
+        rooms[index].room = online->roomcount[index]->key ? online->roomcount[index]->key : "";
+        rooms[index].count = online->roomcount[index]->value;
+    }
+    redis = redis_pool_acquire(logic->redis);
+    status = redis == NULL ? GIM_ERR_NO_MEMORY
+                           : online_store_write(redis, online->server, rooms, online->n_roomcount,
+                                                rpc_expire_seconds(logic), (int64_t)time(NULL));
+    redis_pool_release(logic->redis, redis);
+    if (status != GIM_OK) {
+        rpc_reply_redis_error(reply, "renew online", status);
+        goto out;
+    }
+    /* The cluster-wide view may be unavailable (Redis was down at the last refresh): answer empty.
      */
-    gim_log_debug("renew online: server=%s rooms=%zu (not stored yet)", online->server,
-                  online->n_roomcount);
-    gim_rpc_reply_message(reply, &answer.base);
+    online_acquire(logic->online, &snapshot);
+    if (rpc_all_room_count(snapshot, &answer, &entries, &pointers) != GIM_OK)
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "renew online: out of memory");
+    else
+        gim_rpc_reply_message(reply, &answer.base);
+    gim_log_debug("renew online: server=%s rooms=%zu all=%zu", online->server, online->n_roomcount,
+                  answer.n_allroomcount);
+    online_release(logic->online, snapshot);
+out:
+    free(entries);
+    free(pointers);
+    free(rooms);
     goim__logic__online_req__free_unpacked(online, NULL);
 }
 
@@ -196,7 +266,7 @@ void rpc_service_handle(void *user, uint32_t method, const uint8_t *request, siz
         rpc_heartbeat(logic, request, request_length, reply);
         break;
     case GIM_RPC_LOGIC_RENEW_ONLINE:
-        rpc_renew_online(request, request_length, reply);
+        rpc_renew_online(logic, request, request_length, reply);
         break;
     case GIM_RPC_LOGIC_RECEIVE:
         rpc_receive(request, request_length, reply);

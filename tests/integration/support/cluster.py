@@ -273,10 +273,12 @@ class Cluster:
         n = len(self.comets) + 1
         name = "comet" if n == 1 else "comet%d" % n
         tcp_port, rpc_port = free_port(), free_port()
+        ws_port = free_port()  # WebSocket /sub on a free port, never goim's default :3102
         host = "comet-%s" % self.id if n == 1 else "comet-%s-%d" % (self.id, n)
         d = self._daemon(name, "comet", [
             "-host", host,
             "-tcp.bind", "127.0.0.1:%d" % tcp_port,
+            "-websocket.bind", "127.0.0.1:%d" % ws_port,
             "-rpcServer.addr", "127.0.0.1:%d" % rpc_port,
             "-rpcServer.advertise", "tcp://127.0.0.1:%d" % rpc_port,
             "-rpcClient.logic", "127.0.0.1:%d" % self.logic_rpc_port,
@@ -285,6 +287,7 @@ class Cluster:
         d.host = host
         d.tcp_port = tcp_port
         d.rpc_port = rpc_port
+        d.ws_port = ws_port
         self.comets.append(d)
         self.daemons[name] = d
         return d

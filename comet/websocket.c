@@ -1,0 +1,460 @@
+/* websocket.c: the WebSocket upgrade and wslay-driven message input (see websocket.h). */
+#include "comet/websocket.h"
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <wslay/wslay.h>
+
+#include "comet/comet.h"
+#include "comet/connection.h"
+#include "comet/event_loop.h"
+#include "comet/protocol.h"
+#include "comet/stream.h"
+#include "common/frame.h"
+#include "common/log.h"
+#include "common/status.h"
+
+#define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + GIM_FRAME_MAX_CLIENT_BODY)
+/* Frames a WebSocket client may have sent ahead while its auth is with logic: what was
+ * already in wslay's 4 KB input buffer plus one message (beyond it: close). */
+#define HELD_INPUT_MAX (2 * CLIENT_FRAME_MAX)
+
+static const char websocket_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
+                                  "Connection: close\r\n\r\n";
+
+/* A connection's state after its upgrade. */
+struct websocket_session {
+    wslay_event_context_ptr context;
+    uint8_t *early; /* bytes that came after the request head, read before the socket */
+    uint16_t early_length, early_offset;
+    bool peer_closed; /* the stream reached its end */
+};
+
+/* ---- the upgrade request ---------------------------------------------------- */
+
+/* Finds header name (case-insensitive) in the head; returns its trimmed value in out. */
+static bool find_header(const char *head, size_t length, const char *name, char *out,
+                        size_t out_size)
+{
+    const char *line = memchr(head, '\n', length), *end = head + length;
+    size_t name_length = strlen(name);
+
+    while (line != NULL && line + 1 < end) {
+        const char *start = line + 1, *stop = memchr(start, '\n', (size_t)(end - start));
+        const char *value;
+        size_t value_length;
+
+        if (stop == NULL)
+            break;
+        line = stop;
+        if ((size_t)(stop - start) <= name_length || start[name_length] != ':' ||
+            strncasecmp(start, name, name_length) != 0)
+            continue;
+        value = start + name_length + 1;
+        while (value < stop && (*value == ' ' || *value == '\t'))
+            value++;
+        while (stop > value && (stop[-1] == '\r' || stop[-1] == ' ' || stop[-1] == '\t'))
+            stop--;
+        value_length = (size_t)(stop - value);
+        if (value_length >= out_size)
+            return false;
+        memcpy(out, value, value_length);
+        out[value_length] = '\0';
+        return true;
+    }
+    return false;
+}
+
+/* True if the comma list contains token (case-insensitive, spaces trimmed). */
+static bool list_has_token(const char *list, const char *token)
+{
+    size_t token_length = strlen(token);
+
+    while (*list != '\0') {
+        const char *comma = strchr(list, ','), *stop = comma ? comma : list + strlen(list);
+        while (*list == ' ' || *list == '\t')
+            list++;
+        while (stop > list && (stop[-1] == ' ' || stop[-1] == '\t'))
+            stop--;
+        if ((size_t)(stop - list) == token_length && strncasecmp(list, token, token_length) == 0)
+            return true;
+        if (comma == NULL)
+            break;
+        list = comma + 1;
+    }
+    return false;
+}
+
+int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCKET_ACCEPT_SIZE])
+{
+    static const char request_line[] = "GET /sub HTTP/1.1\r\n";
+    char value[256], key_and_guid[256 + sizeof(websocket_guid)];
+    unsigned char digest[SHA_DIGEST_LENGTH];
+
+    if (length < sizeof(request_line) - 1 ||
+        memcmp(head, request_line, sizeof(request_line) - 1) != 0)
+        return GIM_ERR_INVALID; /* not GET, not exactly /sub (a query string fails, as goim) */
+    if (!find_header(head, length, "Upgrade", value, sizeof(value)) ||
+        strcasecmp(value, "websocket") != 0)
+        return GIM_ERR_INVALID;
+    if (!find_header(head, length, "Connection", value, sizeof(value)) ||
+        !list_has_token(value, "upgrade"))
+        return GIM_ERR_INVALID;
+    if (!find_header(head, length, "Sec-WebSocket-Version", value, sizeof(value)) ||
+        strcmp(value, "13") != 0)
+        return GIM_ERR_INVALID;
+    if (!find_header(head, length, "Sec-WebSocket-Key", value, sizeof(value)) || value[0] == '\0')
+        return GIM_ERR_INVALID;
+    snprintf(key_and_guid, sizeof(key_and_guid), "%s%s", value, websocket_guid);
+    SHA1((const unsigned char *)key_and_guid, strlen(key_and_guid), digest);
+    EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH); /* 28 chars + NUL */
+    return GIM_OK;
+}
+
+/* ---- output encoding -------------------------------------------------------- */
+
+size_t websocket_frame_header(uint8_t out[10], uint64_t payload_length)
+{
+    out[0] = 0x82; /* FIN, binary */
+    if (payload_length < 126) {
+        out[1] = (uint8_t)payload_length;
+        return 2;
+    }
+    if (payload_length <= 0xffff) {
+        out[1] = 126;
+        out[2] = (uint8_t)(payload_length >> 8);
+        out[3] = (uint8_t)payload_length;
+        return 4;
+    }
+    out[1] = 127;
+    for (int index = 0; index < 8; index++)
+        out[2 + index] = (uint8_t)(payload_length >> (56 - 8 * index));
+    return 10;
+}
+
+/* A buffer holding a WebSocket header for payload_length bytes; *payload points after it. */
+static struct gim_shared_buffer *websocket_message_new(size_t payload_length, uint8_t **payload)
+{
+    uint8_t header[10];
+    size_t header_length;
+    struct gim_shared_buffer *buffer;
+
+    if (payload_length > GIM_SHARED_BUFFER_MAX - 10)
+        return NULL;
+    header_length = websocket_frame_header(header, payload_length);
+    buffer = gim_shared_buffer_new(header_length + payload_length);
+    if (buffer == NULL)
+        return NULL;
+    memcpy(buffer->data, header, header_length);
+    *payload = buffer->data + header_length;
+    return buffer;
+}
+
+struct gim_shared_buffer *websocket_encode_frame(uint16_t version, int32_t operation,
+                                                 int32_t sequence, const uint8_t *body,
+                                                 size_t body_length)
+{
+    uint8_t *payload;
+    struct gim_shared_buffer *buffer;
+
+    if (body_length > GIM_SHARED_BUFFER_MAX - 10 - GIM_FRAME_HEADER_SIZE)
+        return NULL;
+    buffer = websocket_message_new(GIM_FRAME_HEADER_SIZE + body_length, &payload);
+    if (buffer != NULL)
+        gim_frame_encode(payload, GIM_FRAME_HEADER_SIZE + body_length, version, operation, sequence,
+                         body, body_length);
+    return buffer;
+}
+
+struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t length)
+{
+    return websocket_encode_frame(1, GIM_OP_RAW, 0, body, length);
+}
+
+/* ---- wslay callbacks ---------------------------------------------------------- */
+
+static ssize_t websocket_receive_callback(wslay_event_context_ptr context, uint8_t *buffer,
+                                          size_t length, int flags, void *user)
+{
+    struct comet_connection *connection = user;
+    struct websocket_session *session = connection->websocket;
+    ssize_t received;
+
+    (void)flags;
+    if (connection->state == CONNECTION_CLOSED) {
+        wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    if (connection->state == CONNECTION_AUTHENTICATING) {
+        /* reading pauses while logic answers the auth (connection_resume_reading) */
+        wslay_event_set_error(context, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    if (session->early != NULL) {
+        size_t available = (size_t)(session->early_length - session->early_offset);
+        size_t count = available < length ? available : length;
+        memcpy(buffer, session->early + session->early_offset, count);
+        session->early_offset = (uint16_t)(session->early_offset + count);
+        if (session->early_offset == session->early_length) {
+            free(session->early);
+            session->early = NULL;
+        }
+        return (ssize_t)count;
+    }
+    received = connection->stream->read(connection, buffer, length);
+    if (received > 0)
+        return received;
+    if (received == GIM_ERR_AGAIN) {
+        wslay_event_set_error(context, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    session->peer_closed = received == 0;
+    wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
+    return -1;
+}
+
+/* wslay's own frames (pong, close) join the connection's ordered output queue. */
+static ssize_t websocket_send_callback(wslay_event_context_ptr context, const uint8_t *data,
+                                       size_t length, int flags, void *user)
+{
+    struct comet_connection *connection = user;
+    struct gim_shared_buffer *buffer;
+    int status;
+
+    (void)flags;
+    if (connection->state == CONNECTION_CLOSED ||
+        (buffer = gim_shared_buffer_copy(data, length)) == NULL) {
+        wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    status = connection_reply(connection, buffer);
+    gim_shared_buffer_unref(buffer);
+    if (status != GIM_OK) {
+        wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)length;
+}
+
+/* Appends one complete frame to the input held while the auth is with logic. */
+static int hold_frame(struct comet_connection *connection, const uint8_t *frame, size_t length)
+{
+    size_t total = (size_t)connection->input_length + length;
+    uint8_t *grown;
+
+    /* Policy at the bound: a client that keeps sending before its auth is answered is closed. */
+    if (total > HELD_INPUT_MAX)
+        return GIM_ERR_TOO_LARGE;
+    grown = realloc(connection->input, total);
+    if (grown == NULL)
+        return GIM_ERR_NO_MEMORY;
+    memcpy(grown + connection->input_length, frame, length);
+    connection->input = grown;
+    connection->input_length = (uint16_t)total;
+    return GIM_OK;
+}
+
+static void websocket_message_callback(wslay_event_context_ptr context,
+                                       const struct wslay_event_on_msg_recv_arg *message,
+                                       void *user)
+{
+    struct comet_connection *connection = user;
+    struct gim_frame_header header;
+    long consumed;
+    int status;
+
+    (void)context;
+    if (connection->state == CONNECTION_CLOSED ||
+        (message->opcode != WSLAY_TEXT_FRAME && message->opcode != WSLAY_BINARY_FRAME))
+        return; /* ping, pong and close are answered by wslay */
+    status = gim_frame_decode_header(message->msg, message->msg_length, GIM_FRAME_MAX_CLIENT_BODY,
+                                     &header);
+    if (status != GIM_OK || header.packet_length != message->msg_length) {
+        connection_close(connection, "websocket message is not exactly one goim frame");
+        return;
+    }
+    if (connection->state == CONNECTION_AUTHENTICATING) {
+        status = hold_frame(connection, message->msg, message->msg_length);
+        if (status != GIM_OK)
+            connection_close(connection, "too much input before the auth reply");
+        return;
+    }
+    consumed = protocol_consume(connection, message->msg, message->msg_length);
+    if (consumed < 0)
+        connection_close(connection, gim_strerror((int)consumed));
+}
+
+static const struct wslay_event_callbacks websocket_callbacks = {
+    websocket_receive_callback, /* recv */
+    websocket_send_callback,    /* send */
+    NULL,                       /* genmask: servers do not mask */
+    NULL,
+    NULL,
+    NULL,                       /* frame-level callbacks: messages are enough */
+    websocket_message_callback, /* complete (reassembled) messages */
+};
+
+/* ---- reading ---------------------------------------------------------------- */
+
+/* Lets wslay read and answer; closes the connection when the WebSocket is done. */
+static void websocket_pump(struct comet_connection *connection)
+{
+    struct websocket_session *session = connection->websocket;
+    int status = wslay_event_recv(session->context);
+
+    if (connection->state == CONNECTION_CLOSED)
+        return;
+    if (status != 0) {
+        connection_close(connection,
+                         session->peer_closed ? "closed by peer" : "websocket read failed");
+        return;
+    }
+    if (wslay_event_want_write(session->context) && wslay_event_send(session->context) != 0) {
+        connection_close(connection, "websocket write failed");
+        return;
+    }
+    if (connection->state != CONNECTION_CLOSED && !wslay_event_want_read(session->context) &&
+        !wslay_event_want_write(session->context))
+        connection_close_after_flush(connection, "websocket closed");
+}
+
+/* Answers 400 and closes once it is written; what else the client sent is discarded. */
+static void websocket_reject(struct comet_connection *connection, const char *reason)
+{
+    struct gim_shared_buffer *answer = gim_shared_buffer_copy(bad_request, sizeof(bad_request) - 1);
+
+    free(connection->input);
+    connection->input = NULL;
+    connection->input_length = 0;
+    /* read what is still there so the close does not turn into a reset that could
+     * overtake the 400 (best effort: one read) */
+    connection->stream->read(connection, connection->loop->scratch, LOOP_SCRATCH_SIZE);
+    if (answer == NULL) {
+        connection_close(connection, reason);
+        return;
+    }
+    if (connection_reply(connection, answer) == GIM_OK)
+        connection_close_after_flush(connection, reason);
+    gim_shared_buffer_unref(answer);
+}
+
+/* Switches the connection to WebSocket messages: 101, wslay context, early bytes. */
+static void websocket_accept(struct comet_connection *connection, const char *accept,
+                             const uint8_t *early, size_t early_length)
+{
+    struct websocket_session *session = calloc(1, sizeof(*session));
+    struct gim_shared_buffer *answer;
+    char text[160];
+    int length;
+
+    if (session == NULL ||
+        wslay_event_context_server_init(&session->context, &websocket_callbacks, connection) != 0) {
+        free(session);
+        connection_close(connection, "out of memory for websocket");
+        return;
+    }
+    connection->websocket = session; /* freed with the connection (websocket_release) */
+    wslay_event_config_set_max_recv_msg_length(session->context, CLIENT_FRAME_MAX);
+    if (early_length > 0) {
+        session->early = malloc(early_length);
+        if (session->early == NULL) {
+            connection_close(connection, "out of memory for websocket");
+            return;
+        }
+        memcpy(session->early, early, early_length);
+        session->early_length = (uint16_t)early_length;
+    }
+    length = snprintf(text, sizeof(text),
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                      accept);
+    answer = gim_shared_buffer_copy(text, (size_t)length);
+    if (answer == NULL) {
+        connection_close(connection, "out of memory for websocket");
+        return;
+    }
+    if (connection_reply(connection, answer) == GIM_OK)
+        websocket_pump(connection);
+    gim_shared_buffer_unref(answer);
+}
+
+/* Collects the request head (bounded) and answers it. */
+static void websocket_read_request(struct comet_connection *connection)
+{
+    uint8_t *scratch = connection->loop->scratch;
+    size_t held = connection->input_length;
+    const uint8_t *end = NULL;
+    char accept[WEBSOCKET_ACCEPT_SIZE];
+    uint8_t *kept;
+
+    if (held > 0)
+        memcpy(scratch, connection->input, held);
+    /* one byte more than the bound, so an oversized head is seen as such */
+    while (end == NULL && held <= WEBSOCKET_MAX_REQUEST_HEAD) {
+        ssize_t received = connection->stream->read(connection, scratch + held,
+                                                    WEBSOCKET_MAX_REQUEST_HEAD + 1 - held);
+        if (received == GIM_ERR_AGAIN)
+            break;
+        if (received <= 0) {
+            connection_close(connection, received == 0 ? "closed by peer" : "read failed");
+            return;
+        }
+        held += (size_t)received;
+        end = memmem(scratch, held, "\r\n\r\n", 4);
+    }
+    if (end == NULL && held > 0)
+        end = memmem(scratch, held, "\r\n\r\n", 4);
+    if (end == NULL) {
+        if (held > WEBSOCKET_MAX_REQUEST_HEAD) {
+            websocket_reject(connection, "websocket request head too large");
+            return;
+        }
+        if (held == connection->input_length)
+            return;
+        kept = realloc(connection->input, held);
+        if (kept == NULL) {
+            connection_close(connection, "out of memory for the request head");
+            return;
+        }
+        memcpy(kept, scratch, held);
+        connection->input = kept;
+        connection->input_length = (uint16_t)held;
+        return;
+    }
+    end += 4;
+    free(connection->input);
+    connection->input = NULL;
+    connection->input_length = 0;
+    if (websocket_check_upgrade((const char *)scratch, (size_t)(end - scratch), accept) != GIM_OK) {
+        websocket_reject(connection, "bad websocket upgrade");
+        return;
+    }
+    websocket_accept(connection, accept, end, held - (size_t)(end - scratch));
+}
+
+void websocket_read(struct comet_connection *connection)
+{
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return;
+    if (connection->websocket == NULL)
+        websocket_read_request(connection);
+    else
+        websocket_pump(connection);
+}
+
+void websocket_release(struct comet_connection *connection)
+{
+    struct websocket_session *session = connection->websocket;
+
+    if (session == NULL)
+        return;
+    wslay_event_context_free(session->context);
+    free(session->early);
+    free(session);
+    connection->websocket = NULL;
+}

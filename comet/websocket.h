@@ -1,0 +1,80 @@
+/*
+ * websocket.h: goim's client protocol over WebSocket (RFC 6455, path /sub).
+ *
+ * Sits between a connection's byte stream (stream.h: plain or TLS) and the
+ * goim protocol (protocol.h). Two phases:
+ *   1. Upgrade: the HTTP request head is collected in connection->input
+ *      (at most WEBSOCKET_MAX_REQUEST_HEAD bytes) and checked: GET, path
+ *      exactly /sub, Upgrade: websocket, Connection containing "upgrade",
+ *      Sec-WebSocket-Version: 13, non-empty Sec-WebSocket-Key. Anything else
+ *      is answered "400 Bad Request" and the connection closes once that is
+ *      written; a good request is answered 101 with Sec-WebSocket-Accept.
+ *   2. Messages: a wslay event context (created only now, about 9.4 KB of
+ *      heap per connection, measured with mallinfo2 on wslay 1.1.1) parses,
+ *      unmasks and reassembles client frames, answers ping with pong and
+ *      runs the close handshake. Messages are bounded by wslay at one client
+ *      goim frame (16 + 4096 bytes; over it wslay closes with 1009). Each
+ *      text or binary message must hold exactly one goim frame whose packet
+ *      length equals the message length (goim does not check; a mismatch
+ *      closes the connection).
+ * Output does not go through wslay's queue: replies and pushes are encoded
+ * once, already framed as one unmasked binary message (websocket_encode_*),
+ * and go through the connection's shared output queue; wslay's own control
+ * frames (pong, close) are copied into that same queue by its send callback.
+ */
+#ifndef COMET_WEBSOCKET_H
+#define COMET_WEBSOCKET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/shared_buffer.h"
+
+struct comet_connection;
+
+/* Largest HTTP upgrade request head accepted (request line + headers + blank line). */
+#define WEBSOCKET_MAX_REQUEST_HEAD 4096
+
+/* Length of a Sec-WebSocket-Accept value plus its NUL. */
+#define WEBSOCKET_ACCEPT_SIZE 29
+
+/*
+ * Checks one complete HTTP request head (head[0..length), ending with the
+ * blank line) as a goim WebSocket upgrade and writes the Sec-WebSocket-Accept
+ * value for its key into accept. Returns GIM_OK or GIM_ERR_INVALID.
+ */
+int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCKET_ACCEPT_SIZE]);
+
+/*
+ * Writes the header of one unmasked, final, binary WebSocket frame carrying
+ * payload_length bytes into out. Returns the header's size (2, 4 or 10).
+ */
+size_t websocket_frame_header(uint8_t out[10], uint64_t payload_length);
+
+/*
+ * One binary message holding one goim frame (header + body). Returns a new
+ * shared buffer (the caller's reference), or NULL if memory is short or the
+ * message would be over GIM_SHARED_BUFFER_MAX.
+ */
+struct gim_shared_buffer *websocket_encode_frame(uint16_t version, int32_t operation,
+                                                 int32_t sequence, const uint8_t *body,
+                                                 size_t body_length);
+
+/*
+ * One binary message for a pushed OpRaw body as goim's JavaScript client
+ * expects it: a 16-byte op-9 header (packet length 16 + length, ver 1, seq 0)
+ * followed by body (the inner frames). Same return rule as above.
+ */
+struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t length);
+
+/*
+ * Loop thread, on readable input of a WebSocket connection (either phase):
+ * reads what the stream has, answers the upgrade or hands complete messages
+ * to the protocol, sends wslay's control frames. May close the connection.
+ */
+void websocket_read(struct comet_connection *connection);
+
+/* Frees the connection's WebSocket state (wslay context). Called when the connection is freed. */
+void websocket_release(struct comet_connection *connection);
+
+#endif

@@ -1,0 +1,407 @@
+/* loadgen_worker.c: one load-generator process's epoll loop (see loadgen_worker.h). */
+#include "tests/bench/loadgen_worker.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/frame.h"
+#include "common/status.h"
+#include "tests/bench/proc_stats.h"
+
+#define SERVER_FRAME_MAX_BODY (128 * 1024)
+#define READ_BUFFER_SIZE      (2 * (SERVER_FRAME_MAX_BODY + GIM_FRAME_HEADER_SIZE))
+#define TICK_MS               100
+#define EVENT_BATCH           1024
+
+enum connection_state {
+    STATE_IDLE,
+    STATE_CONNECTING,
+    STATE_AUTHENTICATING,
+    STATE_READY,
+    STATE_DONE
+};
+
+struct client_connection {
+    int fd;
+    uint8_t state;
+    int32_t heartbeat_sequence;
+    int64_t index;             /* global connection index: mid = mid_base + index */
+    int64_t next_heartbeat_ms; /* CLOCK_MONOTONIC */
+    uint8_t *pending;          /* bytes of an incomplete frame, or NULL */
+    uint32_t pending_length;
+};
+
+struct worker {
+    const struct loadgen_options *options;
+    struct loadgen_control *control;
+    struct loadgen_worker_stats stats;
+    struct loadgen_worker_stats *slot;
+    struct client_connection *connections;
+    long connection_count;
+    long next_to_open;
+    long in_flight;
+    int epoll_fd;
+    uint8_t *read_buffer;
+};
+
+static int64_t realtime_us(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static void close_connection(struct worker *worker, struct client_connection *connection,
+                             int failed_before_auth)
+{
+    if (connection->fd >= 0) {
+        close(connection->fd);
+        connection->fd = -1;
+    }
+    if (connection->state == STATE_CONNECTING || connection->state == STATE_AUTHENTICATING)
+        worker->in_flight--;
+    if (failed_before_auth)
+        worker->stats.connect_failed++;
+    else
+        worker->stats.closed++;
+    connection->state = STATE_DONE;
+    free(connection->pending);
+    connection->pending = NULL;
+    connection->pending_length = 0;
+}
+
+/* Sends a whole small frame; a short write counts as a failure (the socket buffer is empty). */
+static int send_frame(struct client_connection *connection, int32_t operation, int32_t sequence,
+                      const char *body, size_t body_length)
+{
+    uint8_t frame[GIM_FRAME_HEADER_SIZE + 512];
+    size_t size = gim_frame_encode(frame, sizeof(frame), 1, operation, sequence,
+                                   (const uint8_t *)body, body_length);
+    ssize_t written;
+
+    if (size == 0)
+        return GIM_ERR_TOO_LARGE;
+    written = send(connection->fd, frame, size, MSG_NOSIGNAL);
+    if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return GIM_ERR_AGAIN;
+    return written == (ssize_t)size ? GIM_OK : GIM_ERR_IO;
+}
+
+static int send_auth(const struct worker *worker, struct client_connection *connection)
+{
+    const struct loadgen_options *options = worker->options;
+    char body[400];
+    int length = snprintf(body, sizeof(body),
+                          "{\"mid\":%lld,\"key\":\"\",\"room_id\":\"%s\",\"platform\":\"ios\","
+                          "\"accepts\":[%s]}",
+                          (long long)(options->mid_base + connection->index), options->room,
+                          options->accepts);
+
+    if (length < 0 || (size_t)length >= sizeof(body))
+        return GIM_ERR_TOO_LARGE;
+    return send_frame(connection, GIM_OP_AUTH, 1, body, (size_t)length);
+}
+
+static void open_connection(struct worker *worker, struct client_connection *connection)
+{
+    const struct loadgen_options *options = worker->options;
+    const struct sockaddr_in *target = &options->targets[connection->index % options->target_count];
+    struct epoll_event event;
+    int fd, one = 1;
+
+    if (worker->stats.first_connect_us == 0)
+        worker->stats.first_connect_us = realtime_us();
+    worker->stats.connect_started++;
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (fd < 0) {
+        worker->stats.connect_failed++;
+        connection->state = STATE_DONE;
+        return;
+    }
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (options->source_addresses > 0) {
+        struct sockaddr_in source = {.sin_family = AF_INET};
+        uint32_t host_byte = 2 + (uint32_t)(connection->index % options->source_addresses);
+        source.sin_addr.s_addr = htonl((127u << 24) | host_byte);
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (const struct sockaddr *)&source, sizeof(source)) != 0) {
+            close(fd);
+            worker->stats.connect_failed++;
+            connection->state = STATE_DONE;
+            return;
+        }
+    }
+    if (connect(fd, (const struct sockaddr *)target, sizeof(*target)) != 0 &&
+        errno != EINPROGRESS) {
+        close(fd);
+        worker->stats.connect_failed++;
+        connection->state = STATE_DONE;
+        return;
+    }
+    connection->fd = fd;
+    connection->state = STATE_CONNECTING;
+    worker->in_flight++;
+    event.events = EPOLLIN | EPOLLOUT;
+    event.data.ptr = connection;
+    if (epoll_ctl(worker->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0)
+        close_connection(worker, connection, 1);
+}
+
+static void on_connected(struct worker *worker, struct client_connection *connection)
+{
+    struct epoll_event event;
+    int socket_error = 0;
+    socklen_t length = sizeof(socket_error);
+
+    if (getsockopt(connection->fd, SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0 ||
+        socket_error != 0) {
+        close_connection(worker, connection, 1);
+        return;
+    }
+    worker->stats.connected++;
+    event.events = EPOLLIN;
+    event.data.ptr = connection;
+    if (epoll_ctl(worker->epoll_fd, EPOLL_CTL_MOD, connection->fd, &event) != 0 ||
+        send_auth(worker, connection) != GIM_OK) {
+        close_connection(worker, connection, 1);
+        return;
+    }
+    connection->state = STATE_AUTHENTICATING;
+}
+
+/* Reads the leading decimal timestamp of a push body; returns 0 if it has none. */
+static int64_t body_timestamp_us(const uint8_t *body, size_t length)
+{
+    int64_t value = 0;
+    size_t digits = 0;
+
+    while (digits < length && digits < 18 && body[digits] >= '0' && body[digits] <= '9') {
+        value = value * 10 + (body[digits] - '0');
+        digits++;
+    }
+    return digits > 0 ? value : 0;
+}
+
+static void count_push(struct worker *worker, int32_t operation, const uint8_t *body,
+                       size_t body_length, int64_t now_us)
+{
+    struct loadgen_worker_stats *stats = &worker->stats;
+    int64_t sent_us;
+
+    if (operation >= 1000 && operation < 1000 + LOADGEN_PUSH_OPS)
+        stats->frames_by_push_op[operation - 1000]++;
+    else
+        stats->other_push_frames++;
+    stats->push_frames++;
+    stats->push_bytes += body_length;
+    sent_us = body_timestamp_us(body, body_length);
+    if (sent_us == 0) {
+        stats->untimed_pushes++;
+        return;
+    }
+    latency_histogram_record(&stats->latency, now_us > sent_us ? (uint64_t)(now_us - sent_us) : 0);
+}
+
+/*
+ * Handles the complete frames in data[0..length); returns how many bytes they took, or
+ * GIM_ERR_INVALID / GIM_ERR_TOO_LARGE for a malformed stream. depth > 0 inside an OpRaw body.
+ */
+static long handle_frames(struct worker *worker, struct client_connection *connection,
+                          const uint8_t *data, size_t length, int64_t now_us, int depth)
+{
+    size_t offset = 0;
+
+    while (length - offset >= GIM_FRAME_HEADER_SIZE) {
+        struct gim_frame_header header;
+        const uint8_t *body;
+        size_t body_length;
+        int status =
+            gim_frame_decode_header(data + offset, length - offset, SERVER_FRAME_MAX_BODY, &header);
+        if (status != GIM_OK)
+            return status;
+        if (header.packet_length > length - offset) {
+            if (depth > 0)
+                return GIM_ERR_INVALID; /* an inner frame must fit its OpRaw body */
+            break;
+        }
+        body = data + offset + GIM_FRAME_HEADER_SIZE;
+        body_length = header.packet_length - GIM_FRAME_HEADER_SIZE;
+        if (header.operation == GIM_OP_RAW && depth == 0) {
+            long inner = handle_frames(worker, connection, body, body_length, now_us, 1);
+            if (inner < 0)
+                return inner;
+        } else if (header.operation >= 0 && header.operation < LOADGEN_CONTROL_OPS) {
+            worker->stats.frames_by_control_op[header.operation]++;
+            if (header.operation == GIM_OP_AUTH_REPLY &&
+                connection->state == STATE_AUTHENTICATING) {
+                connection->state = STATE_READY;
+                worker->in_flight--;
+                worker->stats.authed++;
+                worker->stats.last_auth_us = now_us;
+                /* first heartbeat one interval after auth: auths are spread in time already */
+                connection->next_heartbeat_ms =
+                    monotonic_ms() + (int64_t)worker->options->heartbeat_seconds * 1000;
+            }
+        } else {
+            count_push(worker, header.operation, body, body_length, now_us);
+        }
+        offset += header.packet_length;
+    }
+    return (long)offset;
+}
+
+static void on_readable(struct worker *worker, struct client_connection *connection)
+{
+    uint8_t *buffer = worker->read_buffer;
+
+    for (;;) {
+        size_t filled = connection->pending_length;
+        ssize_t received;
+        long consumed;
+
+        if (filled > 0)
+            memcpy(buffer, connection->pending, filled);
+        received = recv(connection->fd, buffer + filled, READ_BUFFER_SIZE - filled, 0);
+        if (received == 0) {
+            close_connection(worker, connection, connection->state != STATE_READY);
+            return;
+        }
+        if (received < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+                return;
+            close_connection(worker, connection, connection->state != STATE_READY);
+            return;
+        }
+        filled += (size_t)received;
+        consumed = handle_frames(worker, connection, buffer, filled, realtime_us(), 0);
+        if (consumed < 0) {
+            worker->stats.protocol_errors++;
+            close_connection(worker, connection, connection->state != STATE_READY);
+            return;
+        }
+        connection->pending_length = (uint32_t)(filled - (size_t)consumed);
+        if (connection->pending_length > 0) {
+            uint8_t *pending = realloc(connection->pending, connection->pending_length);
+            if (pending == NULL) {
+                close_connection(worker, connection, 0);
+                return;
+            }
+            memcpy(pending, buffer + consumed, connection->pending_length);
+            connection->pending = pending;
+        }
+        if ((size_t)received < READ_BUFFER_SIZE - (filled - (size_t)received))
+            return; /* the socket is drained */
+    }
+}
+
+static void send_due_heartbeats(struct worker *worker, int64_t now_ms)
+{
+    for (long index = 0; index < worker->connection_count; index++) {
+        struct client_connection *connection = &worker->connections[index];
+        if (connection->state != STATE_READY || connection->next_heartbeat_ms > now_ms)
+            continue;
+        connection->next_heartbeat_ms = now_ms + (int64_t)worker->options->heartbeat_seconds * 1000;
+        if (send_frame(connection, GIM_OP_HEARTBEAT, ++connection->heartbeat_sequence, NULL, 0) ==
+            GIM_OK)
+            worker->stats.heartbeats_sent++;
+    }
+}
+
+static void apply_reset(struct worker *worker, unsigned epoch)
+{
+    struct loadgen_worker_stats *stats = &worker->stats;
+
+    memset(stats->frames_by_control_op, 0, sizeof(stats->frames_by_control_op));
+    memset(stats->frames_by_push_op, 0, sizeof(stats->frames_by_push_op));
+    stats->other_push_frames = stats->push_frames = stats->push_bytes = 0;
+    stats->untimed_pushes = 0;
+    latency_histogram_reset(&stats->latency);
+    stats->epoch_seen = epoch;
+}
+
+static void publish(struct worker *worker)
+{
+    worker->stats.cpu_seconds = proc_self_cpu_seconds();
+    memcpy(worker->slot, &worker->stats, sizeof(worker->stats));
+}
+
+int loadgen_worker_run(const struct loadgen_options *options, int worker_index,
+                       struct loadgen_control *control, struct loadgen_worker_stats *slot)
+{
+    struct worker worker = {.options = options, .control = control, .slot = slot};
+    struct epoll_event events[EVENT_BATCH];
+    long share = options->connections / options->processes;
+    long first = share * worker_index;
+    int64_t next_tick_ms = 0;
+
+    if (worker_index == options->processes - 1)
+        share = options->connections - first;
+    worker.connection_count = share;
+    worker.connections = calloc(share > 0 ? (size_t)share : 1, sizeof(*worker.connections));
+    worker.read_buffer = malloc(READ_BUFFER_SIZE);
+    worker.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    if (worker.connections == NULL || worker.read_buffer == NULL || worker.epoll_fd < 0) {
+        free(worker.connections);
+        free(worker.read_buffer);
+        return worker.epoll_fd < 0 ? GIM_ERR_IO : GIM_ERR_NO_MEMORY;
+    }
+    for (long index = 0; index < share; index++) {
+        worker.connections[index].fd = -1;
+        worker.connections[index].index = first + index;
+    }
+    worker.stats.epoch_seen = atomic_load(&control->reset_epoch);
+
+    while (!atomic_load(&control->stop)) {
+        int64_t now_ms;
+        int ready;
+
+        while (worker.next_to_open < share && worker.in_flight < options->connect_concurrency)
+            open_connection(&worker, &worker.connections[worker.next_to_open++]);
+        ready = epoll_wait(worker.epoll_fd, events, EVENT_BATCH, TICK_MS / 2);
+        for (int event_index = 0; event_index < ready; event_index++) {
+            struct client_connection *connection = events[event_index].data.ptr;
+            if (connection->state == STATE_DONE)
+                continue;
+            if (connection->state == STATE_CONNECTING) {
+                on_connected(&worker, connection);
+                continue;
+            }
+            if (events[event_index].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                on_readable(&worker, connection);
+        }
+        now_ms = monotonic_ms();
+        if (now_ms >= next_tick_ms) {
+            unsigned epoch = atomic_load(&control->reset_epoch);
+            next_tick_ms = now_ms + TICK_MS;
+            send_due_heartbeats(&worker, now_ms);
+            if (epoch != worker.stats.epoch_seen)
+                apply_reset(&worker, epoch);
+            publish(&worker);
+        }
+    }
+    publish(&worker);
+    for (long index = 0; index < share; index++) {
+        if (worker.connections[index].fd >= 0)
+            close(worker.connections[index].fd);
+        free(worker.connections[index].pending);
+    }
+    free(worker.connections);
+    free(worker.read_buffer);
+    close(worker.epoll_fd);
+    return GIM_OK;
+}

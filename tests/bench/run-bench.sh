@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# run-bench.sh: `make bench`: starts a private single-machine goim-c cluster, runs the benchmark
+# scenarios against it (tests/bench/scenarios.py), prints one table and writes
+# build/bench/results.json.
+#
+#   tests/bench/run-bench.sh [BUILD_DIR]      (BUILD_DIR holds bin/ and bench/; default build/release)
+#
+# Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest, comma separated),
+# BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker), BENCH_TIMEOUT
+# (seconds for the whole run, default 1500). Ports are private (Redis 26379, comet 23101/23109,
+# logic 23111/23119) so it can run beside `make run` and the integration tests. Everything it
+# started is stopped on success, failure or Ctrl-C.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=${1:-$root/build/release}
+run_dir=$root/build/bench
+redis_port=${BENCH_REDIS_PORT:-26379}
+comet_tcp=127.0.0.1:${BENCH_COMET_PORT:-23101}
+comet_rpc=127.0.0.1:${BENCH_COMET_RPC_PORT:-23109}
+logic_http=127.0.0.1:${BENCH_LOGIC_PORT:-23111}
+logic_rpc=127.0.0.1:${BENCH_LOGIC_RPC_PORT:-23119}
+host=bench-$(hostname)
+mkdir -p "$run_dir"
+rm -f "$run_dir"/*.log "$run_dir"/*.status "$run_dir"/*.tmp
+
+# The comet and the load generator hold thousands of sockets.
+ulimit -n "$(ulimit -Hn)"
+
+pids=()
+stop_all() {
+    trap - INT TERM EXIT
+    local index
+    for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
+        kill -TERM "${pids[$index]}" 2>/dev/null || true
+        # bounded: a daemon that does not stop within 10 s is killed
+        for _ in $(seq 1 100); do
+            kill -0 "${pids[$index]}" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "${pids[$index]}" 2>/dev/null || true
+        wait "${pids[$index]}" 2>/dev/null || true
+    done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+wait_port() { # host port seconds
+    local deadline=$((SECONDS + $3))
+    while ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
+        if ((SECONDS > deadline)); then
+            echo "run-bench: timed out waiting for $1:$2" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$run_dir" --save '' \
+    --appendonly no --daemonize no --logfile "$run_dir/redis.log" &
+pids+=($!)
+export REDIS_ADDR=127.0.0.1:$redis_port
+wait_port 127.0.0.1 "$redis_port" 10
+
+job_flags=()
+kafka_kind=real
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+    kafka_kind="embedded dev broker (librdkafka mock)"
+    job_flags=(-kafka.sessionTimeout 6s)
+    rm -f "$run_dir/kafka.bootstrap"
+    "$build/bin/devkafka" -topic goim-push-topic -partitions 4 \
+        -bootstrap-file "$run_dir/kafka.bootstrap" >"$run_dir/devkafka.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 1 100); do
+        [ -s "$run_dir/kafka.bootstrap" ] && break
+        sleep 0.1
+    done
+    [ -s "$run_dir/kafka.bootstrap" ] || { echo "run-bench: dev Kafka did not start" >&2; exit 1; }
+    KAFKA_BROKERS=$(cat "$run_dir/kafka.bootstrap")
+fi
+export KAFKA_BROKERS
+
+"$build/bin/logic" -host "$host" -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" \
+    2>"$run_dir/logic.log" &
+pids+=($!)
+"$build/bin/job" -host "$host" "${job_flags[@]}" 2>"$run_dir/job.log" &
+pids+=($!)
+"$build/bin/comet" -host "$host" -tcp.bind "$comet_tcp" -rpcServer.addr "$comet_rpc" \
+    -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
+    2>"$run_dir/comet.log" &
+comet_pid=$!
+pids+=($comet_pid)
+wait_port 127.0.0.1 "${logic_http##*:}" 20
+wait_port 127.0.0.1 "${comet_tcp##*:}" 20
+
+export BENCH_LOADGEN=$build/bench/loadgen BENCH_PUSHER=$build/bench/pusher
+export BENCH_COMET_ADDR=$comet_tcp BENCH_LOGIC_ADDR=$logic_http BENCH_COMET_PID=$comet_pid
+export BENCH_RUN_DIR=$run_dir BENCH_KAFKA="$kafka_kind"
+timeout --signal=TERM --kill-after=10 "${BENCH_TIMEOUT:-1500}" \
+    python3 "$here/scenarios.py" &
+driver=$!
+pids+=($driver)
+status=0
+wait "$driver" || status=$?
+for pid in "${pids[@]}"; do
+    if [ "$pid" != "$driver" ] && ! kill -0 "$pid" 2>/dev/null; then
+        echo "run-bench: a daemon (pid $pid) died during the run; logs in $run_dir" >&2
+        status=1
+    fi
+done
+exit "$status"

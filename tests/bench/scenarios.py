@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""scenarios.py: the benchmark scenarios of `make bench`, run by run-bench.sh against its cluster.
+
+Drives tests/bench/loadgen (TCP clients, latency histogram) and tests/bench/pusher (HTTP pushes
+to logic), reads the comet's /proc entries and /proc/net/sockstat, prints one table and writes
+results.json into BENCH_RUN_DIR. Standard library only. Every wait is bounded; every process it
+starts is stopped in a finally block.
+
+Scenarios (BENCH_SCENARIO, comma separated, default all):
+  atrest     one connection; 100 pushes to its mid, then 100 to its room, 10/s: median, worst
+  idle       comet RSS and kernel TCP memory per authenticated idle connection at BENCH_CONNS
+  connect    authenticated connections per second during that ramp
+  fanout     BENCH_CONNS in room test://1: a fixed push rate, then rising rates until one fails
+  mids       /goim/push/mids to random online mids at a fixed rate, then as fast as possible
+  broadcast  /goim/push/all to BENCH_CONNS: time until the last connection has it (3 rounds)
+"""
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+
+LOADGEN = os.environ["BENCH_LOADGEN"]
+PUSHER = os.environ["BENCH_PUSHER"]
+COMET_ADDR = os.environ["BENCH_COMET_ADDR"]
+LOGIC_ADDR = os.environ["BENCH_LOGIC_ADDR"]
+COMET_PID = int(os.environ["BENCH_COMET_PID"])
+RUN_DIR = os.environ["BENCH_RUN_DIR"]
+CONNS = int(os.environ.get("BENCH_CONNS") or 15000)
+SCENARIOS = ["atrest", "idle", "connect", "fanout", "mids", "broadcast"]
+FANOUT_RATE = float(os.environ.get("BENCH_FANOUT_RATE", 10))
+FANOUT_STEPS = [20, 50, 100, 200, 400, 800, 1600]
+# A step is sustained when the pusher keeps its rate, >= 99 % is delivered and p99 stays under
+# this: with the dev broker the pipeline alone costs ~0.5 s, a growing backlog costs seconds.
+FANOUT_MAX_P99_US = 1000 * int(os.environ.get("BENCH_FANOUT_MAX_P99_MS", 2000))
+MIDS_RATE = float(os.environ.get("BENCH_MIDS_RATE", 200))
+PHASE_SECONDS = float(os.environ.get("BENCH_PHASE_SECONDS", 10))
+MID_BASE = 1000000
+ATREST_MID = 900000000
+ROOM_PATH = "/goim/push/room?operation=1000&type=test&room=%s"
+MIDS_PATH = "/goim/push/mids?operation=1000&mids={mid}"
+ALL_PATH = "/goim/push/all?operation=1000&speed=0"
+
+
+def log(message):
+    print("bench: " + message, file=sys.stderr, flush=True)
+
+
+def sockstat_tcp_mem_pages():
+    with open("/proc/net/sockstat") as sockstat:
+        for line in sockstat:
+            if line.startswith("TCP:"):
+                fields = line.split()
+                return int(fields[fields.index("mem") + 1])
+    return 0
+
+
+def slab_kib():
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("Slab:"):
+                return int(line.split()[1])
+    return 0
+
+
+def comet_rss_kib():
+    with open("/proc/%d/status" % COMET_PID) as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def comet_cpu_seconds():
+    with open("/proc/%d/stat" % COMET_PID) as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Loadgen:
+    """One loadgen process (and its workers) with its status file."""
+
+    def __init__(self, name, conns, mid_base, room, procs=None):
+        self.status_path = os.path.join(RUN_DIR, name + ".status")
+        if procs is None:
+            procs = max(2, -(-conns // 8000))
+        procs = min(procs, max(conns, 1))
+        self.conns = conns
+        self.command = [LOADGEN, "-addr", COMET_ADDR, "-conns", str(conns), "-procs", str(procs),
+                        "-mid-base", str(mid_base), "-room", room, "-heartbeat", "30",
+                        "-sources", "16", "-status", self.status_path,
+                        "-comet-pid", str(COMET_PID)]
+        self.log_file = open(os.path.join(RUN_DIR, name + ".log"), "w")
+        self.process = subprocess.Popen(self.command, stdout=self.log_file,
+                                        stderr=subprocess.STDOUT)
+
+    def status(self):
+        try:
+            with open(self.status_path) as status_file:
+                return json.load(status_file)
+        except (OSError, ValueError):
+            return None
+
+    def wait_for(self, predicate, seconds, what):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError("loadgen exited (%s): see %s" % (what, self.log_file.name))
+            status = self.status()
+            if status is not None and predicate(status):
+                return status
+            time.sleep(0.1)
+        raise RuntimeError("timed out after %ds waiting for %s: %s" % (seconds, what,
+                                                                      self.status()))
+
+    def wait_authed(self, seconds=180):
+        return self.wait_for(lambda s: s["authed"] >= self.conns or
+                             s["authed"] + s["connect_failed"] + s["closed"] >= self.conns and
+                             s["connect_started"] >= self.conns,
+                             seconds, "%d authenticated connections" % self.conns)
+
+    def reset(self):
+        before = self.status()["epoch"]
+        self.process.send_signal(signal.SIGUSR1)
+        return self.wait_for(lambda s: s["epoch"] > before and
+                             s["epoch_acknowledged"] == s["epoch"], 10, "counter reset")
+
+    def wait_frames(self, expected, seconds, quiet_seconds=1.0):
+        """Waits until push_frames reaches expected, or stops growing for quiet_seconds."""
+        deadline = time.time() + seconds
+        last_count, last_change = -1, time.time()
+        status = self.status()
+        while time.time() < deadline:
+            status = self.status()
+            if status["push_frames"] >= expected:
+                break
+            if status["push_frames"] != last_count:
+                last_count, last_change = status["push_frames"], time.time()
+            elif time.time() - last_change > quiet_seconds:
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)  # one more publication of every worker's slot
+        return self.status()
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+def push(path, rate=0.0, duration=None, count=None, conns=1, mid_base=MID_BASE, mid_count=1):
+    command = [PUSHER, "-addr", LOGIC_ADDR, "-path", path, "-rate", str(rate),
+               "-conns", str(conns), "-mid-base", str(mid_base), "-mid-count", str(mid_count)]
+    if duration is not None:
+        command += ["-duration", str(duration)]
+    if count is not None:
+        command += ["-count", str(count), "-duration", "600"]
+    seconds = (duration or 0) + (count or 0) / max(rate, 1) + 30
+    result = subprocess.run(command, capture_output=True, text=True, timeout=seconds)
+    if result.returncode != 0:
+        raise RuntimeError("pusher failed: %s" % result.stderr.strip())
+    return json.loads(result.stdout)
+
+
+def endpoint_exists(path):
+    """A single request: False if logic answers 404 (the endpoint is not there yet)."""
+    answer = push(path, count=1)
+    return "404" not in answer["first_error"], answer
+
+
+def latency_summary(status):
+    latency = status["latency_us"]
+    return {key: latency[key] for key in ("count", "p50", "p99", "p999", "max")}
+
+
+def machine():
+    memory_kib = 0
+    with open("/proc/meminfo") as meminfo:
+        for line in meminfo:
+            if line.startswith("MemTotal:"):
+                memory_kib = int(line.split()[1])
+    model = ""
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"cores": os.cpu_count(), "memory_kib": memory_kib, "kernel": platform.release(),
+            "cpu": model}
+
+
+# ---------------------------------------------------------------- scenarios
+
+
+def run_atrest(results):
+    client = Loadgen("atrest", 1, ATREST_MID, "test://2", procs=1)
+    try:
+        client.wait_authed(20)
+        out = {}
+        for kind, path in (("mid", MIDS_PATH), ("room", ROOM_PATH % 2)):
+            if kind == "room":
+                if not endpoint_exists(path)[0]:
+                    out[kind] = {"pending": "push/room answers 404"}
+                    continue
+                client.wait_frames(1, 5)  # the probe's frame lands before the reset
+            client.reset()
+            answer = push(path, rate=10, count=100, mid_base=ATREST_MID, mid_count=1)
+            status = client.wait_frames(answer["ok"], 10)
+            out[kind] = {"pushes_ok": answer["ok"], "received": status["push_frames"],
+                         "latency_us": latency_summary(status),
+                         "http_request_us": answer["request_latency_us"]}
+        results["atrest"] = out
+    finally:
+        client.stop()
+
+
+def start_population(results, wanted):
+    """Connects CONNS clients in room test://1; measures idle memory and the connect rate."""
+    rss_before, sock_before, slab_before = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
+    population = Loadgen("population", CONNS, MID_BASE, "test://1")
+    status = population.wait_authed(max(120, CONNS // 50))
+    if status["authed"] < CONNS:
+        log("only %d of %d connections authenticated" % (status["authed"], CONNS))
+    ramp_seconds = (status["last_auth_us"] - status["first_connect_us"]) / 1e6
+    time.sleep(3)  # settle: pending replies written, buffers released
+    rss_after, sock_after, slab_after = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
+    status = population.status()
+    page = os.sysconf("SC_PAGE_SIZE")
+    authed = max(status["authed"], 1)
+    if "idle" in wanted:
+        results["idle"] = {
+            "connections": status["authed"], "processes": status["processes"],
+            "comet_rss_kib_before": rss_before, "comet_rss_kib_after": rss_after,
+            "comet_rss_bytes_per_conn": round((rss_after - rss_before) * 1024 / authed),
+            "tcp_mem_pages_before": sock_before, "tcp_mem_pages_after": sock_after,
+            "kernel_tcp_bytes_per_conn_both_ends": round((sock_after - sock_before) * page /
+                                                         authed),
+            "kernel_slab_bytes_per_conn_both_ends": round((slab_after - slab_before) * 1024 /
+                                                          authed),
+            "note": "sockstat mem counts buffer pages only (idle sockets hold none); Slab "
+                    "(/proc/meminfo) holds the socket structures of both ends, loopback",
+            "loadgen_cpu_s": status["loadgen_cpu_s"]}
+    if "connect" in wanted:
+        results["connect"] = {
+            "connections": status["authed"], "failed": status["connect_failed"],
+            "seconds": round(ramp_seconds, 3),
+            "per_second": round(status["authed"] / ramp_seconds) if ramp_seconds > 0 else None}
+    return population
+
+
+def fanout_phase(population, rate, seconds):
+    population.reset()
+    cpu_before, wall_before = comet_cpu_seconds(), time.time()
+    loadgen_cpu_before = population.status()["loadgen_cpu_s"]
+    answer = push(ROOM_PATH % 1, rate=rate, duration=seconds, conns=4)
+    expected = answer["ok"] * CONNS
+    status = population.wait_frames(expected, 15, quiet_seconds=2.0)
+    wall = time.time() - wall_before
+    delivered = status["push_frames"]
+    return {"requested_rate": rate, "pushes_ok": answer["ok"], "push_failed": answer["failed"],
+            "push_rate": answer["rate"], "expected": expected, "delivered": delivered,
+            "delivered_fraction": round(delivered / expected, 4) if expected else 0,
+            "delivered_per_second": round(delivered / answer["elapsed_s"]),
+            "comet_cpu_percent": round(100 * (comet_cpu_seconds() - cpu_before) / wall, 1),
+            "loadgen_cpu_percent": round(100 * (status["loadgen_cpu_s"] - loadgen_cpu_before) /
+                                         wall, 1),
+            "latency_us": latency_summary(status), "first_error": answer["first_error"]}
+
+
+def run_fanout(results, population):
+    if not endpoint_exists(ROOM_PATH % 1)[0]:
+        results["fanout"] = {"pending": "push/room answers 404"}
+        return
+    population.wait_frames(1 << 62, 5, quiet_seconds=1.0)  # let the probe's frames land
+    fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS)
+    steps, best = [], None
+    for rate in FANOUT_STEPS:
+        phase = fanout_phase(population, rate, PHASE_SECONDS / 2)
+        steps.append(phase)
+        sustained = (phase["push_rate"] >= 0.95 * rate and phase["delivered_fraction"] >= 0.99
+                     and phase["latency_us"]["p99"] < FANOUT_MAX_P99_US)
+        log("fanout %s/s: delivered %.1f%% p99 %d us comet cpu %s%%" % (
+            rate, 100 * phase["delivered_fraction"], phase["latency_us"]["p99"],
+            phase["comet_cpu_percent"]))
+        if not sustained:
+            break
+        best = phase
+    results["fanout"] = {"connections": CONNS, "fixed": fixed, "highest_sustained": best,
+                         "steps": steps,
+                         "sustained_means": "pusher >= 95%% of the rate, >= 99%% delivered, "
+                                            "p99 < %d ms" % (FANOUT_MAX_P99_US // 1000)}
+
+
+def run_mids(results, population):
+    out = {}
+    for name, rate, conns in (("fixed", MIDS_RATE, 4), ("max", 0, 8)):
+        population.reset()
+        cpu_before, wall_before = comet_cpu_seconds(), time.time()
+        answer = push(MIDS_PATH, rate=rate, duration=PHASE_SECONDS, conns=conns,
+                      mid_base=MID_BASE, mid_count=CONNS)
+        status = population.wait_frames(answer["ok"], 10, quiet_seconds=2.0)
+        out[name] = {"requested_rate": rate or "max", "http_conns": conns,
+                     "requests_ok": answer["ok"], "failed": answer["failed"],
+                     "logic_requests_per_second": answer["rate"],
+                     "http_request_us": answer["request_latency_us"],
+                     "received": status["push_frames"], "latency_us": latency_summary(status),
+                     "comet_cpu_percent": round(100 * (comet_cpu_seconds() - cpu_before) /
+                                                (time.time() - wall_before), 1),
+                     "first_error": answer["first_error"]}
+    results["mids"] = out
+
+
+def run_broadcast(results, population):
+    if not endpoint_exists(ALL_PATH)[0]:
+        results["broadcast"] = {"pending": "push/all answers 404"}
+        return
+    population.wait_frames(1 << 62, 15, quiet_seconds=2.0)
+    rounds = []
+    for _ in range(3):
+        population.reset()
+        answer = push(ALL_PATH, count=1)
+        status = population.wait_frames(CONNS, 30, quiet_seconds=3.0)
+        rounds.append({"received": status["push_frames"],
+                       "last_connection_us": status["latency_us"]["max"],
+                       "latency_us": latency_summary(status), "ok": answer["ok"]})
+        time.sleep(1)
+    lasts = sorted(r["last_connection_us"] for r in rounds)
+    results["broadcast"] = {"connections": CONNS, "rounds": rounds,
+                            "median_last_connection_us": lasts[len(lasts) // 2]}
+
+
+# ---------------------------------------------------------------- report
+
+
+def us(value):
+    return "-" if value is None else ("%.2f ms" % (value / 1000.0) if value >= 1000 else
+                                      "%d us" % value)
+
+
+def lat(latency):
+    return "p50 %s  p99 %s  p99.9 %s  max %s" % (us(latency["p50"]), us(latency["p99"]),
+                                                 us(latency["p999"]), us(latency["max"]))
+
+
+def table(results):
+    rows = []
+    if "atrest" in results:
+        for kind in ("mid", "room"):
+            r = results["atrest"].get(kind, {})
+            if "pending" in r:
+                rows.append(("6 at rest, " + kind, r["pending"]))
+            elif r:
+                rows.append(("6 at rest, " + kind, "median %s  worst %s  (%d/%d received)" % (
+                    us(r["latency_us"]["p50"]), us(r["latency_us"]["max"]), r["received"],
+                    r["pushes_ok"])))
+    if "idle" in results:
+        r = results["idle"]
+        rows.append(("1 idle memory", "%d conns: comet RSS %d B/conn; kernel TCP buffers %d "
+                     "B/conn, slab %d B/conn (both ends, loopback)" % (
+                         r["connections"], r["comet_rss_bytes_per_conn"],
+                         r["kernel_tcp_bytes_per_conn_both_ends"],
+                         r["kernel_slab_bytes_per_conn_both_ends"])))
+    if "connect" in results:
+        r = results["connect"]
+        rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)" % (
+            r["per_second"], r["connections"], r["seconds"], r["failed"])))
+    if "fanout" in results:
+        r = results["fanout"]
+        if "pending" in r:
+            rows.append(("3 room fan-out", r["pending"]))
+        else:
+            for label, phase in (("fixed", r["fixed"]), ("highest", r["highest_sustained"])):
+                if phase is None:
+                    rows.append(("3 fan-out " + label, "no step sustained"))
+                    continue
+                rows.append(("3 fan-out %s %g/s" % (label, phase["requested_rate"]),
+                             "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%%" % (
+                                 phase["delivered_per_second"],
+                                 100 * phase["delivered_fraction"], phase["comet_cpu_percent"],
+                                 phase["loadgen_cpu_percent"])))
+                rows.append(("", lat(phase["latency_us"])))
+    if "mids" in results:
+        for name, r in results["mids"].items():
+            rows.append(("4 push/mids %s" % (r["requested_rate"] if name == "fixed" else "max"),
+                         "%.0f req/s ok (%d ok, %d failed), %d frames received" % (
+                             r["logic_requests_per_second"], r["requests_ok"], r["failed"],
+                             r["received"])))
+            rows.append(("", lat(r["latency_us"])))
+    if "broadcast" in results:
+        r = results["broadcast"]
+        if "pending" in r:
+            rows.append(("5 broadcast", r["pending"]))
+        else:
+            rows.append(("5 broadcast", "last of %d conns after %s (median of 3; rounds: %s)" % (
+                CONNS, us(r["median_last_connection_us"]),
+                ", ".join(us(x["last_connection_us"]) + " %d rcvd" % x["received"]
+                          for x in r["rounds"]))))
+    width = max(len(row[0]) for row in rows) if rows else 10
+    lines = ["%-*s  %s" % (width, name, value) for name, value in rows]
+    return "\n".join(lines)
+
+
+def main():
+    wanted = os.environ.get("BENCH_SCENARIO") or "all"
+    wanted = SCENARIOS if wanted == "all" else wanted.split(",")
+    unknown = [name for name in wanted if name not in SCENARIOS]
+    if unknown:
+        log("unknown scenario(s) %s; known: %s" % (unknown, ", ".join(SCENARIOS)))
+        return 2
+    results = {}
+    report = {"machine": machine(), "conns": CONNS, "kafka": os.environ.get("BENCH_KAFKA"),
+              "scenarios_requested": wanted, "results": results,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    failure = None
+    population = None
+    try:
+        if "atrest" in wanted:
+            log("at rest: 100 single pushes by mid and by room")
+            run_atrest(results)
+        if any(name in wanted for name in ("idle", "connect", "fanout", "mids", "broadcast")):
+            log("connecting %d clients" % CONNS)
+            population = start_population(results, wanted)
+        if "fanout" in wanted:
+            log("room fan-out")
+            run_fanout(results, population)
+        if "mids" in wanted:
+            log("push/mids")
+            run_mids(results, population)
+        if "broadcast" in wanted:
+            log("broadcast")
+            run_broadcast(results, population)
+        if population is not None:
+            final = population.status()
+            report["population_final"] = {key: final[key] for key in (
+                "authed", "closed", "connect_failed", "protocol_errors", "heartbeats_sent")}
+    except Exception as error:  # report what was measured, then fail
+        failure = "%s: %s" % (type(error).__name__, error)
+        log("FAILED: " + failure)
+    finally:
+        if population is not None:
+            population.stop()
+    report["failure"] = failure
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    path = os.path.join(RUN_DIR, "results.json")
+    with open(path, "w") as out:
+        json.dump(report, out, indent=2)
+    m = report["machine"]
+    print("\ngoim-c bench: %d cores, %.1f GiB, kernel %s, Kafka: %s, CONNS=%d" % (
+        m["cores"], m["memory_kib"] / 1048576, m["kernel"], report["kafka"], CONNS))
+    print(table(results))
+    print("written: %s" % path)
+    return 1 if failure else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+/* test_comet_websocket.c: unit tests of comet's WebSocket upgrade check and output framing
+ * (comet/websocket.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "comet/websocket.h"
+#include "common/frame.h"
+#include "common/status.h"
+
+#define GOOD_HEAD                                                                                  \
+    "GET /sub HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"    \
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+
+static int check(const char *head)
+{
+    char accept[WEBSOCKET_ACCEPT_SIZE];
+    return websocket_check_upgrade(head, strlen(head), accept);
+}
+
+static void test_rfc6455_sample_key_gives_sample_accept(void **state)
+{
+    char accept[WEBSOCKET_ACCEPT_SIZE];
+
+    (void)state;
+    assert_int_equal(websocket_check_upgrade(GOOD_HEAD, strlen(GOOD_HEAD), accept), GIM_OK);
+    assert_string_equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); /* RFC 6455 section 1.3 */
+}
+
+static void test_bad_requests_are_invalid(void **state)
+{
+    (void)state;
+    assert_int_equal(check("POST /sub HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub?x HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrades\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: \r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 12\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub HTTP/1.1\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_ERR_INVALID);
+    assert_int_equal(check("GET /sub HTTP/1.1\r\nUpgrade: websocket\r\nConnection: upgrade\r\n"
+                           "Sec-WebSocket-Key: a\r\nSec-WebSocket-Version: 13\r\n\r\n"),
+                     GIM_OK);
+}
+
+static void test_frame_header_length_forms(void **state)
+{
+    uint8_t header[10];
+
+    (void)state;
+    assert_int_equal(websocket_frame_header(header, 125), 2);
+    assert_int_equal(header[0], 0x82);
+    assert_int_equal(header[1], 125);
+    assert_int_equal(websocket_frame_header(header, 126), 4);
+    assert_int_equal(header[1], 126);
+    assert_int_equal(header[2], 0);
+    assert_int_equal(header[3], 126);
+    assert_int_equal(websocket_frame_header(header, 70000), 10);
+    assert_int_equal(header[1], 127);
+    assert_int_equal(header[7], 0x01);
+    assert_int_equal(header[8], 0x11);
+    assert_int_equal(header[9], 0x70);
+}
+
+static void test_raw_push_is_wrapped_in_op9(void **state)
+{
+    uint8_t inner[20];
+    struct gim_shared_buffer *buffer;
+    struct gim_frame_header header;
+
+    (void)state;
+    gim_frame_encode(inner, sizeof(inner), 1, 1000, 0, (const uint8_t *)"body", 4);
+    buffer = websocket_encode_raw(inner, sizeof(inner));
+    assert_non_null(buffer);
+    assert_int_equal(buffer->length, 2 + 16 + 20);
+    assert_int_equal(buffer->data[1], 36);
+    assert_int_equal(gim_frame_decode_header(buffer->data + 2, 36, 4096, &header), GIM_OK);
+    assert_int_equal(header.packet_length, 36);
+    assert_int_equal(header.operation, GIM_OP_RAW);
+    assert_int_equal(header.version, 1);
+    assert_int_equal(header.sequence, 0);
+    assert_memory_equal(buffer->data + 18, inner, sizeof(inner));
+    gim_shared_buffer_unref(buffer);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rfc6455_sample_key_gives_sample_accept),
+        cmocka_unit_test(test_bad_requests_are_invalid),
+        cmocka_unit_test(test_frame_header_length_forms),
+        cmocka_unit_test(test_raw_push_is_wrapped_in_op9),
+    };
+    return cmocka_run_group_tests_name("comet websocket", tests, NULL, NULL);
+}
