@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "frame.h"
 #include "log.h"
 #include "status.h"
@@ -277,13 +278,6 @@ struct gim_rpc_client {
     int pending_count;
 };
 
-static int64_t rpc_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void rpc_slot_callback(void *argument);
 
 int gim_rpc_client_open(struct gim_rpc_client **out, const char *dial_url)
@@ -307,7 +301,7 @@ int gim_rpc_client_open(struct gim_rpc_client **out, const char *dial_url)
         return rpc_status_from_nng(result);
     }
     pthread_mutex_init(&client->lock, NULL);
-    pthread_cond_init(&client->idle, NULL);
+    gim_cond_init_monotonic(&client->idle);
     /* No blind resend on a timer: a request is resent by nng only when the
      * pipe it went out on dies, which is what at-least-once delivery wants. */
     nng_socket_set_ms(client->socket, NNG_OPT_REQ_RESENDTIME, NNG_DURATION_INFINITE);
@@ -392,7 +386,7 @@ static void rpc_call_complete(struct gim_rpc_client *client, struct rpc_call *ca
 /* Sends call on slot (the slot is the caller's, not on the free list). */
 static void rpc_slot_start(struct rpc_slot *slot, struct rpc_call *call)
 {
-    int64_t left = call->deadline - rpc_now_ms();
+    int64_t left = call->deadline - gim_monotonic_ms();
 
     slot->call = call;
     slot->state = RPC_SLOT_SENDING;
@@ -425,7 +419,7 @@ static void rpc_slot_next(struct rpc_slot *slot)
             client->pending_tail = NULL;
         client->pending_count--;
         pthread_mutex_unlock(&client->lock);
-        if (call->deadline > rpc_now_ms()) {
+        if (call->deadline > gim_monotonic_ms()) {
             rpc_slot_start(slot, call);
             return;
         }
@@ -446,7 +440,7 @@ static void rpc_slot_callback(void *argument)
     if (call == NULL)
         return; /* an idle slot's aio cancelled by close */
     if (slot->state == RPC_SLOT_SENDING && result == 0) {
-        int64_t left = call->deadline - rpc_now_ms();
+        int64_t left = call->deadline - gim_monotonic_ms();
         slot->state = RPC_SLOT_RECEIVING;
         nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);
         nng_ctx_recv(slot->context, slot->aio);
@@ -482,7 +476,7 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
         free(call);
         return GIM_ERR_NO_MEMORY;
     }
-    call->deadline = rpc_now_ms() + timeout_ms;
+    call->deadline = gim_monotonic_ms() + timeout_ms;
     call->reply_type = reply_type;
     call->done = done;
     call->user = user;
@@ -591,7 +585,6 @@ static void rpc_socket_close_bounded(nng_socket socket, const char *url)
 {
     struct rpc_close_job *job = calloc(1, sizeof(*job));
     struct timespec deadline;
-    pthread_condattr_t attributes;
     pthread_t thread;
     int done;
 
@@ -601,18 +594,14 @@ static void rpc_socket_close_bounded(nng_socket socket, const char *url)
     }
     job->socket = socket;
     pthread_mutex_init(&job->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&job->finished, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&job->finished);
     if (pthread_create(&thread, NULL, rpc_close_thread, job) != 0) {
         nng_close(socket);
         free(job);
         return;
     }
     pthread_detach(thread);
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+    gim_deadline_after_ms(&deadline, RPC_CLOSE_WAIT_MS);
     pthread_mutex_lock(&job->lock);
     while (!job->done) {
         if (pthread_cond_timedwait(&job->finished, &job->lock, &deadline) != 0)
@@ -654,8 +643,7 @@ void gim_rpc_client_close(struct gim_rpc_client *client)
      * cancelled and completes with GIM_ERR_CLOSED. */
     {
         struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += RPC_CLOSE_WAIT_MS / 1000;
+        gim_deadline_after_ms(&deadline, RPC_CLOSE_WAIT_MS);
         pthread_mutex_lock(&client->lock);
         while (client->in_flight > 0) {
             if (pthread_cond_timedwait(&client->idle, &client->lock, &deadline) != 0)

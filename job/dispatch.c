@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "comet.pb-c.h"
+#include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -81,13 +82,6 @@ struct job_dispatch {
     size_t calls_in_flight;
     bool stopping;
 };
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 static void record_free(struct dispatch_record *record)
 {
@@ -234,7 +228,7 @@ static void delivery_abandon(struct job_dispatch *dispatch, struct delivery *del
 static void delivery_wait(struct job_dispatch *dispatch, struct delivery *delivery,
                           int64_t delay_ms)
 {
-    delivery->retry_at_ms = monotonic_ms() + delay_ms;
+    delivery->retry_at_ms = gim_monotonic_ms() + delay_ms;
     delivery->next_waiting = dispatch->waiting;
     dispatch->waiting = delivery;
 }
@@ -575,7 +569,7 @@ static void dispatch_accept(struct job_dispatch *dispatch, struct dispatch_recor
 static int64_t dispatch_run_due(struct job_dispatch *dispatch)
 {
     struct delivery **link = &dispatch->waiting, *due = NULL;
-    int64_t now = monotonic_ms(), next = -1;
+    int64_t now = gim_monotonic_ms(), next = -1;
 
     while (*link != NULL) {
         struct delivery *delivery = *link;
@@ -627,11 +621,11 @@ static void *dispatch_thread(void *argument)
                 break;
             if (!dispatch->stop_requested && next_due >= 0) {
                 struct timespec deadline;
-                if (next_due <= monotonic_ms())
+                if (next_due <= gim_monotonic_ms())
                     break;
                 deadline_at(&deadline, next_due);
                 pthread_cond_timedwait(&dispatch->wake, &dispatch->lock, &deadline);
-                if (next_due <= monotonic_ms())
+                if (next_due <= gim_monotonic_ms())
                     break;
             } else {
                 pthread_cond_wait(&dispatch->wake, &dispatch->lock);

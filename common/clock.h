@@ -1,0 +1,25 @@
+/*
+ * clock.h: monotonic time for timeouts and deadlines, in one place.
+ *
+ * Deadlines are measured on CLOCK_MONOTONIC so that a wall-clock jump never
+ * fires or delays a timeout; condition variables that wait for a deadline
+ * are created on the same clock.
+ */
+#ifndef GIM_CLOCK_H
+#define GIM_CLOCK_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+/* Milliseconds on the monotonic clock (an arbitrary origin; only differences mean anything). */
+int64_t gim_monotonic_ms(void);
+
+/* Writes into *deadline the absolute monotonic time milliseconds from now (for
+ * pthread_cond_timedwait on a condition created by gim_cond_init_monotonic). */
+void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds);
+
+/* Initialises *condition to wait against the monotonic clock. Returns 0 or an errno value. */
+int gim_cond_init_monotonic(pthread_cond_t *condition);
+
+#endif
