@@ -48,6 +48,14 @@ static const struct gim_config_option job_options[] = {
      * (devkafka) also makes a restarted job wait this long. */
     JOB_OPTION("kafka.sessionTimeout", GIM_CONFIG_DURATION, kafka_session_timeout, "10s", 1000,
                3600000, NULL, NULL, "consumer group session timeout (session.timeout.ms)"),
+    /* How long the broker may hold a fetch that has no data (fetch.wait.max.ms).
+     * A real broker answers a long-poll fetch as soon as a record arrives, so
+     * the default costs nothing there; librdkafka's mock cluster (devkafka)
+     * holds it for the whole wait, which adds up to this much to every push:
+     * the dev scripts pass 10ms. */
+    JOB_OPTION("kafka.fetchWaitMax", GIM_CONFIG_DURATION, kafka_fetch_wait_max, "500ms", 0, 300000,
+               NULL, NULL,
+               "longest wait of one fetch with no data (fetch.wait.max.ms); 10ms for devkafka"),
     JOB_OPTION("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 1, 0, NULL,
                "REDIS_ADDR", "Redis holding the comet registry, host:port"),
     JOB_OPTION("redis.auth", GIM_CONFIG_STRING, redis_auth, NULL, 1, 0, NULL, NULL,

@@ -29,6 +29,7 @@ struct job_config {
     char *kafka_offset_reset;      /* where a group without a committed offset starts */
     int64_t kafka_commit_interval; /* ms between offset commits while busy */
     int64_t kafka_session_timeout; /* ms, the group's session.timeout.ms */
+    int64_t kafka_fetch_wait_max;  /* ms a fetch with no data may be held (fetch.wait.max.ms) */
 
     /* Redis (the comet registry) */
     char *redis_addr;

@@ -171,7 +171,7 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
 {
     struct job_consumer *consumer;
     rd_kafka_conf_t *conf;
-    char client_id[300], session_timeout[32];
+    char client_id[300], session_timeout[32], fetch_wait_max[32];
     int status = GIM_OK;
 
     *out = NULL;
@@ -191,6 +191,10 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
              (long long)config->kafka_session_timeout);
     if (status == GIM_OK)
         status = conf_set(conf, "session.timeout.ms", session_timeout, error, error_size);
+    snprintf(fetch_wait_max, sizeof(fetch_wait_max), "%lld",
+             (long long)config->kafka_fetch_wait_max);
+    if (status == GIM_OK)
+        status = conf_set(conf, "fetch.wait.max.ms", fetch_wait_max, error, error_size);
     /* Offsets move only after delivery: no automatic commit, no automatic store. */
     if (status == GIM_OK)
         status = conf_set(conf, "enable.auto.commit", "false", error, error_size);

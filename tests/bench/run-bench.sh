@@ -7,9 +7,11 @@
 #
 # Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest, comma separated),
 # BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker), BENCH_TIMEOUT
-# (seconds for the whole run, default 1500). Ports are private (Redis 26379, comet 23101/23109,
-# logic 23111/23119) so it can run beside `make run` and the integration tests. Everything it
-# started is stopped on success, failure or Ctrl-C.
+# (seconds for the whole run, default 1500), BENCH_RESULTS (where results.json goes, default
+# build/bench/results.json), BENCH_JOB_FLAGS (extra job flags, word-split, appended last so they
+# override ours, e.g. "-kafka.fetchWaitMax 500ms"). Ports are private (Redis 26379, comet
+# 23101/23109, logic 23111/23119) so it can run beside `make run` and the integration tests.
+# Everything it started is stopped on success, failure or Ctrl-C.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -64,10 +66,14 @@ export REDIS_ADDR=127.0.0.1:$redis_port
 wait_port 127.0.0.1 "$redis_port" 10
 
 job_flags=()
+read -r -a extra_job_flags <<<"${BENCH_JOB_FLAGS:-}"
 kafka_kind=real
 if [ -z "${KAFKA_BROKERS:-}" ]; then
     kafka_kind="embedded dev broker (librdkafka mock)"
-    job_flags=(-kafka.sessionTimeout 6s)
+    # The mock broker holds a fetch with no data for the whole fetch.wait.max.ms (a real broker
+    # answers as soon as a record arrives): librdkafka's 500 ms default would add up to 0.5 s to
+    # every push, so poll it often.
+    job_flags=(-kafka.sessionTimeout 6s -kafka.fetchWaitMax 10ms)
     rm -f "$run_dir/kafka.bootstrap"
     "$build/bin/devkafka" -topic goim-push-topic -partitions 4 \
         -bootstrap-file "$run_dir/kafka.bootstrap" >"$run_dir/devkafka.log" 2>&1 &
@@ -84,7 +90,7 @@ export KAFKA_BROKERS
 "$build/bin/logic" -host "$host" -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" \
     2>"$run_dir/logic.log" &
 pids+=($!)
-"$build/bin/job" -host "$host" "${job_flags[@]}" 2>"$run_dir/job.log" &
+"$build/bin/job" -host "$host" "${job_flags[@]}" "${extra_job_flags[@]}" 2>"$run_dir/job.log" &
 pids+=($!)
 "$build/bin/comet" -host "$host" -tcp.bind "$comet_tcp" -rpcServer.addr "$comet_rpc" \
     -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
@@ -93,10 +99,27 @@ comet_pid=$!
 pids+=($comet_pid)
 wait_port 127.0.0.1 "${logic_http##*:}" 20
 wait_port 127.0.0.1 "${comet_tcp##*:}" 20
+# Measure the cluster, not its start: until the job's group join has been assigned the
+# partitions (about 3 s with either broker) and the job has read the comet from the registry,
+# pushes wait in Kafka and the first at-rest latencies would be seconds.
+wait_log() { # file pattern seconds
+    local deadline=$((SECONDS + $3))
+    until grep -q -- "$2" "$1" 2>/dev/null; do
+        if ((SECONDS > deadline)); then
+            echo "run-bench: timed out waiting for \"$2\" in $1" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+wait_log "$run_dir/job.log" "kafka: assigned" 60
+wait_log "$run_dir/job.log" "comets: $host joined" 20
 
 export BENCH_LOADGEN=$build/bench/loadgen BENCH_PUSHER=$build/bench/pusher
 export BENCH_COMET_ADDR=$comet_tcp BENCH_LOGIC_ADDR=$logic_http BENCH_COMET_PID=$comet_pid
 export BENCH_RUN_DIR=$run_dir BENCH_KAFKA="$kafka_kind"
+export BENCH_RESULTS=${BENCH_RESULTS:-$run_dir/results.json}
+export BENCH_JOB_FLAGS_USED="${job_flags[*]}${extra_job_flags[*]:+ ${extra_job_flags[*]}}"
 timeout --signal=TERM --kill-after=10 "${BENCH_TIMEOUT:-1500}" \
     python3 "$here/scenarios.py" &
 driver=$!

@@ -3,8 +3,8 @@
 
 Drives tests/bench/loadgen (TCP clients, latency histogram) and tests/bench/pusher (HTTP pushes
 to logic), reads the comet's /proc entries and /proc/net/sockstat, prints one table and writes
-results.json into BENCH_RUN_DIR. Standard library only. Every wait is bounded; every process it
-starts is stopped in a finally block.
+results.json into BENCH_RUN_DIR (or to the path BENCH_RESULTS). Standard library only. Every wait
+is bounded; every process it starts is stopped in a finally block.
 
 Scenarios (BENCH_SCENARIO, comma separated, default all):
   atrest     one connection; 100 pushes to its mid, then 100 to its room, 10/s: median, worst
@@ -416,6 +416,7 @@ def main():
         return 2
     results = {}
     report = {"machine": machine(), "conns": CONNS, "kafka": os.environ.get("BENCH_KAFKA"),
+              "job_flags": os.environ.get("BENCH_JOB_FLAGS_USED"),
               "scenarios_requested": wanted, "results": results,
               "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     failure = None
@@ -448,7 +449,7 @@ def main():
             population.stop()
     report["failure"] = failure
     report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    path = os.path.join(RUN_DIR, "results.json")
+    path = os.environ.get("BENCH_RESULTS") or os.path.join(RUN_DIR, "results.json")
     with open(path, "w") as out:
         json.dump(report, out, indent=2)
     m = report["machine"]
