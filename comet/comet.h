@@ -15,6 +15,7 @@
 
 #include "comet/config.h"
 #include "comet/ip_counter.h"
+#include "comet/online.h"
 
 struct event_loop;
 struct gim_rpc_client;
@@ -28,6 +29,7 @@ struct comet {
     struct ip_counter client_addresses; /* distinct client IPs of authenticated connections */
     atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
     struct ssl_ctx_st *tls_context;     /* WSS (websocket.tlsOpen), else NULL; owned by main */
+    struct online online;               /* comet-wide room counts (loops + operations thread) */
 };
 
 /* True if the comet has WebSocket listeners (websocket.bind non-empty or websocket.tlsOpen). */

@@ -74,6 +74,11 @@ static const struct gim_config_option comet_options[] = {
         "Redis connect/read/write timeout"),
     ROW("registry.ttl", GIM_CONFIG_DURATION, registry_ttl_ms, "30s", 3000, 3600000, NULL, NULL,
         "registry entry TTL; republished every ttl/3"),
+    ROW("online.interval", GIM_CONFIG_DURATION, online_interval_ms, "10s", 100, 3600000, NULL, NULL,
+        "room counts sent to logic (RenewOnline) every interval"),
+    ROW("protocol.renewInterval", GIM_CONFIG_DURATION, protocol_renew_interval_ms, "10m", 100,
+        86400000, NULL, NULL,
+        "a client heartbeat calls logic Heartbeat at most once per interval per connection"),
 };
 
 #define COMET_OPTION_ROWS (sizeof(comet_options) / sizeof(comet_options[0]))

@@ -54,6 +54,10 @@ struct comet_config {
     char *redis_auth;
     int64_t redis_timeout_ms;
     int64_t registry_ttl_ms;
+
+    int64_t online_interval_ms; /* RenewOnline period (operations thread) */
+    int64_t
+        protocol_renew_interval_ms; /* least time between two logic Heartbeats of a connection */
 };
 
 /*

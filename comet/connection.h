@@ -87,6 +87,7 @@ struct comet_connection {
     uint16_t auth_version;  /* ver/seq of the op-7 frame, echoed in op 8 */
     int32_t auth_seq;
     int64_t heartbeat_ms;
+    int64_t renewed_ms;     /* loop clock of the last logic Heartbeat (or of the auth) */
     uint64_t auth_sequence; /* comet-wide order of authentication */
     int64_t mid;
     char *key;

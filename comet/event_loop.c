@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "comet/broadcast_pacer.h"
 #include "comet/comet.h"
 #include "comet/connection.h"
 #include "comet/protocol.h"
@@ -196,6 +197,7 @@ int event_loop_create(struct event_loop **out, struct comet *comet, int index)
     loop->inbox.event_fd = -1;
     string_map_init(&loop->keys);
     room_index_init(&loop->rooms);
+    loop->rooms.online = &comet->online;
     loop->now_ms = monotonic_ms();
     timer_wheel_init(&loop->wheel, loop->now_ms);
     atomic_init(&loop->authenticated, 0);
@@ -293,6 +295,9 @@ static void loop_run_push_job(struct event_loop *loop, struct push_job *job)
     }
     case PUSH_BROADCAST: {
         struct comet_connection *connection = loop->live, *next;
+        if (job->speed > 0 && pacer_start(loop, job, (double)job->speed / loop->comet->loop_count,
+                                          loop->now_ms) == GIM_OK)
+            break; /* acknowledged now, delivered by pacer_run */
         for (; connection != NULL; connection = next) {
             next = connection->next;
             if (connection->state == CONNECTION_ACTIVE &&
@@ -416,8 +421,14 @@ static void *event_loop_run(void *argument)
     while (!loop->stopping) {
         int count, index;
 
-        count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH,
-                           timer_wheel_wait_ms(&loop->wheel, loop->now_ms));
+        int timeout = timer_wheel_wait_ms(&loop->wheel, loop->now_ms);
+
+        if (loop->paced != NULL) {
+            int paced_wait = pacer_run(loop, loop->now_ms);
+            if (paced_wait >= 0 && (timeout < 0 || paced_wait < timeout))
+                timeout = paced_wait;
+        }
+        count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, timeout);
         if (count < 0 && errno != EINTR) {
             gim_log_error("loop %d: epoll_wait: %s", loop->index, strerror(errno));
             break;
@@ -443,6 +454,7 @@ static void *event_loop_run(void *argument)
     }
     loop_close_listeners(loop);
     loop_close_all(loop);
+    pacer_clear(loop);
     loop_reap(loop);
     return NULL;
 }
@@ -476,6 +488,7 @@ void event_loop_destroy(struct event_loop *loop)
         loop->stopping = true;
         loop_handle_items(loop, inbox_take_all(&loop->inbox));
         loop_close_all(loop);
+        pacer_clear(loop);
         loop_reap(loop);
         inbox_destroy(&loop->inbox);
     }

@@ -30,6 +30,7 @@
 
 struct comet;
 struct comet_connection;
+struct paced_broadcast;
 
 /* What an epoll registration points at: the first member of its owner. */
 enum loop_handle_type { HANDLE_LISTENER, HANDLE_INBOX, HANDLE_CONNECTION };
@@ -79,6 +80,8 @@ struct event_loop {
     struct comet_connection *live; /* every open connection (doubly linked) */
     struct comet_connection *reap; /* closed, waiting to be released */
     uint8_t *scratch;
+    struct paced_broadcast *paced; /* broadcasts delivered at a speed (broadcast_pacer.h) */
+    int paced_count;
 
     atomic_long authenticated;    /* read by the operations thread */
     atomic_ullong dropped_pushes; /* pushes refused by a full connection output */

@@ -32,6 +32,22 @@ void logic_disconnect(struct comet *comet, int64_t mid, const char *key)
         gim_log_debug("logic Disconnect not sent: %s", gim_strerror(status));
 }
 
+void logic_heartbeat(struct comet *comet, int64_t mid, const char *key)
+{
+    Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
+    int status;
+
+    request.mid = mid;
+    request.key = (char *)key;
+    request.server = comet->config->host;
+    status = gim_rpc_call_async(comet->logic, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                                &goim__logic__heartbeat_reply__descriptor,
+                                (int)comet->config->rpc_client_timeout_ms, forget_reply,
+                                (void *)"Heartbeat");
+    if (status != GIM_OK)
+        gim_log_debug("logic Heartbeat not sent: %s", gim_strerror(status));
+}
+
 void logic_receive(struct comet *comet, int64_t mid, int32_t version, int32_t operation,
                    int32_t sequence, const uint8_t *body, size_t body_length)
 {

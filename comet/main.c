@@ -153,6 +153,7 @@ int main(int argc, char **argv)
     comet.config = &config;
     atomic_init(&comet.auth_sequence, 0);
     ip_counter_init(&comet.client_addresses);
+    online_init(&comet.online);
     if (config.websocket_tls_open &&
         tls_server_context_new(&comet.tls_context, config.websocket_cert_file,
                                config.websocket_private_file) != GIM_OK)
@@ -161,6 +162,7 @@ int main(int argc, char **argv)
         status = run(&comet, &config);
     SSL_CTX_free(comet.tls_context);
     ip_counter_destroy(&comet.client_addresses);
+    online_destroy(&comet.online);
     comet_config_free(&config);
     return status;
 }

@@ -3,15 +3,19 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 
 #include "comet/comet.h"
 #include "comet/event_loop.h"
+#include "comet/online.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/registry.h"
+#include "common/rpc.h"
 #include "common/status.h"
+#include "logic.pb-c.h"
 
 struct operations {
     struct comet *comet;
@@ -52,22 +56,100 @@ static void publish(struct operations *operations)
                       (long long)instance.conn_count, (long long)instance.ip_count);
 }
 
+/*
+ * Sends this comet's room counts to logic (RenewOnline, blocking: this is not
+ * a loop) and hands the cluster-wide counts of the answer to the loops.
+ */
+static void renew_online(struct operations *operations)
+{
+    struct comet *comet = operations->comet;
+    Goim__Logic__OnlineReq request = GOIM__LOGIC__ONLINE_REQ__INIT;
+    Goim__Logic__OnlineReq__RoomCountEntry *entries = NULL, **pointers = NULL;
+    ProtobufCMessage *answer = NULL;
+    struct online_count *counts = NULL, *all = NULL;
+    size_t count = 0, index;
+    int status;
+
+    status = online_snapshot(&comet->online, &counts, &count);
+    if (status == GIM_OK && count > 0) {
+        entries = calloc(count, sizeof(*entries));
+        pointers = calloc(count, sizeof(*pointers));
+        if (entries == NULL || pointers == NULL)
+            status = GIM_ERR_NO_MEMORY;
+    }
+    if (status != GIM_OK) {
+        gim_log_warn("online renew skipped: %s", gim_strerror(status));
+        goto done;
+    }
+    for (index = 0; index < count; index++) {
+        Goim__Logic__OnlineReq__RoomCountEntry init =
+            GOIM__LOGIC__ONLINE_REQ__ROOM_COUNT_ENTRY__INIT;
+        entries[index] = init;
+        entries[index].key = counts[index].room;
+        entries[index].value = counts[index].count;
+        pointers[index] = &entries[index];
+    }
+    request.server = comet->config->host;
+    request.n_roomcount = count;
+    request.roomcount = pointers;
+    status = gim_rpc_call(comet->logic, GIM_RPC_LOGIC_RENEW_ONLINE, &request.base,
+                          &goim__logic__online_reply__descriptor,
+                          (int)comet->config->rpc_client_timeout_ms, &answer);
+    if (status != GIM_OK) {
+        gim_log_warn("logic RenewOnline failed: %s", gim_strerror(status));
+        goto done;
+    } else {
+        Goim__Logic__OnlineReply *reply = (Goim__Logic__OnlineReply *)answer;
+        size_t all_count = reply->n_allroomcount;
+
+        all = all_count ? calloc(all_count, sizeof(*all)) : NULL;
+        if (all_count > 0 && all == NULL)
+            goto done;
+        for (index = 0; index < all_count; index++) {
+            all[index].room = reply->allroomcount[index]->key;
+            all[index].count = reply->allroomcount[index]->value;
+        }
+        online_set_all(&comet->online, all, all_count);
+        gim_log_debug("online renewed: %zu local rooms, %zu cluster rooms", count, all_count);
+    }
+done:
+    free(all); /* its room strings belong to answer */
+    if (answer != NULL)
+        protobuf_c_message_free_unpacked(answer, NULL);
+    free(pointers);
+    free(entries);
+    online_snapshot_free(counts, count);
+}
+
+static int64_t monotonic_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
 static void *operations_run(void *argument)
 {
     struct operations *operations = argument;
-    int64_t period_ms = operations->comet->config->registry_ttl_ms / 3;
+    int64_t publish_period_ms = operations->comet->config->registry_ttl_ms / 3;
+    int64_t online_period_ms = operations->comet->config->online_interval_ms;
+    int64_t next_publish = monotonic_ms(), next_online = next_publish + online_period_ms;
 
     for (;;) {
         struct timespec deadline;
+        int64_t now = monotonic_ms(), wake_ms;
 
-        publish(operations);
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += period_ms / 1000;
-        deadline.tv_nsec += (period_ms % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
+        if (now >= next_publish) {
+            publish(operations);
+            next_publish = now + publish_period_ms;
         }
+        if (now >= next_online) {
+            renew_online(operations);
+            next_online = monotonic_ms() + online_period_ms;
+        }
+        wake_ms = next_publish < next_online ? next_publish : next_online;
+        deadline.tv_sec = (time_t)(wake_ms / 1000);
+        deadline.tv_nsec = (long)(wake_ms % 1000) * 1000000;
         pthread_mutex_lock(&operations->lock);
         while (!operations->stopping &&
                pthread_cond_timedwait(&operations->wake, &operations->lock, &deadline) == 0) {

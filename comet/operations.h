@@ -6,6 +6,10 @@
  * hostname, RPC advertise URL, weight, offline, public addrs, conn_count
  * (authenticated connections over all loops), ip_count (distinct client
  * IPs) and latest_timestamp (unix ns), and withdraws it when stopped.
+ * Every online.interval it sends the comet-wide room counts (comet/online.h)
+ * to logic RenewOnline (a blocking call, bounded by rpcClient.timeout) and
+ * stores the cluster-wide counts of the answer for the heartbeat replies;
+ * a failed call keeps the previous cluster-wide counts.
  */
 #ifndef COMET_OPERATIONS_H
 #define COMET_OPERATIONS_H

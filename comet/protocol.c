@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "comet/comet.h"
+#include "comet/online.h"
 #include "comet/connection.h"
 #include "comet/event_loop.h"
 #include "comet/logic_calls.h"
@@ -124,9 +125,10 @@ static void update_accepts(struct comet_connection *connection, const int32_t *o
 
 static uint32_t connection_room_online(const struct comet_connection *connection)
 {
-    /* goim: one room per connection; the count is this loop's members for now
-     * (cluster-wide AllOnline comes with RenewOnline). */
-    return connection->rooms ? connection->rooms->room->online : 0;
+    /* goim: one room per connection; cluster-wide count if known, else comet-wide local */
+    if (connection->rooms == NULL)
+        return 0;
+    return online_room_count(&connection->loop->comet->online, connection->rooms->room->id);
 }
 
 static int protocol_handle_active(struct comet_connection *connection,
@@ -141,6 +143,12 @@ static int protocol_handle_active(struct comet_connection *connection,
         gim_write_u32(online, connection_room_online(connection));
         timer_wheel_arm(&loop->wheel, &connection->deadline,
                         loop->now_ms + connection->heartbeat_ms);
+        /* goim renews at a random 10-30 min; here a fixed protocol.renewInterval */
+        if (loop->now_ms - connection->renewed_ms >=
+            loop->comet->config->protocol_renew_interval_ms) {
+            connection->renewed_ms = loop->now_ms;
+            logic_heartbeat(loop->comet, connection->mid, connection->key);
+        }
         return connection_reply_frame(connection, header->version, GIM_OP_HEARTBEAT_REPLY,
                                       header->sequence, online, sizeof(online));
     }
@@ -254,6 +262,7 @@ void protocol_finish_auth(struct inbox_item *item)
         connection_close(connection, "out of memory at auth");
     } else {
         connection->state = CONNECTION_ACTIVE;
+        connection->renewed_ms = loop->now_ms; /* Connect just wrote the mappings */
         connection->auth_sequence =
             atomic_fetch_add_explicit(&loop->comet->auth_sequence, 1, memory_order_relaxed) + 1;
         atomic_fetch_add_explicit(&loop->authenticated, 1, memory_order_relaxed);

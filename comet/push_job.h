@@ -39,6 +39,7 @@ struct push_job {
     struct latch delivered; /* counted down once by each loop */
     enum push_kind kind;
     int32_t operation;
+    int32_t speed; /* PUSH_BROADCAST: connections per second for this comet, 0 = at once */
     struct gim_shared_buffer *data; /* the bytes every target TCP connection writes */
     /* the same push as one WebSocket message (op 9 wrapped for OpRaw); owned, NULL when
      * the comet has no WebSocket listener */

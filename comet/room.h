@@ -16,6 +16,7 @@
 #include "comet/string_map.h"
 
 struct comet_connection;
+struct online;
 struct room;
 
 struct room_member {
@@ -33,9 +34,10 @@ struct room {
 
 struct room_index {
     struct string_map rooms; /* id -> struct room */
+    struct online *online;   /* comet-wide counts told of every join / leave; NULL = none */
 };
 
-/* Initialises an empty index. */
+/* Initialises an empty index (online NULL; the owner may set it before the first join). */
 void room_index_init(struct room_index *index);
 
 /* Frees the index; every connection must have left its rooms already. */

@@ -177,7 +177,7 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
         return;
     }
     job->operation = message->protoop;
-    /* speed (connections per second) is not applied yet: delivery is immediate. */
+    job->speed = message->speed; /* paced by each loop (broadcast_pacer.h) */
     deliver(comet, job, message->proto, &answer.base, reply);
 }
 

@@ -1,0 +1,68 @@
+/*
+ * online.h: comet-wide room counts, local and cluster-wide (goim's online view).
+ *
+ * One table per comet, shared by every loop and the operations thread and
+ * guarded by one mutex (held only for a hash lookup or update, never across
+ * I/O, so a loop never waits on anything slow). Each entry is a room with
+ * members on this comet: `local` = members summed over all loops (loops call
+ * online_add on join / leave through their room index), `all` = the room's
+ * cluster-wide count from logic's last RenewOnline answer (0 = unknown).
+ * An entry is freed when its local count reaches 0. The table's size is
+ * bounded by the rooms joined on this comet (one room per connection).
+ */
+#ifndef COMET_ONLINE_H
+#define COMET_ONLINE_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "comet/string_map.h"
+
+struct online {
+    pthread_mutex_t lock;
+    struct string_map rooms; /* room id -> struct online_room (owned) */
+};
+
+/* One room and its count, as copied out by online_snapshot. */
+struct online_count {
+    char *room; /* owned by the snapshot */
+    int32_t count;
+};
+
+/* Initialises an empty table. */
+void online_init(struct online *online);
+
+/* Frees the table and its entries. No thread may use it any more. */
+void online_destroy(struct online *online);
+
+/*
+ * Adds delta (+1 join, -1 leave) to room's local count, creating the entry on
+ * a join and freeing it when the count reaches 0. A leave of an unknown room
+ * is ignored; a join that cannot allocate is dropped (the count is then one
+ * low until the room empties). online may be NULL (nothing is counted). Any thread.
+ */
+void online_add(struct online *online, const char *room, int delta);
+
+/*
+ * The count a heartbeat reports for room: its cluster-wide count when known
+ * and > 0, else its comet-wide local count; 0 if room is NULL or unknown. Any thread.
+ */
+uint32_t online_room_count(struct online *online, const char *room);
+
+/*
+ * Copies every room with its local count into a new array (*out, *count; NULL / 0 when
+ * empty). Free it with online_snapshot_free. Returns GIM_OK or GIM_ERR_NO_MEMORY.
+ */
+int online_snapshot(struct online *online, struct online_count **out, size_t *count);
+
+/* Frees a snapshot from online_snapshot. */
+void online_snapshot_free(struct online_count *counts, size_t count);
+
+/*
+ * Replaces the cluster-wide counts: rooms in counts[] get theirs, every other
+ * room back to unknown (0). Rooms without local members are not kept. Any thread.
+ */
+void online_set_all(struct online *online, const struct online_count *counts, size_t count);
+
+#endif
