@@ -2,6 +2,7 @@
 #include "comet/rpc_service.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "comet.pb-c.h"
 #include "comet/comet.h"
@@ -181,6 +182,43 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
     deliver(comet, job, message->proto, &answer.base, reply);
 }
 
+/* Rooms: every room with members on this comet, each mapped to true (goim's answer). */
+static void handle_rooms(struct comet *comet, struct gim_rpc_reply *reply)
+{
+    Goim__Comet__RoomsReply answer = GOIM__COMET__ROOMS_REPLY__INIT;
+    Goim__Comet__RoomsReply__RoomsEntry *entries = NULL, **pointers = NULL;
+    struct online_count *counts;
+    size_t count, index;
+
+    if (online_snapshot(&comet->online, &counts, &count) != GIM_OK) {
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    if (count > 0) {
+        entries = calloc(count, sizeof(*entries));
+        pointers = calloc(count, sizeof(*pointers));
+        if (entries == NULL || pointers == NULL) {
+            free(entries);
+            free(pointers);
+            online_snapshot_free(counts, count);
+            gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
+            return;
+        }
+    }
+    for (index = 0; index < count; index++) {
+        goim__comet__rooms_reply__rooms_entry__init(&entries[index]);
+        entries[index].key = counts[index].room;
+        entries[index].value = 1;
+        pointers[index] = &entries[index];
+    }
+    answer.n_rooms = count;
+    answer.rooms = pointers;
+    gim_rpc_reply_message(reply, &answer.base); /* packed here: the arrays can go */
+    free(entries);
+    free(pointers);
+    online_snapshot_free(counts, count);
+}
+
 static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *request,
                               size_t request_length, struct gim_rpc_reply *reply)
 {
@@ -197,7 +235,7 @@ static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *reques
         handle_broadcast(comet, request, request_length, reply);
         break;
     case GIM_RPC_COMET_ROOMS:
-        gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "not implemented");
+        handle_rooms(comet, reply);
         break;
     default:
         gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "unknown method");
