@@ -1,0 +1,90 @@
+/* test_comet_online.c: unit tests of comet's comet-wide room counts (comet/online.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "comet/online.h"
+#include "common/status.h"
+
+static void test_joins_and_leaves_count_locally(void **state)
+{
+    struct online online;
+
+    (void)state;
+    online_init(&online);
+    assert_int_equal(online_room_count(&online, "live://1000"), 0);
+    online_add(&online, "live://1000", +1);
+    online_add(&online, "live://1000", +1);
+    online_add(&online, "chat://7", +1);
+    assert_int_equal(online_room_count(&online, "live://1000"), 2);
+    assert_int_equal(online_room_count(&online, "chat://7"), 1);
+    online_add(&online, "live://1000", -1);
+    assert_int_equal(online_room_count(&online, "live://1000"), 1);
+    online_add(&online, "nowhere", -1); /* a leave of an unknown room is ignored */
+    assert_int_equal(online_room_count(&online, NULL), 0);
+    online_destroy(&online);
+}
+
+static void test_cluster_count_wins_when_known(void **state)
+{
+    struct online online;
+    struct online_count all[2] = {{"live://1000", 42}, {"elsewhere://1", 9}};
+
+    (void)state;
+    online_init(&online);
+    online_add(&online, "live://1000", +1);
+    online_add(&online, "chat://7", +1);
+    online_set_all(&online, all, 2);
+    assert_int_equal(online_room_count(&online, "live://1000"), 42);
+    assert_int_equal(online_room_count(&online, "chat://7"), 1); /* unknown cluster-wide: local */
+    assert_int_equal(online_room_count(&online, "elsewhere://1"),
+                     0);              /* no local members: not kept */
+    online_set_all(&online, NULL, 0); /* a new answer without the room makes it unknown again */
+    assert_int_equal(online_room_count(&online, "live://1000"), 1);
+    online_destroy(&online);
+}
+
+static void test_snapshot_lists_rooms_with_members(void **state)
+{
+    struct online online;
+    struct online_count *counts;
+    size_t count, index;
+    int live = -1, game = -1;
+
+    (void)state;
+    online_init(&online);
+    assert_int_equal(online_snapshot(&online, &counts, &count), GIM_OK);
+    assert_int_equal(count, 0);
+    online_snapshot_free(counts, count);
+    online_add(&online, "live://1000", +1);
+    online_add(&online, "live://1000", +1);
+    online_add(&online, "chat://7", +1);
+    online_add(&online, "chat://7", -1); /* emptied: gone */
+    online_add(&online, "game://3", +1);
+    assert_int_equal(online_snapshot(&online, &counts, &count), GIM_OK);
+    assert_int_equal(count, 2);
+    for (index = 0; index < count; index++) {
+        if (strcmp(counts[index].room, "live://1000") == 0)
+            live = counts[index].count;
+        else if (strcmp(counts[index].room, "game://3") == 0)
+            game = counts[index].count;
+    }
+    assert_int_equal(live, 2);
+    assert_int_equal(game, 1);
+    online_snapshot_free(counts, count);
+    online_destroy(&online);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_joins_and_leaves_count_locally),
+        cmocka_unit_test(test_cluster_count_wins_when_known),
+        cmocka_unit_test(test_snapshot_lists_rooms_with_members),
+    };
+    return cmocka_run_group_tests_name("comet_online", tests, NULL, NULL);
+}
