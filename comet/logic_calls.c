@@ -16,36 +16,37 @@ static void forget_reply(void *user, int status, ProtobufCMessage *reply)
         protobuf_c_message_free_unpacked(reply, NULL);
 }
 
+/* Sends request as method without waiting; the answer is only logged when it is an error. */
+static void call_and_forget(struct comet *comet, uint32_t method, const ProtobufCMessage *request,
+                            const ProtobufCMessageDescriptor *reply_type, const char *what)
+{
+    int status =
+        gim_rpc_call_async(comet->logic, method, request, reply_type,
+                           (int)comet->config->rpc_client_timeout_ms, forget_reply, (void *)what);
+    if (status != GIM_OK)
+        gim_log_debug("logic %s not sent: %s", what, gim_strerror(status));
+}
+
 void logic_disconnect(struct comet *comet, int64_t mid, const char *key)
 {
     Goim__Logic__DisconnectReq request = GOIM__LOGIC__DISCONNECT_REQ__INIT;
-    int status;
 
     request.mid = mid;
     request.key = (char *)key;
     request.server = comet->config->host;
-    status = gim_rpc_call_async(comet->logic, GIM_RPC_LOGIC_DISCONNECT, &request.base,
-                                &goim__logic__disconnect_reply__descriptor,
-                                (int)comet->config->rpc_client_timeout_ms, forget_reply,
-                                (void *)"Disconnect");
-    if (status != GIM_OK)
-        gim_log_debug("logic Disconnect not sent: %s", gim_strerror(status));
+    call_and_forget(comet, GIM_RPC_LOGIC_DISCONNECT, &request.base,
+                    &goim__logic__disconnect_reply__descriptor, "Disconnect");
 }
 
 void logic_heartbeat(struct comet *comet, int64_t mid, const char *key)
 {
     Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
-    int status;
 
     request.mid = mid;
     request.key = (char *)key;
     request.server = comet->config->host;
-    status = gim_rpc_call_async(comet->logic, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
-                                &goim__logic__heartbeat_reply__descriptor,
-                                (int)comet->config->rpc_client_timeout_ms, forget_reply,
-                                (void *)"Heartbeat");
-    if (status != GIM_OK)
-        gim_log_debug("logic Heartbeat not sent: %s", gim_strerror(status));
+    call_and_forget(comet, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                    &goim__logic__heartbeat_reply__descriptor, "Heartbeat");
 }
 
 void logic_receive(struct comet *comet, int64_t mid, int32_t version, int32_t operation,
@@ -53,7 +54,6 @@ void logic_receive(struct comet *comet, int64_t mid, int32_t version, int32_t op
 {
     Goim__Logic__ReceiveReq request = GOIM__LOGIC__RECEIVE_REQ__INIT;
     Goim__Protocol__Proto proto = GOIM__PROTOCOL__PROTO__INIT;
-    int status;
 
     proto.ver = version;
     proto.op = operation;
@@ -62,9 +62,6 @@ void logic_receive(struct comet *comet, int64_t mid, int32_t version, int32_t op
     proto.body.len = body_length;
     request.mid = mid;
     request.proto = &proto;
-    status = gim_rpc_call_async(
-        comet->logic, GIM_RPC_LOGIC_RECEIVE, &request.base, &goim__logic__receive_reply__descriptor,
-        (int)comet->config->rpc_client_timeout_ms, forget_reply, (void *)"Receive");
-    if (status != GIM_OK)
-        gim_log_debug("logic Receive not sent: %s", gim_strerror(status));
+    call_and_forget(comet, GIM_RPC_LOGIC_RECEIVE, &request.base,
+                    &goim__logic__receive_reply__descriptor, "Receive");
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "job/offset_tracker.h"
@@ -41,13 +42,6 @@ struct job_consumer {
     size_t partition_count;
     uint64_t next_generation;
 };
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* librdkafka's own log lines go through ours (syslog levels -> ours). */
 static void kafka_log(const rd_kafka_t *kafka, int level, const char *facility, const char *text)
@@ -221,7 +215,7 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
     rd_kafka_poll_set_consumer(consumer->kafka);
     pthread_mutex_init(&consumer->lock, NULL);
     pthread_cond_init(&consumer->progress, NULL);
-    consumer->last_commit_ms = monotonic_ms();
+    consumer->last_commit_ms = gim_monotonic_ms();
     *out = consumer;
     return GIM_OK;
 }
@@ -229,7 +223,7 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
 /* Hands the stored offsets to an asynchronous commit when due (or when forced). */
 static void consumer_commit_if_due(struct job_consumer *consumer, bool force)
 {
-    int64_t now = monotonic_ms();
+    int64_t now = gim_monotonic_ms();
     rd_kafka_resp_err_t error;
 
     if (!consumer->offsets_pending)

@@ -8,49 +8,13 @@ BROADCAST records without logic, and to check job against any producer.
     server = 4, room = 5, keys = 6 (repeated), msg = 7
 """
 
-PUSH, ROOM, BROADCAST = 0, 1, 2
-
-
-def _varint(value):
-    if value < 0:
-        value += 1 << 64  # int32/int64 negatives: ten-byte two's complement
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def _key(field, wire_type):
-    return _varint((field << 3) | wire_type)
-
-
-def _bytes_field(field, data):
-    return _key(field, 2) + _varint(len(data)) + data
+from support.logic_wire import BROADCAST, PUSH, ROOM, push_msg
 
 
 def encode_push_msg(type_=PUSH, operation=0, speed=0, server="", room="", keys=(), msg=b""):
     """The protobuf encoding of PushMsg (proto3: default values are left out)."""
-    out = bytearray()
-    if type_:
-        out += _key(1, 0) + _varint(type_)
-    if operation:
-        out += _key(2, 0) + _varint(operation)
-    if speed:
-        out += _key(3, 0) + _varint(speed)
-    if server:
-        out += _bytes_field(4, server.encode())
-    if room:
-        out += _bytes_field(5, room.encode())
-    for k in keys:
-        out += _bytes_field(6, k.encode())
-    if msg:
-        out += _bytes_field(7, bytes(msg))
-    return bytes(out)
+    return push_msg(type_, operation, speed=speed, server=server, room=room, keys=keys,
+                    msg=bytes(msg))
 
 
 class PushMsgProducer:
