@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "comet/broadcast_pacer.h"
@@ -19,6 +18,7 @@
 #include "comet/connection.h"
 #include "comet/protocol.h"
 #include "comet/push_job.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -39,13 +39,6 @@ struct key_claim {
     char *key;
     struct key_claim_item items[];
 };
-
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
 
 /* Splits "host:port" (host may be empty or [v6]) and opens a SO_REUSEPORT listener. */
 static int open_listener(const char *address, int *out_fd)
@@ -198,7 +191,7 @@ int event_loop_create(struct event_loop **out, struct comet *comet, int index)
     string_map_init(&loop->keys);
     room_index_init(&loop->rooms);
     loop->rooms.online = &comet->online;
-    loop->now_ms = monotonic_ms();
+    loop->now_ms = gim_monotonic_ms();
     timer_wheel_init(&loop->wheel, loop->now_ms);
     atomic_init(&loop->authenticated, 0);
     atomic_init(&loop->dropped_pushes, 0);
@@ -413,44 +406,49 @@ static void loop_reap(struct event_loop *loop)
     }
 }
 
+int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
+{
+    struct epoll_event events[EPOLL_BATCH];
+    int count, index, timeout = timer_wheel_wait_ms(&loop->wheel, loop->now_ms);
+
+    if (loop->paced != NULL) {
+        int paced_wait = pacer_run(loop, loop->now_ms);
+        if (paced_wait >= 0 && (timeout < 0 || paced_wait < timeout))
+            timeout = paced_wait;
+    }
+    if (max_wait_ms >= 0 && (timeout < 0 || max_wait_ms < timeout))
+        timeout = max_wait_ms;
+    count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, timeout);
+    if (count < 0 && errno != EINTR) {
+        gim_log_error("loop %d: epoll_wait: %s", loop->index, strerror(errno));
+        return GIM_ERR_IO;
+    }
+    loop->now_ms = gim_monotonic_ms();
+    for (index = 0; index < count; index++) {
+        struct loop_handle *handle = events[index].data.ptr;
+        switch (handle->type) {
+        case HANDLE_LISTENER:
+            if (!loop->stopping)
+                loop_accept(loop, (struct loop_listener *)handle);
+            break;
+        case HANDLE_INBOX:
+            loop_handle_items(loop, inbox_take_all(&loop->inbox));
+            break;
+        case HANDLE_CONNECTION:
+            connection_handle_events((struct comet_connection *)handle, events[index].events);
+            break;
+        }
+    }
+    timer_wheel_advance(&loop->wheel, loop->now_ms, loop_timer_expired, NULL);
+    loop_reap(loop); /* safe point: no callback is running on any connection */
+    return GIM_OK;
+}
+
 static void *event_loop_run(void *argument)
 {
     struct event_loop *loop = argument;
-    struct epoll_event events[EPOLL_BATCH];
 
-    while (!loop->stopping) {
-        int count, index;
-
-        int timeout = timer_wheel_wait_ms(&loop->wheel, loop->now_ms);
-
-        if (loop->paced != NULL) {
-            int paced_wait = pacer_run(loop, loop->now_ms);
-            if (paced_wait >= 0 && (timeout < 0 || paced_wait < timeout))
-                timeout = paced_wait;
-        }
-        count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, timeout);
-        if (count < 0 && errno != EINTR) {
-            gim_log_error("loop %d: epoll_wait: %s", loop->index, strerror(errno));
-            break;
-        }
-        loop->now_ms = monotonic_ms();
-        for (index = 0; index < count; index++) {
-            struct loop_handle *handle = events[index].data.ptr;
-            switch (handle->type) {
-            case HANDLE_LISTENER:
-                if (!loop->stopping)
-                    loop_accept(loop, (struct loop_listener *)handle);
-                break;
-            case HANDLE_INBOX:
-                loop_handle_items(loop, inbox_take_all(&loop->inbox));
-                break;
-            case HANDLE_CONNECTION:
-                connection_handle_events((struct comet_connection *)handle, events[index].events);
-                break;
-            }
-        }
-        timer_wheel_advance(&loop->wheel, loop->now_ms, loop_timer_expired, NULL);
-        loop_reap(loop); /* safe point: no callback is running on any connection */
+    while (!loop->stopping && event_loop_run_once(loop, -1) == GIM_OK) {
     }
     loop_close_listeners(loop);
     loop_close_all(loop);

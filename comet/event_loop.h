@@ -94,7 +94,19 @@ struct event_loop {
  */
 int event_loop_create(struct event_loop **loop, struct comet *comet, int index);
 
-/* Starts the loop's thread. Returns GIM_OK or GIM_ERR_IO. */
+/*
+ * Runs one iteration of the loop on the calling thread: waits for events at
+ * most until the next deadline (timer wheel, paced broadcast) and at most
+ * max_wait_ms (-1: no extra bound), then handles ready sockets, inbox items
+ * and expired deadlines, and releases connections closed meanwhile. The
+ * loop's thread calls it until the loop stops; a harness that never starts
+ * the thread (tests/fuzz) drives the loop with it instead. Returns GIM_OK,
+ * or GIM_ERR_IO when epoll fails (logged).
+ */
+int event_loop_run_once(struct event_loop *loop, int max_wait_ms);
+
+/* Starts the loop's thread (which runs event_loop_run_once until stopped). Returns GIM_OK or
+ * GIM_ERR_IO. */
 int event_loop_start(struct event_loop *loop);
 
 /*
