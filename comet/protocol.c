@@ -10,6 +10,7 @@
 #include "comet/connection.h"
 #include "comet/event_loop.h"
 #include "comet/logic_calls.h"
+#include "comet/websocket.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -50,7 +51,7 @@ static int protocol_start_auth(struct comet_connection *connection,
     call->loop = loop;
     call->connection = connection;
     request.server = loop->comet->config->host;
-    request.cookie = (char *)"";
+    request.cookie = (char *)websocket_cookie(connection);
     request.token.data = (uint8_t *)body;
     request.token.len = body_length;
     connection->auth_version = header->version;
@@ -67,6 +68,7 @@ static int protocol_start_auth(struct comet_connection *connection,
         free(call);
         return status;
     }
+    websocket_forget_cookie(connection); /* packed into the request already */
     connection_set_reading(connection, false);
     return GIM_OK;
 }

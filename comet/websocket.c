@@ -33,6 +33,7 @@ struct websocket_session {
     uint8_t *early; /* bytes that came after the request head, read before the socket */
     uint16_t early_length, early_offset;
     bool peer_closed; /* the stream reached its end */
+    char *cookie;     /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
 };
 
 /* ---- the upgrade request ---------------------------------------------------- */
@@ -343,10 +344,13 @@ static void websocket_reject(struct comet_connection *connection, const char *re
     gim_shared_buffer_unref(answer);
 }
 
-/* Switches the connection to WebSocket messages: 101, wslay context, early bytes. */
+/* Switches the connection to WebSocket messages: 101, wslay context, early bytes; keeps the
+ * request's Cookie header (head[0..head_length)) for the auth. */
 static void websocket_accept(struct comet_connection *connection, const char *accept,
-                             const uint8_t *early, size_t early_length)
+                             const char *head, size_t head_length, const uint8_t *early,
+                             size_t early_length)
 {
+    char cookie[WEBSOCKET_MAX_REQUEST_HEAD];
     struct websocket_session *session = calloc(1, sizeof(*session));
     struct gim_shared_buffer *answer;
     char text[160];
@@ -360,6 +364,11 @@ static void websocket_accept(struct comet_connection *connection, const char *ac
     }
     connection->websocket = session; /* freed with the connection (websocket_release) */
     wslay_event_config_set_max_recv_msg_length(session->context, CLIENT_FRAME_MAX);
+    if (find_header(head, head_length, "Cookie", cookie, sizeof(cookie)) && cookie[0] != '\0' &&
+        (session->cookie = strdup(cookie)) == NULL) {
+        connection_close(connection, "out of memory for websocket");
+        return;
+    }
     if (early_length > 0) {
         session->early = malloc(early_length);
         if (session->early == NULL) {
@@ -434,7 +443,8 @@ static void websocket_read_request(struct comet_connection *connection)
         websocket_reject(connection, "bad websocket upgrade");
         return;
     }
-    websocket_accept(connection, accept, end, held - (size_t)(end - scratch));
+    websocket_accept(connection, accept, (const char *)scratch, (size_t)(end - scratch), end,
+                     held - (size_t)(end - scratch));
 }
 
 void websocket_read(struct comet_connection *connection)
@@ -455,6 +465,24 @@ void websocket_release(struct comet_connection *connection)
         return;
     wslay_event_context_free(session->context);
     free(session->early);
+    free(session->cookie);
     free(session);
     connection->websocket = NULL;
+}
+
+const char *websocket_cookie(const struct comet_connection *connection)
+{
+    const struct websocket_session *session = connection->websocket;
+
+    return session != NULL && session->cookie != NULL ? session->cookie : "";
+}
+
+void websocket_forget_cookie(struct comet_connection *connection)
+{
+    struct websocket_session *session = connection->websocket;
+
+    if (session != NULL) {
+        free(session->cookie);
+        session->cookie = NULL;
+    }
 }

@@ -16,7 +16,8 @@
  *      goim frame (16 + 4096 bytes; over it wslay closes with 1009). Each
  *      text or binary message must hold exactly one goim frame whose packet
  *      length equals the message length (goim does not check; a mismatch
- *      closes the connection).
+ *      closes the connection). The request's Cookie header is kept until the
+ *      auth has passed it to logic Connect, as goim does.
  * Output does not go through wslay's queue: replies and pushes are encoded
  * once, already framed as one unmasked binary message (websocket_encode_*),
  * and go through the connection's shared output queue; wslay's own control
@@ -73,6 +74,17 @@ struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t lengt
  * to the protocol, sends wslay's control frames. May close the connection.
  */
 void websocket_read(struct comet_connection *connection);
+
+/*
+ * The Cookie header of the connection's upgrade request, for logic Connect
+ * (goim passes it; "" when there was none, after websocket_forget_cookie, or
+ * on a TCP connection). Owned by the connection; valid until the next
+ * websocket_forget_cookie or websocket_release.
+ */
+const char *websocket_cookie(const struct comet_connection *connection);
+
+/* Frees the kept Cookie header once the auth has sent it (idle connections keep nothing). */
+void websocket_forget_cookie(struct comet_connection *connection);
 
 /* Frees the connection's WebSocket state (wslay context). Called when the connection is freed. */
 void websocket_release(struct comet_connection *connection);

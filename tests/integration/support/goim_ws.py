@@ -118,10 +118,11 @@ class WsClient(Client):
         self.local_addr = sock.getsockname()
 
     @classmethod
-    def connect(cls, host, port, tls=False, timeout=10.0, path="/sub"):
+    def connect(cls, host, port, tls=False, timeout=10.0, path="/sub", headers=None):
+        """Upgrades a new socket; headers (dict) are extra request header fields."""
         sock = open_socket(host, port, tls=tls, timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
-        sock.sendall(upgrade_request(host, port, path=path, key=key))
+        sock.sendall(upgrade_request(host, port, path=path, key=key, headers=headers))
         status, headers, rest = read_http_head(sock, timeout)
         if status != 101:
             raise ProtocolError("upgrade answered %d" % status)
