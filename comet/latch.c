@@ -4,14 +4,11 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/clock.h"
+
 void latch_init(struct latch *latch, int count)
 {
-    pthread_condattr_t attributes;
-
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&latch->zero, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&latch->zero);
     pthread_mutex_init(&latch->lock, NULL);
     latch->count = count;
 }
@@ -35,13 +32,7 @@ bool latch_wait(struct latch *latch, int64_t timeout_ms)
     struct timespec deadline;
     bool reached;
 
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (timeout_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    gim_deadline_after_ms(&deadline, timeout_ms);
     pthread_mutex_lock(&latch->lock);
     while (latch->count > 0) {
         if (pthread_cond_timedwait(&latch->zero, &latch->lock, &deadline) != 0)

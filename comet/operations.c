@@ -10,6 +10,7 @@
 #include "comet/comet.h"
 #include "comet/event_loop.h"
 #include "comet/online.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/registry.h"
@@ -121,23 +122,16 @@ done:
     online_snapshot_free(counts, count);
 }
 
-static int64_t monotonic_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 static void *operations_run(void *argument)
 {
     struct operations *operations = argument;
     int64_t publish_period_ms = operations->comet->config->registry_ttl_ms / 3;
     int64_t online_period_ms = operations->comet->config->online_interval_ms;
-    int64_t next_publish = monotonic_ms(), next_online = next_publish + online_period_ms;
+    int64_t next_publish = gim_monotonic_ms(), next_online = next_publish + online_period_ms;
 
     for (;;) {
         struct timespec deadline;
-        int64_t now = monotonic_ms(), wake_ms;
+        int64_t now = gim_monotonic_ms(), wake_ms;
 
         if (now >= next_publish) {
             publish(operations);
@@ -145,11 +139,10 @@ static void *operations_run(void *argument)
         }
         if (now >= next_online) {
             renew_online(operations);
-            next_online = monotonic_ms() + online_period_ms;
+            next_online = gim_monotonic_ms() + online_period_ms;
         }
         wake_ms = next_publish < next_online ? next_publish : next_online;
-        deadline.tv_sec = (time_t)(wake_ms / 1000);
-        deadline.tv_nsec = (long)(wake_ms % 1000) * 1000000;
+        gim_deadline_at_ms(&deadline, wake_ms);
         pthread_mutex_lock(&operations->lock);
         while (!operations->stopping &&
                pthread_cond_timedwait(&operations->wake, &operations->lock, &deadline) == 0) {
@@ -169,7 +162,6 @@ int operations_start(struct comet *comet, struct operations **out)
 {
     const struct comet_config *config = comet->config;
     struct operations *operations = calloc(1, sizeof(*operations));
-    pthread_condattr_t attributes;
     int status;
 
     *out = NULL;
@@ -183,10 +175,7 @@ int operations_start(struct comet *comet, struct operations **out)
         return status;
     }
     pthread_mutex_init(&operations->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&operations->wake, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&operations->wake);
     if (pthread_create(&operations->thread, NULL, operations_run, operations) != 0) {
         gim_redis_close(operations->redis);
         pthread_cond_destroy(&operations->wake);

@@ -20,6 +20,13 @@ void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds)
     }
 }
 
+void gim_deadline_at_ms(struct timespec *deadline, int64_t monotonic_milliseconds)
+{
+    /* gim_monotonic_ms() counts from CLOCK_MONOTONIC's origin. */
+    deadline->tv_sec = (time_t)(monotonic_milliseconds / 1000);
+    deadline->tv_nsec = (long)(monotonic_milliseconds % 1000) * 1000000L;
+}
+
 int gim_cond_init_monotonic(pthread_cond_t *condition)
 {
     pthread_condattr_t attributes;

@@ -19,6 +19,11 @@ int64_t gim_monotonic_ms(void);
  * pthread_cond_timedwait on a condition created by gim_cond_init_monotonic). */
 void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds);
 
+/* Writes into *deadline the absolute monotonic time of a gim_monotonic_ms() reading (a wake time
+ * computed in those milliseconds), for pthread_cond_timedwait on a condition created by
+ * gim_cond_init_monotonic. A time already past gives a deadline that has expired. */
+void gim_deadline_at_ms(struct timespec *deadline, int64_t monotonic_milliseconds);
+
 /* Initialises *condition to wait against the monotonic clock. Returns 0 or an errno value. */
 int gim_cond_init_monotonic(pthread_cond_t *condition);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/registry.h"
@@ -35,17 +36,6 @@ struct job_comets {
     struct job_comet **entries;
     size_t count;
 };
-
-static void deadline_after(struct timespec *deadline, int64_t milliseconds)
-{
-    clock_gettime(CLOCK_MONOTONIC, deadline);
-    deadline->tv_sec += (time_t)(milliseconds / 1000);
-    deadline->tv_nsec += (long)(milliseconds % 1000) * 1000000L;
-    if (deadline->tv_nsec >= 1000000000L) {
-        deadline->tv_sec++;
-        deadline->tv_nsec -= 1000000000L;
-    }
-}
 
 /* Closes the client (waits for its asynchronous calls in flight) and frees. */
 static void comet_free(struct job_comet *comet)
@@ -235,7 +225,7 @@ static void *comets_watch(void *argument)
     struct job_comets *comets = argument;
     struct timespec next_read;
 
-    deadline_after(&next_read, comets->config->registry_refresh);
+    gim_deadline_after_ms(&next_read, comets->config->registry_refresh);
     pthread_mutex_lock(&comets->lock);
     while (!comets->stopping) {
         int status;
@@ -258,7 +248,7 @@ static void *comets_watch(void *argument)
         if (status == GIM_OK)
             comets->last_successful_read = comets->reads_completed;
         pthread_cond_broadcast(&comets->read_finished);
-        deadline_after(&next_read, comets->config->registry_refresh);
+        gim_deadline_after_ms(&next_read, comets->config->registry_refresh);
     }
     pthread_mutex_unlock(&comets->lock);
     return NULL;
@@ -267,7 +257,6 @@ static void *comets_watch(void *argument)
 int job_comets_start(struct job_comets **out, const struct job_config *config)
 {
     struct job_comets *comets;
-    pthread_condattr_t attributes;
     int status;
 
     *out = NULL;
@@ -283,11 +272,8 @@ int job_comets_start(struct job_comets **out, const struct job_config *config)
         return status;
     }
     pthread_mutex_init(&comets->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&comets->wake_watcher, &attributes);
-    pthread_cond_init(&comets->read_finished, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&comets->wake_watcher);
+    gim_cond_init_monotonic(&comets->read_finished);
 
     comets->last_read_status = comets_read_registry(comets);
     comets->reads_completed = 1;
@@ -366,7 +352,7 @@ int job_comets_refresh(struct job_comets *comets, int timeout_ms)
     uint64_t target;
     int status = GIM_OK;
 
-    deadline_after(&deadline, timeout_ms);
+    gim_deadline_after_ms(&deadline, timeout_ms);
     pthread_mutex_lock(&comets->lock);
     /* A read already running may have started before this call: wait for the next one. */
     target = comets->reads_completed + (comets->read_in_progress ? 2 : 1);

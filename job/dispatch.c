@@ -597,12 +597,6 @@ static int64_t dispatch_run_due(struct job_dispatch *dispatch)
     return next;
 }
 
-static void deadline_at(struct timespec *deadline, int64_t monotonic_milliseconds)
-{
-    deadline->tv_sec = (time_t)(monotonic_milliseconds / 1000);
-    deadline->tv_nsec = (long)(monotonic_milliseconds % 1000) * 1000000L;
-}
-
 static void *dispatch_thread(void *argument)
 {
     struct job_dispatch *dispatch = argument;
@@ -623,7 +617,7 @@ static void *dispatch_thread(void *argument)
                 struct timespec deadline;
                 if (next_due <= gim_monotonic_ms())
                     break;
-                deadline_at(&deadline, next_due);
+                gim_deadline_at_ms(&deadline, next_due);
                 pthread_cond_timedwait(&dispatch->wake, &dispatch->lock, &deadline);
                 if (next_due <= gim_monotonic_ms())
                     break;
@@ -672,7 +666,6 @@ int job_dispatch_create(struct job_dispatch **out, const struct job_config *conf
                         struct job_comets *comets, job_record_finished_fn finished, void *owner)
 {
     struct job_dispatch *dispatch = calloc(1, sizeof(*dispatch));
-    pthread_condattr_t attributes;
 
     *out = NULL;
     if (dispatch == NULL)
@@ -688,10 +681,7 @@ int job_dispatch_create(struct job_dispatch **out, const struct job_config *conf
         return GIM_ERR_NO_MEMORY;
     }
     pthread_mutex_init(&dispatch->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&dispatch->wake, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&dispatch->wake);
     if (pthread_create(&dispatch->thread, NULL, dispatch_thread, dispatch) != 0) {
         job_dispatch_destroy(dispatch);
         return GIM_ERR_IO;

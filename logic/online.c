@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/status.h"
@@ -50,7 +51,6 @@ static void online_snapshot_free(struct online_snapshot *snapshot)
 int online_create(struct online **out, struct redis_pool *pool, struct balancer *balancer)
 {
     struct online *online = calloc(1, sizeof(*online));
-    pthread_condattr_t attributes;
 
     *out = NULL;
     if (online == NULL)
@@ -59,10 +59,7 @@ int online_create(struct online **out, struct redis_pool *pool, struct balancer 
     online->balancer = balancer;
     online->last_status = GIM_ERR_UNAVAILABLE;
     pthread_mutex_init(&online->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC); /* the interval ignores clock jumps */
-    pthread_cond_init(&online->wake, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&online->wake); /* the interval ignores clock jumps */
     *out = online;
     return GIM_OK;
 }
@@ -191,13 +188,7 @@ static void *online_thread(void *argument)
 
     for (;;) {
         struct timespec deadline;
-        clock_gettime(CLOCK_MONOTONIC, &deadline);
-        deadline.tv_sec += (time_t)(online->interval_ms / 1000);
-        deadline.tv_nsec += (long)(online->interval_ms % 1000) * 1000000L;
-        if (deadline.tv_nsec >= 1000000000L) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000L;
-        }
+        gim_deadline_after_ms(&deadline, online->interval_ms);
         pthread_mutex_lock(&online->lock);
         while (!online->stopping &&
                pthread_cond_timedwait(&online->wake, &online->lock, &deadline) == 0)

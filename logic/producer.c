@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -183,26 +184,10 @@ int producer_create(struct producer **out, const char *brokers, const char *topi
     return GIM_OK;
 }
 
-/* Absolute CLOCK_MONOTONIC deadline milliseconds from now. */
-static struct timespec producer_deadline(int64_t milliseconds)
-{
-    struct timespec when;
-
-    clock_gettime(CLOCK_MONOTONIC, &when);
-    when.tv_sec += milliseconds / 1000;
-    when.tv_nsec += (milliseconds % 1000) * 1000000L;
-    if (when.tv_nsec >= 1000000000L) {
-        when.tv_sec++;
-        when.tv_nsec -= 1000000000L;
-    }
-    return when;
-}
-
 int producer_send(struct producer *producer, const struct producer_record *records, size_t count,
                   char *error, size_t error_size)
 {
     struct producer_batch *batch;
-    pthread_condattr_t attributes;
     struct timespec deadline;
     size_t index;
     int status;
@@ -216,10 +201,7 @@ int producer_send(struct producer *producer, const struct producer_record *recor
         return GIM_ERR_NO_MEMORY;
     }
     pthread_mutex_init(&batch->lock, NULL);
-    pthread_condattr_init(&attributes);
-    pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
-    pthread_cond_init(&batch->done, &attributes);
-    pthread_condattr_destroy(&attributes);
+    gim_cond_init_monotonic(&batch->done);
     batch->failed = GIM_OK;
     batch->references = 1;
 
@@ -240,7 +222,7 @@ int producer_send(struct producer *producer, const struct producer_record *recor
             break; /* records already produced are still awaited below */
         }
     }
-    deadline = producer_deadline(producer->timeout_ms + PRODUCER_WAIT_MARGIN_MS);
+    gim_deadline_after_ms(&deadline, producer->timeout_ms + PRODUCER_WAIT_MARGIN_MS);
     while (batch->pending > 0) {
         if (pthread_cond_timedwait(&batch->done, &batch->lock, &deadline) == ETIMEDOUT)
             break;

@@ -1,0 +1,413 @@
+/*
+ * test_comet_broadcast_pacer.c: unit tests of speed-limited broadcast delivery
+ * (comet/broadcast_pacer.c) on a real event loop.
+ *
+ * The loop is made by event_loop_create (its one listener binds an ephemeral
+ * port on 127.0.0.1 and is never used); every client is one end of a
+ * socketpair accepted by connection_accept, and the test reads what a client
+ * would receive from the other end. There is no logic daemon: a connection is
+ * made authenticated the way protocol_finish_auth does it (key index, accepts,
+ * state, counters), and the test closes connections as "replaced", the one
+ * kind of close that does not call logic Disconnect. Time is only the now_ms
+ * values handed to pacer_start and pacer_run: nothing sleeps and nothing reads
+ * the clock.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "comet/broadcast_pacer.h"
+#include "comet/comet.h"
+#include "comet/connection.h"
+#include "comet/event_loop.h"
+#include "comet/push_job.h"
+#include "comet/websocket.h"
+#include "common/frame.h"
+#include "common/shared_buffer.h"
+#include "common/status.h"
+
+#define WATCHED_OPERATION 1000
+#define OTHER_OPERATION   1001
+#define MAX_CLIENTS       16
+#define PUSH_BODY         "paced hello"
+
+struct client {
+    struct comet_connection *connection; /* NULL once the test closed it */
+    int peer;                            /* the client's end of the socketpair */
+    bool websocket;
+    int frames;       /* pushes read from peer so far */
+    bool peer_at_eof; /* peer read end of stream */
+};
+
+struct harness {
+    struct comet_config config;
+    struct comet comet;
+    struct event_loop *loop;
+    struct gim_shared_buffer *tcp_push;       /* what a TCP client reads for one push */
+    struct gim_shared_buffer *websocket_push; /* the same push as one WebSocket message */
+    struct client clients[MAX_CLIENTS];
+    int client_count;
+};
+
+static int harness_setup(void **state)
+{
+    struct harness *harness = calloc(1, sizeof(*harness));
+    uint8_t frame[GIM_FRAME_HEADER_SIZE + sizeof(PUSH_BODY)];
+    size_t frame_length;
+
+    if (harness == NULL)
+        return -1;
+    harness->config.host = "pacer-test";
+    harness->config.tcp_bind = "127.0.0.1:0";
+    harness->config.websocket_bind = "";
+    harness->config.handshake_timeout_ms = 60000;
+    harness->config.max_output_bytes = 1 << 20;
+    harness->comet.config = &harness->config;
+    harness->comet.loop_count = 1;
+    ip_counter_init(&harness->comet.client_addresses);
+    online_init(&harness->comet.online);
+    if (event_loop_create(&harness->loop, &harness->comet, 0) != GIM_OK)
+        return -1;
+    harness->comet.loops = &harness->loop;
+    frame_length = gim_frame_encode(frame, sizeof(frame), 1, WATCHED_OPERATION, 0,
+                                    (const uint8_t *)PUSH_BODY, strlen(PUSH_BODY));
+    harness->tcp_push = gim_shared_buffer_copy(frame, frame_length);
+    harness->websocket_push = websocket_encode_frame(1, WATCHED_OPERATION, 0,
+                                                     (const uint8_t *)PUSH_BODY, strlen(PUSH_BODY));
+    if (frame_length == 0 || harness->tcp_push == NULL || harness->websocket_push == NULL)
+        return -1;
+    *state = harness;
+    return 0;
+}
+
+/* Closes as replaced by a newer connection with its key: no logic Disconnect is sent. */
+static void close_client(struct client *client)
+{
+    client->connection->replaced = true;
+    connection_close(client->connection, "closed by the test");
+    client->connection = NULL;
+}
+
+static int harness_teardown(void **state)
+{
+    struct harness *harness = *state;
+    int index;
+
+    for (index = 0; index < harness->client_count; index++) {
+        if (harness->clients[index].connection != NULL)
+            close_client(&harness->clients[index]);
+        close(harness->clients[index].peer);
+    }
+    event_loop_destroy(harness->loop); /* releases the closed connections */
+    ip_counter_destroy(&harness->comet.client_addresses);
+    online_destroy(&harness->comet.online);
+    gim_shared_buffer_unref(harness->tcp_push);
+    gim_shared_buffer_unref(harness->websocket_push);
+    free(harness);
+    return 0;
+}
+
+/* Accepts one end of a new socketpair on the loop (in its handshake). Returns the client's index.
+ */
+static int accept_client(struct harness *harness, bool websocket)
+{
+    struct client *client = &harness->clients[harness->client_count];
+    struct event_loop *loop = harness->loop;
+    struct sockaddr_un peer_address = {.sun_family = AF_UNIX};
+    int pair[2];
+
+    assert_true(harness->client_count < MAX_CLIENTS);
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(connection_accept(loop, pair[0], (struct sockaddr *)&peer_address,
+                                       websocket ? LISTENER_WEBSOCKET : LISTENER_TCP),
+                     GIM_OK);
+    client->connection = loop->live; /* connection_accept links the new connection first */
+    assert_non_null(client->connection);
+    assert_int_equal(client->connection->handle.fd, pair[0]);
+    assert_int_equal(client->connection->state, CONNECTION_HANDSHAKE);
+    client->peer = pair[1];
+    client->websocket = websocket;
+    return harness->client_count++;
+}
+
+/* Accepts a client and authenticates it as protocol_finish_auth would, watching operation.
+ * Returns the client's index. */
+static int add_client(struct harness *harness, bool websocket, int32_t operation)
+{
+    int index = accept_client(harness, websocket);
+    struct comet_connection *connection = harness->clients[index].connection;
+    struct event_loop *loop = harness->loop;
+    char key[32];
+
+    snprintf(key, sizeof(key), "key-%d", index);
+    connection->key = strdup(key);
+    connection->accepts = malloc(sizeof(*connection->accepts));
+    assert_non_null(connection->key);
+    assert_non_null(connection->accepts);
+    connection->accepts[0] = operation;
+    connection->accept_count = 1;
+    connection->mid = 100 + index;
+    assert_int_equal(string_map_put(&loop->keys, connection->key, connection, NULL), GIM_OK);
+    connection->state = CONNECTION_ACTIVE;
+    atomic_fetch_add(&loop->authenticated, 1);
+    ip_counter_add(&harness->comet.client_addresses, connection->address);
+    return index;
+}
+
+/* A broadcast of the harness's push for operation, as rpc_service.c builds it (one loop). */
+static struct push_job *broadcast_job(struct harness *harness, int32_t operation)
+{
+    struct push_job *job =
+        push_job_new(1, PUSH_BROADCAST, gim_shared_buffer_ref(harness->tcp_push), NULL);
+
+    assert_non_null(job);
+    job->websocket_data = gim_shared_buffer_ref(harness->websocket_push);
+    job->operation = operation;
+    return job;
+}
+
+/*
+ * Reads what every client's peer has received since the last call, checks that it is
+ * whole copies of the push in the client's encoding, and returns how many pushes arrived.
+ */
+static int collect(struct harness *harness)
+{
+    int index, arrived = 0;
+
+    for (index = 0; index < harness->client_count; index++) {
+        struct client *client = &harness->clients[index];
+        const struct gim_shared_buffer *expected =
+            client->websocket ? harness->websocket_push : harness->tcp_push;
+        uint8_t buffer[4096];
+        size_t length = 0, offset;
+
+        for (;;) {
+            ssize_t got = read(client->peer, buffer + length, sizeof(buffer) - length);
+            if (got > 0) {
+                length += (size_t)got;
+                assert_true(length < sizeof(buffer));
+                continue;
+            }
+            if (got == 0)
+                client->peer_at_eof = true;
+            else
+                assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+            break;
+        }
+        assert_int_equal(length % expected->length, 0);
+        for (offset = 0; offset < length; offset += expected->length) {
+            assert_memory_equal(buffer + offset, expected->data, expected->length);
+            client->frames++;
+            arrived++;
+        }
+    }
+    return arrived;
+}
+
+static void test_paced_broadcast_reaches_watchers_at_its_speed(void **state)
+{
+    struct harness *harness = *state;
+    struct event_loop *loop = harness->loop;
+    struct push_job *job = broadcast_job(harness, WATCHED_OPERATION);
+    int index, other, handshaking, late;
+
+    for (index = 0; index < 4; index++)
+        add_client(harness, false, WATCHED_OPERATION);
+    add_client(harness, true, WATCHED_OPERATION);
+    other = add_client(harness, false, OTHER_OPERATION);
+    handshaking = accept_client(harness, false); /* not authenticated: no target */
+
+    /* 100 connections per second: one every 10 ms, the first at once. */
+    assert_int_equal(pacer_start(loop, job, 100.0, 5000), GIM_OK);
+    assert_int_equal(loop->paced_count, 1);
+    assert_int_equal(atomic_load(&job->references), 2);   /* the test's and the pacer's */
+    late = add_client(harness, false, WATCHED_OPERATION); /* after the snapshot */
+    assert_int_equal(collect(harness), 0);                /* starting delivers nothing */
+
+    assert_int_equal(pacer_run(loop, 5000), 10);
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 5009), PACER_SLICE_MS); /* 1 ms left: woken a slice later */
+    assert_int_equal(collect(harness), 0);
+    assert_int_equal(pacer_run(loop, 5010), 10);
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 5035), PACER_SLICE_MS); /* 3rd and 4th were due */
+    assert_int_equal(collect(harness), 2);
+    assert_int_equal(pacer_run(loop, 5040), -1); /* the 5th: finished and freed */
+    assert_int_equal(collect(harness), 1);
+    assert_null(loop->paced);
+    assert_int_equal(loop->paced_count, 0);
+    assert_int_equal(atomic_load(&job->references), 1);
+
+    for (index = 0; index < harness->client_count; index++) {
+        int expected = index == other || index == handshaking || index == late ? 0 : 1;
+        assert_int_equal(harness->clients[index].frames, expected);
+        assert_int_equal(harness->clients[index].connection->references, 1); /* live list only */
+    }
+    assert_int_equal(pacer_run(loop, 6000), -1);
+    assert_int_equal(collect(harness), 0);
+    push_job_unref(job);
+}
+
+static void test_wake_is_the_nearest_due_time_of_all_broadcasts(void **state)
+{
+    struct harness *harness = *state;
+    struct event_loop *loop = harness->loop;
+    struct push_job *four_per_second = broadcast_job(harness, WATCHED_OPERATION);
+    struct push_job *three_per_second = broadcast_job(harness, WATCHED_OPERATION);
+    int index;
+
+    for (index = 0; index < 3; index++)
+        add_client(harness, false, WATCHED_OPERATION);
+
+    /* 4 per second: one every 250 ms. */
+    assert_int_equal(pacer_start(loop, four_per_second, 4.0, 1000), GIM_OK);
+    assert_int_equal(pacer_run(loop, 1000), 250);
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 1100), 150);
+    assert_int_equal(collect(harness), 0);
+
+    /* 3 per second alongside: its second is due at 1100 + ceil(333.3) = 1434, after the
+     * other's second at 1250. */
+    assert_int_equal(pacer_start(loop, three_per_second, 3.0, 1100), GIM_OK);
+    assert_int_equal(pacer_run(loop, 1100), 150);
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 1250), 184); /* 4/s: next at 1500; 3/s: at 1434 */
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 1434), 66); /* 4/s: its last at 1500 */
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(pacer_run(loop, 1500), 267); /* 3/s: its last at 1100 + ceil(666.7) */
+    assert_int_equal(collect(harness), 1);
+    assert_int_equal(loop->paced_count, 1);
+    assert_int_equal(pacer_run(loop, 1767), -1);
+    assert_int_equal(collect(harness), 1);
+
+    for (index = 0; index < harness->client_count; index++)
+        assert_int_equal(harness->clients[index].frames, 2); /* once from each broadcast */
+    push_job_unref(four_per_second);
+    push_job_unref(three_per_second);
+}
+
+static void test_closed_connection_in_snapshot_is_skipped(void **state)
+{
+    struct harness *harness = *state;
+    struct event_loop *loop = harness->loop;
+    struct push_job *job = broadcast_job(harness, WATCHED_OPERATION);
+    int index, closed_index;
+
+    add_client(harness, false, WATCHED_OPERATION);
+    closed_index = add_client(harness, true, WATCHED_OPERATION);
+    add_client(harness, false, WATCHED_OPERATION);
+
+    assert_int_equal(pacer_start(loop, job, 1.0, 0), GIM_OK);
+    close_client(&harness->clients[closed_index]); /* the snapshot keeps it referenced */
+    assert_int_equal(pacer_run(loop, 0), 1000);
+    assert_int_equal(pacer_run(loop, 1000), 1000);
+    assert_int_equal(pacer_run(loop, 2000), -1);
+    assert_int_equal(collect(harness), 2);
+    for (index = 0; index < harness->client_count; index++) {
+        struct client *client = &harness->clients[index];
+        assert_int_equal(client->frames, index == closed_index ? 0 : 1);
+        assert_int_equal(client->peer_at_eof, index == closed_index);
+    }
+    push_job_unref(job);
+}
+
+static void test_pacer_refuses_past_max_active(void **state)
+{
+    struct harness *harness = *state;
+    struct event_loop *loop = harness->loop;
+    struct push_job *jobs[PACER_MAX_ACTIVE + 1];
+    int index;
+
+    add_client(harness, false, WATCHED_OPERATION);
+    add_client(harness, false, WATCHED_OPERATION);
+    for (index = 0; index <= PACER_MAX_ACTIVE; index++)
+        jobs[index] = broadcast_job(harness, WATCHED_OPERATION);
+
+    for (index = 0; index < PACER_MAX_ACTIVE; index++)
+        assert_int_equal(pacer_start(loop, jobs[index], 1.0, 0), GIM_OK);
+    assert_int_equal(loop->paced_count, PACER_MAX_ACTIVE);
+    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
+    assert_int_equal(atomic_load(&jobs[PACER_MAX_ACTIVE]->references), 1); /* nothing kept */
+    assert_int_equal(loop->paced_count, PACER_MAX_ACTIVE);
+    assert_int_equal(harness->clients[0].connection->references, 1 + PACER_MAX_ACTIVE);
+
+    /* Each delivers its first connection now and its second a second later. */
+    assert_int_equal(pacer_run(loop, 0), 1000);
+    assert_int_equal(collect(harness), PACER_MAX_ACTIVE);
+    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
+    assert_int_equal(pacer_run(loop, 1000), -1);
+    assert_int_equal(collect(harness), PACER_MAX_ACTIVE);
+    assert_int_equal(loop->paced_count, 0);
+
+    /* Finished broadcasts free their slots. */
+    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 2000), GIM_OK);
+    assert_int_equal(pacer_run(loop, 3000), -1);
+    assert_int_equal(collect(harness), 2);
+    for (index = 0; index < harness->client_count; index++)
+        assert_int_equal(harness->clients[index].frames, PACER_MAX_ACTIVE + 1);
+    for (index = 0; index <= PACER_MAX_ACTIVE; index++) {
+        assert_int_equal(atomic_load(&jobs[index]->references), 1);
+        push_job_unref(jobs[index]);
+    }
+}
+
+static void test_clear_releases_connections_and_jobs(void **state)
+{
+    struct harness *harness = *state;
+    struct event_loop *loop = harness->loop;
+    struct push_job *first = broadcast_job(harness, WATCHED_OPERATION);
+    struct push_job *second = broadcast_job(harness, WATCHED_OPERATION);
+    int index;
+
+    for (index = 0; index < 3; index++)
+        add_client(harness, false, WATCHED_OPERATION);
+    assert_int_equal(pacer_start(loop, first, 1.0, 0), GIM_OK);
+    assert_int_equal(pacer_start(loop, second, 2.0, 0), GIM_OK);
+    assert_int_equal(pacer_run(loop, 0), 500);
+    assert_int_equal(collect(harness), 2);
+    close_client(&harness->clients[1]); /* a closed one, still held by the snapshots */
+
+    pacer_clear(loop);
+    assert_null(loop->paced);
+    assert_int_equal(loop->paced_count, 0);
+    assert_int_equal(atomic_load(&first->references), 1);
+    assert_int_equal(atomic_load(&second->references), 1);
+    assert_int_equal(harness->clients[0].connection->references, 1);
+    assert_int_equal(harness->clients[2].connection->references, 1);
+
+    /* Nothing is delivered afterwards; the loop can pace again. */
+    assert_int_equal(pacer_run(loop, 10000), -1);
+    assert_int_equal(collect(harness), 0);
+    assert_int_equal(pacer_start(loop, first, 1.0, 10000), GIM_OK);
+    pacer_clear(loop);
+    push_job_unref(first);
+    push_job_unref(second);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_paced_broadcast_reaches_watchers_at_its_speed,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_wake_is_the_nearest_due_time_of_all_broadcasts,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_connection_in_snapshot_is_skipped,
+                                        harness_setup, harness_teardown),
+        cmocka_unit_test_setup_teardown(test_pacer_refuses_past_max_active, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_clear_releases_connections_and_jobs, harness_setup,
+                                        harness_teardown),
+    };
+    return cmocka_run_group_tests_name("comet_broadcast_pacer", tests, NULL, NULL);
+}
