@@ -46,9 +46,10 @@ static const struct gim_config_option comet_options[] = {
     ROW("websocket.tlsBind", GIM_CONFIG_STRING, websocket_tls_bind, ":3103", 0, -1, NULL, NULL,
         "WSS listen addresses, comma list"),
     ROW("websocket.certFile", GIM_CONFIG_STRING, websocket_cert_file, "", 0, -1, NULL, NULL,
-        "WSS certificate chain (PEM file)"),
+        "WSS certificate chains (PEM files), comma list, paired by position with "
+        "websocket.privateFile; the client's SNI name picks one, the first is the default"),
     ROW("websocket.privateFile", GIM_CONFIG_STRING, websocket_private_file, "", 0, -1, NULL, NULL,
-        "WSS private key (PEM file)"),
+        "WSS private keys (PEM files), comma list, one per websocket.certFile entry"),
     ROW("rpcServer.addr", GIM_CONFIG_STRING, rpc_server_addr, ":3109", 0, -1, NULL, NULL,
         "RPC listen address"),
     ROW("rpcServer.advertise", GIM_CONFIG_STRING, rpc_server_advertise, "", 0, -1, NULL, NULL,
@@ -152,15 +153,9 @@ int comet_config_load(struct comet_config *config, int argc, char **argv,
                                  error, error_size);
     if (status != GIM_OK || command->help)
         return status;
-    if (config->host == NULL || config->host[0] == '\0') {
-        char name[256] = "localhost";
-        gethostname(name, sizeof(name) - 1);
-        name[sizeof(name) - 1] = '\0';
-        free(config->host);
-        config->host = strdup(name);
-        if (config->host == NULL)
-            return GIM_ERR_NO_MEMORY;
-    }
+    status = gim_config_default_host(&config->host, "localhost", error, error_size);
+    if (status != GIM_OK)
+        return status;
     if (config->tcp_bind == NULL || config->tcp_bind[0] == '\0') {
         snprintf(error, error_size, "tcp.bind: at least one address is needed");
         return GIM_ERR_INVALID;

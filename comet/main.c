@@ -2,12 +2,12 @@
  * main.c: the comet daemon: configuration, threads, signals, orderly stop.
  *
  * Start: config (-t prints it and exits), RLIMIT_NOFILE raised to the hard
- * limit, the WSS TLS context (websocket.tlsOpen), logic RPC client, worker.threads event loops, the
- * RPC server, the operations thread (registry). SIGINT/SIGTERM: withdraw from the registry, stop
- * the RPC server, stop the loops (listeners closed, connections closed, Disconnect sent to logic
- * best effort), close the logic client (waits for calls in flight), free the loops, exit 0.
+ * limit, the WSS certificates (websocket.tlsOpen; chosen by SNI), logic RPC client, worker.threads
+ * event loops, the RPC server, the operations thread (registry). SIGINT/SIGTERM: withdraw from the
+ * registry, stop the RPC server, stop the loops (listeners closed, connections closed, Disconnect
+ * sent to logic best effort), close the logic client (waits for calls in flight), free the loops,
+ * exit 0.
  */
-#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +119,7 @@ int main(int argc, char **argv)
 {
     struct comet_config config = {0};
     struct gim_config_command command;
+    struct tls_certificates *certificates = NULL;
     struct comet comet;
     char error[512];
     sigset_t signals;
@@ -155,12 +156,16 @@ int main(int argc, char **argv)
     ip_counter_init(&comet.client_addresses);
     online_init(&comet.online);
     if (config.websocket_tls_open &&
-        tls_server_context_new(&comet.tls_context, config.websocket_cert_file,
-                               config.websocket_private_file) != GIM_OK)
+        tls_certificates_load(&certificates, config.websocket_cert_file,
+                              config.websocket_private_file) != GIM_OK) {
         status = 1;
-    else
+    } else {
+        if (certificates != NULL)
+            comet.tls_context = tls_certificates_default_context(certificates);
         status = run(&comet, &config);
-    SSL_CTX_free(comet.tls_context);
+    }
+    comet.tls_context = NULL;
+    tls_certificates_free(certificates); /* after run: every TLS connection is closed */
     ip_counter_destroy(&comet.client_addresses);
     online_destroy(&comet.online);
     comet_config_free(&config);

@@ -10,6 +10,8 @@
  * first reads and writes (SSL_accept state); when OpenSSL needs the socket
  * writable to make progress on a read, connection->stream_wants_write is
  * set and the connection keeps EPOLLOUT armed until the next read attempt.
+ * WSS may serve several certificates (struct tls_certificates): the one a
+ * session presents is picked by the client's SNI name during the handshake.
  */
 #ifndef COMET_STREAM_H
 #define COMET_STREAM_H
@@ -50,12 +52,45 @@ extern const struct stream_ops plain_stream;
 extern const struct stream_ops tls_stream;
 
 /*
- * Creates a TLS server context from a PEM certificate chain and private key
- * file. On GIM_OK *context is the caller's (SSL_CTX_free). Returns
- * GIM_ERR_INVALID (files unreadable or not matching; the reason is logged).
+ * The WSS certificates: one TLS server context per certificate/key pair, the
+ * first pair's being the default. A connection starts on the default context;
+ * during the handshake OpenSSL's servername callback switches it to the pair
+ * whose certificate names the client's SNI server name (goim's
+ * BuildNameToCertificate). Read-only after tls_certificates_load, so every
+ * loop thread may use it at once.
  */
-int tls_server_context_new(struct ssl_ctx_st **context, const char *certificate_file,
-                           const char *private_key_file);
+struct tls_certificates;
+
+/*
+ * Loads every pair of the two comma-separated lists of PEM files
+ * (websocket.certFile: certificate chains, websocket.privateFile: private
+ * keys), paired by position; spaces around an entry are ignored. Each key must
+ * match its certificate. A certificate is chosen for the client's SNI name by
+ * its subjectAltName DNS names and subject CNs, compared case-insensitively:
+ * an exact name of any pair first, then a "*.rest" name that stands for
+ * exactly one leftmost label ("*.example.com" serves "a.example.com", not
+ * "example.com" nor "a.b.example.com"); the first pair in list order wins a
+ * tie. No SNI, or a name no certificate carries, gets the first pair.
+ * On GIM_OK *certificates is the caller's (tls_certificates_free). Returns
+ * GIM_ERR_INVALID when the lists differ in length, have an empty entry, or a
+ * file is unreadable, not PEM, or a key does not match its certificate (the
+ * reason, naming the files, is logged at error level), GIM_ERR_NO_MEMORY.
+ */
+int tls_certificates_load(struct tls_certificates **certificates, const char *certificate_files,
+                          const char *private_key_files);
+
+/*
+ * The default context (the first pair's), to give to tls_stream_attach.
+ * Owned by certificates: valid until tls_certificates_free.
+ */
+struct ssl_ctx_st *tls_certificates_default_context(const struct tls_certificates *certificates);
+
+/*
+ * Frees every pair's context and the name tables. Call it after the last TLS
+ * connection is released (sessions keep their own references to the contexts,
+ * but the SNI callback reads the name tables). NULL is ignored.
+ */
+void tls_certificates_free(struct tls_certificates *certificates);
 
 /*
  * Gives the connection a server-side TLS session over its socket (handshake
