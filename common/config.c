@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "status.h"
 
@@ -427,4 +428,27 @@ void gim_config_free(const struct gim_config_option *table, size_t rows, void *c
             *FIELD(config, &table[index], char *) = NULL;
         }
     }
+}
+
+int gim_config_default_host(char **host, const char *fallback, char *error, size_t error_size)
+{
+    char name[256] = "";
+    const char *chosen = name;
+    char *copy;
+
+    if (*host != NULL && (*host)[0] != '\0')
+        return GIM_OK;
+    if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
+        if (fallback == NULL) {
+            snprintf(error, error_size, "host: not set and gethostname() failed");
+            return GIM_ERR_INVALID;
+        }
+        chosen = fallback;
+    }
+    copy = strdup(chosen);
+    if (copy == NULL)
+        return GIM_ERR_NO_MEMORY;
+    free(*host);
+    *host = copy;
+    return GIM_OK;
 }

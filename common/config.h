@@ -76,6 +76,20 @@ void gim_config_usage(const struct gim_config_option *table, size_t rows, const 
 void gim_config_free(const struct gim_config_option *table, size_t rows, void *config);
 
 /*
+ * Gives a daemon's host setting (its server id) its default: when *host is
+ * NULL or empty, *host becomes a copy of this machine's name
+ * (gethostname()); a non-empty *host is left alone. When the name cannot be
+ * read or is empty, *host becomes a copy of fallback, or, with fallback
+ * NULL, nothing changes and GIM_ERR_INVALID is returned with
+ * "host: not set and gethostname() failed" in error[0..error_size).
+ * *host is owned by the daemon's config (freed by gim_config_free); a value
+ * it replaces is freed here. fallback and error stay the caller's.
+ * Returns GIM_OK, GIM_ERR_INVALID, or GIM_ERR_NO_MEMORY (*host unchanged,
+ * error untouched).
+ */
+int gim_config_default_host(char **host, const char *fallback, char *error, size_t error_size);
+
+/*
  * Parses a duration ("250ms", "5s", "4m", "1h", "1h30m" or a bare number of
  * milliseconds) into *milliseconds. Returns GIM_OK or GIM_ERR_INVALID.
  */

@@ -1,9 +1,7 @@
 /* config.c: the job daemon's option table and its checks (see config.h). */
 #include "job/config.h"
 
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/status.h"
 
@@ -114,15 +112,9 @@ int job_config_load(struct job_config *config, int argc, char **argv,
                              error_size);
     if (status != GIM_OK || command->help)
         return status;
-    if (config->host == NULL || config->host[0] == '\0') {
-        char name[256] = "";
-        if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0')
-            snprintf(name, sizeof(name), "localhost");
-        free(config->host);
-        config->host = strdup(name);
-        if (config->host == NULL)
-            return GIM_ERR_NO_MEMORY;
-    }
+    status = gim_config_default_host(&config->host, "localhost", error, error_size);
+    if (status != GIM_OK)
+        return status;
     if (!offset_reset_is_valid(config->kafka_offset_reset)) {
         snprintf(error, error_size,
                  "kafka.offsetReset: \"%s\" is not one of earliest, latest (or librdkafka's "

@@ -3,7 +3,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/status.h"
 
@@ -109,19 +108,9 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
                                  error, error_size);
     if (status != GIM_OK || command->help)
         return status;
-    if (config->host == NULL || config->host[0] == '\0') {
-        char name[256] = "";
-        char *copy;
-        if (gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') {
-            snprintf(error, error_size, "host: not set and gethostname() failed");
-            return GIM_ERR_INVALID;
-        }
-        copy = strdup(name);
-        if (copy == NULL)
-            return GIM_ERR_NO_MEMORY;
-        free(config->host);
-        config->host = copy;
-    }
+    status = gim_config_default_host(&config->host, NULL, error, error_size); /* no name: error */
+    if (status != GIM_OK)
+        return status;
     if (config->node_region_weight <= 0) {
         snprintf(error, error_size, "node.regionWeight: must be > 0");
         return GIM_ERR_INVALID;

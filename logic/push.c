@@ -124,23 +124,35 @@ static int push_redis_failed(int status, char *error, size_t error_size)
     return status;
 }
 
-int push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
-              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size)
+/* Whose sessions a PUSH goes to: connection keys or user ids (exactly one of them is set). */
+struct push_targets {
+    const char *const *keys;
+    const int64_t *mids;
+    size_t count;
+};
+
+/*
+ * Looks the sessions of targets up in Redis (one pooled connection, given
+ * back before anything is produced), then produces one PUSH record per
+ * comet server holding some of them (push_routes).
+ */
+static int push_to_sessions(const struct logic_context *logic, int32_t operation,
+                            const struct push_targets *targets, const uint8_t *message,
+                            size_t length, char *error, size_t error_size)
 {
     struct session_routes routes = {0};
     struct gim_redis *redis;
     int status;
 
-    if (count == 0) {
-        snprintf(error, error_size, "keys: no key given");
-        return GIM_ERR_INVALID;
-    }
     redis = redis_pool_acquire(logic->redis);
     if (redis == NULL) {
         snprintf(error, error_size, "out of memory");
         return GIM_ERR_NO_MEMORY;
     }
-    status = session_routes_by_keys(redis, keys, count, &routes);
+    if (targets->keys != NULL)
+        status = session_routes_by_keys(redis, targets->keys, targets->count, &routes);
+    else
+        status = session_routes_by_mids(redis, targets->mids, targets->count, &routes);
     redis_pool_release(logic->redis, redis);
     if (status != GIM_OK)
         status = push_redis_failed(status, error, error_size);
@@ -150,28 +162,26 @@ int push_keys(const struct logic_context *logic, int32_t operation, const char *
     return status;
 }
 
+int push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
+              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size)
+{
+    const struct push_targets targets = {.keys = keys, .count = count};
+
+    if (count == 0) {
+        snprintf(error, error_size, "keys: no key given");
+        return GIM_ERR_INVALID;
+    }
+    return push_to_sessions(logic, operation, &targets, message, length, error, error_size);
+}
+
 int push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
               size_t count, const uint8_t *message, size_t length, char *error, size_t error_size)
 {
-    struct session_routes routes = {0};
-    struct gim_redis *redis;
-    int status;
+    const struct push_targets targets = {.mids = mids, .count = count};
 
     if (count == 0)
         return GIM_OK;
-    redis = redis_pool_acquire(logic->redis);
-    if (redis == NULL) {
-        snprintf(error, error_size, "out of memory");
-        return GIM_ERR_NO_MEMORY;
-    }
-    status = session_routes_by_mids(redis, mids, count, &routes);
-    redis_pool_release(logic->redis, redis);
-    if (status != GIM_OK)
-        status = push_redis_failed(status, error, error_size);
-    else
-        status = push_routes(logic, operation, &routes, message, length, error, error_size);
-    session_routes_free(&routes);
-    return status;
+    return push_to_sessions(logic, operation, &targets, message, length, error, error_size);
 }
 
 /* Packs push and produces it as one record with key; waits for Kafka. */

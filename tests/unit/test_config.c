@@ -211,6 +211,39 @@ static void test_check_flag_and_dump(void **state)
     gim_config_free(sample_table, ROWS, &config);
 }
 
+static void test_default_host_is_the_machine_name(void **state)
+{
+    char machine[256] = "";
+    const char *expected;
+    char *host = NULL;
+    char *given = strdup("given-host");
+    char *kept = given;
+    char error[256] = "";
+
+    (void)state;
+    if (gethostname(machine, sizeof(machine) - 1) != 0 || machine[0] == '\0')
+        snprintf(machine, sizeof(machine), "the-fallback");
+    expected = machine;
+
+    /* unset: the machine's name (or the fallback where it has none) */
+    assert_int_equal(gim_config_default_host(&host, "the-fallback", error, sizeof(error)), GIM_OK);
+    assert_string_equal(host, expected);
+    free(host);
+
+    /* empty: replaced, the empty string freed */
+    host = strdup("");
+    assert_int_equal(gim_config_default_host(&host, "the-fallback", error, sizeof(error)), GIM_OK);
+    assert_string_equal(host, expected);
+    free(host);
+
+    /* set: left alone, the same string */
+    assert_int_equal(gim_config_default_host(&given, NULL, error, sizeof(error)), GIM_OK);
+    assert_ptr_equal(given, kept);
+    assert_string_equal(given, "given-host");
+    assert_string_equal(error, "");
+    free(given);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_broken_json_reports_the_line),
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_check_flag_and_dump),
+        cmocka_unit_test(test_default_host_is_the_machine_name),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
