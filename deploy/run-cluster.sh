@@ -6,83 +6,49 @@
 # Starts Redis on a private port and directory (unless REDIS_ADDR names one), the embedded dev
 # Kafka (librdkafka's mock cluster, not durable; unless KAFKA_BROKERS names real brokers), then
 # logic, job and one comet on goim's default ports, prints the endpoints and a curl example, and
-# stops everything on Ctrl-C (or when any daemon dies).
+# stops everything on Ctrl-C (or when any daemon dies). The steps shared with
+# tests/bench/run-bench.sh are in deploy/cluster-lib.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=cluster-lib.sh
+. "$here/cluster-lib.sh"
+
 bin=${1:-$root/build/release/bin}
 run_dir=${GOIM_RUN_DIR:-$root/build/run}
 redis_port=${GOIM_REDIS_PORT:-16379}
 host=${HOST:-$(hostname)}
 mkdir -p "$run_dir"
 
-pids=()
-stopping=0
-# Stops the processes one by one, newest first (comet, job, logic, then Kafka and Redis), so
-# that each daemon still has its backends while it shuts down.
-stop_all() {
-    trap - INT TERM EXIT
-    stopping=1
+# Stops everything cluster-lib.sh started (newest first), saying so.
+stop_cluster() {
     echo
     echo "stopping the cluster..."
-    local index
-    for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
-        kill -TERM "${pids[$index]}" 2>/dev/null || true
-        wait "${pids[$index]}" 2>/dev/null || true
-    done
+    cluster_stop_all
     echo "stopped. logs are in $run_dir"
 }
-trap stop_all INT TERM EXIT
-
-wait_port() { # host port seconds
-    local deadline=$((SECONDS + $3))
-    while ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
-        if ((SECONDS > deadline)); then
-            echo "timed out waiting for $1:$2" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
+trap stop_cluster EXIT
+# Ctrl-C (or SIGTERM) is how this script is meant to end: exit 0, the EXIT trap stops the cluster.
+trap 'exit 0' INT TERM
 
 if [ -z "${REDIS_ADDR:-}" ]; then
-    redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$run_dir" --save '' \
-        --appendonly no --daemonize no --logfile "$run_dir/redis.log" &
-    pids+=($!)
-    REDIS_ADDR=127.0.0.1:$redis_port
-    wait_port 127.0.0.1 "$redis_port" 10
+    cluster_start_redis "$redis_port" "$run_dir"
 fi
 export REDIS_ADDR
 
-job_flags=""
+job_flags=()
 if [ -z "${KAFKA_BROKERS:-}" ]; then
-    # librdkafka's mock broker hands a restarted group its partitions only after the session
-    # timeout of the member that left: keep it short for the dev cluster. It also holds a fetch
-    # with no data for the whole fetch.wait.max.ms (a real broker answers as soon as a record
-    # arrives): the 500 ms default would add up to 0.5 s to every push, so poll it often.
-    job_flags="-kafka.sessionTimeout 6s -kafka.fetchWaitMax 10ms"
-    rm -f "$run_dir/kafka.bootstrap"
-    "$bin/devkafka" -topic goim-push-topic -partitions 4 \
-        -bootstrap-file "$run_dir/kafka.bootstrap" >"$run_dir/devkafka.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        [ -s "$run_dir/kafka.bootstrap" ] && break
-        sleep 0.1
-    done
-    [ -s "$run_dir/kafka.bootstrap" ] || { echo "dev Kafka did not start" >&2; exit 1; }
-    KAFKA_BROKERS=$(cat "$run_dir/kafka.bootstrap")
+    job_flags=("${cluster_dev_kafka_job_flags[@]}")
+    cluster_start_dev_kafka "$bin" "$run_dir"
 fi
 export KAFKA_BROKERS
 
-"$bin/logic" -host "$host" 2>"$run_dir/logic.log" &
-pids+=($!)
-"$bin/job" -host "$host" $job_flags 2>"$run_dir/job.log" &
-pids+=($!)
-"$bin/comet" -host "$host" -rpcServer.advertise tcp://127.0.0.1:3109 2>"$run_dir/comet.log" &
-pids+=($!)
-wait_port 127.0.0.1 3111 20
-wait_port 127.0.0.1 3101 20
+cluster_start_daemon "$bin" logic "$run_dir" "$host"
+cluster_start_daemon "$bin" job "$run_dir" "$host" "${job_flags[@]}"
+cluster_start_daemon "$bin" comet "$run_dir" "$host" -rpcServer.advertise tcp://127.0.0.1:3109
+cluster_wait_port 127.0.0.1 3111 20
+cluster_wait_port 127.0.0.1 3101 20
 
 cat <<INFO
 
@@ -100,6 +66,6 @@ Push to the TCP client authenticated as mid 123:
 Ctrl-C stops everything.
 INFO
 
-# Wait until Ctrl-C or until any process exits.
-wait -n "${pids[@]}" || true
-[ "$stopping" -eq 1 ] || echo "a daemon exited; see $run_dir" >&2
+# Wait until Ctrl-C (whose trap exits) or until any process exits.
+wait -n "${cluster_pids[@]}" || true
+echo "a daemon exited; see $run_dir" >&2

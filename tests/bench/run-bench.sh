@@ -11,11 +11,16 @@
 # build/bench/results.json), BENCH_JOB_FLAGS (extra job flags, word-split, appended last so they
 # override ours, e.g. "-kafka.fetchWaitMax 500ms"). Ports are private (Redis 26379, comet
 # 23101/23109, logic 23111/23119) so it can run beside `make run` and the integration tests.
-# Everything it started is stopped on success, failure or Ctrl-C.
+# Everything it started is stopped on success, failure or Ctrl-C. The cluster steps shared with
+# deploy/run-cluster.sh are in deploy/cluster-lib.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source-path=SCRIPTDIR source=../../deploy/cluster-lib.sh
+. "$root/deploy/cluster-lib.sh"
+cluster_error_prefix="run-bench: "
+
 build=${1:-$root/build/release}
 run_dir=$root/build/bench
 redis_port=${BENCH_REDIS_PORT:-26379}
@@ -30,75 +35,30 @@ rm -f "$run_dir"/*.log "$run_dir"/*.status "$run_dir"/*.tmp
 # The comet and the load generator hold thousands of sockets.
 ulimit -n "$(ulimit -Hn)"
 
-pids=()
-stop_all() {
-    trap - INT TERM EXIT
-    local index
-    for ((index = ${#pids[@]} - 1; index >= 0; index--)); do
-        kill -TERM "${pids[$index]}" 2>/dev/null || true
-        # bounded: a daemon that does not stop within 10 s is killed
-        for _ in $(seq 1 100); do
-            kill -0 "${pids[$index]}" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "${pids[$index]}" 2>/dev/null || true
-        wait "${pids[$index]}" 2>/dev/null || true
-    done
-}
-trap stop_all EXIT
+trap cluster_stop_all EXIT
 trap 'exit 130' INT TERM
 
-wait_port() { # host port seconds
-    local deadline=$((SECONDS + $3))
-    while ! (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; do
-        if ((SECONDS > deadline)); then
-            echo "run-bench: timed out waiting for $1:$2" >&2
-            return 1
-        fi
-        sleep 0.2
-    done
-}
-
-redis-server --port "$redis_port" --bind 127.0.0.1 --dir "$run_dir" --save '' \
-    --appendonly no --daemonize no --logfile "$run_dir/redis.log" &
-pids+=($!)
-export REDIS_ADDR=127.0.0.1:$redis_port
-wait_port 127.0.0.1 "$redis_port" 10
+cluster_start_redis "$redis_port" "$run_dir"
 
 job_flags=()
 read -r -a extra_job_flags <<<"${BENCH_JOB_FLAGS:-}"
 kafka_kind=real
 if [ -z "${KAFKA_BROKERS:-}" ]; then
     kafka_kind="embedded dev broker (librdkafka mock)"
-    # The mock broker holds a fetch with no data for the whole fetch.wait.max.ms (a real broker
-    # answers as soon as a record arrives): librdkafka's 500 ms default would add up to 0.5 s to
-    # every push, so poll it often.
-    job_flags=(-kafka.sessionTimeout 6s -kafka.fetchWaitMax 10ms)
-    rm -f "$run_dir/kafka.bootstrap"
-    "$build/bin/devkafka" -topic goim-push-topic -partitions 4 \
-        -bootstrap-file "$run_dir/kafka.bootstrap" >"$run_dir/devkafka.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 1 100); do
-        [ -s "$run_dir/kafka.bootstrap" ] && break
-        sleep 0.1
-    done
-    [ -s "$run_dir/kafka.bootstrap" ] || { echo "run-bench: dev Kafka did not start" >&2; exit 1; }
-    KAFKA_BROKERS=$(cat "$run_dir/kafka.bootstrap")
+    job_flags=("${cluster_dev_kafka_job_flags[@]}")
+    cluster_start_dev_kafka "$build/bin" "$run_dir"
 fi
 export KAFKA_BROKERS
 
-"$build/bin/logic" -host "$host" -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" \
-    2>"$run_dir/logic.log" &
-pids+=($!)
-"$build/bin/job" -host "$host" "${job_flags[@]}" "${extra_job_flags[@]}" 2>"$run_dir/job.log" &
-pids+=($!)
-"$build/bin/comet" -host "$host" -tcp.bind "$comet_tcp" -rpcServer.addr "$comet_rpc" \
-    -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
-    2>"$run_dir/comet.log" &
-comet_pid=$!
-pids+=($comet_pid)
-wait_port 127.0.0.1 "${logic_http##*:}" 20
-wait_port 127.0.0.1 "${comet_tcp##*:}" 20
+cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
+    -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
+cluster_start_daemon "$build/bin" job "$run_dir" "$host" "${job_flags[@]}" "${extra_job_flags[@]}"
+cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
+    -rpcServer.addr "$comet_rpc" -rpcServer.advertise "tcp://$comet_rpc" \
+    -rpcClient.logic "$logic_rpc"
+comet_pid=$cluster_last_pid
+cluster_wait_port 127.0.0.1 "${logic_http##*:}" 20
+cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20
 # Measure the cluster, not its start: until the job's group join has been assigned the
 # partitions (about 3 s with either broker) and the job has read the comet from the registry,
 # pushes wait in Kafka and the first at-rest latencies would be seconds.
@@ -123,10 +83,10 @@ export BENCH_JOB_FLAGS_USED="${job_flags[*]}${extra_job_flags[*]:+ ${extra_job_f
 timeout --signal=TERM --kill-after=10 "${BENCH_TIMEOUT:-1500}" \
     python3 "$here/scenarios.py" &
 driver=$!
-pids+=($driver)
+cluster_track_pid "$driver"
 status=0
 wait "$driver" || status=$?
-for pid in "${pids[@]}"; do
+for pid in "${cluster_pids[@]}"; do
     if [ "$pid" != "$driver" ] && ! kill -0 "$pid" 2>/dev/null; then
         echo "run-bench: a daemon (pid $pid) died during the run; logs in $run_dir" >&2
         status=1
