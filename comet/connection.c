@@ -43,6 +43,15 @@ static void address_from_sockaddr(uint8_t out[16], const struct sockaddr *peer)
     }
 }
 
+/* The transport label of a connection's metrics (comet/metrics.h). */
+static enum comet_transport_class
+connection_transport_class(const struct comet_connection *connection)
+{
+    if (connection->transport == CONNECTION_TCP)
+        return COMET_TRANSPORT_TCP;
+    return connection->tls != NULL ? COMET_TRANSPORT_WSS : COMET_TRANSPORT_WEBSOCKET;
+}
+
 int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer,
                       enum listener_kind kind)
 {
@@ -83,6 +92,7 @@ int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *pe
     if (loop->live != NULL)
         loop->live->prev = connection;
     loop->live = connection;
+    gim_counter_increment(&loop->counters.accepted[connection_transport_class(connection)]);
     return GIM_OK;
 }
 
@@ -250,7 +260,10 @@ int connection_push(struct comet_connection *connection, struct gim_shared_buffe
                       connection->key ? connection->key : "", connection->output_bytes);
         return GIM_ERR_TOO_LARGE;
     }
-    return connection_enqueue(connection, buffer);
+    if (connection_enqueue(connection, buffer) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    gim_counter_increment(&connection->loop->counters.pushes_delivered);
+    return GIM_OK;
 }
 
 int connection_reply(struct comet_connection *connection, struct gim_shared_buffer *buffer)
@@ -289,10 +302,8 @@ int connection_reply_frame(struct comet_connection *connection, uint16_t version
     return status;
 }
 
-/* Keeps data[0..length) as the connection's unfinished input (length <= one client frame
- * plus what arrived before auth, see connection_read). */
-static int connection_keep_input(struct comet_connection *connection, const uint8_t *data,
-                                 size_t length)
+int connection_keep_input(struct comet_connection *connection, const uint8_t *data, size_t length,
+                          size_t max_length)
 {
     uint8_t *kept;
 
@@ -302,7 +313,7 @@ static int connection_keep_input(struct comet_connection *connection, const uint
         connection->input_length = 0;
         return GIM_OK;
     }
-    if (length > CLIENT_FRAME_MAX)
+    if (length > max_length || length > UINT16_MAX)
         return GIM_ERR_TOO_LARGE;
     kept = malloc(length);
     if (kept == NULL)
@@ -351,7 +362,8 @@ static void connection_read(struct comet_connection *connection)
     if (connection->state == CONNECTION_CLOSED)
         return;
     if (connection_keep_input(connection, loop->scratch + consumed,
-                              held + (size_t)received - (size_t)consumed) != GIM_OK)
+                              held + (size_t)received - (size_t)consumed,
+                              CLIENT_FRAME_MAX) != GIM_OK)
         connection_close(connection, "input over the frame limit");
 }
 
@@ -360,7 +372,9 @@ void connection_process_held_input(struct comet_connection *connection)
     size_t held = connection->input_length;
     long consumed;
 
-    if (held == 0 || connection->state == CONNECTION_CLOSED)
+    /* a WebSocket connection's input is raw frames: websocket_read takes it on resume */
+    if (held == 0 || connection->state == CONNECTION_CLOSED ||
+        connection->transport == CONNECTION_WEBSOCKET)
         return;
     memcpy(connection->loop->scratch, connection->input, held);
     consumed = protocol_consume(connection, connection->loop->scratch, held);
@@ -370,7 +384,7 @@ void connection_process_held_input(struct comet_connection *connection)
     }
     if (connection->state != CONNECTION_CLOSED &&
         connection_keep_input(connection, connection->loop->scratch + consumed,
-                              held - (size_t)consumed) != GIM_OK)
+                              held - (size_t)consumed, CLIENT_FRAME_MAX) != GIM_OK)
         connection_close(connection, "input over the frame limit");
 }
 
@@ -425,6 +439,8 @@ void connection_close(struct comet_connection *connection, const char *reason)
         return;
     gim_log_debug("close fd %d key %s: %s", connection->handle.fd,
                   connection->key ? connection->key : "-", reason);
+    gim_counter_increment(&loop->counters.closed[connection_transport_class(connection)]);
+    gim_counter_increment(&loop->counters.closes[comet_close_class_of(reason)]);
     connection->state = CONNECTION_CLOSED;
     timer_entry_cancel(&connection->deadline);
     epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, connection->handle.fd, NULL);

@@ -151,8 +151,19 @@ void connection_resume_reading(struct comet_connection *connection);
 void connection_close_after_flush(struct comet_connection *connection, const char *reason);
 
 /*
- * Hands the bytes held in connection->input to the protocol (after an auth
- * completes). Closes the connection on a protocol error.
+ * Replaces connection->input with a copy of data[0..length) (data may point
+ * into the old input or the loop's scratch); length 0 frees it. Returns
+ * GIM_OK, GIM_ERR_TOO_LARGE over max_length (nothing changed), or
+ * GIM_ERR_NO_MEMORY.
+ */
+int connection_keep_input(struct comet_connection *connection, const uint8_t *data, size_t length,
+                          size_t max_length);
+
+/*
+ * Hands the goim frames held in connection->input to the protocol (after an
+ * auth completes; a WebSocket connection's held input is raw frames, taken by
+ * websocket_read when reading resumes). Closes the connection on a protocol
+ * error.
  */
 void connection_process_held_input(struct comet_connection *connection);
 

@@ -19,9 +19,6 @@
 #include "common/status.h"
 
 #define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + GIM_FRAME_MAX_CLIENT_BODY)
-/* Frames a WebSocket client may have sent ahead while its auth is with logic: what was
- * already in wslay's 4 KB input buffer plus one message (beyond it: close). */
-#define HELD_INPUT_MAX (2 * CLIENT_FRAME_MAX)
 
 static const char websocket_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
@@ -29,11 +26,11 @@ static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0
 
 /* A connection's state after its upgrade. */
 struct websocket_session {
-    wslay_event_context_ptr context;
-    uint8_t *early; /* bytes that came after the request head, read before the socket */
-    uint16_t early_length, early_offset;
-    bool peer_closed; /* the stream reached its end */
-    char *cookie;     /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
+    wslay_event_context_ptr context; /* only while needed (websocket_pump), else NULL */
+    const uint8_t *feed;             /* the frame wslay is reading (websocket_feed_frame) */
+    size_t feed_length, feed_offset;
+    bool in_fragmented_message; /* a text/binary frame without FIN was fed, its end not yet */
+    char *cookie; /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
 };
 
 /* ---- the upgrade request ---------------------------------------------------- */
@@ -177,46 +174,67 @@ struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t lengt
     return websocket_encode_frame(1, GIM_OP_RAW, 0, body, length);
 }
 
+/* ---- frame boundaries --------------------------------------------------------- */
+
+int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length)
+{
+    uint8_t opcode;
+    uint64_t payload_length;
+    size_t header_length = 2;
+
+    if (length < 2)
+        return GIM_ERR_AGAIN;
+    opcode = data[0] & 0x0f;
+    payload_length = data[1] & 0x7f;
+    if ((data[0] & 0x70) != 0 || (opcode > 2 && opcode < 8) || opcode > 10)
+        return GIM_ERR_INVALID; /* reserved bits or opcode */
+    if (payload_length == 126) {
+        if (length < 4)
+            return GIM_ERR_AGAIN;
+        payload_length = (uint64_t)data[2] << 8 | data[3];
+        header_length = 4;
+    } else if (payload_length == 127) {
+        if (length < 10)
+            return GIM_ERR_AGAIN;
+        payload_length = 0;
+        for (int index = 0; index < 8; index++)
+            payload_length = payload_length << 8 | data[2 + index];
+        header_length = 10;
+    }
+    if (data[1] & 0x80)
+        header_length += 4; /* masking key */
+    if ((opcode >= 8 && payload_length > 125) || payload_length > CLIENT_FRAME_MAX)
+        return GIM_ERR_INVALID; /* over the control frame or message limit */
+    if (length < header_length + payload_length)
+        return GIM_ERR_AGAIN;
+    *frame_length = header_length + (size_t)payload_length;
+    return GIM_OK;
+}
+
 /* ---- wslay callbacks ---------------------------------------------------------- */
 
+/* wslay reads only the frame websocket_feed_frame handed it, then would block. */
 static ssize_t websocket_receive_callback(wslay_event_context_ptr context, uint8_t *buffer,
                                           size_t length, int flags, void *user)
 {
     struct comet_connection *connection = user;
     struct websocket_session *session = connection->websocket;
-    ssize_t received;
+    size_t count = session->feed_length - session->feed_offset;
 
     (void)flags;
     if (connection->state == CONNECTION_CLOSED) {
         wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
         return -1;
     }
-    if (connection->state == CONNECTION_AUTHENTICATING) {
-        /* reading pauses while logic answers the auth (connection_resume_reading) */
+    if (count == 0) {
         wslay_event_set_error(context, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    if (session->early != NULL) {
-        size_t available = (size_t)(session->early_length - session->early_offset);
-        size_t count = available < length ? available : length;
-        memcpy(buffer, session->early + session->early_offset, count);
-        session->early_offset = (uint16_t)(session->early_offset + count);
-        if (session->early_offset == session->early_length) {
-            free(session->early);
-            session->early = NULL;
-        }
-        return (ssize_t)count;
-    }
-    received = connection->stream->read(connection, buffer, length);
-    if (received > 0)
-        return received;
-    if (received == GIM_ERR_AGAIN) {
-        wslay_event_set_error(context, WSLAY_ERR_WOULDBLOCK);
-        return -1;
-    }
-    session->peer_closed = received == 0;
-    wslay_event_set_error(context, WSLAY_ERR_CALLBACK_FAILURE);
-    return -1;
+    if (count > length)
+        count = length;
+    memcpy(buffer, session->feed + session->feed_offset, count);
+    session->feed_offset += count;
+    return (ssize_t)count;
 }
 
 /* wslay's own frames (pong, close) join the connection's ordered output queue. */
@@ -242,24 +260,6 @@ static ssize_t websocket_send_callback(wslay_event_context_ptr context, const ui
     return (ssize_t)length;
 }
 
-/* Appends one complete frame to the input held while the auth is with logic. */
-static int hold_frame(struct comet_connection *connection, const uint8_t *frame, size_t length)
-{
-    size_t total = (size_t)connection->input_length + length;
-    uint8_t *grown;
-
-    /* Policy at the bound: a client that keeps sending before its auth is answered is closed. */
-    if (total > HELD_INPUT_MAX)
-        return GIM_ERR_TOO_LARGE;
-    grown = realloc(connection->input, total);
-    if (grown == NULL)
-        return GIM_ERR_NO_MEMORY;
-    memcpy(grown + connection->input_length, frame, length);
-    connection->input = grown;
-    connection->input_length = (uint16_t)total;
-    return GIM_OK;
-}
-
 static void websocket_message_callback(wslay_event_context_ptr context,
                                        const struct wslay_event_on_msg_recv_arg *message,
                                        void *user)
@@ -270,19 +270,13 @@ static void websocket_message_callback(wslay_event_context_ptr context,
     int status;
 
     (void)context;
-    if (connection->state == CONNECTION_CLOSED ||
+    if ((connection->state != CONNECTION_HANDSHAKE && connection->state != CONNECTION_ACTIVE) ||
         (message->opcode != WSLAY_TEXT_FRAME && message->opcode != WSLAY_BINARY_FRAME))
         return; /* ping, pong and close are answered by wslay */
     status = gim_frame_decode_header(message->msg, message->msg_length, GIM_FRAME_MAX_CLIENT_BODY,
                                      &header);
     if (status != GIM_OK || header.packet_length != message->msg_length) {
         connection_close(connection, "websocket message is not exactly one goim frame");
-        return;
-    }
-    if (connection->state == CONNECTION_AUTHENTICATING) {
-        status = hold_frame(connection, message->msg, message->msg_length);
-        if (status != GIM_OK)
-            connection_close(connection, "too much input before the auth reply");
         return;
     }
     consumed = protocol_consume(connection, message->msg, message->msg_length);
@@ -302,26 +296,142 @@ static const struct wslay_event_callbacks websocket_callbacks = {
 
 /* ---- reading ---------------------------------------------------------------- */
 
-/* Lets wslay read and answer; closes the connection when the WebSocket is done. */
-static void websocket_pump(struct comet_connection *connection)
+/* True when the wslay context holds nothing worth keeping: no message half received, no close
+ * under way, nothing to send. It is then freed and made again for the next frame. */
+static bool websocket_context_idle(const struct websocket_session *session)
+{
+    return !session->in_fragmented_message && wslay_event_want_read(session->context) &&
+           !wslay_event_want_write(session->context) &&
+           !wslay_event_get_close_received(session->context) &&
+           !wslay_event_get_close_sent(session->context);
+}
+
+/* Lets wslay parse and answer one whole frame (frame[0..length)). Returns GIM_OK, or
+ * GIM_ERR_CLOSED when the connection closed or is closing. */
+static int websocket_feed_frame(struct comet_connection *connection, const uint8_t *frame,
+                                size_t length)
 {
     struct websocket_session *session = connection->websocket;
-    int status = wslay_event_recv(session->context);
+    int status;
 
+    if (session->context == NULL) {
+        if (wslay_event_context_server_init(&session->context, &websocket_callbacks, connection) !=
+            0) {
+            session->context = NULL;
+            connection_close(connection, "out of memory for websocket");
+            return GIM_ERR_CLOSED;
+        }
+        wslay_event_config_set_max_recv_msg_length(session->context, CLIENT_FRAME_MAX);
+    }
+    session->feed = frame;
+    session->feed_length = length;
+    session->feed_offset = 0;
+    status = wslay_event_recv(session->context);
+    session->feed = NULL;
+    session->feed_length = session->feed_offset = 0;
     if (connection->state == CONNECTION_CLOSED)
-        return;
+        return GIM_ERR_CLOSED;
     if (status != 0) {
-        connection_close(connection,
-                         session->peer_closed ? "closed by peer" : "websocket read failed");
-        return;
+        connection_close(connection, "websocket read failed");
+        return GIM_ERR_CLOSED;
     }
     if (wslay_event_want_write(session->context) && wslay_event_send(session->context) != 0) {
         connection_close(connection, "websocket write failed");
-        return;
+        return GIM_ERR_CLOSED;
     }
-    if (connection->state != CONNECTION_CLOSED && !wslay_event_want_read(session->context) &&
-        !wslay_event_want_write(session->context))
+    if (connection->state == CONNECTION_CLOSED)
+        return GIM_ERR_CLOSED;
+    if (!wslay_event_want_read(session->context) && !wslay_event_want_write(session->context)) {
         connection_close_after_flush(connection, "websocket closed");
+        return GIM_ERR_CLOSED;
+    }
+    return GIM_OK;
+}
+
+/*
+ * Hands the whole frames at the start of data[0..length) to wslay, one at a time, until the
+ * connection starts an auth (the rest waits for logic's answer) or closes. A frame whose header
+ * is invalid or over the limits is handed over as it is, for wslay to refuse (close 1002/1009).
+ * Returns the bytes consumed; the caller keeps the rest.
+ */
+static size_t websocket_feed_frames(struct comet_connection *connection, const uint8_t *data,
+                                    size_t length)
+{
+    struct websocket_session *session = connection->websocket;
+    size_t offset = 0, frame_length = 0;
+
+    while (offset < length && !connection->close_after_flush &&
+           (connection->state == CONNECTION_HANDSHAKE || connection->state == CONNECTION_ACTIVE)) {
+        const uint8_t *frame = data + offset;
+        int status = websocket_client_frame_length(frame, length - offset, &frame_length);
+        uint8_t opcode = frame[0] & 0x0f;
+
+        if (status == GIM_ERR_AGAIN)
+            break;
+        if (status != GIM_OK)
+            frame_length = length - offset;
+        else if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
+            session->in_fragmented_message = (frame[0] & 0x80) == 0;
+        else if (opcode == WSLAY_CONTINUATION_FRAME && (frame[0] & 0x80) != 0)
+            session->in_fragmented_message = false;
+        offset += frame_length;
+        if (websocket_feed_frame(connection, frame, frame_length) != GIM_OK)
+            break;
+    }
+    return offset;
+}
+
+/*
+ * Reads what the stream has (once; again while TLS holds decrypted input), after what was kept,
+ * and feeds the whole frames to wslay; keeps an unfinished frame, or the frames that arrived
+ * behind an auth, in connection->input. Before auth at most one largest client frame is read
+ * ahead, as on TCP. The wslay context exists only while a frame is parsed, a fragmented message
+ * is half received or a close is under way: an idle WebSocket connection holds no wslay memory.
+ */
+static void websocket_pump(struct comet_connection *connection)
+{
+    struct websocket_session *session = connection->websocket;
+    uint8_t *scratch = connection->loop->scratch;
+
+    for (;;) {
+        size_t held = connection->input_length, total, consumed;
+        size_t limit =
+            connection->state == CONNECTION_ACTIVE ? LOOP_SCRATCH_SIZE : WEBSOCKET_CLIENT_FRAME_MAX;
+        ssize_t received = GIM_ERR_AGAIN;
+
+        if (connection->state == CONNECTION_CLOSED || connection->close_after_flush ||
+            connection->state == CONNECTION_AUTHENTICATING)
+            return;
+        if (held > 0)
+            memcpy(scratch, connection->input, held);
+        if (held < limit) {
+            received = connection->stream->read(connection, scratch + held, limit - held);
+            if (received == 0 || (received < 0 && received != GIM_ERR_AGAIN)) {
+                connection_close(connection, received == 0 ? "closed by peer" : "read failed");
+                return;
+            }
+        }
+        total = held + (received > 0 ? (size_t)received : 0);
+        consumed = websocket_feed_frames(connection, scratch, total);
+        if (connection->state == CONNECTION_CLOSED)
+            return;
+        if (connection->close_after_flush)
+            consumed = total; /* what follows a close is not read */
+        if (consumed > 0 || received > 0) {
+            int status = connection_keep_input(connection, scratch + consumed, total - consumed,
+                                               WEBSOCKET_CLIENT_FRAME_MAX);
+            if (status != GIM_OK) {
+                connection_close(connection, gim_strerror(status));
+                return;
+            }
+        }
+        if (session->context != NULL && websocket_context_idle(session)) {
+            wslay_event_context_free(session->context);
+            session->context = NULL;
+        }
+        if (received <= 0 || !connection->stream->has_buffered_input(connection))
+            return;
+    }
 }
 
 /* Answers 400 and closes once it is written; what else the client sent is discarded. */
@@ -344,8 +454,8 @@ static void websocket_reject(struct comet_connection *connection, const char *re
     gim_shared_buffer_unref(answer);
 }
 
-/* Switches the connection to WebSocket messages: 101, wslay context, early bytes; keeps the
- * request's Cookie header (head[0..head_length)) for the auth. */
+/* Switches the connection to WebSocket messages: answers 101, keeps the request's Cookie header
+ * (head[0..head_length)) for the auth and the bytes that came behind the head as input. */
 static void websocket_accept(struct comet_connection *connection, const char *accept,
                              const char *head, size_t head_length, const uint8_t *early,
                              size_t early_length)
@@ -356,27 +466,20 @@ static void websocket_accept(struct comet_connection *connection, const char *ac
     char text[160];
     int length;
 
-    if (session == NULL ||
-        wslay_event_context_server_init(&session->context, &websocket_callbacks, connection) != 0) {
-        free(session);
+    if (session == NULL) {
         connection_close(connection, "out of memory for websocket");
         return;
     }
     connection->websocket = session; /* freed with the connection (websocket_release) */
-    wslay_event_config_set_max_recv_msg_length(session->context, CLIENT_FRAME_MAX);
     if (find_header(head, head_length, "Cookie", cookie, sizeof(cookie)) && cookie[0] != '\0' &&
         (session->cookie = strdup(cookie)) == NULL) {
         connection_close(connection, "out of memory for websocket");
         return;
     }
-    if (early_length > 0) {
-        session->early = malloc(early_length);
-        if (session->early == NULL) {
-            connection_close(connection, "out of memory for websocket");
-            return;
-        }
-        memcpy(session->early, early, early_length);
-        session->early_length = (uint16_t)early_length;
+    if (connection_keep_input(connection, early, early_length, WEBSOCKET_CLIENT_FRAME_MAX) !=
+        GIM_OK) {
+        connection_close(connection, "out of memory for websocket");
+        return;
     }
     length = snprintf(text, sizeof(text),
                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
@@ -463,8 +566,8 @@ void websocket_release(struct comet_connection *connection)
 
     if (session == NULL)
         return;
-    wslay_event_context_free(session->context);
-    free(session->early);
+    if (session->context != NULL)
+        wslay_event_context_free(session->context);
     free(session->cookie);
     free(session);
     connection->websocket = NULL;

@@ -9,19 +9,21 @@
  *      Sec-WebSocket-Version: 13, non-empty Sec-WebSocket-Key. Anything else
  *      is answered "400 Bad Request" and the connection closes once that is
  *      written; a good request is answered 101 with Sec-WebSocket-Accept.
- *   2. Messages: a wslay event context (created only now, about 9.4 KB of
- *      heap per connection, measured with mallinfo2 on wslay 1.1.1) parses,
- *      unmasks and reassembles client frames, answers ping with pong and
- *      runs the close handshake. Messages are bounded by wslay at one client
- *      goim frame (16 + 4096 bytes; over it wslay closes with 1009). Each
- *      text or binary message must hold exactly one goim frame whose packet
- *      length equals the message length (goim does not check; a mismatch
- *      closes the connection). The request's Cookie header is kept until the
- *      auth has passed it to logic Connect, as goim does.
- * Output does not go through wslay's queue: replies and pushes are encoded
- * once, already framed as one unmasked binary message (websocket_encode_*),
- * and go through the connection's shared output queue; wslay's own control
- * frames (pong, close) are copied into that same queue by its send callback.
+ *   2. Messages: comet finds frame boundaries itself and hands wslay whole
+ *      frames, one at a time; wslay parses, unmasks and reassembles them,
+ *      answers ping with pong and runs the close handshake. Its event context
+ *      (about 9 KB: two 4 KB buffers) exists only while a frame is parsed, a
+ *      fragmented message is half received or a close is under way, so an
+ *      idle WebSocket connection holds no wslay memory; an unfinished frame
+ *      waits in connection->input. Messages are bounded at one client goim
+ *      frame (16 + 4096 bytes; over it wslay closes with 1009). Each text or
+ *      binary message must hold exactly one goim frame whose packet length
+ *      equals the message length (goim does not check; a mismatch closes the
+ *      connection). Frames behind an op 7 wait unread until logic answers. The request's Cookie
+ * header is kept until the auth has passed it to logic Connect, as goim does. Output does not go
+ * through wslay's queue: replies and pushes are encoded once, already framed as one unmasked binary
+ * message (websocket_encode_*), and go through the connection's shared output queue; wslay's own
+ * control frames (pong, close) are copied into that same queue by its send callback.
  */
 #ifndef COMET_WEBSOCKET_H
 #define COMET_WEBSOCKET_H
@@ -36,6 +38,10 @@ struct comet_connection;
 /* Largest HTTP upgrade request head accepted (request line + headers + blank line). */
 #define WEBSOCKET_MAX_REQUEST_HEAD 4096
 
+/* Largest client WebSocket frame comet reads: 14 header bytes (length and mask) + one goim
+ * client frame. Before auth at most this much input is read ahead. */
+#define WEBSOCKET_CLIENT_FRAME_MAX (14 + 16 + 4096)
+
 /* Length of a Sec-WebSocket-Accept value plus its NUL. */
 #define WEBSOCKET_ACCEPT_SIZE 29
 
@@ -45,6 +51,15 @@ struct comet_connection;
  * value for its key into accept. Returns GIM_OK or GIM_ERR_INVALID.
  */
 int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCKET_ACCEPT_SIZE]);
+
+/*
+ * Finds where the client frame at the start of data[0..length) ends (boundaries only; wslay
+ * judges the rest: masking, UTF-8, control frame rules). Returns GIM_OK with *frame_length set,
+ * GIM_ERR_AGAIN when the frame has not fully arrived, or GIM_ERR_INVALID when its header has
+ * reserved bits or opcode, or announces more than 125 bytes for a control frame or more than
+ * one goim client frame (16 + 4096 bytes) of payload.
+ */
+int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length);
 
 /*
  * Writes the header of one unmasked, final, binary WebSocket frame carrying

@@ -154,6 +154,33 @@ def test_websocket_fragmented_text_ping_and_close(cluster):
     assert c.close_code == 1000
 
 
+def test_websocket_frames_split_over_many_reads(cluster):
+    """comet parses frame boundaries itself and gives wslay whole frames: a fragmented message
+    whose pieces arrive in separate reads (a ping between them), a frame sent one byte at a time,
+    and frames pipelined behind the auth in one write are all answered, in order."""
+    c = open_client(cluster, "ws")
+    frames = encode(OP_AUTH, auth_body(23, key="k-split", accepts=[1000]), seq=1)
+    frames += encode(OP_HEARTBEAT, b"", seq=2) + encode(OP_SUB, b"1001", seq=3)
+    c.send_raw(b"".join(encode_ws_frame(OPCODE_BINARY, frames[at:at + length]) for at, length in
+                        ((0, len(frames) - 36), (len(frames) - 36, 16), (len(frames) - 20, 20))))
+    assert [(f.op, f.seq) for f in (c.read_frame(), c.read_frame(), c.read_frame())] == \
+        [(8, 1), (3, 2), (OP_SUB_REPLY, 3)]
+    heartbeat = encode(OP_HEARTBEAT, b"", seq=4)
+    c.send_raw(encode_ws_frame(OPCODE_BINARY, heartbeat[:5], fin=False))
+    time.sleep(0.2)
+    c.send_raw(encode_ws_frame(OPCODE_PING, b"between reads"))
+    time.sleep(0.2)
+    c.send_raw(encode_ws_frame(OPCODE_CONTINUATION, heartbeat[5:], fin=True))
+    assert c.recv_message(10) == (OPCODE_PONG, b"between reads")
+    f = c.read_frame()
+    assert (f.op, f.seq) == (3, 4)
+    for byte in encode_ws_frame(OPCODE_BINARY, encode(OP_HEARTBEAT, b"", seq=5)):
+        c.send_raw(bytes([byte]))
+        time.sleep(0.01)
+    f = c.read_frame()
+    assert (f.op, f.seq) == (3, 5)
+
+
 def test_websocket_unmasked_client_frame_is_refused(cluster):
     c = open_client(cluster, "ws")
     c.send_raw(encode_ws_frame(OPCODE_BINARY, encode(OP_AUTH, auth_body(21)), mask=False))

@@ -96,6 +96,56 @@ static void test_raw_push_is_wrapped_in_op9(void **state)
     gim_shared_buffer_unref(buffer);
 }
 
+static void test_client_frame_length_finds_boundaries(void **state)
+{
+    uint8_t frame[16 + 14] = {0x82, 0x80 | 4, 1, 2, 3, 4, 'a', 'b', 'c', 'd'};
+    uint8_t medium[4 + 4 + 200] = {0x02, 0x80 | 126, 0, 200};
+    uint8_t large[10 + 4] = {0x82, 0x80 | 127, 0, 0, 0, 0, 0, 0, 0x10, 0x18};
+    size_t length = 0;
+
+    (void)state;
+    assert_int_equal(websocket_client_frame_length(frame, 10, &length), GIM_OK);
+    assert_int_equal(length, 10);
+    /* every shorter prefix is incomplete, never mistaken for a frame */
+    for (size_t cut = 0; cut < 10; cut++)
+        assert_int_equal(websocket_client_frame_length(frame, cut, &length), GIM_ERR_AGAIN);
+    assert_int_equal(websocket_client_frame_length(frame, sizeof(frame), &length), GIM_OK);
+    assert_int_equal(length, 10); /* what follows is the next frame's */
+    assert_int_equal(websocket_client_frame_length(medium, sizeof(medium), &length), GIM_OK);
+    assert_int_equal(length, sizeof(medium));
+    assert_int_equal(websocket_client_frame_length(medium, sizeof(medium) - 1, &length),
+                     GIM_ERR_AGAIN);
+    /* 127-form length 4120 = 16 + 4096 + 8: over one goim client frame */
+    assert_int_equal(websocket_client_frame_length(large, sizeof(large), &length), GIM_ERR_INVALID);
+    large[9] = 0x10; /* 4112 = 16 + 4096: the largest accepted, still to arrive */
+    assert_int_equal(websocket_client_frame_length(large, sizeof(large), &length), GIM_ERR_AGAIN);
+}
+
+static void test_client_frame_length_refuses_bad_headers(void **state)
+{
+    uint8_t reserved_bit[] = {0xc2, 0x80, 1, 2, 3, 4};
+    uint8_t reserved_opcode[] = {0x83, 0x80, 1, 2, 3, 4};
+    uint8_t long_ping[] = {0x89, 0x80 | 126, 0, 126};
+    uint8_t short_ping[] = {0x89, 0x80 | 1, 1, 2, 3, 4, 'x'};
+    uint8_t unmasked[] = {0x82, 2, 'h', 'i'};
+    size_t length = 0;
+
+    (void)state;
+    assert_int_equal(websocket_client_frame_length(reserved_bit, sizeof(reserved_bit), &length),
+                     GIM_ERR_INVALID);
+    assert_int_equal(
+        websocket_client_frame_length(reserved_opcode, sizeof(reserved_opcode), &length),
+        GIM_ERR_INVALID);
+    assert_int_equal(websocket_client_frame_length(long_ping, sizeof(long_ping), &length),
+                     GIM_ERR_INVALID);
+    assert_int_equal(websocket_client_frame_length(short_ping, sizeof(short_ping), &length),
+                     GIM_OK);
+    assert_int_equal(length, sizeof(short_ping));
+    /* an unmasked frame is measured too; wslay refuses it (1002) */
+    assert_int_equal(websocket_client_frame_length(unmasked, sizeof(unmasked), &length), GIM_OK);
+    assert_int_equal(length, 4);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -103,6 +153,8 @@ int main(void)
         cmocka_unit_test(test_bad_requests_are_invalid),
         cmocka_unit_test(test_frame_header_length_forms),
         cmocka_unit_test(test_raw_push_is_wrapped_in_op9),
+        cmocka_unit_test(test_client_frame_length_finds_boundaries),
+        cmocka_unit_test(test_client_frame_length_refuses_bad_headers),
     };
     return cmocka_run_group_tests_name("comet websocket", tests, NULL, NULL);
 }
