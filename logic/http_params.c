@@ -37,7 +37,7 @@ int http_parse_integer(const char *text, int64_t min, int64_t max, int64_t *out)
     }
     if (negative) {
         int64_t value = magnitude == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)magnitude;
-        if (value < min)
+        if (value < min || value > max) /* max < 0 is possible: [-10, -5] refuses "-1" */
             return GIM_ERR_INVALID;
         *out = value;
     } else {
@@ -79,6 +79,26 @@ void http_quote_value(const char *text, char *out, size_t size)
     out[used] = '\0';
 }
 
+int http_values_add(struct http_values *values, const char *name, const char *key, size_t key_size,
+                    const char *value, size_t value_size)
+{
+    const char **items;
+
+    if (key == NULL || strlen(name) != key_size || memcmp(key, name, key_size) != 0)
+        return GIM_OK;
+    if (value == NULL)
+        value = ""; /* "?keys" without "=": an empty value, as Go */
+    else if (memchr(value, '\0', value_size) != NULL)
+        return GIM_ERR_INVALID; /* a %00 inside the value */
+    /* Bound: values live in the request's memory pool (httpServer memory limit). */
+    items = realloc(values->items, (values->count + 1) * sizeof(*items));
+    if (items == NULL)
+        return GIM_ERR_NO_MEMORY;
+    items[values->count++] = value;
+    values->items = items;
+    return GIM_OK;
+}
+
 /* State of one MHD_get_connection_values_n walk. */
 struct http_values_walk {
     const char *name;
@@ -90,26 +110,10 @@ static enum MHD_Result http_values_collect(void *cls, enum MHD_ValueKind kind, c
                                            size_t key_size, const char *value, size_t value_size)
 {
     struct http_values_walk *walk = cls;
-    const char **items;
 
     (void)kind;
-    if (key == NULL || strlen(walk->name) != key_size || memcmp(key, walk->name, key_size) != 0)
-        return MHD_YES;
-    if (value == NULL)
-        value = ""; /* "?keys" without "=": an empty value, as Go */
-    else if (strlen(value) != value_size) {
-        walk->status = GIM_ERR_INVALID; /* a %00 inside the value */
-        return MHD_NO;
-    }
-    /* Bound: values live in the request's memory pool (httpServer memory limit). */
-    items = realloc(walk->values->items, (walk->values->count + 1) * sizeof(*items));
-    if (items == NULL) {
-        walk->status = GIM_ERR_NO_MEMORY;
-        return MHD_NO;
-    }
-    items[walk->values->count++] = value;
-    walk->values->items = items;
-    return MHD_YES;
+    walk->status = http_values_add(walk->values, walk->name, key, key_size, value, value_size);
+    return walk->status == GIM_OK ? MHD_YES : MHD_NO;
 }
 
 int http_param_values(const struct http_request *request, const char *name,
@@ -138,27 +142,89 @@ void http_values_free(struct http_values *values)
     values->count = 0;
 }
 
+int http_values_int32(const struct http_values *values, const char *name, int32_t fallback,
+                      int32_t *out, struct http_answer *answer)
+{
+    int64_t parsed;
+
+    *out = fallback;
+    if (values->count == 0)
+        return GIM_OK;
+    if (http_parse_integer(values->items[0], INT32_MIN, INT32_MAX, &parsed) != GIM_OK) {
+        char quoted[300];
+        http_quote_value(values->items[0], quoted, sizeof(quoted));
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
+                          "%s: not an int32: \"%s\"", name, quoted);
+        return GIM_ERR_INVALID;
+    }
+    *out = (int32_t)parsed;
+    return GIM_OK;
+}
+
+int http_values_required_int32(const struct http_values *values, const char *name, int32_t *out,
+                               struct http_answer *answer)
+{
+    int status = http_values_int32(values, name, 0, out, answer);
+
+    if (status == GIM_OK && *out == 0) {
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
+                          "%s: required, non-zero", name);
+        return GIM_ERR_INVALID;
+    }
+    return status;
+}
+
+int http_values_int64_list(const struct http_values *values, const char *name, int64_t **out,
+                           size_t *count, struct http_answer *answer)
+{
+    size_t index;
+
+    *out = NULL;
+    *count = 0;
+    if (values->count == 0)
+        return GIM_OK;
+    *out = calloc(values->count, sizeof(**out));
+    if (*out == NULL) {
+        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
+        return GIM_ERR_NO_MEMORY;
+    }
+    for (index = 0; index < values->count; index++) {
+        if (http_parse_integer(values->items[index], INT64_MIN, INT64_MAX, &(*out)[index]) !=
+            GIM_OK) {
+            char quoted[300];
+            http_quote_value(values->items[index], quoted, sizeof(quoted));
+            http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
+                              "%s: not an int64: \"%s\"", name, quoted);
+            free(*out);
+            *out = NULL;
+            return GIM_ERR_INVALID;
+        }
+    }
+    *count = values->count;
+    return GIM_OK;
+}
+
+int http_values_string(const struct http_values *values, const char *name, bool required,
+                       const char **out, struct http_answer *answer)
+{
+    *out = values->count > 0 ? values->items[0] : NULL;
+    if (required && (*out == NULL || (*out)[0] == '\0')) {
+        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR, "%s: required",
+                          name);
+        return GIM_ERR_INVALID;
+    }
+    return GIM_OK;
+}
+
 int http_param_int32(const struct http_request *request, const char *name, int32_t fallback,
                      int32_t *out, struct http_answer *answer)
 {
     struct http_values values;
-    int64_t parsed;
     int status = http_param_values(request, name, &values, answer);
 
     if (status != GIM_OK)
         return status;
-    *out = fallback;
-    if (values.count > 0) {
-        if (http_parse_integer(values.items[0], INT32_MIN, INT32_MAX, &parsed) != GIM_OK) {
-            char quoted[300];
-            http_quote_value(values.items[0], quoted, sizeof(quoted));
-            http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
-                              "%s: not an int32: \"%s\"", name, quoted);
-            status = GIM_ERR_INVALID;
-        } else {
-            *out = (int32_t)parsed;
-        }
-    }
+    status = http_values_int32(&values, name, fallback, out, answer);
     http_values_free(&values);
     return status;
 }
@@ -167,37 +233,15 @@ int http_param_int64_list(const struct http_request *request, const char *name, 
                           size_t *count, struct http_answer *answer)
 {
     struct http_values values;
-    size_t index;
     int status = http_param_values(request, name, &values, answer);
 
     *out = NULL;
     *count = 0;
-    if (status != GIM_OK || values.count == 0) {
-        http_values_free(&values);
+    if (status != GIM_OK)
         return status;
-    }
-    *out = calloc(values.count, sizeof(**out));
-    if (*out == NULL) {
-        http_values_free(&values);
-        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
-        return GIM_ERR_NO_MEMORY;
-    }
-    for (index = 0; index < values.count; index++) {
-        if (http_parse_integer(values.items[index], INT64_MIN, INT64_MAX, &(*out)[index]) !=
-            GIM_OK) {
-            char quoted[300];
-            http_quote_value(values.items[index], quoted, sizeof(quoted));
-            http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
-                              "%s: not an int64: \"%s\"", name, quoted);
-            free(*out);
-            *out = NULL;
-            http_values_free(&values);
-            return GIM_ERR_INVALID;
-        }
-    }
-    *count = values.count;
+    status = http_values_int64_list(&values, name, out, count, answer);
     http_values_free(&values);
-    return GIM_OK;
+    return status;
 }
 
 int http_param_string(const struct http_request *request, const char *name, bool required,
@@ -209,26 +253,20 @@ int http_param_string(const struct http_request *request, const char *name, bool
     *out = NULL;
     if (status != GIM_OK)
         return status;
-    if (values.count > 0)
-        *out = values.items[0];
-    http_values_free(&values);
-    if (required && (*out == NULL || (*out)[0] == '\0')) {
-        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR, "%s: required",
-                          name);
-        return GIM_ERR_INVALID;
-    }
-    return GIM_OK;
+    status = http_values_string(&values, name, required, out, answer);
+    http_values_free(&values); /* *out stays valid: it is libmicrohttpd's string */
+    return status;
 }
 
 int http_param_required_int32(const struct http_request *request, const char *name, int32_t *out,
                               struct http_answer *answer)
 {
-    int status = http_param_int32(request, name, 0, out, answer);
+    struct http_values values;
+    int status = http_param_values(request, name, &values, answer);
 
-    if (status == GIM_OK && *out == 0) {
-        http_answer_error(answer, MHD_HTTP_BAD_REQUEST, HTTP_CODE_REQUEST_ERR,
-                          "%s: required, non-zero", name);
-        return GIM_ERR_INVALID;
-    }
+    if (status != GIM_OK)
+        return status;
+    status = http_values_required_int32(&values, name, out, answer);
+    http_values_free(&values);
     return status;
 }
