@@ -157,7 +157,12 @@ BENCH_BIN := $(addprefix $(OUT)/bench/,$(BENCH_PROGRAMS))
 
 $(OUT)/bench/%: $(OUT)/obj/tests/bench/%.o $(BENCH_MODULE_OBJ) $(COMMON_LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -lm -o $@
+	$(CC) $(LDFLAGS) $^ -lcrypto -lm -o $@
+
+# tests/unit/test_bench_<module>.c also links the bench modules (part of `make unit-test`).
+$(OUT)/tests/test_bench_%: $(OUT)/obj/tests/unit/test_bench_%.o $(BENCH_MODULE_OBJ) $(COMMON_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LIBS) -lcmocka -o $@
 
 .PHONY: bench bench-tools
 bench-tools: $(BENCH_BIN)

@@ -59,6 +59,33 @@ cluster_stop_all() {
     return 0
 }
 
+# cluster_forget_pid PID
+# Removes PID from cluster_pids without signalling it (for a process the caller has already
+# waited for, whose PID may be reused). Returns 0.
+cluster_forget_pid() {
+    local kept=() pid
+    for pid in "${cluster_pids[@]}"; do
+        [ "$pid" = "$1" ] || kept+=("$pid")
+    done
+    cluster_pids=("${kept[@]}")
+}
+
+# cluster_stop_pid PID
+# Stops one recorded process (a child of the calling shell) as cluster_stop_all does: SIGTERM, up
+# to 10 s for it to exit, then SIGKILL, then reaps it and removes it from cluster_pids (e.g. to
+# restart a daemon). Returns 0, even if it was already gone.
+cluster_stop_pid() {
+    local pid=$1
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    cluster_forget_pid "$pid"
+}
+
 # cluster_wait_port HOST PORT SECONDS
 # Waits until a TCP connection to HOST:PORT succeeds, trying every 0.2 s. Returns 0 once it
 # does, 1 (with a message) after SECONDS without success.

@@ -1,10 +1,14 @@
 /*
- * loadgen.c: goim TCP load generator for the benchmark (tests/bench/run-bench.sh).
+ * loadgen.c: goim load generator for the benchmark (tests/bench/run-bench.sh), over TCP or
+ * WebSocket.
  *
  *   loadgen -addr 127.0.0.1:3101[,host:port...] -conns N [-procs P] [-mid-base B]
  *           [-room test://1] [-accepts 1000,1001,1002] [-heartbeat 30] [-concurrency 256]
  *           [-sources 16] [-duration S] [-status FILE] [-comet-pid PID]
+ *           [-transport tcp|websocket]
  *
+ * -transport websocket: -addr lists comet WebSocket ports (websocket.bind, e.g. 127.0.0.1:3102);
+ * each client upgrades on /sub, then speaks goim in binary messages (loadgen_worker.h).
  * Forks P worker processes (loadgen_worker.c), each holding about N/P connections, after raising
  * its open-file soft limit to the hard limit (each worker must stay under it). The parent sums the
  * workers' counters every 250 ms and rewrites FILE (JSON, replaced atomically) with connection
@@ -53,10 +57,10 @@ static void on_reset_signal(int signal_number)
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: loadgen -addr host:port[,host:port] -conns N [-procs P] "
-            "[-mid-base B] [-room ROOM] [-accepts 1000,1001] [-heartbeat S] "
-            "[-concurrency C] [-sources K] [-duration S] [-status FILE] [-comet-pid PID]\n");
+    fprintf(stderr, "usage: loadgen -addr host:port[,host:port] -conns N [-procs P] "
+                    "[-mid-base B] [-room ROOM] [-accepts 1000,1001] [-heartbeat S] "
+                    "[-concurrency C] [-sources K] [-duration S] [-status FILE] [-comet-pid PID] "
+                    "[-transport tcp|websocket]\n");
     exit(2);
 }
 
@@ -139,6 +143,10 @@ static void parse_options(int argc, char **argv, struct loadgen_options *options
             options->status_path = value;
         else if (strcmp(name, "-comet-pid") == 0)
             options->comet_pid = atoi(value);
+        else if (strcmp(name, "-transport") == 0 && strcmp(value, "tcp") == 0)
+            options->websocket = false;
+        else if (strcmp(name, "-transport") == 0 && strcmp(value, "websocket") == 0)
+            options->websocket = true;
         else
             usage();
     }
@@ -202,6 +210,7 @@ static void sum_slots(const struct loadgen_worker_stats *slots, int count, unsig
         sum->closed += slot->closed;
         sum->connect_failed += slot->connect_failed;
         sum->protocol_errors += slot->protocol_errors;
+        sum->upgraded += slot->upgraded;
         for (int op = 0; op < LOADGEN_CONTROL_OPS; op++)
             sum->frames_by_control_op[op] += slot->frames_by_control_op[op];
         for (int op = 0; op < LOADGEN_PUSH_OPS; op++)
@@ -238,14 +247,15 @@ static void write_snapshot(FILE *out, const struct loadgen_options *options,
     }
     fprintf(out,
             "{\"time_us\":%lld,\"final\":%s,\"target\":%ld,\"processes\":%d,"
-            "\"epoch\":%u,\"epoch_acknowledged\":%u,"
-            "\"connect_started\":%llu,\"connected\":%llu,\"authed\":%llu,\"closed\":%llu,"
-            "\"connect_failed\":%llu,\"protocol_errors\":%llu,"
+            "\"transport\":\"%s\",\"epoch\":%u,\"epoch_acknowledged\":%u,"
+            "\"connect_started\":%llu,\"connected\":%llu,\"upgraded\":%llu,\"authed\":%llu,"
+            "\"closed\":%llu,\"connect_failed\":%llu,\"protocol_errors\":%llu,"
             "\"first_connect_us\":%lld,\"last_auth_us\":%lld,\"heartbeats_sent\":%llu,"
             "\"frames_by_op\":{",
             (long long)realtime_us(), final ? "true" : "false", options->connections,
-            options->processes, epoch, totals->epoch_acknowledged,
-            (unsigned long long)sum->connect_started, (unsigned long long)sum->connected,
+            options->processes, options->websocket ? "websocket" : "tcp", epoch,
+            totals->epoch_acknowledged, (unsigned long long)sum->connect_started,
+            (unsigned long long)sum->connected, (unsigned long long)sum->upgraded,
             (unsigned long long)sum->authed, (unsigned long long)sum->closed,
             (unsigned long long)sum->connect_failed, (unsigned long long)sum->protocol_errors,
             (long long)totals->first_connect_us, (long long)totals->last_auth_us,

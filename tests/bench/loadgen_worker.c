@@ -8,22 +8,30 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/frame.h"
 #include "common/status.h"
+#include "tests/bench/loadgen_websocket.h"
 #include "tests/bench/proc_stats.h"
 
 #define SERVER_FRAME_MAX_BODY (128 * 1024)
-#define READ_BUFFER_SIZE      (2 * (SERVER_FRAME_MAX_BODY + GIM_FRAME_HEADER_SIZE))
-#define TICK_MS               100
-#define EVENT_BATCH           1024
+/* A server WebSocket message holds one goim frame. */
+#define WEBSOCKET_MAX_PAYLOAD (GIM_FRAME_HEADER_SIZE + SERVER_FRAME_MAX_BODY)
+/* Holds the unfinished rest of one frame (at most 10 + WEBSOCKET_MAX_PAYLOAD - 1 bytes, or a
+ * response head under LOADGEN_WEBSOCKET_MAX_RESPONSE_HEAD) plus as much again from the socket. */
+#define READ_BUFFER_SIZE (2 * (SERVER_FRAME_MAX_BODY + GIM_FRAME_HEADER_SIZE))
+#define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + 512)
+#define TICK_MS          100
+#define EVENT_BATCH      1024
 
 enum connection_state {
     STATE_IDLE,
     STATE_CONNECTING,
+    STATE_UPGRADING, /* WebSocket: request sent, waiting for the 101 */
     STATE_AUTHENTICATING,
     STATE_READY,
     STATE_DONE
@@ -35,8 +43,9 @@ struct client_connection {
     int32_t heartbeat_sequence;
     int64_t index;             /* global connection index: mid = mid_base + index */
     int64_t next_heartbeat_ms; /* CLOCK_MONOTONIC */
-    uint8_t *pending;          /* bytes of an incomplete frame, or NULL */
+    uint8_t *pending;          /* bytes of an incomplete frame or response head, or NULL */
     uint32_t pending_length;
+    char expected_accept[LOADGEN_WEBSOCKET_ACCEPT_SIZE]; /* WebSocket, while upgrading */
 };
 
 struct worker {
@@ -73,7 +82,8 @@ static void close_connection(struct worker *worker, struct client_connection *co
         close(connection->fd);
         connection->fd = -1;
     }
-    if (connection->state == STATE_CONNECTING || connection->state == STATE_AUTHENTICATING)
+    if (connection->state == STATE_CONNECTING || connection->state == STATE_UPGRADING ||
+        connection->state == STATE_AUTHENTICATING)
         worker->in_flight--;
     if (failed_before_auth)
         worker->stats.connect_failed++;
@@ -85,21 +95,62 @@ static void close_connection(struct worker *worker, struct client_connection *co
     connection->pending_length = 0;
 }
 
-/* Sends a whole small frame; a short write counts as a failure (the socket buffer is empty). */
-static int send_frame(struct client_connection *connection, int32_t operation, int32_t sequence,
-                      const char *body, size_t body_length)
+/* Sends a few bytes at once; a short write counts as a failure (the socket buffer is empty). */
+static int send_bytes(struct client_connection *connection, const void *data, size_t size)
 {
-    uint8_t frame[GIM_FRAME_HEADER_SIZE + 512];
-    size_t size = gim_frame_encode(frame, sizeof(frame), 1, operation, sequence,
-                                   (const uint8_t *)body, body_length);
-    ssize_t written;
+    ssize_t written = send(connection->fd, data, size, MSG_NOSIGNAL);
 
-    if (size == 0)
-        return GIM_ERR_TOO_LARGE;
-    written = send(connection->fd, frame, size, MSG_NOSIGNAL);
     if (written < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return GIM_ERR_AGAIN;
     return written == (ssize_t)size ? GIM_OK : GIM_ERR_IO;
+}
+
+/* Fills out with random bytes from the kernel; GIM_ERR_IO if it cannot. */
+static int random_bytes(uint8_t *out, size_t length)
+{
+    size_t filled = 0;
+
+    while (filled < length) {
+        ssize_t got = getrandom(out + filled, length - filled, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return GIM_ERR_IO;
+        filled += (size_t)got;
+    }
+    return GIM_OK;
+}
+
+/* Sends one WebSocket frame (masked, as a client must) of opcode carrying payload. */
+static int send_websocket_frame(struct client_connection *connection, uint8_t opcode,
+                                const uint8_t *payload, size_t payload_length)
+{
+    uint8_t message[LOADGEN_WEBSOCKET_MAX_CLIENT_HEADER + CLIENT_FRAME_MAX];
+    uint8_t mask[4];
+    size_t size;
+
+    if (random_bytes(mask, sizeof(mask)) != GIM_OK)
+        return GIM_ERR_IO;
+    size =
+        loadgen_websocket_encode(message, sizeof(message), opcode, payload, payload_length, mask);
+    if (size == 0)
+        return GIM_ERR_TOO_LARGE;
+    return send_bytes(connection, message, size);
+}
+
+/* Sends one small goim frame: as is over TCP, as one binary message over WebSocket. */
+static int send_frame(const struct worker *worker, struct client_connection *connection,
+                      int32_t operation, int32_t sequence, const char *body, size_t body_length)
+{
+    uint8_t frame[CLIENT_FRAME_MAX];
+    size_t size = gim_frame_encode(frame, sizeof(frame), 1, operation, sequence,
+                                   (const uint8_t *)body, body_length);
+
+    if (size == 0)
+        return GIM_ERR_TOO_LARGE;
+    if (worker->options->websocket)
+        return send_websocket_frame(connection, LOADGEN_WEBSOCKET_BINARY, frame, size);
+    return send_bytes(connection, frame, size);
 }
 
 static int send_auth(const struct worker *worker, struct client_connection *connection)
@@ -114,7 +165,28 @@ static int send_auth(const struct worker *worker, struct client_connection *conn
 
     if (length < 0 || (size_t)length >= sizeof(body))
         return GIM_ERR_TOO_LARGE;
-    return send_frame(connection, GIM_OP_AUTH, 1, body, (size_t)length);
+    return send_frame(worker, connection, GIM_OP_AUTH, 1, body, (size_t)length);
+}
+
+/* Sends the upgrade request for /sub with a fresh random key; remembers the expected accept. */
+static int send_upgrade(const struct worker *worker, struct client_connection *connection)
+{
+    const struct sockaddr_in *target =
+        &worker->options->targets[connection->index % worker->options->target_count];
+    uint8_t nonce[LOADGEN_WEBSOCKET_NONCE_SIZE];
+    char key[LOADGEN_WEBSOCKET_KEY_SIZE], address[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN + 16];
+    char request[512];
+    size_t length;
+
+    if (random_bytes(nonce, sizeof(nonce)) != GIM_OK ||
+        inet_ntop(AF_INET, &target->sin_addr, address, sizeof(address)) == NULL)
+        return GIM_ERR_IO;
+    snprintf(host, sizeof(host), "%s:%u", address, (unsigned)ntohs(target->sin_port));
+    loadgen_websocket_make_key(nonce, key, connection->expected_accept);
+    length = loadgen_websocket_upgrade_request(request, sizeof(request), host, key);
+    if (length == 0)
+        return GIM_ERR_TOO_LARGE;
+    return send_bytes(connection, request, length);
 }
 
 static void open_connection(struct worker *worker, struct client_connection *connection)
@@ -176,8 +248,19 @@ static void on_connected(struct worker *worker, struct client_connection *connec
     worker->stats.connected++;
     event.events = EPOLLIN;
     event.data.ptr = connection;
-    if (epoll_ctl(worker->epoll_fd, EPOLL_CTL_MOD, connection->fd, &event) != 0 ||
-        send_auth(worker, connection) != GIM_OK) {
+    if (epoll_ctl(worker->epoll_fd, EPOLL_CTL_MOD, connection->fd, &event) != 0) {
+        close_connection(worker, connection, 1);
+        return;
+    }
+    if (worker->options->websocket) {
+        if (send_upgrade(worker, connection) != GIM_OK) {
+            close_connection(worker, connection, 1);
+            return;
+        }
+        connection->state = STATE_UPGRADING;
+        return;
+    }
+    if (send_auth(worker, connection) != GIM_OK) {
         close_connection(worker, connection, 1);
         return;
     }
@@ -262,7 +345,102 @@ static long handle_frames(struct worker *worker, struct client_connection *conne
         }
         offset += header.packet_length;
     }
+    if (depth > 0 && offset != length)
+        return GIM_ERR_INVALID; /* an OpRaw body holds whole frames only */
     return (long)offset;
+}
+
+/* Handles one binary message: exactly one goim frame (an op-9 one is unwrapped). */
+static int handle_websocket_message(struct worker *worker, struct client_connection *connection,
+                                    const uint8_t *payload, size_t length, int64_t now_us)
+{
+    struct gim_frame_header header;
+    int status = gim_frame_decode_header(payload, length, SERVER_FRAME_MAX_BODY, &header);
+
+    if (status == GIM_ERR_AGAIN || (status == GIM_OK && header.packet_length != length))
+        return GIM_ERR_INVALID; /* the message is not exactly one goim frame */
+    if (status != GIM_OK)
+        return status;
+    return handle_frames(worker, connection, payload, length, now_us, 0) == (long)length
+               ? GIM_OK
+               : GIM_ERR_INVALID;
+}
+
+/* Answers the server's close frame (echoing its status code, if any); the caller then closes. */
+static void answer_close(struct client_connection *connection, const uint8_t *payload,
+                         size_t length)
+{
+    send_websocket_frame(connection, LOADGEN_WEBSOCKET_CLOSE, payload, length >= 2 ? 2 : 0);
+}
+
+/*
+ * Handles what arrived on a WebSocket connection, data[0..length): the 101 head while upgrading
+ * (then sends the auth), then whole frames. Returns how many bytes were used, GIM_ERR_CLOSED
+ * after answering the server's close, or another negative status for a malformed answer.
+ */
+static long handle_websocket_input(struct worker *worker, struct client_connection *connection,
+                                   const uint8_t *data, size_t length, int64_t now_us)
+{
+    size_t offset = 0;
+
+    if (connection->state == STATE_UPGRADING) {
+        int status =
+            loadgen_websocket_check_response(data, length, connection->expected_accept, &offset);
+        if (status == GIM_ERR_AGAIN)
+            return 0;
+        if (status != GIM_OK)
+            return status;
+        worker->stats.upgraded++;
+        connection->state = STATE_AUTHENTICATING;
+        if (send_auth(worker, connection) != GIM_OK)
+            return GIM_ERR_IO;
+    }
+    while (offset < length) {
+        struct loadgen_websocket_frame frame;
+        const uint8_t *payload;
+        int status =
+            loadgen_websocket_decode(data + offset, length - offset, WEBSOCKET_MAX_PAYLOAD, &frame);
+
+        if (status == GIM_ERR_AGAIN)
+            break;
+        if (status != GIM_OK)
+            return status;
+        payload = data + offset + frame.header_length;
+        switch (frame.opcode) {
+        case LOADGEN_WEBSOCKET_BINARY:
+            if (!frame.final)
+                return GIM_ERR_INVALID; /* fragmented: comet sends one frame per message */
+            status =
+                handle_websocket_message(worker, connection, payload, frame.payload_length, now_us);
+            if (status != GIM_OK)
+                return status;
+            break;
+        case LOADGEN_WEBSOCKET_PING:
+            /* a pong that cannot be written now is left out: the server's next ping asks again */
+            send_websocket_frame(connection, LOADGEN_WEBSOCKET_PONG, payload, frame.payload_length);
+            break;
+        case LOADGEN_WEBSOCKET_PONG:
+            break;
+        case LOADGEN_WEBSOCKET_CLOSE:
+            answer_close(connection, payload, frame.payload_length);
+            return GIM_ERR_CLOSED;
+        default:
+            return GIM_ERR_INVALID; /* text or continuation: comet sends neither */
+        }
+        offset += frame.header_length + frame.payload_length;
+    }
+    return (long)offset;
+}
+
+/* Sends a close frame with status 1002 (protocol error) to an upgraded connection, best effort. */
+static void close_for_protocol_error(const struct worker *worker,
+                                     struct client_connection *connection)
+{
+    static const uint8_t protocol_error[2] = {0x03, 0xea}; /* 1002 */
+
+    if (worker->options->websocket && connection->state != STATE_UPGRADING)
+        send_websocket_frame(connection, LOADGEN_WEBSOCKET_CLOSE, protocol_error,
+                             sizeof(protocol_error));
 }
 
 static void on_readable(struct worker *worker, struct client_connection *connection)
@@ -288,9 +466,17 @@ static void on_readable(struct worker *worker, struct client_connection *connect
             return;
         }
         filled += (size_t)received;
-        consumed = handle_frames(worker, connection, buffer, filled, realtime_us(), 0);
+        if (worker->options->websocket)
+            consumed = handle_websocket_input(worker, connection, buffer, filled, realtime_us());
+        else
+            consumed = handle_frames(worker, connection, buffer, filled, realtime_us(), 0);
+        if (consumed == GIM_ERR_CLOSED) {
+            close_connection(worker, connection, connection->state != STATE_READY);
+            return;
+        }
         if (consumed < 0) {
             worker->stats.protocol_errors++;
+            close_for_protocol_error(worker, connection);
             close_connection(worker, connection, connection->state != STATE_READY);
             return;
         }
@@ -316,8 +502,8 @@ static void send_due_heartbeats(struct worker *worker, int64_t now_ms)
         if (connection->state != STATE_READY || connection->next_heartbeat_ms > now_ms)
             continue;
         connection->next_heartbeat_ms = now_ms + (int64_t)worker->options->heartbeat_seconds * 1000;
-        if (send_frame(connection, GIM_OP_HEARTBEAT, ++connection->heartbeat_sequence, NULL, 0) ==
-            GIM_OK)
+        if (send_frame(worker, connection, GIM_OP_HEARTBEAT, ++connection->heartbeat_sequence, NULL,
+                       0) == GIM_OK)
             worker->stats.heartbeats_sent++;
     }
 }

@@ -1,11 +1,20 @@
 /*
- * loadgen_worker.h: one load-generator process: its goim TCP clients and what they counted.
+ * loadgen_worker.h: one load-generator process: its goim clients (TCP or WebSocket) and what they
+ * counted.
  *
  * A worker opens its share of the connections with non-blocking connects (at most
  * connect_concurrency not yet authenticated at a time), authenticates each with goim's op-7 JSON
  * body, sends op-2 heartbeats every heartbeat_seconds, and counts every frame it receives by
  * operation. Frames arriving back to back in one read are split with common/frame.h; an op-9
  * (OpRaw) frame is unwrapped into its inner frames.
+ *
+ * With options->websocket, each connection first sends an HTTP upgrade for /sub with a random
+ * Sec-WebSocket-Key and checks the 101 and its Sec-WebSocket-Accept (loadgen_websocket.h); then
+ * every goim frame it sends is one masked binary message, and every binary message it receives
+ * must hold exactly one goim frame (a push is one op-9 frame whose body holds the inner frames,
+ * counted as on TCP). A ping is answered with a pong, a close with a close, after which the
+ * connection is closed; a text or fragmented message, or any malformed frame, is a protocol error
+ * (comet sends neither).
  *
  * Push latency: a business push (operation >= 1000) whose body starts with ASCII decimal digits is
  * taken to carry its send time as CLOCK_REALTIME microseconds since the epoch, written by the
@@ -22,6 +31,7 @@
 
 #include <netinet/in.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tests/bench/latency_histogram.h"
@@ -44,6 +54,7 @@ struct loadgen_options {
     double duration_seconds; /* 0: until SIGTERM/SIGINT */
     const char *status_path; /* JSON snapshot rewritten every 250 ms, or NULL */
     int comet_pid;           /* 0: none; else its CPU and RSS are reported */
+    bool websocket;          /* targets are comet WebSocket ports (path /sub), not goim TCP */
 };
 
 /* Written by the parent, read by workers. */
@@ -55,6 +66,7 @@ struct loadgen_control {
 /* One worker's counters, copied into shared memory. */
 struct loadgen_worker_stats {
     uint64_t connect_started, connected, authed, closed, connect_failed, protocol_errors;
+    uint64_t upgraded;                      /* WebSocket: 101 answers accepted */
     int64_t first_connect_us, last_auth_us; /* CLOCK_REALTIME; 0 until it happened */
     uint64_t frames_by_control_op[LOADGEN_CONTROL_OPS];
     uint64_t frames_by_push_op[LOADGEN_PUSH_OPS];

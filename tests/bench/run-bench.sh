@@ -5,14 +5,19 @@
 #
 #   tests/bench/run-bench.sh [BUILD_DIR]      (BUILD_DIR holds bin/ and bench/; default build/release)
 #
-# Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest, comma separated),
-# BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker), BENCH_TIMEOUT
-# (seconds for the whole run, default 1500), BENCH_RESULTS (where results.json goes, default
-# build/bench/results.json), BENCH_JOB_FLAGS (extra job flags, word-split, appended last so they
-# override ours, e.g. "-kafka.fetchWaitMax 500ms"). Ports are private (Redis 26379, comet
-# 23101/23109, logic 23111/23119) so it can run beside `make run` and the integration tests.
-# Everything it started is stopped on success, failure or Ctrl-C. The cluster steps shared with
-# deploy/run-cluster.sh are in deploy/cluster-lib.sh.
+# Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest idle_ws fanout_ws,
+# comma separated), BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker),
+# BENCH_TIMEOUT (seconds for the whole run, default 1500), BENCH_RESULTS (where results.json goes,
+# default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
+# default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
+# flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms").
+# Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC, logic
+# 23111/23119; BENCH_*_PORT change them) so it can run beside `make run` and the integration tests.
+# The scenarios run in passes (scenarios.py --passes: the TCP ones, then the WebSocket ones), one
+# scenarios.py process each; the comet is restarted between passes so that each population is
+# measured on a fresh comet (its log of an earlier pass is kept as comet-pass<N>.log), and the table
+# of every pass is printed at the end. Everything it started is stopped on success, failure or
+# Ctrl-C. The cluster steps shared with deploy/run-cluster.sh are in deploy/cluster-lib.sh.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,13 +27,17 @@ root=$(cd "$here/../.." && pwd)
 cluster_error_prefix="run-bench: "
 
 build=${1:-$root/build/release}
-run_dir=$root/build/bench
+run_dir=${BENCH_RUN_DIR:-$root/build/bench}
 redis_port=${BENCH_REDIS_PORT:-26379}
 comet_tcp=127.0.0.1:${BENCH_COMET_PORT:-23101}
+comet_ws=127.0.0.1:${BENCH_COMET_WS_PORT:-23102}
 comet_rpc=127.0.0.1:${BENCH_COMET_RPC_PORT:-23109}
 logic_http=127.0.0.1:${BENCH_LOGIC_PORT:-23111}
 logic_rpc=127.0.0.1:${BENCH_LOGIC_RPC_PORT:-23119}
 host=bench-$(hostname)
+# The scenario names are checked before anything starts.
+passes=$(python3 "$here/scenarios.py" --passes) || exit 2
+mapfile -t pass_list <<<"$passes"
 mkdir -p "$run_dir"
 rm -f "$run_dir"/*.log "$run_dir"/*.status "$run_dir"/*.tmp
 
@@ -53,41 +62,91 @@ export KAFKA_BROKERS
 cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
     -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
 cluster_start_daemon "$build/bin" job "$run_dir" "$host" "${job_flags[@]}" "${extra_job_flags[@]}"
-cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
-    -rpcServer.addr "$comet_rpc" -rpcServer.advertise "tcp://$comet_rpc" \
-    -rpcClient.logic "$logic_rpc"
-comet_pid=$cluster_last_pid
-cluster_wait_port 127.0.0.1 "${logic_http##*:}" 20
-cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20
-# Measure the cluster, not its start: until the job's group join has been assigned the
-# partitions (about 3 s with either broker) and the job has read the comet from the registry,
-# pushes wait in Kafka and the first at-rest latencies would be seconds.
-wait_log() { # file pattern seconds
-    local deadline=$((SECONDS + $3))
-    until grep -q -- "$2" "$1" 2>/dev/null; do
+start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports accept, else 1
+    cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
+        -websocket.bind "$comet_ws" -rpcServer.addr "$comet_rpc" \
+        -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc"
+    comet_pid=$cluster_last_pid
+    cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20 || return 1
+    cluster_wait_port 127.0.0.1 "${comet_ws##*:}" 20
+}
+# Waits until pattern occurs at least count times (default 1) in file.
+wait_log() { # file pattern seconds [count]
+    local deadline=$((SECONDS + $3)) count=${4:-1}
+    until (($(grep -c -- "$2" "$1" 2>/dev/null || true) >= count)); do
         if ((SECONDS > deadline)); then
-            echo "run-bench: timed out waiting for \"$2\" in $1" >&2
+            echo "run-bench: timed out waiting for \"$2\" (${count}x) in $1" >&2
             return 1
         fi
         sleep 0.2
     done
 }
+cluster_wait_port 127.0.0.1 "${logic_http##*:}" 20
+start_comet
+# Measure the cluster, not its start: until the job's group join has been assigned the
+# partitions (about 3 s with either broker) and the job has read the comet from the registry,
+# pushes wait in Kafka and the first at-rest latencies would be seconds.
 wait_log "$run_dir/job.log" "kafka: assigned" 60
 wait_log "$run_dir/job.log" "comets: $host joined" 20
 
 export BENCH_LOADGEN=$build/bench/loadgen BENCH_PUSHER=$build/bench/pusher
-export BENCH_COMET_ADDR=$comet_tcp BENCH_LOGIC_ADDR=$logic_http BENCH_COMET_PID=$comet_pid
+export BENCH_COMET_ADDR=$comet_tcp BENCH_COMET_WS_ADDR=$comet_ws BENCH_LOGIC_ADDR=$logic_http
 export BENCH_RUN_DIR=$run_dir BENCH_KAFKA="$kafka_kind"
 export BENCH_RESULTS=${BENCH_RESULTS:-$run_dir/results.json}
 export BENCH_JOB_FLAGS_USED="${job_flags[*]}${extra_job_flags[*]:+ ${extra_job_flags[*]}}"
-timeout --signal=TERM --kill-after=10 "${BENCH_TIMEOUT:-1500}" \
-    python3 "$here/scenarios.py" &
-driver=$!
-cluster_track_pid "$driver"
+# A fresh comet for the next pass: the previous population's freed memory must not be reused by
+# the next one. The job must see it leave the registry (withdrawn at exit, or expired) and come
+# back. The old comet's log is kept as $1. Returns 1 if a step failed or timed out.
+restart_comet() {
+    local left joined
+    left=$(grep -c -- "comets: $host left the registry" "$run_dir/job.log" || true)
+    joined=$(grep -c -- "comets: $host joined" "$run_dir/job.log" || true)
+    cluster_stop_pid "$comet_pid"
+    mv "$run_dir/comet.log" "$run_dir/$1" || return 1
+    wait_log "$run_dir/job.log" "comets: $host left the registry" 40 $((left + 1)) || return 1
+    start_comet || return 1
+    wait_log "$run_dir/job.log" "comets: $host joined" 20 $((joined + 1))
+}
+deadline=$((SECONDS + ${BENCH_TIMEOUT:-1500}))
 status=0
-wait "$driver" || status=$?
+pass=0
+for pass_scenarios in "${pass_list[@]}"; do
+    pass=$((pass + 1))
+    if ((pass > 1)); then
+        if ! kill -0 "$comet_pid" 2>/dev/null; then
+            echo "run-bench: the comet (pid $comet_pid) died during the run; logs in $run_dir" >&2
+            status=1
+        fi
+        if ! restart_comet "comet-pass$((pass - 1)).log"; then
+            status=1
+            break
+        fi
+    fi
+    if ((SECONDS >= deadline)); then
+        echo "run-bench: BENCH_TIMEOUT reached before the scenarios $pass_scenarios" >&2
+        status=1
+        break
+    fi
+    BENCH_SCENARIO=$pass_scenarios BENCH_COMET_PID=$comet_pid BENCH_TABLE=0 \
+        BENCH_RESULTS_MERGE=$((pass > 1 ? 1 : 0)) \
+        timeout --signal=TERM --kill-after=10 $((deadline - SECONDS)) \
+        python3 "$here/scenarios.py" &
+    driver=$!
+    cluster_track_pid "$driver"
+    pass_status=0
+    wait "$driver" || pass_status=$?
+    cluster_forget_pid "$driver"
+    if ((pass_status != 0)); then
+        status=$pass_status
+    fi
+    if ((pass_status == 124 || pass_status == 137)); then
+        echo "run-bench: BENCH_TIMEOUT reached during the scenarios $pass_scenarios" >&2
+        break
+    fi
+done
+python3 "$here/scenarios.py" --report || status=1
 for pid in "${cluster_pids[@]}"; do
-    if [ "$pid" != "$driver" ] && ! kill -0 "$pid" 2>/dev/null; then
+    if ! kill -0 "$pid" 2>/dev/null; then
         echo "run-bench: a daemon (pid $pid) died during the run; logs in $run_dir" >&2
         status=1
     fi

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """scenarios.py: the benchmark scenarios of `make bench`, run by run-bench.sh against its cluster.
 
-Drives tests/bench/loadgen (TCP clients, latency histogram) and tests/bench/pusher (HTTP pushes
-to logic), reads the comet's /proc entries and /proc/net/sockstat, prints one table and writes
-results.json into BENCH_RUN_DIR (or to the path BENCH_RESULTS). Standard library only. Every wait
-is bounded; every process it starts is stopped in a finally block.
+Drives tests/bench/loadgen (TCP or WebSocket clients, latency histogram) and tests/bench/pusher
+(HTTP pushes to logic), reads the comet's /proc entries and /proc/net/sockstat, prints one table and
+writes results.json into BENCH_RUN_DIR (or to the path BENCH_RESULTS). Standard library only. Every
+wait is bounded; every process it starts is stopped in a finally block.
 
 Scenarios (BENCH_SCENARIO, comma separated, default all):
   atrest     one connection; 100 pushes to its mid, then 100 to its room, 10/s: median, worst
@@ -13,6 +13,20 @@ Scenarios (BENCH_SCENARIO, comma separated, default all):
   fanout     BENCH_CONNS in room test://1: a fixed push rate, then rising rates until one fails
   mids       /goim/push/mids to random online mids at a fixed rate, then as fast as possible
   broadcast  /goim/push/all to BENCH_CONNS: time until the last connection has it (3 rounds)
+  idle_ws    as idle, over WebSocket (BENCH_COMET_WS_ADDR, path /sub)
+  fanout_ws  as fanout's fixed rate only, over WebSocket: msg/s delivered, p50/p99
+
+The scenarios fall into passes (PASSES): the TCP ones, then the WebSocket ones, each with its own
+population of CONNS clients (two at once would not fit the usual open-file limits). A population
+that has left frees memory in the comet's heap that the next one would reuse, hiding its cost, so
+run-bench.sh runs each pass in its own scenarios.py process and restarts the comet in between.
+Modes:
+  scenarios.py            runs the requested scenarios (all passes in one process if asked to);
+                          with BENCH_RESULTS_MERGE=1 adds its results to the BENCH_RESULTS file;
+                          with BENCH_TABLE=0 does not print the table
+  scenarios.py --passes   prints the requested scenarios one pass per line (comma separated), or
+                          exits 2 for an unknown name; needs no cluster
+  scenarios.py --report   prints the table of the BENCH_RESULTS file
 """
 import json
 import os
@@ -22,14 +36,19 @@ import subprocess
 import sys
 import time
 
-LOADGEN = os.environ["BENCH_LOADGEN"]
-PUSHER = os.environ["BENCH_PUSHER"]
-COMET_ADDR = os.environ["BENCH_COMET_ADDR"]
-LOGIC_ADDR = os.environ["BENCH_LOGIC_ADDR"]
-COMET_PID = int(os.environ["BENCH_COMET_PID"])
-RUN_DIR = os.environ["BENCH_RUN_DIR"]
+# Read when the scenarios run (the --passes and --report modes need none of them).
+LOADGEN = os.environ.get("BENCH_LOADGEN", "")
+PUSHER = os.environ.get("BENCH_PUSHER", "")
+COMET_ADDR = os.environ.get("BENCH_COMET_ADDR", "")
+COMET_WS_ADDR = os.environ.get("BENCH_COMET_WS_ADDR", "")
+LOGIC_ADDR = os.environ.get("BENCH_LOGIC_ADDR", "")
+COMET_PID = int(os.environ.get("BENCH_COMET_PID") or 0)
+RUN_DIR = os.environ.get("BENCH_RUN_DIR", "")
 CONNS = int(os.environ.get("BENCH_CONNS") or 15000)
-SCENARIOS = ["atrest", "idle", "connect", "fanout", "mids", "broadcast"]
+TCP_SCENARIOS = ["atrest", "idle", "connect", "fanout", "mids", "broadcast"]
+WS_SCENARIOS = ["idle_ws", "fanout_ws"]
+PASSES = [TCP_SCENARIOS, WS_SCENARIOS]
+SCENARIOS = TCP_SCENARIOS + WS_SCENARIOS
 FANOUT_RATE = float(os.environ.get("BENCH_FANOUT_RATE", 10))
 FANOUT_STEPS = [20, 50, 100, 200, 400, 800, 1600]
 # A step is sustained when the pusher keeps its rate, >= 99 % is delivered and p99 stays under
@@ -38,6 +57,7 @@ FANOUT_MAX_P99_US = 1000 * int(os.environ.get("BENCH_FANOUT_MAX_P99_MS", 2000))
 MIDS_RATE = float(os.environ.get("BENCH_MIDS_RATE", 200))
 PHASE_SECONDS = float(os.environ.get("BENCH_PHASE_SECONDS", 10))
 MID_BASE = 1000000
+WS_MID_BASE = 2000000
 ATREST_MID = 900000000
 ROOM_PATH = "/goim/push/room?operation=1000&type=test&room=%s"
 MIDS_PATH = "/goim/push/mids?operation=1000&mids={mid}"
@@ -82,16 +102,19 @@ def comet_cpu_seconds():
 class Loadgen:
     """One loadgen process (and its workers) with its status file."""
 
-    def __init__(self, name, conns, mid_base, room, procs=None):
+    def __init__(self, name, conns, mid_base, room, procs=None, websocket=False):
         self.status_path = os.path.join(RUN_DIR, name + ".status")
         if procs is None:
             procs = max(2, -(-conns // 8000))
         procs = min(procs, max(conns, 1))
         self.conns = conns
-        self.command = [LOADGEN, "-addr", COMET_ADDR, "-conns", str(conns), "-procs", str(procs),
+        self.command = [LOADGEN, "-addr", COMET_WS_ADDR if websocket else COMET_ADDR,
+                        "-conns", str(conns), "-procs", str(procs),
                         "-mid-base", str(mid_base), "-room", room, "-heartbeat", "30",
                         "-sources", "16", "-status", self.status_path,
                         "-comet-pid", str(COMET_PID)]
+        if websocket:
+            self.command += ["-transport", "websocket"]
         self.log_file = open(os.path.join(RUN_DIR, name + ".log"), "w")
         self.process = subprocess.Popen(self.command, stdout=self.log_file,
                                         stderr=subprocess.STDOUT)
@@ -221,32 +244,46 @@ def run_atrest(results):
         client.stop()
 
 
-def start_population(results, wanted):
-    """Connects CONNS clients in room test://1; measures idle memory and the connect rate."""
+def connect_idle_population(name, mid_base, websocket):
+    """Connects CONNS clients in room test://1 and lets them settle.
+
+    Returns (population, idle memory measurement, final status, ramp seconds)."""
     rss_before, sock_before, slab_before = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
-    population = Loadgen("population", CONNS, MID_BASE, "test://1")
-    status = population.wait_authed(max(120, CONNS // 50))
-    if status["authed"] < CONNS:
-        log("only %d of %d connections authenticated" % (status["authed"], CONNS))
-    ramp_seconds = (status["last_auth_us"] - status["first_connect_us"]) / 1e6
-    time.sleep(3)  # settle: pending replies written, buffers released
-    rss_after, sock_after, slab_after = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
-    status = population.status()
+    population = Loadgen(name, CONNS, mid_base, "test://1", websocket=websocket)
+    try:
+        status = population.wait_authed(max(120, CONNS // 50))
+        if status["authed"] < CONNS:
+            log("only %d of %d connections authenticated" % (status["authed"], CONNS))
+        ramp_seconds = (status["last_auth_us"] - status["first_connect_us"]) / 1e6
+        time.sleep(3)  # settle: pending replies written, buffers released
+        rss_after, sock_after, slab_after = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
+        status = population.status()
+    except Exception:
+        population.stop()
+        raise
     page = os.sysconf("SC_PAGE_SIZE")
     authed = max(status["authed"], 1)
+    idle = {
+        "connections": status["authed"], "processes": status["processes"],
+        "comet_rss_kib_before": rss_before, "comet_rss_kib_after": rss_after,
+        "comet_rss_bytes_per_conn": round((rss_after - rss_before) * 1024 / authed),
+        "tcp_mem_pages_before": sock_before, "tcp_mem_pages_after": sock_after,
+        "kernel_tcp_bytes_per_conn_both_ends": round((sock_after - sock_before) * page /
+                                                     authed),
+        "kernel_slab_bytes_per_conn_both_ends": round((slab_after - slab_before) * 1024 /
+                                                      authed),
+        "note": "sockstat mem counts buffer pages only (idle sockets hold none); Slab "
+                "(/proc/meminfo) holds the socket structures of both ends, loopback",
+        "loadgen_cpu_s": status["loadgen_cpu_s"]}
+    return population, idle, status, ramp_seconds
+
+
+def start_population(results, wanted):
+    """Connects CONNS TCP clients in room test://1; measures idle memory and the connect rate."""
+    population, idle, status, ramp_seconds = connect_idle_population("population", MID_BASE,
+                                                                     websocket=False)
     if "idle" in wanted:
-        results["idle"] = {
-            "connections": status["authed"], "processes": status["processes"],
-            "comet_rss_kib_before": rss_before, "comet_rss_kib_after": rss_after,
-            "comet_rss_bytes_per_conn": round((rss_after - rss_before) * 1024 / authed),
-            "tcp_mem_pages_before": sock_before, "tcp_mem_pages_after": sock_after,
-            "kernel_tcp_bytes_per_conn_both_ends": round((sock_after - sock_before) * page /
-                                                         authed),
-            "kernel_slab_bytes_per_conn_both_ends": round((slab_after - slab_before) * 1024 /
-                                                          authed),
-            "note": "sockstat mem counts buffer pages only (idle sockets hold none); Slab "
-                    "(/proc/meminfo) holds the socket structures of both ends, loopback",
-            "loadgen_cpu_s": status["loadgen_cpu_s"]}
+        results["idle"] = idle
     if "connect" in wanted:
         results["connect"] = {
             "connections": status["authed"], "failed": status["connect_failed"],
@@ -255,12 +292,29 @@ def start_population(results, wanted):
     return population
 
 
+def start_population_ws(results, wanted):
+    """Connects CONNS WebSocket clients in room test://1; measures their idle memory."""
+    population, idle, status, ramp_seconds = connect_idle_population("population_ws",
+                                                                     WS_MID_BASE, websocket=True)
+    if status["protocol_errors"] or status["upgraded"] < status["authed"]:
+        log("WebSocket population: %d upgraded, %d authenticated, %d protocol errors" % (
+            status["upgraded"], status["authed"], status["protocol_errors"]))
+    if "idle_ws" in wanted:
+        idle["transport"] = "websocket"
+        idle["upgraded"] = status["upgraded"]
+        idle["protocol_errors"] = status["protocol_errors"]
+        idle["connect_per_second"] = (round(status["authed"] / ramp_seconds)
+                                      if ramp_seconds > 0 else None)
+        results["idle_ws"] = idle
+    return population
+
+
 def fanout_phase(population, rate, seconds):
     population.reset()
     cpu_before, wall_before = comet_cpu_seconds(), time.time()
     loadgen_cpu_before = population.status()["loadgen_cpu_s"]
     answer = push(ROOM_PATH % 1, rate=rate, duration=seconds, conns=4)
-    expected = answer["ok"] * CONNS
+    expected = answer["ok"] * population.conns
     status = population.wait_frames(expected, 15, quiet_seconds=2.0)
     wall = time.time() - wall_before
     delivered = status["push_frames"]
@@ -296,6 +350,19 @@ def run_fanout(results, population):
                          "steps": steps,
                          "sustained_means": "pusher >= 95%% of the rate, >= 99%% delivered, "
                                             "p99 < %d ms" % (FANOUT_MAX_P99_US // 1000)}
+
+
+def run_fanout_ws(results, population):
+    if not endpoint_exists(ROOM_PATH % 1)[0]:
+        results["fanout_ws"] = {"pending": "push/room answers 404"}
+        return
+    population.wait_frames(1 << 62, 5, quiet_seconds=1.0)  # let the probe's frames land
+    fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS)
+    log("fanout_ws %s/s: delivered %.1f%% p99 %d us comet cpu %s%%" % (
+        FANOUT_RATE, 100 * fixed["delivered_fraction"], fixed["latency_us"]["p99"],
+        fixed["comet_cpu_percent"]))
+    results["fanout_ws"] = {"connections": CONNS, "transport": "websocket", "fixed": fixed,
+                            "protocol_errors": population.status()["protocol_errors"]}
 
 
 def run_mids(results, population):
@@ -367,6 +434,13 @@ def table(results):
                          r["connections"], r["comet_rss_bytes_per_conn"],
                          r["kernel_tcp_bytes_per_conn_both_ends"],
                          r["kernel_slab_bytes_per_conn_both_ends"])))
+    if "idle_ws" in results:
+        r = results["idle_ws"]
+        rows.append(("1w idle memory, WebSocket", "%d conns: comet RSS %d B/conn; kernel TCP "
+                     "buffers %d B/conn, slab %d B/conn (both ends, loopback)" % (
+                         r["connections"], r["comet_rss_bytes_per_conn"],
+                         r["kernel_tcp_bytes_per_conn_both_ends"],
+                         r["kernel_slab_bytes_per_conn_both_ends"])))
     if "connect" in results:
         r = results["connect"]
         rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)" % (
@@ -386,6 +460,17 @@ def table(results):
                                  100 * phase["delivered_fraction"], phase["comet_cpu_percent"],
                                  phase["loadgen_cpu_percent"])))
                 rows.append(("", lat(phase["latency_us"])))
+    if "fanout_ws" in results:
+        r = results["fanout_ws"]
+        if "pending" in r:
+            rows.append(("3w fan-out, WebSocket", r["pending"]))
+        else:
+            phase = r["fixed"]
+            rows.append(("3w fan-out WebSocket fixed %g/s" % phase["requested_rate"],
+                         "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%%" % (
+                             phase["delivered_per_second"], 100 * phase["delivered_fraction"],
+                             phase["comet_cpu_percent"], phase["loadgen_cpu_percent"])))
+            rows.append(("", lat(phase["latency_us"])))
     if "mids" in results:
         for name, r in results["mids"].items():
             rows.append(("4 push/mids %s" % (r["requested_rate"] if name == "fixed" else "max"),
@@ -399,7 +484,7 @@ def table(results):
             rows.append(("5 broadcast", r["pending"]))
         else:
             rows.append(("5 broadcast", "last of %d conns after %s (median of 3; rounds: %s)" % (
-                CONNS, us(r["median_last_connection_us"]),
+                r["connections"], us(r["median_last_connection_us"]),
                 ", ".join(us(x["last_connection_us"]) + " %d rcvd" % x["received"]
                           for x in r["rounds"]))))
     width = max(len(row[0]) for row in rows) if rows else 10
@@ -407,19 +492,14 @@ def table(results):
     return "\n".join(lines)
 
 
-def main():
+def requested_scenarios():
+    """The scenarios BENCH_SCENARIO asks for, and those of them that do not exist."""
     wanted = os.environ.get("BENCH_SCENARIO") or "all"
     wanted = SCENARIOS if wanted == "all" else wanted.split(",")
-    unknown = [name for name in wanted if name not in SCENARIOS]
-    if unknown:
-        log("unknown scenario(s) %s; known: %s" % (unknown, ", ".join(SCENARIOS)))
-        return 2
-    results = {}
-    report = {"machine": machine(), "conns": CONNS, "kafka": os.environ.get("BENCH_KAFKA"),
-              "job_flags": os.environ.get("BENCH_JOB_FLAGS_USED"),
-              "scenarios_requested": wanted, "results": results,
-              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    failure = None
+    return wanted, [name for name in wanted if name not in SCENARIOS]
+
+
+def run_tcp_pass(results, report, wanted):
     population = None
     try:
         if "atrest" in wanted:
@@ -441,24 +521,104 @@ def main():
             final = population.status()
             report["population_final"] = {key: final[key] for key in (
                 "authed", "closed", "connect_failed", "protocol_errors", "heartbeats_sent")}
-    except Exception as error:  # report what was measured, then fail
-        failure = "%s: %s" % (type(error).__name__, error)
-        log("FAILED: " + failure)
     finally:
         if population is not None:
             population.stop()
-    report["failure"] = failure
-    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    path = os.environ.get("BENCH_RESULTS") or os.path.join(RUN_DIR, "results.json")
-    with open(path, "w") as out:
-        json.dump(report, out, indent=2)
+
+
+def run_ws_pass(results, report, wanted):
+    population = None
+    try:
+        log("connecting %d WebSocket clients" % CONNS)
+        population = start_population_ws(results, wanted)
+        if "fanout_ws" in wanted:
+            log("room fan-out over WebSocket")
+            run_fanout_ws(results, population)
+        final = population.status()
+        report["population_ws_final"] = {key: final[key] for key in (
+            "upgraded", "authed", "closed", "connect_failed", "protocol_errors",
+            "heartbeats_sent")}
+    finally:
+        if population is not None:
+            population.stop()
+
+
+def merge_into_previous(path, report):
+    """With BENCH_RESULTS_MERGE=1, adds this pass's report to the one in path (if readable)."""
+    if os.environ.get("BENCH_RESULTS_MERGE") != "1":
+        return report
+    try:
+        with open(path) as previous_file:
+            previous = json.load(previous_file)
+    except (OSError, ValueError):
+        return report
+    previous["results"].update(report["results"])
+    previous["scenarios_requested"] = (previous.get("scenarios_requested", []) +
+                                       report["scenarios_requested"])
+    previous["passes"] = previous.get("passes", []) + report["passes"]
+    for key in ("population_final", "population_ws_final"):
+        if key in report:
+            previous[key] = report[key]
+    failures = [f for f in (previous.get("failure"), report["failure"]) if f]
+    previous["failure"] = "; ".join(failures) if failures else None
+    previous["finished"] = report["finished"]
+    return previous
+
+
+def print_report(report, path):
     m = report["machine"]
     print("\ngoim-c bench: %d cores, %.1f GiB, kernel %s, Kafka: %s, CONNS=%d" % (
-        m["cores"], m["memory_kib"] / 1048576, m["kernel"], report["kafka"], CONNS))
-    print(table(results))
+        m["cores"], m["memory_kib"] / 1048576, m["kernel"], report["kafka"], report["conns"]))
+    print(table(report["results"]))
     print("written: %s" % path)
+
+
+def main(arguments):
+    wanted, unknown = requested_scenarios()
+    if unknown:
+        log("unknown scenario(s) %s; known: %s" % (unknown, ", ".join(SCENARIOS)))
+        return 2
+    if "--passes" in arguments:
+        for names in PASSES:
+            chosen = [name for name in names if name in wanted]
+            if chosen:
+                print(",".join(chosen))
+        return 0
+    path = os.environ.get("BENCH_RESULTS") or os.path.join(RUN_DIR, "results.json")
+    if "--report" in arguments:
+        try:
+            with open(path) as report_file:
+                report = json.load(report_file)
+        except (OSError, ValueError) as error:
+            log("no results to report: %s" % error)
+            return 1
+        print_report(report, path)
+        return 0
+    results = {}
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report = {"machine": machine(), "conns": CONNS, "kafka": os.environ.get("BENCH_KAFKA"),
+              "job_flags": os.environ.get("BENCH_JOB_FLAGS_USED"),
+              "scenarios_requested": wanted, "results": results, "started": started}
+    failure = None
+    try:
+        if any(name in wanted for name in TCP_SCENARIOS):
+            run_tcp_pass(results, report, wanted)
+        if any(name in wanted for name in WS_SCENARIOS):
+            run_ws_pass(results, report, wanted)
+    except Exception as error:  # report what was measured, then fail
+        failure = "%s: %s" % (type(error).__name__, error)
+        log("FAILED: " + failure)
+    report["failure"] = failure
+    report["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    report["passes"] = [{"scenarios": wanted, "comet_pid": COMET_PID, "started": started,
+                         "finished": report["finished"], "failure": failure}]
+    report = merge_into_previous(path, report)
+    with open(path, "w") as out:
+        json.dump(report, out, indent=2)
+    if os.environ.get("BENCH_TABLE") != "0":
+        print_report(report, path)
     return 1 if failure else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
