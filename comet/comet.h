@@ -15,6 +15,7 @@
 
 #include "comet/config.h"
 #include "comet/ip_counter.h"
+#include "comet/metrics.h"
 #include "comet/online.h"
 
 struct event_loop;
@@ -30,6 +31,7 @@ struct comet {
     atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
     struct ssl_ctx_st *tls_context;     /* WSS (websocket.tlsOpen), else NULL; owned by main */
     struct online online;               /* comet-wide room counts (loops + operations thread) */
+    struct comet_counters counters;     /* RPC calls served (metrics.h) */
 };
 
 /* True if the comet has WebSocket listeners (websocket.bind non-empty or websocket.tlsOpen). */

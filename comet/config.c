@@ -80,6 +80,8 @@ static const struct gim_config_option comet_options[] = {
     ROW("protocol.renewInterval", GIM_CONFIG_DURATION, protocol_renew_interval_ms, "10m", 100,
         86400000, NULL, NULL,
         "a client heartbeat calls logic Heartbeat at most once per interval per connection"),
+    ROW("metrics.addr", GIM_CONFIG_STRING, metrics_addr, ":3104", 0, -1, NULL, NULL,
+        "Prometheus GET /metrics listen address; empty = none"),
 };
 
 #define COMET_OPTION_ROWS (sizeof(comet_options) / sizeof(comet_options[0]))

@@ -58,6 +58,8 @@ struct comet_config {
     int64_t online_interval_ms; /* RenewOnline period (operations thread) */
     int64_t
         protocol_renew_interval_ms; /* least time between two logic Heartbeats of a connection */
+
+    char *metrics_addr; /* Prometheus GET /metrics listen address; empty = none */
 };
 
 /*

@@ -385,7 +385,11 @@ static void loop_timer_expired(struct timer_entry *entry, void *context)
 {
     struct comet_connection *connection =
         (struct comet_connection *)((char *)entry - offsetof(struct comet_connection, deadline));
+    enum comet_timeout_class kind =
+        connection->state == CONNECTION_ACTIVE ? COMET_TIMEOUT_HEARTBEAT : COMET_TIMEOUT_HANDSHAKE;
+
     (void)context;
+    gim_counter_increment(&connection->loop->counters.timeouts[kind]);
     connection_close(connection, connection->state == CONNECTION_ACTIVE ? "heartbeat timeout"
                                                                         : "handshake timeout");
 }

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "comet/inbox.h"
+#include "comet/metrics.h"
 #include "comet/room.h"
 #include "comet/string_map.h"
 #include "comet/timer_wheel.h"
@@ -85,6 +86,8 @@ struct event_loop {
 
     atomic_long authenticated;    /* read by the operations thread */
     atomic_ullong dropped_pushes; /* pushes refused by a full connection output */
+    /* this thread's events, summed when /metrics is scraped (metrics.h) */
+    struct comet_loop_counters counters;
 };
 
 /*

@@ -17,10 +17,13 @@
 #include "comet/comet.h"
 #include "comet/config.h"
 #include "comet/event_loop.h"
+#include "comet/metrics.h"
 #include "comet/operations.h"
 #include "comet/rpc_service.h"
 #include "comet/stream.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/metrics_http.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
@@ -56,10 +59,39 @@ static void destroy_loops(struct comet *comet)
     comet->loop_count = 0;
 }
 
+/*
+ * Serves GET /metrics on metrics.addr (nothing when it is empty): creates
+ * *registry with comet's metrics and starts *server. Call once the loops
+ * exist. Returns GIM_OK or an error (logged).
+ */
+static int start_metrics(struct comet *comet, const struct comet_config *config,
+                         struct gim_metrics **registry, struct gim_metrics_server **server)
+{
+    char error[256];
+    int status;
+
+    if (config->metrics_addr == NULL || config->metrics_addr[0] == '\0')
+        return GIM_OK;
+    status = gim_metrics_create(registry);
+    if (status == GIM_OK)
+        status = comet_metrics_register(*registry, comet);
+    if (status != GIM_OK) {
+        gim_log_error("metrics: %s", gim_strerror(status));
+        return status;
+    }
+    status =
+        gim_metrics_server_start(server, *registry, config->metrics_addr, error, sizeof(error));
+    if (status != GIM_OK)
+        gim_log_error("%s", error);
+    return status;
+}
+
 static int run(struct comet *comet, const struct comet_config *config)
 {
     struct gim_rpc_server *rpc_server = NULL;
     struct operations *operations = NULL;
+    struct gim_metrics *metrics = NULL;
+    struct gim_metrics_server *metrics_server = NULL;
     char logic_url[256];
     sigset_t signals;
     int index, status, signal_number = 0;
@@ -94,23 +126,27 @@ static int run(struct comet *comet, const struct comet_config *config)
         if (status != GIM_OK)
             gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
     }
+    if (status == GIM_OK)
+        status = start_metrics(comet, config, &metrics, &metrics_server);
     if (status == GIM_OK) {
-        gim_log_notice("comet ready tcp=%s websocket=%s wss=%s rpc=%s host=%s", config->tcp_bind,
-                       config->websocket_bind,
+        gim_log_notice("comet ready tcp=%s websocket=%s wss=%s rpc=%s metrics=%s host=%s",
+                       config->tcp_bind, config->websocket_bind,
                        config->websocket_tls_open ? config->websocket_tls_bind : "",
-                       config->rpc_server_advertise, config->host);
+                       config->rpc_server_advertise, config->metrics_addr, config->host);
         sigemptyset(&signals);
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGTERM);
         sigwait(&signals, &signal_number);
         gim_log_notice("signal %d: stopping", signal_number);
     }
-    operations_stop(operations); /* withdraws from the registry */
+    gim_metrics_server_stop(metrics_server); /* before the loops its callbacks read go */
+    operations_stop(operations);             /* withdraws from the registry */
     gim_rpc_server_stop(rpc_server);
     stop_loops(comet);
     gim_rpc_client_close(comet->logic); /* waits for Connect/Disconnect in flight */
     comet->logic = NULL;
     destroy_loops(comet);
+    gim_metrics_destroy(metrics);
     gim_log_notice("comet stopped");
     return status == GIM_OK ? 0 : 1;
 }

@@ -157,3 +157,13 @@ void online_set_all(struct online *online, const struct online_count *counts, si
     }
     pthread_mutex_unlock(&online->lock);
 }
+
+size_t online_room_total(struct online *online)
+{
+    size_t total;
+
+    pthread_mutex_lock(&online->lock);
+    total = online->rooms.count;
+    pthread_mutex_unlock(&online->lock);
+    return total;
+}

@@ -50,6 +50,9 @@ void online_add(struct online *online, const char *room, int delta);
  */
 uint32_t online_room_count(struct online *online, const char *room);
 
+/* Rooms with members on this comet (entries of the table). Any thread. */
+size_t online_room_total(struct online *online);
+
 /*
  * Copies every room with its local count into a new array (*out, *count; NULL / 0 when
  * empty). Free it with online_snapshot_free. Returns GIM_OK or GIM_ERR_NO_MEMORY.

@@ -133,11 +133,30 @@ static uint32_t connection_room_online(const struct comet_connection *connection
     return online_room_count(&connection->loop->comet->online, connection->rooms->room->id);
 }
 
+/* The kind label of an authenticated client's frame (comet/metrics.h). */
+static enum comet_frame_class frame_class(int32_t operation)
+{
+    switch (operation) {
+    case GIM_OP_HEARTBEAT:
+        return COMET_FRAME_HEARTBEAT;
+    case GIM_OP_CHANGE_ROOM:
+        return COMET_FRAME_CHANGE_ROOM;
+    case GIM_OP_SUB:
+        return COMET_FRAME_SUB;
+    case GIM_OP_UNSUB:
+        return COMET_FRAME_UNSUB;
+    default:
+        return COMET_FRAME_OTHER;
+    }
+}
+
 static int protocol_handle_active(struct comet_connection *connection,
                                   const struct gim_frame_header *header, const uint8_t *body,
                                   size_t body_length)
 {
     struct event_loop *loop = connection->loop;
+
+    gim_counter_increment(&loop->counters.frames[frame_class(header->operation)]);
 
     switch (header->operation) {
     case GIM_OP_HEARTBEAT: {
@@ -206,6 +225,7 @@ long protocol_consume(struct comet_connection *connection, const uint8_t *data, 
                               header.operation);
                 continue;
             }
+            gim_counter_increment(&connection->loop->counters.frames[COMET_FRAME_AUTH]);
             status = protocol_start_auth(connection, &header, frame + GIM_FRAME_HEADER_SIZE,
                                          body_length);
         } else {
@@ -258,11 +278,14 @@ void protocol_finish_auth(struct inbox_item *item)
     } else if (call->status != GIM_OK) {
         gim_log_info("auth failed from fd %d: %s", connection->handle.fd,
                      gim_strerror(call->status));
+        gim_counter_increment(&loop->counters.auth_failed);
         connection_close(connection, "auth failed");
     } else if (apply_connect_reply(connection, call->reply) != GIM_OK ||
                string_map_put(&loop->keys, connection->key, connection, &previous) != GIM_OK) {
+        gim_counter_increment(&loop->counters.auth_failed);
         connection_close(connection, "out of memory at auth");
     } else {
+        gim_counter_increment(&loop->counters.auth_ok);
         connection->state = CONNECTION_ACTIVE;
         connection->renewed_ms = loop->now_ms; /* Connect just wrote the mappings */
         connection->auth_sequence =

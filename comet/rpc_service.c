@@ -219,11 +219,29 @@ static void handle_rooms(struct comet *comet, struct gim_rpc_reply *reply)
     online_snapshot_free(counts, count);
 }
 
+/* The method label of an RPC call (comet/metrics.h). */
+static enum comet_rpc_class rpc_class(uint32_t method)
+{
+    switch (method) {
+    case GIM_RPC_COMET_PUSH_MSG:
+        return COMET_RPC_PUSH_MSG;
+    case GIM_RPC_COMET_BROADCAST:
+        return COMET_RPC_BROADCAST;
+    case GIM_RPC_COMET_BROADCAST_ROOM:
+        return COMET_RPC_BROADCAST_ROOM;
+    case GIM_RPC_COMET_ROOMS:
+        return COMET_RPC_ROOMS;
+    default:
+        return COMET_RPC_UNKNOWN;
+    }
+}
+
 static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *request,
                               size_t request_length, struct gim_rpc_reply *reply)
 {
     struct comet *comet = user;
 
+    gim_counter_increment(&comet->counters.rpc_calls[rpc_class(method)]);
     switch (method) {
     case GIM_RPC_COMET_PUSH_MSG:
         handle_push_msg(comet, request, request_length, reply);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "status.h"
 
 struct gim_redis {
@@ -15,7 +16,21 @@ struct gim_redis {
     char *password;
     int timeout_ms;
     int outage_logged;
+    struct gim_counter *errors; /* failed commands, or NULL */
 };
+
+/* Counts a failed command (reply NULL or an error reply) and hands reply back. */
+static redisReply *redis_counted(struct gim_redis *redis, redisReply *reply)
+{
+    if (redis->errors != NULL && (reply == NULL || reply->type == REDIS_REPLY_ERROR))
+        gim_counter_increment(redis->errors);
+    return reply;
+}
+
+void gim_redis_count_errors(struct gim_redis *redis, struct gim_counter *errors)
+{
+    redis->errors = errors;
+}
 
 int gim_redis_open(struct gim_redis **out, const char *address, const char *password,
                    int timeout_ms)
@@ -94,13 +109,13 @@ redisReply *gim_redis_command(struct gim_redis *redis, const char *format, ...)
     va_list args;
 
     if (redis_ensure(redis) != GIM_OK)
-        return NULL;
+        return redis_counted(redis, NULL);
     va_start(args, format);
     reply = redisvCommand(redis->context, format, args);
     va_end(args);
     if (reply == NULL)
         redis_drop(redis, redis->context->errstr);
-    return reply;
+    return redis_counted(redis, reply);
 }
 
 redisReply *gim_redis_command_argv(struct gim_redis *redis, int argc, const char **argv,
@@ -109,11 +124,11 @@ redisReply *gim_redis_command_argv(struct gim_redis *redis, int argc, const char
     redisReply *reply;
 
     if (redis_ensure(redis) != GIM_OK)
-        return NULL;
+        return redis_counted(redis, NULL);
     reply = redisCommandArgv(redis->context, argc, argv, lengths);
     if (reply == NULL)
         redis_drop(redis, redis->context->errstr);
-    return reply;
+    return redis_counted(redis, reply);
 }
 
 int gim_redis_append(struct gim_redis *redis, const char *format, ...)
@@ -121,13 +136,16 @@ int gim_redis_append(struct gim_redis *redis, const char *format, ...)
     va_list args;
     int result;
 
-    if (redis_ensure(redis) != GIM_OK)
+    if (redis_ensure(redis) != GIM_OK) {
+        redis_counted(redis, NULL);
         return GIM_ERR_UNAVAILABLE;
+    }
     va_start(args, format);
     result = redisvAppendCommand(redis->context, format, args);
     va_end(args);
     if (result != REDIS_OK) {
         redis_drop(redis, redis->context->errstr);
+        redis_counted(redis, NULL);
         return GIM_ERR_UNAVAILABLE;
     }
     return GIM_OK;
@@ -138,12 +156,12 @@ redisReply *gim_redis_reply(struct gim_redis *redis)
     void *reply = NULL;
 
     if (redis->context == NULL)
-        return NULL;
+        return redis_counted(redis, NULL);
     if (redisGetReply(redis->context, &reply) != REDIS_OK) {
         redis_drop(redis, redis->context->errstr);
-        return NULL;
+        return redis_counted(redis, NULL);
     }
-    return reply;
+    return redis_counted(redis, reply);
 }
 
 void gim_redis_close(struct gim_redis *redis)

@@ -46,6 +46,16 @@ redisReply *gim_redis_command_argv(struct gim_redis *redis, int argc, const char
 int gim_redis_append(struct gim_redis *redis, const char *format, ...);
 redisReply *gim_redis_reply(struct gim_redis *redis);
 
+struct gim_counter;
+
+/*
+ * From now on, adds one to errors (common/metrics.h) for every command that
+ * fails: Redis unreachable or the connection lost (a NULL reply, a failed
+ * append) or an error reply. errors stays the caller's and must outlive
+ * redis; NULL stops counting.
+ */
+void gim_redis_count_errors(struct gim_redis *redis, struct gim_counter *errors);
+
 /* Closes the connection and frees redis. NULL is allowed. */
 void gim_redis_close(struct gim_redis *redis);
 

@@ -56,6 +56,7 @@ goim-c is running (host $host):
   HTTP push API  http://127.0.0.1:3111/goim/   (logic)
   TCP clients    127.0.0.1:3101               (comet)
   comet RPC      tcp://127.0.0.1:3109   logic RPC tcp://127.0.0.1:3119
+  metrics        http://127.0.0.1:3111/metrics (logic)  :3104/metrics (comet)  :3106/metrics (job)
   Redis          $REDIS_ADDR
   Kafka          $KAFKA_BROKERS$( [ -s "$run_dir/kafka.bootstrap" ] && echo " (embedded dev broker, not durable)")
   logs           $run_dir/*.log

@@ -325,6 +325,16 @@ struct job_comet *job_comets_find(struct job_comets *comets, const char *hostnam
     return found;
 }
 
+size_t job_comets_count(struct job_comets *comets)
+{
+    size_t count;
+
+    pthread_mutex_lock(&comets->lock);
+    count = comets->count;
+    pthread_mutex_unlock(&comets->lock);
+    return count;
+}
+
 int job_comets_snapshot(struct job_comets *comets, struct job_comet ***list, size_t *count)
 {
     size_t index;

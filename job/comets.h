@@ -62,6 +62,9 @@ struct job_comet *job_comets_find(struct job_comets *comets, const char *hostnam
  */
 int job_comets_snapshot(struct job_comets *comets, struct job_comet ***list, size_t *count);
 
+/* The number of comets in the table now. Any thread. */
+size_t job_comets_count(struct job_comets *comets);
+
 /* Releases an entry taken by find or snapshot; the last release closes its client. NULL ok. */
 void job_comet_release(struct job_comet *comet);
 

@@ -86,6 +86,8 @@ static const struct gim_config_option job_options[] = {
     JOB_OPTION("dispatch.maxRecords", GIM_CONFIG_INT, dispatch_max_records, "10000", 1, 1000000,
                NULL, NULL,
                "records read from Kafka and not yet delivered; at this many, reading pauses"),
+    JOB_OPTION("metrics.addr", GIM_CONFIG_STRING, metrics_addr, ":3106", 1, 0, NULL, NULL,
+               "Prometheus GET /metrics listen address; empty = none"),
 };
 
 #define JOB_OPTION_COUNT (sizeof(job_options) / sizeof(job_options[0]))

@@ -51,6 +51,9 @@ struct job_config {
     /* dispatch */
     int64_t room_batch;           /* frames merged into one OpRaw body per room (and key set) */
     int64_t dispatch_max_records; /* records read and not yet finished before reading pauses */
+
+    /* operations */
+    char *metrics_addr; /* Prometheus GET /metrics listen address; empty = none */
 };
 
 /*

@@ -458,6 +458,17 @@ int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatc
     return GIM_OK;
 }
 
+size_t job_consumer_uncommitted(struct job_consumer *consumer)
+{
+    size_t total = 0, index;
+
+    pthread_mutex_lock(&consumer->lock);
+    for (index = 0; index < consumer->partition_count; index++)
+        total += job_offset_tracker_outstanding(&consumer->partitions[index].tracker);
+    pthread_mutex_unlock(&consumer->lock);
+    return total;
+}
+
 void job_consumer_close(struct job_consumer *consumer)
 {
     rd_kafka_resp_err_t error;

@@ -57,6 +57,12 @@ int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatc
  */
 void job_consumer_record_finished(void *owner, const struct job_record_ticket *ticket);
 
+/*
+ * Records read and not yet part of a committable prefix, over every
+ * partition this consumer holds (job/offset_tracker.h). Any thread.
+ */
+size_t job_consumer_uncommitted(struct job_consumer *consumer);
+
 /* Stores the finished offsets, commits them synchronously, leaves the group
  * and frees consumer. Stop the dispatcher first. NULL ok. */
 void job_consumer_close(struct job_consumer *consumer);

@@ -60,6 +60,7 @@ struct delivery {
 struct job_dispatch {
     const struct job_config *config;
     struct job_comets *comets;
+    const struct job_metrics *metrics;
     job_record_finished_fn finished;
     void *owner;
 
@@ -244,6 +245,7 @@ static void delivery_round_end(struct job_dispatch *dispatch, struct delivery *d
     for (index = 0; index < delivery->target_count; index++)
         unfinished += !delivery->targets[index].finished;
     if (unfinished == 0) {
+        gim_counter_add(dispatch->metrics->delivered, delivery->batch->item_count);
         delivery_complete(dispatch, delivery);
         return;
     }
@@ -259,6 +261,7 @@ static void delivery_round_end(struct job_dispatch *dispatch, struct delivery *d
                               kind, origin, merged, delivery->targets[index].hostname,
                               (long long)delivery->rounds,
                               gim_strerror(delivery->targets[index].status));
+        gim_counter_add(dispatch->metrics->given_up_retries, delivery->batch->item_count);
         delivery_complete(dispatch, delivery);
         return;
     }
@@ -269,6 +272,7 @@ static void delivery_round_end(struct job_dispatch *dispatch, struct delivery *d
                 origin, merged, delivery->targets[index].hostname,
                 gim_strerror(delivery->targets[index].status), (long long)delivery->rounds,
                 (long long)config->comet_retries, (long long)delivery->backoff_ms);
+    gim_counter_add(dispatch->metrics->retries, unfinished);
     delivery_wait(dispatch, delivery, delivery->backoff_ms);
     delivery->backoff_ms *= 2;
     if (delivery->backoff_ms > config->comet_retry_backoff_max)
@@ -299,6 +303,7 @@ static void delivery_call_finished(struct job_dispatch *dispatch, struct deliver
 
     if (comet->calls_in_flight-- == (int)dispatch->config->comet_queue)
         atomic_fetch_sub(&dispatch->comets_at_bound, 1);
+    gim_gauge_add(dispatch->metrics->calls_in_flight, -1);
     job_comet_release(comet); /* may close a departed comet's client: not on an nng thread */
     target->comet = NULL;
     if (target->status == GIM_OK) {
@@ -329,6 +334,7 @@ static bool delivery_find_all_comets(struct job_dispatch *dispatch, struct deliv
             gim_log_warn("%s %s: no comet registered after %lld ms; committed without delivery",
                          kind_name(delivery->kind), origin,
                          (long long)delivery->waited_for_comets_ms);
+            gim_counter_add(dispatch->metrics->given_up_no_comet, delivery->batch->item_count);
             delivery_complete(dispatch, delivery);
             return false;
         }
@@ -470,6 +476,7 @@ static void delivery_round_start(struct job_dispatch *dispatch, struct delivery 
         dispatch->calls_in_flight++;
         if (++comet->calls_in_flight == (int)dispatch->config->comet_queue)
             atomic_fetch_add(&dispatch->comets_at_bound, 1);
+        gim_gauge_add(dispatch->metrics->calls_in_flight, 1);
         status =
             gim_rpc_call_async(comet->client, request.method, message, request.reply_type,
                                (int)dispatch->config->comet_timeout, delivery_call_done, target);
@@ -480,6 +487,7 @@ static void delivery_round_start(struct job_dispatch *dispatch, struct delivery 
             target->status = status;
             if (comet->calls_in_flight-- == (int)dispatch->config->comet_queue)
                 atomic_fetch_sub(&dispatch->comets_at_bound, 1);
+            gim_gauge_add(dispatch->metrics->calls_in_flight, -1);
             job_comet_release(comet);
             target->comet = NULL;
             delivery->calls_in_flight--;
@@ -553,6 +561,7 @@ static void dispatch_accept(struct job_dispatch *dispatch, struct dispatch_recor
     if (status == GIM_ERR_TOO_LARGE) {
         gim_log_error("record %s: message of %zu bytes cannot be framed; skipped",
                       record->ticket.origin, message->msg.len);
+        gim_counter_increment(dispatch->metrics->skipped);
         record_finish(dispatch, record);
         return;
     }
@@ -663,7 +672,8 @@ static void *dispatch_thread(void *argument)
 }
 
 int job_dispatch_create(struct job_dispatch **out, const struct job_config *config,
-                        struct job_comets *comets, job_record_finished_fn finished, void *owner)
+                        struct job_comets *comets, const struct job_metrics *metrics,
+                        job_record_finished_fn finished, void *owner)
 {
     struct job_dispatch *dispatch = calloc(1, sizeof(*dispatch));
 
@@ -672,6 +682,7 @@ int job_dispatch_create(struct job_dispatch **out, const struct job_config *conf
         return GIM_ERR_NO_MEMORY;
     dispatch->config = config;
     dispatch->comets = comets;
+    dispatch->metrics = metrics;
     dispatch->finished = finished;
     dispatch->owner = owner;
     atomic_init(&dispatch->records, 0);
@@ -738,11 +749,15 @@ int job_dispatch_submit(struct job_dispatch *dispatch, const uint8_t *value, siz
     message = goim__logic__push_msg__unpack(NULL, length, value);
     if (message == NULL) {
         gim_log_error("record %s: not a PushMsg (%zu bytes); skipped", ticket->origin, length);
+        gim_counter_increment(dispatch->metrics->consumed);
+        gim_counter_increment(dispatch->metrics->skipped);
         dispatch->finished(dispatch->owner, ticket);
         return GIM_OK;
     }
     if (!record_is_deliverable(message, ticket->origin)) {
         goim__logic__push_msg__free_unpacked(message, NULL);
+        gim_counter_increment(dispatch->metrics->consumed);
+        gim_counter_increment(dispatch->metrics->skipped);
         dispatch->finished(dispatch->owner, ticket);
         return GIM_OK;
     }
@@ -755,6 +770,7 @@ int job_dispatch_submit(struct job_dispatch *dispatch, const uint8_t *value, siz
     record->ticket = *ticket;
     record->message = message;
     atomic_fetch_add(&dispatch->records, 1);
+    gim_counter_increment(dispatch->metrics->consumed);
     pthread_mutex_lock(&dispatch->lock);
     if (dispatch->inbox_tail != NULL)
         dispatch->inbox_tail->next_in_inbox = record;

@@ -34,6 +34,7 @@
 
 #include "job/comets.h"
 #include "job/config.h"
+#include "job/metrics.h"
 
 /* Identifies a record to its consumer; copied by the dispatcher. */
 struct job_record_ticket {
@@ -54,13 +55,15 @@ typedef void (*job_record_finished_fn)(void *owner, const struct job_record_tick
 struct job_dispatch;
 
 /*
- * Creates a dispatcher and starts its thread. config and comets stay the
+ * Creates a dispatcher and starts its thread. config, comets and metrics
+ * (where records, retries and calls are counted, job/metrics.h) stay the
  * caller's and must outlive it; finished(owner, ...) reports records. On
  * GIM_OK *dispatch is the caller's (job_dispatch_stop, then
  * job_dispatch_destroy). Returns GIM_OK, GIM_ERR_NO_MEMORY or GIM_ERR_IO.
  */
 int job_dispatch_create(struct job_dispatch **dispatch, const struct job_config *config,
-                        struct job_comets *comets, job_record_finished_fn finished, void *owner);
+                        struct job_comets *comets, const struct job_metrics *metrics,
+                        job_record_finished_fn finished, void *owner);
 
 /*
  * Hands over one record whose value is value[0..length) (decoded here; the

@@ -12,11 +12,13 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/status.h"
 #include "job/comets.h"
 #include "job/config.h"
 #include "job/consumer.h"
 #include "job/dispatch.h"
+#include "job/metrics.h"
 
 static atomic_bool stopping;
 
@@ -46,6 +48,8 @@ int main(int argc, char **argv)
     struct job_comets *comets = NULL;
     struct job_dispatch *dispatch = NULL;
     struct job_consumer *consumer = NULL;
+    struct job_metrics *metrics = NULL;
+    struct gim_metrics_server *metrics_server = NULL;
     char error[512];
     int status, exit_code = 0;
 
@@ -69,6 +73,12 @@ int main(int argc, char **argv)
     atomic_init(&stopping, false);
     install_signal_handlers();
 
+    status = job_metrics_create(&metrics);
+    if (status != GIM_OK) {
+        gim_log_error("job: metrics: %s", gim_strerror(status));
+        exit_code = 1;
+        goto out;
+    }
     status = job_comets_start(&comets, &config);
     if (status != GIM_OK) {
         gim_log_error("job: comet registry at %s: %s", config.redis_addr, gim_strerror(status));
@@ -81,26 +91,43 @@ int main(int argc, char **argv)
         exit_code = 1;
         goto out;
     }
-    status =
-        job_dispatch_create(&dispatch, &config, comets, job_consumer_record_finished, consumer);
+    status = job_dispatch_create(&dispatch, &config, comets, metrics, job_consumer_record_finished,
+                                 consumer);
     if (status != GIM_OK) {
         gim_log_error("job: %s", gim_strerror(status));
         exit_code = 1;
         goto out;
     }
-    gim_log_info("job: host=%s brokers=%s redis=%s", config.host, config.kafka_brokers,
-                 config.redis_addr);
+    status = job_metrics_watch(metrics, comets, consumer);
+    if (status != GIM_OK) {
+        gim_log_error("job: metrics: %s", gim_strerror(status));
+        exit_code = 1;
+        goto out;
+    }
+    if (config.metrics_addr[0] != '\0') {
+        status = gim_metrics_server_start(&metrics_server, metrics->registry, config.metrics_addr,
+                                          error, sizeof(error));
+        if (status != GIM_OK) {
+            gim_log_error("job: %s", error);
+            exit_code = 1;
+            goto out;
+        }
+    }
+    gim_log_info("job: host=%s brokers=%s redis=%s metrics=%s", config.host, config.kafka_brokers,
+                 config.redis_addr, config.metrics_addr);
     status = job_consumer_run(consumer, dispatch, &stopping);
     if (status != GIM_OK)
         exit_code = 1;
     gim_log_notice("job: stopping");
 out:
+    gim_metrics_server_stop(metrics_server); /* its callbacks read comets and consumer */
     /* Calls in flight finish first (their records count), then the finished
      * offsets are committed, then the group is left. */
     job_dispatch_stop(dispatch);
     job_consumer_close(consumer);
     job_dispatch_destroy(dispatch);
     job_comets_stop(comets);
+    job_metrics_destroy(metrics);
     job_config_free(&config);
     if (exit_code == 0)
         gim_log_notice("job: stopped");

@@ -13,6 +13,7 @@ struct redis_pool;
 struct producer;
 struct online;
 struct balancer;
+struct logic_metrics;
 
 struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
@@ -20,6 +21,8 @@ struct logic_context {
     struct producer *producer;
     struct online *online;     /* cluster-wide comets and room counts (online.h) */
     struct balancer *balancer; /* nodes/weighted's choice of comets (balancer.h) */
+    /* what the handlers count (metrics.h); NULL: nothing is counted */
+    struct logic_metrics *metrics;
 };
 
 #endif

@@ -12,11 +12,14 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "common/status.h"
+#include "logic/context.h"
 #include "logic/http_nodes.h"
 #include "logic/http_online.h"
 #include "logic/http_params.h"
 #include "logic/http_push.h"
+#include "logic/metrics.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define HTTP_CONNECTION_TIMEOUT_SECONDS 60
@@ -136,6 +139,9 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
     size_t index;
 
     http_answer_init(&answer);
+    if (strcmp(path, "/metrics") == 0 && server->logic->metrics != NULL)
+        return (enum MHD_Result)gim_metrics_http_answer(connection,
+                                                        server->logic->metrics->registry, method);
 
     for (index = 0; index < sizeof(http_routes) / sizeof(http_routes[0]); index++) {
         if (strcmp(http_routes[index].path, path) != 0)
@@ -147,15 +153,18 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
             http_routes[index].handler(&request, &answer);
             gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status,
                           answer.code, answer.message);
+            logic_metrics_count_http(server->logic->metrics, path, answer.code);
             return http_send_answer(connection, &answer, NULL);
         }
     }
     if (path_match != NULL) {
         http_answer_error(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_CODE_NOT_ALLOWED,
                           "method not allowed");
+        logic_metrics_count_http(server->logic->metrics, path, HTTP_CODE_NOT_ALLOWED);
         return http_send_answer(connection, &answer, path_match->method);
     }
     http_answer_error(&answer, MHD_HTTP_NOT_FOUND, HTTP_CODE_NOT_FOUND, "not found");
+    logic_metrics_count_http(server->logic->metrics, path, HTTP_CODE_NOT_FOUND);
     return http_send_answer(connection, &answer, NULL);
 }
 
@@ -181,6 +190,7 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
             if (*end == '\0' && length > server->max_body) {
                 /* Refuse before reading (and before "100 Continue"): the body is never read. */
                 exchange->too_large = true;
+                logic_metrics_count_http(server->logic->metrics, url, HTTP_CODE_REQUEST_ERR);
                 return http_send_too_large(connection, server->max_body);
             }
         }
@@ -191,8 +201,10 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (exchange->too_large)
+    if (exchange->too_large) {
+        logic_metrics_count_http(server->logic->metrics, url, HTTP_CODE_REQUEST_ERR);
         return http_send_too_large(connection, server->max_body);
+    }
     return http_dispatch(server, connection, url, method, exchange);
 }
 

@@ -5,7 +5,9 @@
  * poll loop; a handler runs on one of them and may block (a push waits for
  * Kafka), stalling only that thread's connections. Requests are routed by
  * exact path through one route table (http.c); a known path with another
- * method gets 405, an unknown path 404, both with a JSON envelope.
+ * method gets 405, an unknown path 404, both with a JSON envelope. GET
+ * /metrics answers logic's Prometheus metrics (logic/metrics.h) in the text
+ * exposition format instead; every other answer is counted there.
  *
  * The request body is accumulated before the handler runs, bounded by
  * httpServer.maxBody: a larger body (by Content-Length, or once the bytes

@@ -19,6 +19,7 @@
 #include "logic/config.h"
 #include "logic/context.h"
 #include "logic/http.h"
+#include "logic/metrics.h"
 #include "logic/online.h"
 #include "logic/producer.h"
 #include "logic/redis_pool.h"
@@ -87,6 +88,11 @@ int main(int argc, char **argv)
     main_block_signals(&stop_signals);
     logic.config = &config;
 
+    status = logic_metrics_create(&logic.metrics);
+    if (status != GIM_OK) {
+        gim_log_error("metrics: %s", gim_strerror(status));
+        goto stop;
+    }
     status = redis_pool_create(&logic.redis, config.redis_addr, config.redis_auth,
                                (int)config.redis_timeout_ms,
                                (size_t)(config.rpc_workers + config.http_threads + 1));
@@ -94,12 +100,15 @@ int main(int argc, char **argv)
         gim_log_error("redis.addr \"%s\": %s", config.redis_addr, gim_strerror(status));
         goto stop;
     }
+    redis_pool_count_errors(logic.redis, logic.metrics->redis_errors);
     status = producer_create(&logic.producer, config.kafka_brokers, config.kafka_topic,
                              config.kafka_timeout_ms, error, sizeof(error));
     if (status != GIM_OK) {
         gim_log_error("%s", error);
         goto stop;
     }
+    producer_count_into(logic.producer, logic.metrics->kafka_acknowledged,
+                        logic.metrics->kafka_failed, logic.metrics->kafka_produce_seconds);
     status = balancer_create(&logic.balancer);
     if (status == GIM_OK)
         status = online_create(&logic.online, logic.redis, logic.balancer);
@@ -135,6 +144,7 @@ stop:
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
     redis_pool_destroy(logic.redis);
+    logic_metrics_destroy(logic.metrics);
     if (exit_code == 0)
         gim_log_notice("logic stopped");
     logic_config_free(&config);

@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "common/status.h"
 
 struct producer {
@@ -22,6 +23,10 @@ struct producer {
     int64_t timeout_ms;
     pthread_t poll_thread;
     atomic_bool stopping;
+    /* producer_count_into's samples, each NULL when not counted */
+    struct gim_counter *acknowledged;
+    struct gim_counter *failed;
+    struct gim_histogram *latency_seconds;
 };
 
 /*
@@ -36,7 +41,38 @@ struct producer_batch {
     int references;  /* pending records + 1 for the sender while it waits */
     int failed;      /* first failure status, or GIM_OK */
     char error[160]; /* text of the first failure */
+    /* monotonic: when the sender began producing */
+    struct timespec started;
 };
+
+/* Seconds on the monotonic clock since since. */
+static double producer_seconds_since(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+/* Counts one record's outcome into the producer's samples (those that are set). */
+static void producer_count(struct producer *producer, bool acknowledged,
+                           const struct timespec *started)
+{
+    struct gim_counter *counter = acknowledged ? producer->acknowledged : producer->failed;
+
+    if (counter != NULL)
+        gim_counter_increment(counter);
+    if (acknowledged && producer->latency_seconds != NULL)
+        gim_histogram_observe(producer->latency_seconds, producer_seconds_since(started));
+}
+
+void producer_count_into(struct producer *producer, struct gim_counter *acknowledged,
+                         struct gim_counter *failed, struct gim_histogram *latency_seconds)
+{
+    producer->acknowledged = acknowledged;
+    producer->failed = failed;
+    producer->latency_seconds = latency_seconds;
+}
 
 /* Drops one reference; frees batch when it was the last. Called with batch->lock held. */
 static void producer_batch_release_locked(struct producer_batch *batch)
@@ -69,12 +105,16 @@ static void producer_batch_finish(struct producer_batch *batch, rd_kafka_resp_er
 static void producer_delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t *message,
                                      void *opaque)
 {
+    struct producer_batch *batch = message->_private;
+
     (void)kafka;
-    (void)opaque;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR)
         gim_log_warn("kafka: delivery failed: %s", rd_kafka_err2str(message->err));
-    if (message->_private != NULL)
-        producer_batch_finish(message->_private, message->err);
+    if (batch != NULL) {
+        /* the batch is alive: this record holds a reference until producer_batch_finish */
+        producer_count(opaque, message->err == RD_KAFKA_RESP_ERR_NO_ERROR, &batch->started);
+        producer_batch_finish(batch, message->err);
+    }
 }
 
 /* librdkafka error callback: connection trouble and the like, logged once per event. */
@@ -156,6 +196,7 @@ int producer_create(struct producer **out, const char *brokers, const char *topi
     rd_kafka_conf_set_dr_msg_cb(conf, producer_delivery_report);
     rd_kafka_conf_set_error_cb(conf, producer_error);
     rd_kafka_conf_set_log_cb(conf, producer_log);
+    rd_kafka_conf_set_opaque(conf, producer); /* the delivery report's opaque */
     producer->kafka = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof(reason));
     if (producer->kafka == NULL) {
         rd_kafka_conf_destroy(conf);
@@ -204,6 +245,7 @@ int producer_send(struct producer *producer, const struct producer_record *recor
     gim_cond_init_monotonic(&batch->done);
     batch->failed = GIM_OK;
     batch->references = 1;
+    clock_gettime(CLOCK_MONOTONIC, &batch->started);
 
     pthread_mutex_lock(&batch->lock);
     for (index = 0; index < count; index++) {
@@ -214,6 +256,7 @@ int producer_send(struct producer *producer, const struct producer_record *recor
                              (void *)records[index].value, records[index].value_length,
                              records[index].key, records[index].key_length, batch) != 0) {
             rd_kafka_resp_err_t result = rd_kafka_last_error();
+            producer_count(producer, false, &batch->started);
             batch->pending--;
             batch->references--;
             batch->failed = GIM_ERR_UNAVAILABLE;

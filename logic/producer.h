@@ -50,6 +50,20 @@ int producer_create(struct producer **producer, const char *brokers, const char 
 int producer_send(struct producer *producer, const struct producer_record *records, size_t count,
                   char *error, size_t error_size);
 
+struct gim_counter;
+struct gim_histogram;
+
+/*
+ * From now on counts every record's outcome: acknowledged or failed (a
+ * delivery report with an error, or a record the local queue refused), and
+ * observes the seconds from producing each acknowledged record to its
+ * acknowledgement in latency_seconds. Each pointer may be NULL (not counted)
+ * and stays the caller's; it must outlive the producer. Call before the
+ * first producer_send.
+ */
+void producer_count_into(struct producer *producer, struct gim_counter *acknowledged,
+                         struct gim_counter *failed, struct gim_histogram *latency_seconds);
+
 /*
  * Flushes outstanding records for at most flush_ms (those left are logged
  * and lost), stops the poll thread and frees producer. NULL is allowed.

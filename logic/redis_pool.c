@@ -18,6 +18,8 @@ struct redis_pool {
     size_t created;          /* connection objects made so far, <= capacity */
     size_t idle_count;       /* entries of idle[] in use */
     struct gim_redis **idle; /* capacity slots */
+    /* where every connection counts its failed commands, or NULL */
+    struct gim_counter *errors;
 };
 
 int redis_pool_create(struct redis_pool **out, const char *address, const char *password,
@@ -85,7 +87,20 @@ struct gim_redis *redis_pool_acquire(struct redis_pool *pool)
         pthread_mutex_unlock(&pool->lock);
         return NULL;
     }
+    if (must_create)
+        gim_redis_count_errors(redis, pool->errors);
     return redis;
+}
+
+void redis_pool_count_errors(struct redis_pool *pool, struct gim_counter *errors)
+{
+    size_t index;
+
+    pthread_mutex_lock(&pool->lock);
+    pool->errors = errors;
+    for (index = 0; index < pool->idle_count; index++) /* before sharing: all are idle */
+        gim_redis_count_errors(pool->idle[index], errors);
+    pthread_mutex_unlock(&pool->lock);
 }
 
 void redis_pool_release(struct redis_pool *pool, struct gim_redis *redis)

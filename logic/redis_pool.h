@@ -38,6 +38,15 @@ struct gim_redis *redis_pool_acquire(struct redis_pool *pool);
 /* Gives back a connection obtained from redis_pool_acquire (NULL is ignored). */
 void redis_pool_release(struct redis_pool *pool, struct gim_redis *redis);
 
+struct gim_counter;
+
+/*
+ * Makes every connection of the pool, lent now or later, count its failed
+ * commands into errors (gim_redis_count_errors). errors stays the caller's
+ * and must outlive the pool. Call before the pool is shared with other threads.
+ */
+void redis_pool_count_errors(struct redis_pool *pool, struct gim_counter *errors);
+
 /* Closes every connection and frees pool. All connections must be back. NULL is allowed. */
 void redis_pool_destroy(struct redis_pool *pool);
 

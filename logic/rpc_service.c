@@ -14,6 +14,7 @@
 #include "logic/auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/metrics.h"
 #include "logic/online.h"
 #include "logic/online_store.h"
 #include "logic/redis_pool.h"
@@ -255,6 +256,7 @@ void rpc_service_handle(void *user, uint32_t method, const uint8_t *request, siz
 {
     const struct logic_context *logic = user;
 
+    logic_metrics_count_rpc(logic->metrics, method);
     switch (method) {
     case GIM_RPC_LOGIC_CONNECT:
         rpc_connect(logic, request, request_length, reply);

@@ -11,8 +11,9 @@
 # default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
 # default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
 # flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms").
-# Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC, logic
-# 23111/23119; BENCH_*_PORT change them) so it can run beside `make run` and the integration tests.
+# Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC / 23104 metrics,
+# job metrics 23106, logic 23111/23119; BENCH_*_PORT change them) so it can run beside `make run`
+# and the integration tests.
 # The scenarios run in passes (scenarios.py --passes: the TCP ones, then the WebSocket ones), one
 # scenarios.py process each; the comet is restarted between passes so that each population is
 # measured on a fresh comet (its log of an earlier pass is kept as comet-pass<N>.log), and the table
@@ -61,11 +62,13 @@ export KAFKA_BROKERS
 
 cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
     -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
-cluster_start_daemon "$build/bin" job "$run_dir" "$host" "${job_flags[@]}" "${extra_job_flags[@]}"
+cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr 127.0.0.1:23106 \
+    "${job_flags[@]}" "${extra_job_flags[@]}"
 start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports accept, else 1
     cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
         -websocket.bind "$comet_ws" -rpcServer.addr "$comet_rpc" \
-        -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc"
+        -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
+        -metrics.addr 127.0.0.1:23104
     comet_pid=$cluster_last_pid
     cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20 || return 1
     cluster_wait_port 127.0.0.1 "${comet_ws##*:}" 20

@@ -236,6 +236,7 @@ class Cluster:
         self.group = "goim-job-%s" % self.id
         self.logic_http_port = free_port()
         self.logic_rpc_port = free_port()
+        self.job_metrics_port = free_port()  # job's GET /metrics (never goim-c's default :3106)
         self.logic = self._daemon("logic", "logic", [
             "-host", "logic-%s" % self.id,
             "-httpServer.addr", "127.0.0.1:%d" % self.logic_http_port,
@@ -251,6 +252,7 @@ class Cluster:
             "-kafka.topic", self.topic,
             "-kafka.group", self.group,
             "-redis.addr", self.redis_addr,
+            "-metrics.addr", "127.0.0.1:%d" % self.job_metrics_port,
         ])
         self.comets = []
         self.daemons = {"logic": self.logic, "job": self.job}
@@ -274,6 +276,7 @@ class Cluster:
         name = "comet" if n == 1 else "comet%d" % n
         tcp_port, rpc_port = free_port(), free_port()
         ws_port = free_port()  # WebSocket /sub on a free port, never goim's default :3102
+        metrics_port = free_port()  # GET /metrics, never goim-c's default :3104
         host = "comet-%s" % self.id if n == 1 else "comet-%s-%d" % (self.id, n)
         d = self._daemon(name, "comet", [
             "-host", host,
@@ -283,11 +286,13 @@ class Cluster:
             "-rpcServer.advertise", "tcp://127.0.0.1:%d" % rpc_port,
             "-rpcClient.logic", "127.0.0.1:%d" % self.logic_rpc_port,
             "-redis.addr", self.redis_addr,
+            "-metrics.addr", "127.0.0.1:%d" % metrics_port,
         ], ready_ports=[tcp_port])
         d.host = host
         d.tcp_port = tcp_port
         d.rpc_port = rpc_port
         d.ws_port = ws_port
+        d.metrics_port = metrics_port
         self.comets.append(d)
         self.daemons[name] = d
         return d

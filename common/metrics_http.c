@@ -1,0 +1,183 @@
+/* metrics_http.c: the /metrics endpoint over libmicrohttpd (see metrics_http.h). */
+#include "common/metrics_http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "common/log.h"
+#include "common/metrics.h"
+#include "common/status.h"
+
+/* An idle scraper connection is closed after this many seconds. */
+#define METRICS_HTTP_TIMEOUT_SECONDS 10
+
+struct gim_metrics_server {
+    struct MHD_Daemon *daemon;
+    struct gim_metrics *metrics;
+};
+
+/* Queues a short plain-text answer (404, 405) with an optional Allow header. */
+static enum MHD_Result metrics_http_plain(struct MHD_Connection *connection, unsigned int status,
+                                          const char *text, const char *allow)
+{
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result result;
+
+    if (response == NULL)
+        return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (allow != NULL)
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+    result = MHD_queue_response(connection, status, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+int gim_metrics_http_answer(struct MHD_Connection *connection, struct gim_metrics *metrics,
+                            const char *method)
+{
+    struct MHD_Response *response;
+    enum MHD_Result result;
+    char *text;
+    size_t length;
+
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return metrics_http_plain(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                  "GET, HEAD");
+    if (gim_metrics_render(metrics, &text, &length) != GIM_OK)
+        return MHD_NO;
+    /* libmicrohttpd frees text with free() once the response is destroyed */
+    response = MHD_create_response_from_buffer(length, text, MHD_RESPMEM_MUST_FREE);
+    if (response == NULL) {
+        free(text);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_HTTP_CONTENT_TYPE);
+    result = MHD_queue_response(connection, MHD_HTTP_OK, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+static enum MHD_Result metrics_http_access(void *cls, struct MHD_Connection *connection,
+                                           const char *url, const char *method, const char *version,
+                                           const char *upload_data, size_t *upload_data_size,
+                                           void **request_state)
+{
+    struct gim_metrics_server *server = cls;
+
+    (void)version;
+    (void)upload_data;
+    (void)upload_data_size;
+    (void)request_state;
+    /* Answered on the first call, before any body is read: the body is discarded. */
+    if (strcmp(url, "/metrics") != 0)
+        return metrics_http_plain(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+    return (enum MHD_Result)gim_metrics_http_answer(connection, server->metrics, method);
+}
+
+static void metrics_http_log(void *cls, const char *format, va_list arguments)
+{
+    char line[512];
+
+    (void)cls;
+    vsnprintf(line, sizeof(line), format, arguments);
+    line[strcspn(line, "\n")] = '\0';
+    gim_log_warn("metrics http: %s", line);
+}
+
+/* Splits "host:port" / ":port" / "[v6]:port" and resolves it numerically. */
+static int metrics_http_resolve(const char *address, struct sockaddr_storage *out, char *error,
+                                size_t error_size)
+{
+    const char *colon = strrchr(address, ':'), *host_start = address;
+    struct addrinfo hints, *found = NULL;
+    size_t host_length;
+    char host[256];
+    int result;
+
+    if (colon == NULL || colon[1] == '\0') {
+        snprintf(error, error_size, "metrics.addr: \"%s\" is not host:port", address);
+        return GIM_ERR_INVALID;
+    }
+    host_length = (size_t)(colon - address);
+    if (host_length >= 2 && address[0] == '[' && address[host_length - 1] == ']') {
+        host_start++;
+        host_length -= 2;
+    }
+    if (host_length >= sizeof(host)) {
+        snprintf(error, error_size, "metrics.addr: host too long");
+        return GIM_ERR_INVALID;
+    }
+    memcpy(host, host_start, host_length);
+    host[host_length] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = host_length == 0 ? AF_INET : AF_UNSPEC; /* ":3104": every IPv4 interface */
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    result = getaddrinfo(host_length ? host : NULL, colon + 1, &hints, &found);
+    if (result != 0 || found == NULL) {
+        snprintf(error, error_size, "metrics.addr: \"%s\": %s", address,
+                 result ? gai_strerror(result) : "no address");
+        return GIM_ERR_INVALID;
+    }
+    memcpy(out, found->ai_addr, found->ai_addrlen);
+    freeaddrinfo(found);
+    return GIM_OK;
+}
+
+int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics *metrics,
+                             const char *address, char *error, size_t error_size)
+{
+    struct gim_metrics_server *server;
+    struct sockaddr_storage bind_address;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    int status;
+
+    *out = NULL;
+    memset(&bind_address, 0, sizeof(bind_address));
+    status = metrics_http_resolve(address, &bind_address, error, error_size);
+    if (status != GIM_OK)
+        return status;
+    if (bind_address.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    server = calloc(1, sizeof(*server));
+    if (server == NULL) {
+        snprintf(error, error_size, "metrics.addr: out of memory");
+        return GIM_ERR_NO_MEMORY;
+    }
+    server->metrics = metrics;
+    /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
+    server->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, metrics_http_access, server, MHD_OPTION_EXTERNAL_LOGGER,
+        metrics_http_log, NULL, MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)METRICS_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)METRICS_HTTP_TIMEOUT_SECONDS, MHD_OPTION_END);
+    if (server->daemon == NULL) {
+        snprintf(error, error_size, "metrics.addr: cannot listen on %s", address);
+        free(server);
+        return GIM_ERR_IO;
+    }
+    *out = server;
+    return GIM_OK;
+}
+
+unsigned int gim_metrics_server_port(const struct gim_metrics_server *server)
+{
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info ? info->port : 0;
+}
+
+void gim_metrics_server_stop(struct gim_metrics_server *server)
+{
+    if (server == NULL)
+        return;
+    MHD_stop_daemon(server->daemon);
+    free(server);
+}
