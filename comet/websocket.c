@@ -17,6 +17,7 @@
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/status.h"
+#include "common/websocket_frame.h"
 
 #define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + GIM_FRAME_MAX_CLIENT_BODY)
 
@@ -116,35 +117,17 @@ int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCK
 
 /* ---- output encoding -------------------------------------------------------- */
 
-size_t websocket_frame_header(uint8_t out[10], uint64_t payload_length)
-{
-    out[0] = 0x82; /* FIN, binary */
-    if (payload_length < 126) {
-        out[1] = (uint8_t)payload_length;
-        return 2;
-    }
-    if (payload_length <= 0xffff) {
-        out[1] = 126;
-        out[2] = (uint8_t)(payload_length >> 8);
-        out[3] = (uint8_t)payload_length;
-        return 4;
-    }
-    out[1] = 127;
-    for (int index = 0; index < 8; index++)
-        out[2 + index] = (uint8_t)(payload_length >> (56 - 8 * index));
-    return 10;
-}
-
 /* A buffer holding a WebSocket header for payload_length bytes; *payload points after it. */
 static struct gim_shared_buffer *websocket_message_new(size_t payload_length, uint8_t **payload)
 {
-    uint8_t header[10];
+    uint8_t header[GIM_WEBSOCKET_MAX_HEADER];
     size_t header_length;
     struct gim_shared_buffer *buffer;
 
     if (payload_length > GIM_SHARED_BUFFER_MAX - 10)
         return NULL;
-    header_length = websocket_frame_header(header, payload_length);
+    header_length =
+        gim_websocket_encode_header(header, true, GIM_WEBSOCKET_BINARY, payload_length, NULL);
     buffer = gim_shared_buffer_new(header_length + payload_length);
     if (buffer == NULL)
         return NULL;
@@ -178,36 +161,16 @@ struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t lengt
 
 int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length)
 {
-    uint8_t opcode;
-    uint64_t payload_length;
-    size_t header_length = 2;
+    struct gim_websocket_frame frame;
+    int status = gim_websocket_decode_header(data, length, &frame);
 
-    if (length < 2)
+    if (status != GIM_OK)
+        return status;
+    if (frame.payload_length > CLIENT_FRAME_MAX)
+        return GIM_ERR_INVALID; /* over one goim client frame */
+    if (length - frame.header_length < frame.payload_length)
         return GIM_ERR_AGAIN;
-    opcode = data[0] & 0x0f;
-    payload_length = data[1] & 0x7f;
-    if ((data[0] & 0x70) != 0 || (opcode > 2 && opcode < 8) || opcode > 10)
-        return GIM_ERR_INVALID; /* reserved bits or opcode */
-    if (payload_length == 126) {
-        if (length < 4)
-            return GIM_ERR_AGAIN;
-        payload_length = (uint64_t)data[2] << 8 | data[3];
-        header_length = 4;
-    } else if (payload_length == 127) {
-        if (length < 10)
-            return GIM_ERR_AGAIN;
-        payload_length = 0;
-        for (int index = 0; index < 8; index++)
-            payload_length = payload_length << 8 | data[2 + index];
-        header_length = 10;
-    }
-    if (data[1] & 0x80)
-        header_length += 4; /* masking key */
-    if ((opcode >= 8 && payload_length > 125) || payload_length > CLIENT_FRAME_MAX)
-        return GIM_ERR_INVALID; /* over the control frame or message limit */
-    if (length < header_length + payload_length)
-        return GIM_ERR_AGAIN;
-    *frame_length = header_length + (size_t)payload_length;
+    *frame_length = frame.header_length + (size_t)frame.payload_length;
     return GIM_OK;
 }
 

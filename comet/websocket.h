@@ -55,17 +55,11 @@ int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCK
 /*
  * Finds where the client frame at the start of data[0..length) ends (boundaries only; wslay
  * judges the rest: masking, UTF-8, control frame rules). Returns GIM_OK with *frame_length set,
- * GIM_ERR_AGAIN when the frame has not fully arrived, or GIM_ERR_INVALID when its header has
- * reserved bits or opcode, or announces more than 125 bytes for a control frame or more than
- * one goim client frame (16 + 4096 bytes) of payload.
+ * GIM_ERR_AGAIN when the frame has not fully arrived, or GIM_ERR_INVALID when its header is
+ * refused by gim_websocket_decode_header or announces more than one goim client frame
+ * (16 + 4096 bytes) of payload.
  */
 int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length);
-
-/*
- * Writes the header of one unmasked, final, binary WebSocket frame carrying
- * payload_length bytes into out. Returns the header's size (2, 4 or 10).
- */
-size_t websocket_frame_header(uint8_t out[10], uint64_t payload_length);
 
 /*
  * One binary message holding one goim frame (header + body). Returns a new

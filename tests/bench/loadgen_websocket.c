@@ -9,6 +9,7 @@
 #include <openssl/sha.h>
 
 #include "common/status.h"
+#include "common/websocket_frame.h"
 
 static const char websocket_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -150,38 +151,21 @@ int loadgen_websocket_check_response(const uint8_t *data, size_t length,
     return GIM_OK;
 }
 
-static bool opcode_is_known(uint8_t opcode)
-{
-    return opcode <= LOADGEN_WEBSOCKET_BINARY ||
-           (opcode >= LOADGEN_WEBSOCKET_CLOSE && opcode <= LOADGEN_WEBSOCKET_PONG);
-}
-
 size_t loadgen_websocket_encode(uint8_t *out, size_t capacity, uint8_t opcode,
                                 const uint8_t *payload, size_t payload_length,
                                 const uint8_t mask[4])
 {
+    uint8_t header[GIM_WEBSOCKET_MAX_HEADER];
     size_t header_length;
 
-    if (!opcode_is_known(opcode) || (opcode >= LOADGEN_WEBSOCKET_CLOSE &&
-                                     payload_length > LOADGEN_WEBSOCKET_MAX_CONTROL_PAYLOAD))
+    if (!gim_websocket_opcode_is_known(opcode) ||
+        (opcode >= LOADGEN_WEBSOCKET_CLOSE &&
+         payload_length > LOADGEN_WEBSOCKET_MAX_CONTROL_PAYLOAD))
         return 0;
-    header_length = payload_length < 126 ? 2 : payload_length <= 0xffff ? 4 : 10;
-    if (capacity < header_length + 4 || payload_length > capacity - header_length - 4)
+    header_length = gim_websocket_encode_header(header, true, opcode, payload_length, mask);
+    if (capacity < header_length || payload_length > capacity - header_length)
         return 0;
-    out[0] = (uint8_t)(0x80 | opcode); /* FIN */
-    if (payload_length < 126) {
-        out[1] = (uint8_t)(0x80 | payload_length);
-    } else if (payload_length <= 0xffff) {
-        out[1] = 0x80 | 126;
-        out[2] = (uint8_t)(payload_length >> 8);
-        out[3] = (uint8_t)payload_length;
-    } else {
-        out[1] = 0x80 | 127;
-        for (int index = 0; index < 8; index++)
-            out[2 + index] = (uint8_t)((uint64_t)payload_length >> (56 - 8 * index));
-    }
-    memcpy(out + header_length, mask, 4);
-    header_length += 4;
+    memcpy(out, header, header_length);
     for (size_t index = 0; index < payload_length; index++)
         out[header_length + index] = payload[index] ^ mask[index % 4];
     return header_length + payload_length;
@@ -190,45 +174,20 @@ size_t loadgen_websocket_encode(uint8_t *out, size_t capacity, uint8_t opcode,
 int loadgen_websocket_decode(const uint8_t *data, size_t length, size_t max_payload,
                              struct loadgen_websocket_frame *frame)
 {
-    uint8_t opcode;
-    uint64_t payload_length;
-    size_t header_length = 2;
-    bool final;
+    struct gim_websocket_frame header;
+    int status = gim_websocket_decode_header(data, length, &header);
 
-    if (length < 2)
-        return GIM_ERR_AGAIN;
-    opcode = data[0] & 0x0f;
-    final = (data[0] & 0x80) != 0;
-    payload_length = data[1] & 0x7f;
-    if ((data[0] & 0x70) != 0 || !opcode_is_known(opcode) || (data[1] & 0x80) != 0)
-        return GIM_ERR_INVALID; /* reserved bits, unknown opcode, or masked by the server */
-    if (opcode >= LOADGEN_WEBSOCKET_CLOSE &&
-        (!final || payload_length > LOADGEN_WEBSOCKET_MAX_CONTROL_PAYLOAD))
-        return GIM_ERR_INVALID;
-    if (payload_length == 126) {
-        if (length < 4)
-            return GIM_ERR_AGAIN;
-        payload_length = (uint64_t)data[2] << 8 | data[3];
-        header_length = 4;
-        if (payload_length < 126)
-            return GIM_ERR_INVALID;
-    } else if (payload_length == 127) {
-        if (length < 10)
-            return GIM_ERR_AGAIN;
-        payload_length = 0;
-        for (int index = 0; index < 8; index++)
-            payload_length = payload_length << 8 | data[2 + index];
-        header_length = 10;
-        if ((payload_length >> 63) != 0 || payload_length <= 0xffff)
-            return GIM_ERR_INVALID;
-    }
-    if (payload_length > max_payload)
+    if (status != GIM_OK)
+        return status;
+    if (header.masked || !header.shortest_length)
+        return GIM_ERR_INVALID; /* a server never masks; lengths take their shortest form */
+    if (header.payload_length > max_payload)
         return GIM_ERR_TOO_LARGE;
-    if (length - header_length < payload_length)
+    if (length - header.header_length < header.payload_length)
         return GIM_ERR_AGAIN;
-    frame->opcode = opcode;
-    frame->final = final;
-    frame->header_length = header_length;
-    frame->payload_length = (size_t)payload_length;
+    frame->opcode = header.opcode;
+    frame->final = header.final;
+    frame->header_length = header.header_length;
+    frame->payload_length = (size_t)header.payload_length;
     return GIM_OK;
 }

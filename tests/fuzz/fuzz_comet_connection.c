@@ -45,6 +45,7 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/websocket_frame.h"
 #include "logic.pb-c.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -245,37 +246,26 @@ static void check_websocket_frames(const uint8_t *data, size_t length)
 {
     size_t offset = 0;
 
-    while (offset + 2 <= length) {
-        uint8_t first = data[offset], second = data[offset + 1];
-        size_t header_length = 2;
-        uint64_t payload_length = second & 0x7f;
+    while (offset < length) {
+        struct gim_websocket_frame frame;
         struct gim_frame_header goim;
+        int status = gim_websocket_decode_header(data + offset, length - offset, &frame);
 
-        if ((first != 0x82 && first != 0x88 && first != 0x8a) || (second & 0x80) != 0)
-            abort(); /* not FIN + binary/close/pong, or masked */
-        if (payload_length == 126) {
-            if (offset + 4 > length)
-                return;
-            payload_length = (uint64_t)data[offset + 2] << 8 | data[offset + 3];
-            header_length = 4;
-        } else if (payload_length == 127) {
-            if (offset + 10 > length)
-                return;
-            payload_length = 0;
-            for (int index = 0; index < 8; index++)
-                payload_length = payload_length << 8 | data[offset + 2 + index];
-            header_length = 10;
-        }
-        if (first != 0x82 && payload_length > 125)
-            abort(); /* control frames carry at most 125 bytes */
-        if (payload_length > length - offset - header_length)
+        if (status == GIM_ERR_AGAIN)
             return; /* cut short by a close */
-        if (first == 0x82 &&
-            (gim_frame_decode_header(data + offset + header_length, (size_t)payload_length,
-                                     GIM_FRAME_MAX_CLIENT_BODY, &goim) != GIM_OK ||
-             goim.packet_length != payload_length))
+        if (status != GIM_OK || frame.masked || !frame.final || !frame.shortest_length ||
+            (frame.opcode != GIM_WEBSOCKET_BINARY && frame.opcode != GIM_WEBSOCKET_CLOSE &&
+             frame.opcode != GIM_WEBSOCKET_PONG))
             abort();
-        offset += header_length + (size_t)payload_length;
+        if (frame.payload_length > length - offset - frame.header_length)
+            return; /* cut short by a close */
+        if (frame.opcode == GIM_WEBSOCKET_BINARY &&
+            (gim_frame_decode_header(data + offset + frame.header_length,
+                                     (size_t)frame.payload_length, GIM_FRAME_MAX_CLIENT_BODY,
+                                     &goim) != GIM_OK ||
+             goim.packet_length != frame.payload_length))
+            abort();
+        offset += frame.header_length + (size_t)frame.payload_length;
     }
 }
 

@@ -56,25 +56,6 @@ static void test_bad_requests_are_invalid(void **state)
                      GIM_OK);
 }
 
-static void test_frame_header_length_forms(void **state)
-{
-    uint8_t header[10];
-
-    (void)state;
-    assert_int_equal(websocket_frame_header(header, 125), 2);
-    assert_int_equal(header[0], 0x82);
-    assert_int_equal(header[1], 125);
-    assert_int_equal(websocket_frame_header(header, 126), 4);
-    assert_int_equal(header[1], 126);
-    assert_int_equal(header[2], 0);
-    assert_int_equal(header[3], 126);
-    assert_int_equal(websocket_frame_header(header, 70000), 10);
-    assert_int_equal(header[1], 127);
-    assert_int_equal(header[7], 0x01);
-    assert_int_equal(header[8], 0x11);
-    assert_int_equal(header[9], 0x70);
-}
-
 static void test_raw_push_is_wrapped_in_op9(void **state)
 {
     uint8_t inner[20];
@@ -151,7 +132,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rfc6455_sample_key_gives_sample_accept),
         cmocka_unit_test(test_bad_requests_are_invalid),
-        cmocka_unit_test(test_frame_header_length_forms),
         cmocka_unit_test(test_raw_push_is_wrapped_in_op9),
         cmocka_unit_test(test_client_frame_length_finds_boundaries),
         cmocka_unit_test(test_client_frame_length_refuses_bad_headers),
