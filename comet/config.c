@@ -66,6 +66,9 @@ static const struct gim_config_option comet_options[] = {
         NULL, NULL, "auth deadline"),
     ROW("protocol.maxOutputBytes", GIM_CONFIG_INT, max_output_bytes, "262144", 4096,
         1024 * 1024 * 1024, NULL, NULL, "per-connection output bound (bytes)"),
+    ROW("drain.period", GIM_CONFIG_DURATION, drain_period_ms, "0s", 0, 3600000, NULL, NULL,
+        "on SIGTERM/SIGINT: go offline in the registry, stop accepting and close the clients "
+        "spread over this period while pushes still flow; 0 = close at once"),
     ROW("worker.threads", GIM_CONFIG_INT, worker_threads, "0", 0, 1024, NULL, NULL,
         "event loop threads, 0 = one per core"),
     ROW("redis.addr", GIM_CONFIG_STRING, redis_addr, "127.0.0.1:6379", 0, -1, NULL, "REDIS_ADDR",

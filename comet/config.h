@@ -59,7 +59,8 @@ struct comet_config {
     int64_t
         protocol_renew_interval_ms; /* least time between two logic Heartbeats of a connection */
 
-    char *metrics_addr; /* Prometheus GET /metrics listen address; empty = none */
+    char *metrics_addr;      /* Prometheus GET /metrics listen address; empty = none */
+    int64_t drain_period_ms; /* graceful stop: clients closed spread over it (0 = at once) */
 };
 
 /*

@@ -196,6 +196,8 @@ int event_loop_create(struct event_loop **out, struct comet *comet, int index)
     atomic_init(&loop->authenticated, 0);
     atomic_init(&loop->dropped_pushes, 0);
     loop->stop_item.kind = LOOP_ITEM_STOP;
+    loop->drain_item.kind = LOOP_ITEM_DRAIN;
+    atomic_init(&loop->drained, false);
     loop->scratch = malloc(LOOP_SCRATCH_SIZE);
     loop->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     if (loop->scratch == NULL || loop->epoll_fd < 0 || inbox_init(&loop->inbox) != GIM_OK) {
@@ -350,6 +352,50 @@ static void loop_close_all(struct event_loop *loop)
         connection_close(loop->live, "comet shutting down");
 }
 
+static void loop_start_drain(struct event_loop *loop)
+{
+    struct comet_connection *connection;
+
+    loop_close_listeners(loop);
+    loop->draining = true;
+    loop->drain_start_ms = loop->now_ms;
+    loop->drain_initial = 0;
+    for (connection = loop->live; connection != NULL; connection = connection->next)
+        loop->drain_initial++;
+    gim_log_info("loop %d: draining %ld connections over %lld ms", loop->index, loop->drain_initial,
+                 (long long)loop->drain_period_ms);
+}
+
+/* Closes the connections due by now (a share of those held at the start, in proportion to the
+ * time gone); returns the ms until the next one is due, or -1 when none is left. */
+static int loop_drain_step(struct event_loop *loop)
+{
+    int64_t elapsed = loop->now_ms - loop->drain_start_ms, next_due;
+    long target;
+
+    if (elapsed >= loop->drain_period_ms)
+        target = loop->drain_initial;
+    else /* ceil(initial * elapsed / period): the first closes at once */
+        target = (long)(((int64_t)loop->drain_initial * elapsed + loop->drain_period_ms - 1) /
+                        loop->drain_period_ms);
+    if (target == 0)
+        target = 1;
+    while (loop->drain_closed < target && loop->live != NULL) {
+        connection_close(loop->live, "comet draining");
+        loop->drain_closed++;
+    }
+    if (loop->live == NULL) {
+        atomic_store(&loop->drained, true);
+        return -1;
+    }
+    if (loop->drain_closed >= loop->drain_initial)
+        return 0; /* connections that arrived before the listeners closed: now */
+    /* the next close is due once initial * elapsed / period passes drain_closed */
+    next_due =
+        loop->drain_start_ms + loop->drain_period_ms * loop->drain_closed / loop->drain_initial + 1;
+    return next_due > loop->now_ms ? (int)(next_due - loop->now_ms) : 0;
+}
+
 static void loop_handle_items(struct event_loop *loop, struct inbox_item *item)
 {
     struct inbox_item *next;
@@ -359,6 +405,9 @@ static void loop_handle_items(struct event_loop *loop, struct inbox_item *item)
         switch ((enum loop_item_kind)item->kind) {
         case LOOP_ITEM_STOP:
             loop->stopping = true;
+            break;
+        case LOOP_ITEM_DRAIN:
+            loop_start_drain(loop);
             break;
         case LOOP_ITEM_AUTH_DONE:
             protocol_finish_auth(item);
@@ -420,6 +469,11 @@ int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
         if (paced_wait >= 0 && (timeout < 0 || paced_wait < timeout))
             timeout = paced_wait;
     }
+    if (loop->draining) {
+        int drain_wait = loop_drain_step(loop);
+        if (drain_wait >= 0 && (timeout < 0 || drain_wait < timeout))
+            timeout = drain_wait;
+    }
     if (max_wait_ms >= 0 && (timeout < 0 || max_wait_ms < timeout))
         timeout = max_wait_ms;
     count = epoll_wait(loop->epoll_fd, events, EPOLL_BATCH, timeout);
@@ -472,6 +526,17 @@ int event_loop_start(struct event_loop *loop)
 void event_loop_stop(struct event_loop *loop)
 {
     event_loop_post(loop, &loop->stop_item);
+}
+
+void event_loop_drain(struct event_loop *loop, int64_t period_ms)
+{
+    loop->drain_period_ms = period_ms > 0 ? period_ms : 1;
+    event_loop_post(loop, &loop->drain_item); /* the inbox's lock publishes the period */
+}
+
+bool event_loop_drained(struct event_loop *loop)
+{
+    return atomic_load(&loop->drained);
 }
 
 void event_loop_join(struct event_loop *loop)

@@ -52,7 +52,8 @@ enum loop_item_kind {
     LOOP_ITEM_STOP,
     LOOP_ITEM_AUTH_DONE,
     LOOP_ITEM_PUSH_JOB,
-    LOOP_ITEM_KEY_CLAIM
+    LOOP_ITEM_KEY_CLAIM,
+    LOOP_ITEM_DRAIN
 };
 
 /* Push jobs allowed to wait in one inbox; beyond it the RPC answers "busy". */
@@ -73,6 +74,12 @@ struct event_loop {
     struct loop_handle inbox_handle;
     struct inbox_item stop_item;
     bool stopping;
+    struct inbox_item drain_item;
+    /* draining (event_loop_drain): no listener; connections closed spread over the period */
+    bool draining;
+    int64_t drain_start_ms, drain_period_ms;
+    long drain_initial, drain_closed;
+    atomic_bool drained; /* draining and no connection left (read by main) */
 
     struct string_map keys; /* connection key -> authenticated connection */
     struct room_index rooms;
@@ -117,6 +124,17 @@ int event_loop_start(struct event_loop *loop);
  * (logic Disconnect sent for authenticated ones), then its thread returns.
  */
 void event_loop_stop(struct event_loop *loop);
+
+/*
+ * Asks the loop to drain (main thread, once): it closes its listeners, then
+ * closes the connections it holds at that moment spread evenly over
+ * period_ms (the first at once), delivering pushes to the others meanwhile.
+ * event_loop_drained tells when none is left.
+ */
+void event_loop_drain(struct event_loop *loop, int64_t period_ms);
+
+/* True once a draining loop holds no connection. Any thread. */
+bool event_loop_drained(struct event_loop *loop);
 
 /* Waits for the loop's thread to return. */
 void event_loop_join(struct event_loop *loop);

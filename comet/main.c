@@ -3,10 +3,11 @@
  *
  * Start: config (-t prints it and exits), RLIMIT_NOFILE raised to the hard
  * limit, the WSS certificates (websocket.tlsOpen; chosen by SNI), logic RPC client, worker.threads
- * event loops, the RPC server, the operations thread (registry). SIGINT/SIGTERM: withdraw from the
- * registry, stop the RPC server, stop the loops (listeners closed, connections closed, Disconnect
- * sent to logic best effort), close the logic client (waits for calls in flight), free the loops,
- * exit 0.
+ * event loops, the RPC server, the operations thread (registry). SIGINT/SIGTERM: with
+ * drain.period, first drain (offline in the registry, listeners closed, clients closed spread over
+ * the period, pushes still delivered); then withdraw from the registry, stop the RPC server, stop
+ * the loops (listeners closed, connections closed, Disconnect sent to logic best effort), close the
+ * logic client (waits for calls in flight), free the loops, exit 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "comet/operations.h"
 #include "comet/rpc_service.h"
 #include "comet/stream.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
@@ -86,6 +88,41 @@ static int start_metrics(struct comet *comet, const struct comet_config *config,
     return status;
 }
 
+/*
+ * Graceful stop (drain.period): offline in the registry at once (logic stops offering this comet,
+ * job keeps delivering), listeners closed, clients closed spread over the period by each loop.
+ * Returns when every loop is empty, a second SIGINT/SIGTERM arrives, or the period plus one
+ * second has passed.
+ */
+static void drain(struct comet *comet, struct operations *operations, const sigset_t *signals,
+                  int signal_number)
+{
+    const int64_t period_ms = comet->config->drain_period_ms;
+    const int64_t deadline_ms = gim_monotonic_ms() + period_ms + 1000;
+    const struct timespec step = {0, 50 * 1000000};
+    int index;
+
+    gim_log_notice("signal %d: draining for %lld ms (a second signal stops at once)", signal_number,
+                   (long long)period_ms);
+    operations_go_offline(operations);
+    for (index = 0; index < comet->loop_count; index++)
+        event_loop_drain(comet->loops[index], period_ms);
+    while (gim_monotonic_ms() < deadline_ms) {
+        bool drained = true;
+        for (index = 0; index < comet->loop_count; index++)
+            drained = drained && event_loop_drained(comet->loops[index]);
+        if (drained) {
+            gim_log_notice("drained: every client is gone; stopping");
+            return;
+        }
+        if (sigtimedwait(signals, NULL, &step) > 0) {
+            gim_log_notice("second signal: stopping now");
+            return;
+        }
+    }
+    gim_log_notice("drain period over; stopping");
+}
+
 static int run(struct comet *comet, const struct comet_config *config)
 {
     struct gim_rpc_server *rpc_server = NULL;
@@ -137,7 +174,10 @@ static int run(struct comet *comet, const struct comet_config *config)
         sigaddset(&signals, SIGINT);
         sigaddset(&signals, SIGTERM);
         sigwait(&signals, &signal_number);
-        gim_log_notice("signal %d: stopping", signal_number);
+        if (config->drain_period_ms > 0)
+            drain(comet, operations, &signals, signal_number);
+        else
+            gim_log_notice("signal %d: stopping", signal_number);
     }
     gim_metrics_server_stop(metrics_server); /* before the loops its callbacks read go */
     operations_stop(operations);             /* withdraws from the registry */

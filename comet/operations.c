@@ -2,6 +2,7 @@
 #include "comet/operations.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,6 +26,8 @@ struct operations {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stopping;
+    bool publish_now;    /* under lock: publish at once (went offline) */
+    atomic_bool offline; /* draining: published as offline from now on */
 };
 
 static void publish(struct operations *operations)
@@ -45,7 +48,7 @@ static void publish(struct operations *operations)
     instance.latest_timestamp = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
     instance.public_addrs = config->addrs;
     instance.weight = config->weight;
-    instance.offline = config->offline;
+    instance.offline = config->offline || atomic_load(&operations->offline);
     instance.conn_count = comet_connection_count(operations->comet);
     instance.ip_count = (int64_t)ip_counter_distinct(&operations->comet->client_addresses);
     status =
@@ -144,13 +147,16 @@ static void *operations_run(void *argument)
         wake_ms = next_publish < next_online ? next_publish : next_online;
         gim_deadline_at_ms(&deadline, wake_ms);
         pthread_mutex_lock(&operations->lock);
-        while (!operations->stopping &&
+        while (!operations->stopping && !operations->publish_now &&
                pthread_cond_timedwait(&operations->wake, &operations->lock, &deadline) == 0) {
         }
         if (operations->stopping) {
             pthread_mutex_unlock(&operations->lock);
             break;
         }
+        if (operations->publish_now)
+            next_publish = gim_monotonic_ms();
+        operations->publish_now = false;
         pthread_mutex_unlock(&operations->lock);
     }
     if (gim_registry_withdraw(operations->redis, operations->comet->config->host) != GIM_OK)
@@ -168,6 +174,7 @@ int operations_start(struct comet *comet, struct operations **out)
     if (operations == NULL)
         return GIM_ERR_NO_MEMORY;
     operations->comet = comet;
+    atomic_init(&operations->offline, false);
     status = gim_redis_open(&operations->redis, config->redis_addr, config->redis_auth,
                             (int)config->redis_timeout_ms);
     if (status != GIM_OK) {
@@ -185,6 +192,17 @@ int operations_start(struct comet *comet, struct operations **out)
     }
     *out = operations;
     return GIM_OK;
+}
+
+void operations_go_offline(struct operations *operations)
+{
+    if (operations == NULL)
+        return;
+    atomic_store(&operations->offline, true);
+    pthread_mutex_lock(&operations->lock);
+    operations->publish_now = true;
+    pthread_cond_signal(&operations->wake);
+    pthread_mutex_unlock(&operations->lock);
 }
 
 void operations_stop(struct operations *operations)

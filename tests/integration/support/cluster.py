@@ -173,6 +173,28 @@ class Daemon:
         frames = [line for line in text.splitlines() if line.startswith(("Thread ", "#"))]
         return "; thread stacks in %s:\n    %s" % (path, "\n    ".join(frames[:80]))
 
+    def signal(self, signal_number):
+        """Sends a signal and returns at once (see wait_exit)."""
+        if self.proc is not None:
+            self.proc.send_signal(signal_number)
+
+    def wait_exit(self, timeout):
+        """Waits for a daemon told to stop by signal(); a non-zero exit or a timeout (then
+        SIGKILL) is recorded as a problem. Returns the exit code."""
+        if self.proc is None:
+            return None
+        try:
+            code = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            code = self.proc.wait()
+            self.problems.append("%s did not exit within %.0fs (SIGKILLed)" % (self.name, timeout))
+        else:
+            if code != 0:
+                self.problems.append("%s exited with code %s" % (self.name, code))
+        self.proc = None
+        return code
+
     def kill(self):
         """SIGKILL on purpose (crash simulation): not a problem by itself."""
         if self.proc is None:
