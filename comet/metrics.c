@@ -27,6 +27,7 @@ static const struct {
     {"replaced by", COMET_CLOSE_REPLACED},
     {"output full on reply", COMET_CLOSE_SLOW_READER},
     {"comet shutting down", COMET_CLOSE_SHUTDOWN},
+    {"comet draining", COMET_CLOSE_SHUTDOWN},     /* drain.period */
     {"out of memory", COMET_CLOSE_OUT_OF_MEMORY}, /* also gim_strerror(GIM_ERR_NO_MEMORY) */
 };
 

@@ -45,16 +45,8 @@ cluster_track_pid() {
 # reaps it. Meant to be the EXIT trap. Returns 0, even if some processes were already gone.
 cluster_stop_all() {
     trap - INT TERM EXIT
-    local index pid
-    for ((index = ${#cluster_pids[@]} - 1; index >= 0; index--)); do
-        pid=${cluster_pids[$index]}
-        kill -TERM "$pid" 2>/dev/null || true
-        for _ in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
+    while [ ${#cluster_pids[@]} -gt 0 ]; do
+        cluster_stop_pid "${cluster_pids[${#cluster_pids[@]} - 1]}"
     done
     return 0
 }
@@ -71,9 +63,9 @@ cluster_forget_pid() {
 }
 
 # cluster_stop_pid PID
-# Stops one recorded process (a child of the calling shell) as cluster_stop_all does: SIGTERM, up
-# to 10 s for it to exit, then SIGKILL, then reaps it and removes it from cluster_pids (e.g. to
-# restart a daemon). Returns 0, even if it was already gone.
+# Stops one recorded process (a child of the calling shell): SIGTERM, up to 10 s for it to exit,
+# then SIGKILL, then reaps it and removes it from cluster_pids (cluster_stop_all uses it for each;
+# run-bench.sh to restart a daemon). Returns 0, even if it was already gone.
 cluster_stop_pid() {
     local pid=$1
     kill -TERM "$pid" 2>/dev/null || true

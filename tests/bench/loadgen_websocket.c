@@ -159,8 +159,7 @@ size_t loadgen_websocket_encode(uint8_t *out, size_t capacity, uint8_t opcode,
     size_t header_length;
 
     if (!gim_websocket_opcode_is_known(opcode) ||
-        (opcode >= LOADGEN_WEBSOCKET_CLOSE &&
-         payload_length > LOADGEN_WEBSOCKET_MAX_CONTROL_PAYLOAD))
+        (opcode >= GIM_WEBSOCKET_CLOSE && payload_length > GIM_WEBSOCKET_MAX_CONTROL_PAYLOAD))
         return 0;
     header_length = gim_websocket_encode_header(header, true, opcode, payload_length, mask);
     if (capacity < header_length || payload_length > capacity - header_length)

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/websocket_frame.h"
+
 /* Bytes of random nonce in a Sec-WebSocket-Key (RFC 6455 4.1). */
 #define LOADGEN_WEBSOCKET_NONCE_SIZE 16
 /* A Sec-WebSocket-Key (base64 of the nonce) plus its NUL. */
@@ -22,23 +24,9 @@
 #define LOADGEN_WEBSOCKET_ACCEPT_SIZE 29
 /* Largest response head accepted, status line to blank line included. */
 #define LOADGEN_WEBSOCKET_MAX_RESPONSE_HEAD 4096
-/* Largest client frame header: 2 bytes, 8 bytes of length, 4 bytes of masking key. */
-#define LOADGEN_WEBSOCKET_MAX_CLIENT_HEADER 14
-/* Largest control frame payload. */
-#define LOADGEN_WEBSOCKET_MAX_CONTROL_PAYLOAD 125
-
-enum loadgen_websocket_opcode {
-    LOADGEN_WEBSOCKET_CONTINUATION = 0x0,
-    LOADGEN_WEBSOCKET_TEXT = 0x1,
-    LOADGEN_WEBSOCKET_BINARY = 0x2,
-    LOADGEN_WEBSOCKET_CLOSE = 0x8,
-    LOADGEN_WEBSOCKET_PING = 0x9,
-    LOADGEN_WEBSOCKET_PONG = 0xa
-};
-
 /* One server frame whose bytes have all arrived. */
 struct loadgen_websocket_frame {
-    uint8_t opcode; /* enum loadgen_websocket_opcode */
+    uint8_t opcode; /* enum gim_websocket_opcode */
     bool final;     /* FIN bit */
     size_t header_length;
     size_t

@@ -125,7 +125,7 @@ static int random_bytes(uint8_t *out, size_t length)
 static int send_websocket_frame(struct client_connection *connection, uint8_t opcode,
                                 const uint8_t *payload, size_t payload_length)
 {
-    uint8_t message[LOADGEN_WEBSOCKET_MAX_CLIENT_HEADER + CLIENT_FRAME_MAX];
+    uint8_t message[GIM_WEBSOCKET_MAX_HEADER + CLIENT_FRAME_MAX];
     uint8_t mask[4];
     size_t size;
 
@@ -149,7 +149,7 @@ static int send_frame(const struct worker *worker, struct client_connection *con
     if (size == 0)
         return GIM_ERR_TOO_LARGE;
     if (worker->options->websocket)
-        return send_websocket_frame(connection, LOADGEN_WEBSOCKET_BINARY, frame, size);
+        return send_websocket_frame(connection, GIM_WEBSOCKET_BINARY, frame, size);
     return send_bytes(connection, frame, size);
 }
 
@@ -370,7 +370,7 @@ static int handle_websocket_message(struct worker *worker, struct client_connect
 static void answer_close(struct client_connection *connection, const uint8_t *payload,
                          size_t length)
 {
-    send_websocket_frame(connection, LOADGEN_WEBSOCKET_CLOSE, payload, length >= 2 ? 2 : 0);
+    send_websocket_frame(connection, GIM_WEBSOCKET_CLOSE, payload, length >= 2 ? 2 : 0);
 }
 
 /*
@@ -407,7 +407,7 @@ static long handle_websocket_input(struct worker *worker, struct client_connecti
             return status;
         payload = data + offset + frame.header_length;
         switch (frame.opcode) {
-        case LOADGEN_WEBSOCKET_BINARY:
+        case GIM_WEBSOCKET_BINARY:
             if (!frame.final)
                 return GIM_ERR_INVALID; /* fragmented: comet sends one frame per message */
             status =
@@ -415,13 +415,13 @@ static long handle_websocket_input(struct worker *worker, struct client_connecti
             if (status != GIM_OK)
                 return status;
             break;
-        case LOADGEN_WEBSOCKET_PING:
+        case GIM_WEBSOCKET_PING:
             /* a pong that cannot be written now is left out: the server's next ping asks again */
-            send_websocket_frame(connection, LOADGEN_WEBSOCKET_PONG, payload, frame.payload_length);
+            send_websocket_frame(connection, GIM_WEBSOCKET_PONG, payload, frame.payload_length);
             break;
-        case LOADGEN_WEBSOCKET_PONG:
+        case GIM_WEBSOCKET_PONG:
             break;
-        case LOADGEN_WEBSOCKET_CLOSE:
+        case GIM_WEBSOCKET_CLOSE:
             answer_close(connection, payload, frame.payload_length);
             return GIM_ERR_CLOSED;
         default:
@@ -439,7 +439,7 @@ static void close_for_protocol_error(const struct worker *worker,
     static const uint8_t protocol_error[2] = {0x03, 0xea}; /* 1002 */
 
     if (worker->options->websocket && connection->state != STATE_UPGRADING)
-        send_websocket_frame(connection, LOADGEN_WEBSOCKET_CLOSE, protocol_error,
+        send_websocket_frame(connection, GIM_WEBSOCKET_CLOSE, protocol_error,
                              sizeof(protocol_error));
 }
 

@@ -137,12 +137,12 @@ static void test_encode_masks_small_payload(void **state)
 
     (void)state;
     /* RFC 6455 5.7: a masked "Hello" */
-    assert_int_equal(loadgen_websocket_encode(out, sizeof(out), LOADGEN_WEBSOCKET_TEXT,
+    assert_int_equal(loadgen_websocket_encode(out, sizeof(out), GIM_WEBSOCKET_TEXT,
                                               (const uint8_t *)"Hello", 5, mask),
                      11);
     assert_memory_equal(out, "\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58", 11);
-    assert_int_equal(
-        loadgen_websocket_encode(out, sizeof(out), LOADGEN_WEBSOCKET_PONG, NULL, 0, mask), 6);
+    assert_int_equal(loadgen_websocket_encode(out, sizeof(out), GIM_WEBSOCKET_PONG, NULL, 0, mask),
+                     6);
     assert_memory_equal(out, "\x8a\x80\x37\xfa\x21\x3d", 6);
 }
 
@@ -153,12 +153,12 @@ static void test_encode_uses_extended_lengths(void **state)
     (void)state;
     memset(payload, 0x5a, sizeof(payload));
     assert_int_equal(
-        loadgen_websocket_encode(out, sizeof(out), LOADGEN_WEBSOCKET_BINARY, payload, 300, mask),
+        loadgen_websocket_encode(out, sizeof(out), GIM_WEBSOCKET_BINARY, payload, 300, mask),
         4 + 4 + 300);
     assert_memory_equal(out, "\x82\xfe\x01\x2c", 4);
     assert_int_equal(out[8], 0x5a ^ 0x37);
     assert_int_equal(out[8 + 299], 0x5a ^ mask[299 % 4]);
-    assert_int_equal(loadgen_websocket_encode(out, sizeof(out), LOADGEN_WEBSOCKET_BINARY, payload,
+    assert_int_equal(loadgen_websocket_encode(out, sizeof(out), GIM_WEBSOCKET_BINARY, payload,
                                               sizeof(payload), mask),
                      sizeof(out));
     assert_memory_equal(out, "\x82\xff\x00\x00\x00\x00\x00\x01\x11\x70", 10);
@@ -169,12 +169,10 @@ static void test_encode_refuses_what_does_not_fit(void **state)
     uint8_t payload[200] = {0}, out[256];
 
     (void)state;
-    assert_int_equal(loadgen_websocket_encode(out, 10, LOADGEN_WEBSOCKET_BINARY, payload, 5, mask),
-                     0);
-    assert_int_equal(loadgen_websocket_encode(out, 11, LOADGEN_WEBSOCKET_BINARY, payload, 5, mask),
-                     11);
+    assert_int_equal(loadgen_websocket_encode(out, 10, GIM_WEBSOCKET_BINARY, payload, 5, mask), 0);
+    assert_int_equal(loadgen_websocket_encode(out, 11, GIM_WEBSOCKET_BINARY, payload, 5, mask), 11);
     assert_int_equal(
-        loadgen_websocket_encode(out, sizeof(out), LOADGEN_WEBSOCKET_PING, payload, 126, mask), 0);
+        loadgen_websocket_encode(out, sizeof(out), GIM_WEBSOCKET_PING, payload, 126, mask), 0);
     assert_int_equal(loadgen_websocket_encode(out, sizeof(out), 3, payload, 1, mask), 0);
 }
 
@@ -186,7 +184,7 @@ static void test_decode_reads_the_three_length_forms(void **state)
     (void)state;
     memcpy(frame, "\x82\x03xyz", 5);
     assert_int_equal(loadgen_websocket_decode(frame, 5, 100, &decoded), GIM_OK);
-    assert_int_equal(decoded.opcode, LOADGEN_WEBSOCKET_BINARY);
+    assert_int_equal(decoded.opcode, GIM_WEBSOCKET_BINARY);
     assert_true(decoded.final);
     assert_int_equal(decoded.header_length, 2);
     assert_int_equal(decoded.payload_length, 3);

@@ -24,6 +24,7 @@ static void test_close_reasons_fall_into_their_class(void **state)
         {"handshake timeout", COMET_CLOSE_HANDSHAKE_TIMEOUT},
         {"heartbeat timeout", COMET_CLOSE_HEARTBEAT_TIMEOUT},
         {"auth failed", COMET_CLOSE_AUTH_FAILED},
+        {"comet draining", COMET_CLOSE_SHUTDOWN},
         {"replaced by a newer connection with the same key", COMET_CLOSE_REPLACED},
         {"replaced by a new connection with the same key", COMET_CLOSE_REPLACED},
         {"output full on reply", COMET_CLOSE_SLOW_READER},
