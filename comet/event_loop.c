@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -366,20 +367,25 @@ static void loop_start_drain(struct event_loop *loop)
                  (long long)loop->drain_period_ms);
 }
 
-/* Closes the connections due by now (a share of those held at the start, in proportion to the
- * time gone); returns the ms until the next one is due, or -1 when none is left. */
+/*
+ * Closes the connections due by now; returns the ms until the next one is due, or -1 when none
+ * is left. The k-th of this loop's initial connections (k from 0) is due at
+ * period * (k * loops + index) / (initial * loops): the loops' schedules interleave instead of
+ * every loop closing its first at once. At the end of the period whatever is left is closed.
+ */
 static int loop_drain_step(struct event_loop *loop)
 {
+    const int64_t loops = loop->comet->loop_count > 0 ? loop->comet->loop_count : 1;
+    const int64_t period = loop->drain_period_ms, initial = loop->drain_initial;
     int64_t elapsed = loop->now_ms - loop->drain_start_ms, next_due;
     long target;
 
-    if (elapsed >= loop->drain_period_ms)
-        target = loop->drain_initial;
-    else /* ceil(initial * elapsed / period): the first closes at once */
-        target = (long)(((int64_t)loop->drain_initial * elapsed + loop->drain_period_ms - 1) /
-                        loop->drain_period_ms);
-    if (target == 0)
-        target = 1;
+    if (elapsed >= period)
+        target = LONG_MAX;
+    else if (elapsed * initial * loops < loop->index * period)
+        target = 0;
+    else /* how many k satisfy (k * loops + index) * period <= elapsed * initial * loops */
+        target = (long)((elapsed * initial * loops - loop->index * period) / (period * loops) + 1);
     while (loop->drain_closed < target && loop->live != NULL) {
         connection_close(loop->live, "comet draining");
         loop->drain_closed++;
@@ -388,11 +394,12 @@ static int loop_drain_step(struct event_loop *loop)
         atomic_store(&loop->drained, true);
         return -1;
     }
-    if (loop->drain_closed >= loop->drain_initial)
-        return 0; /* connections that arrived before the listeners closed: now */
-    /* the next close is due once initial * elapsed / period passes drain_closed */
-    next_due =
-        loop->drain_start_ms + loop->drain_period_ms * loop->drain_closed / loop->drain_initial + 1;
+    if (loop->drain_closed >= initial) /* not expected: only this thread accepted, and it stopped */
+        next_due = loop->drain_start_ms + period;
+    else /* ceil, so that the target has grown by then */
+        next_due = loop->drain_start_ms +
+                   ((loop->drain_closed * loops + loop->index) * period + initial * loops - 1) /
+                       (initial * loops);
     return next_due > loop->now_ms ? (int)(next_due - loop->now_ms) : 0;
 }
 
@@ -486,7 +493,7 @@ int event_loop_run_once(struct event_loop *loop, int max_wait_ms)
         struct loop_handle *handle = events[index].data.ptr;
         switch (handle->type) {
         case HANDLE_LISTENER:
-            if (!loop->stopping)
+            if (!loop->stopping && !loop->draining) /* a drain item earlier in this batch */
                 loop_accept(loop, (struct loop_listener *)handle);
             break;
         case HANDLE_INBOX:

@@ -67,12 +67,13 @@ static int64_t open_connections(void *context, int argument)
     uint64_t accepted = 0, closed = 0;
     int index;
 
-    /* closed first: a connection closed meanwhile is then also seen accepted (never < 0) */
+    /* closed first, so a connection closed meanwhile is usually seen accepted too; relaxed
+     * loads give no such order, hence the clamp (a scrape never shows a negative count) */
     for (index = 0; index < comet->loop_count; index++)
         closed += gim_counter_value(&comet->loops[index]->counters.closed[argument]);
     for (index = 0; index < comet->loop_count; index++)
         accepted += gim_counter_value(&comet->loops[index]->counters.accepted[argument]);
-    return (int64_t)(accepted - closed);
+    return accepted > closed ? (int64_t)(accepted - closed) : 0;
 }
 
 static int64_t authenticated_connections(void *context, int argument)

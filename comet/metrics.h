@@ -24,6 +24,8 @@
 #ifndef COMET_METRICS_H
 #define COMET_METRICS_H
 
+#include <stdalign.h>
+
 #include "common/metrics.h"
 
 struct comet;
@@ -86,7 +88,8 @@ struct comet_loop_counters {
 
 /* Comet-wide counters (RPC worker threads). */
 struct comet_counters {
-    struct gim_counter rpc_calls[COMET_RPC_CLASSES];
+    /* own cache lines: RPC workers write these while loops read the online table beside them */
+    alignas(64) struct gim_counter rpc_calls[COMET_RPC_CLASSES];
 };
 
 /*

@@ -167,7 +167,7 @@ int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *fr
     if (status != GIM_OK)
         return status;
     if (frame.payload_length > CLIENT_FRAME_MAX)
-        return GIM_ERR_INVALID; /* over one goim client frame */
+        return GIM_ERR_TOO_LARGE; /* over one goim client frame */
     if (length - frame.header_length < frame.payload_length)
         return GIM_ERR_AGAIN;
     *frame_length = frame.header_length + (size_t)frame.payload_length;
@@ -312,10 +312,34 @@ static int websocket_feed_frame(struct comet_connection *connection, const uint8
 }
 
 /*
+ * Refuses a frame by its header alone (wslay would wait for its mask key and payload first):
+ * a close frame with status_code, then the connection closes once it is written.
+ */
+static void websocket_refuse(struct comet_connection *connection, uint16_t status_code,
+                             const char *reason)
+{
+    uint8_t frame[GIM_WEBSOCKET_MAX_HEADER + 2];
+    size_t length = gim_websocket_encode_header(frame, true, GIM_WEBSOCKET_CLOSE, 2, NULL);
+    struct gim_shared_buffer *close_frame;
+
+    frame[length++] = (uint8_t)(status_code >> 8);
+    frame[length++] = (uint8_t)status_code;
+    close_frame = gim_shared_buffer_copy(frame, length);
+    if (close_frame == NULL) {
+        connection_close(connection, reason);
+        return;
+    }
+    if (connection_reply(connection, close_frame) == GIM_OK)
+        connection_close_after_flush(connection, reason);
+    gim_shared_buffer_unref(close_frame);
+}
+
+/*
  * Hands the whole frames at the start of data[0..length) to wslay, one at a time, until the
  * connection starts an auth (the rest waits for logic's answer) or closes. A frame whose header
- * is invalid or over the limits is handed over as it is, for wslay to refuse (close 1002/1009).
- * Returns the bytes consumed; the caller keeps the rest.
+ * is refused, or that announces more than one goim client frame, closes the connection at once
+ * with 1002 or 1009, as soon as the header has arrived. Returns the bytes consumed; the caller
+ * keeps the rest.
  */
 static size_t websocket_feed_frames(struct comet_connection *connection, const uint8_t *data,
                                     size_t length)
@@ -331,9 +355,15 @@ static size_t websocket_feed_frames(struct comet_connection *connection, const u
 
         if (status == GIM_ERR_AGAIN)
             break;
-        if (status != GIM_OK)
-            frame_length = length - offset;
-        else if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
+        if (status != GIM_OK) {
+            websocket_refuse(connection,
+                             status == GIM_ERR_TOO_LARGE ? WSLAY_CODE_MESSAGE_TOO_BIG
+                                                         : WSLAY_CODE_PROTOCOL_ERROR,
+                             status == GIM_ERR_TOO_LARGE ? "websocket frame over the limit"
+                                                         : "bad websocket frame header");
+            return length; /* nothing after it is read */
+        }
+        if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
             session->in_fragmented_message = (frame[0] & 0x80) == 0;
         else if (opcode == WSLAY_CONTINUATION_FRAME && (frame[0] & 0x80) != 0)
             session->in_fragmented_message = false;

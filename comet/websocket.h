@@ -16,7 +16,10 @@
  *      fragmented message is half received or a close is under way, so an
  *      idle WebSocket connection holds no wslay memory; an unfinished frame
  *      waits in connection->input. Messages are bounded at one client goim
- *      frame (16 + 4096 bytes; over it wslay closes with 1009). Each text or
+ *      frame (16 + 4096 bytes; over it: close 1009, by comet as soon as a
+ *      frame header announces more, by wslay for a fragmented message); a
+ *      header with reserved bits or opcode, or a control frame over 125
+ *      bytes, is closed with 1002 as soon as it arrives. Each text or
  *      binary message must hold exactly one goim frame whose packet length
  *      equals the message length (goim does not check; a mismatch closes the
  *      connection). Frames behind an op 7 wait unread until logic answers. The request's Cookie
@@ -55,9 +58,9 @@ int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCK
 /*
  * Finds where the client frame at the start of data[0..length) ends (boundaries only; wslay
  * judges the rest: masking, UTF-8, control frame rules). Returns GIM_OK with *frame_length set,
- * GIM_ERR_AGAIN when the frame has not fully arrived, or GIM_ERR_INVALID when its header is
- * refused by gim_websocket_decode_header or announces more than one goim client frame
- * (16 + 4096 bytes) of payload.
+ * GIM_ERR_AGAIN when the frame has not fully arrived, GIM_ERR_INVALID when its header is
+ * refused by gim_websocket_decode_header, or GIM_ERR_TOO_LARGE when it announces more than one
+ * goim client frame (16 + 4096 bytes) of payload (both known as soon as the header is in).
  */
 int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length);
 

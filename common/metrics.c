@@ -474,6 +474,8 @@ void gim_histogram_observe(struct gim_histogram *histogram, double value)
     uint64_t old_bits, new_bits;
     double sum;
 
+    if (value != value)
+        return; /* NaN: no bucket, and it would make the sum NaN for good */
     while (index < histogram->bound_count && !(value <= histogram->bounds[index]))
         index++;
     atomic_fetch_add_explicit(&histogram->buckets[index], 1, memory_order_relaxed);

@@ -156,7 +156,8 @@ int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, metrics_http_access, server, MHD_OPTION_EXTERNAL_LOGGER,
         metrics_http_log, NULL, MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)METRICS_HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned int)METRICS_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)METRICS_HTTP_MAX_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)METRICS_HTTP_TIMEOUT_SECONDS, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(error, error_size, "metrics.addr: cannot listen on %s", address);

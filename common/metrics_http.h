@@ -25,6 +25,10 @@ struct gim_metrics_server;
 /* Connections the metrics server holds at once; more wait in the listen backlog. */
 #define METRICS_HTTP_MAX_CONNECTIONS 32
 
+/* Connections one client address may hold, so that a few slow clients cannot take every
+ * slot (beyond it a connection is refused at once). */
+#define METRICS_HTTP_MAX_CONNECTIONS_PER_IP 4
+
 /* Content-Type of the exposition. */
 #define METRICS_HTTP_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 

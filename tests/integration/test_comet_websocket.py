@@ -181,6 +181,23 @@ def test_websocket_frames_split_over_many_reads(cluster):
     assert (f.op, f.seq) == (3, 5)
 
 
+@pytest.mark.parametrize("header, code", [
+    (b"\x82\xfe\x13\x88" + b"\x01\x02\x03\x04", 1009),  # announces 5000 bytes
+    (b"\xc2\x80", 1002),  # a reserved bit, before its mask key has arrived
+])
+def test_websocket_bad_frame_header_is_refused_before_its_payload(cluster, header, code):
+    """A frame is refused by its header alone: the rest never needs to arrive, and what follows
+    (here a valid heartbeat) is not answered."""
+    c = open_client(cluster, "ws")
+    c.auth(mid=24, accepts=[1000])
+    c.send_raw(header)
+    time.sleep(0.3)
+    c.send_bytes(encode(OP_HEARTBEAT, b"", seq=77))
+    with pytest.raises(ConnectionClosed):
+        c.read_frame(timeout=10)
+    assert c.close_code == code
+
+
 def test_websocket_unmasked_client_frame_is_refused(cluster):
     c = open_client(cluster, "ws")
     c.send_raw(encode_ws_frame(OPCODE_BINARY, encode(OP_AUTH, auth_body(21)), mask=False))

@@ -97,7 +97,8 @@ static void test_client_frame_length_finds_boundaries(void **state)
     assert_int_equal(websocket_client_frame_length(medium, sizeof(medium) - 1, &length),
                      GIM_ERR_AGAIN);
     /* 127-form length 4120 = 16 + 4096 + 8: over one goim client frame */
-    assert_int_equal(websocket_client_frame_length(large, sizeof(large), &length), GIM_ERR_INVALID);
+    assert_int_equal(websocket_client_frame_length(large, sizeof(large), &length),
+                     GIM_ERR_TOO_LARGE);
     large[9] = 0x10; /* 4112 = 16 + 4096: the largest accepted, still to arrive */
     assert_int_equal(websocket_client_frame_length(large, sizeof(large), &length), GIM_ERR_AGAIN);
 }
