@@ -19,6 +19,7 @@
 #include "comet/connection.h"
 #include "comet/protocol.h"
 #include "comet/push_job.h"
+#include "comet/websocket.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -350,7 +351,7 @@ static void loop_apply_claim(struct event_loop *loop, struct key_claim *claim)
 static void loop_close_all(struct event_loop *loop)
 {
     while (loop->live != NULL)
-        connection_close(loop->live, "comet shutting down");
+        websocket_close_going_away(loop->live, "comet shutting down");
 }
 
 static void loop_start_drain(struct event_loop *loop)
@@ -387,7 +388,7 @@ static int loop_drain_step(struct event_loop *loop)
     else /* how many k satisfy (k * loops + index) * period <= elapsed * initial * loops */
         target = (long)((elapsed * initial * loops - loop->index * period) / (period * loops) + 1);
     while (loop->drain_closed < target && loop->live != NULL) {
-        connection_close(loop->live, "comet draining");
+        websocket_close_going_away(loop->live, "comet draining");
         loop->drain_closed++;
     }
     if (loop->live == NULL) {

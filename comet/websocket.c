@@ -311,6 +311,17 @@ static int websocket_feed_frame(struct comet_connection *connection, const uint8
     return GIM_OK;
 }
 
+/* A server close frame carrying status_code, or NULL if memory is short. */
+static struct gim_shared_buffer *websocket_close_frame_new(uint16_t status_code)
+{
+    uint8_t frame[GIM_WEBSOCKET_MAX_HEADER + 2];
+    size_t length = gim_websocket_encode_header(frame, true, GIM_WEBSOCKET_CLOSE, 2, NULL);
+
+    frame[length++] = (uint8_t)(status_code >> 8);
+    frame[length++] = (uint8_t)status_code;
+    return gim_shared_buffer_copy(frame, length);
+}
+
 /*
  * Refuses a frame by its header alone (wslay would wait for its mask key and payload first):
  * a close frame with status_code, then the connection closes once it is written.
@@ -318,13 +329,8 @@ static int websocket_feed_frame(struct comet_connection *connection, const uint8
 static void websocket_refuse(struct comet_connection *connection, uint16_t status_code,
                              const char *reason)
 {
-    uint8_t frame[GIM_WEBSOCKET_MAX_HEADER + 2];
-    size_t length = gim_websocket_encode_header(frame, true, GIM_WEBSOCKET_CLOSE, 2, NULL);
-    struct gim_shared_buffer *close_frame;
+    struct gim_shared_buffer *close_frame = websocket_close_frame_new(status_code);
 
-    frame[length++] = (uint8_t)(status_code >> 8);
-    frame[length++] = (uint8_t)status_code;
-    close_frame = gim_shared_buffer_copy(frame, length);
     if (close_frame == NULL) {
         connection_close(connection, reason);
         return;
@@ -581,4 +587,17 @@ void websocket_forget_cookie(struct comet_connection *connection)
         free(session->cookie);
         session->cookie = NULL;
     }
+}
+
+void websocket_close_going_away(struct comet_connection *connection, const char *reason)
+{
+    if (connection->websocket != NULL && connection->state != CONNECTION_CLOSED &&
+        !connection->close_after_flush) {
+        struct gim_shared_buffer *close_frame = websocket_close_frame_new(WSLAY_CODE_GOING_AWAY);
+        if (close_frame != NULL) {
+            connection_reply(connection, close_frame); /* written now if the socket takes it */
+            gim_shared_buffer_unref(close_frame);
+        }
+    }
+    connection_close(connection, reason);
 }

@@ -98,6 +98,14 @@ const char *websocket_cookie(const struct comet_connection *connection);
 /* Frees the kept Cookie header once the auth has sent it (idle connections keep nothing). */
 void websocket_forget_cookie(struct comet_connection *connection);
 
+/*
+ * Closes the connection now (comet stopping or draining); an upgraded
+ * WebSocket connection is first sent a close frame with 1001 "going away",
+ * written at once if the socket takes it (best effort: nothing waits for it,
+ * and output still queued is dropped as by connection_close).
+ */
+void websocket_close_going_away(struct comet_connection *connection, const char *reason);
+
 /* Frees the connection's WebSocket state (wslay context). Called when the connection is freed. */
 void websocket_release(struct comet_connection *connection);
 

@@ -5,7 +5,10 @@ once the last client is gone."""
 
 import signal
 
+import pytest
+
 from support.goim_client import ConnectionClosed
+from support.goim_ws import WsClient
 from support.util import port_open, wait_for
 
 MIDS = [701, 702, 703, 704]
@@ -30,6 +33,9 @@ def test_drain_goes_offline_stops_accepting_and_closes_clients_over_the_period(m
     cluster.ensure_push_path()
     wait_for(lambda: sorted(weighted_nodes(cluster)) == ["1.1.1.1", "2.2.2.2"], 20,
              message="both comets offered")
+    browser = WsClient.connect("127.0.0.1", draining.ws_port)  # the oldest: closed last
+    cluster.clients.append(browser)
+    browser.auth(mid=705, key="drain-ws", accepts=[1000])
     clients = []
     for mid in MIDS:
         c = cluster.client(comet=0)
@@ -44,9 +50,10 @@ def test_drain_goes_offline_stops_accepting_and_closes_clients_over_the_period(m
     status, answer = cluster.push_mids(1000, MIDS, b"during the drain")
     assert status == 200 and answer["code"] == 0, answer
 
-    # 4 clients over 20 s on one loop (several loops interleave their schedules, so which client
-    # goes first would depend on how the kernel spread them): one closes at once, the others 5 s
-    # apart; the push reaches those still connected, and every client ends closed by the comet.
+    # 5 clients over 20 s on one loop (several loops interleave their schedules, so which client
+    # goes first would depend on how the kernel spread them), newest first: one TCP client
+    # closes at once, the others 4 s apart; the push reaches those still connected, and every
+    # client ends closed by the comet, the WebSocket one with a 1001 close frame.
     received = 0
     for c in clients:
         try:
@@ -56,6 +63,10 @@ def test_drain_goes_offline_stops_accepting_and_closes_clients_over_the_period(m
         assert (f.op, f.body) == (1000, b"during the drain")
         received += 1
         c.expect_closed(timeout=40)
+    with pytest.raises(ConnectionClosed):
+        while True:
+            browser.read_frame(timeout=40)  # the push, if it came before its turn
+    assert browser.close_code == 1001  # going away
     assert received >= 1, "no client got the push sent during the drain"
     assert received < len(MIDS), "the first client was not closed at once"
     assert draining.wait_exit(40) == 0

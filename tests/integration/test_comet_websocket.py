@@ -198,6 +198,15 @@ def test_websocket_bad_frame_header_is_refused_before_its_payload(cluster, heade
     assert c.close_code == code
 
 
+def test_stopping_comet_sends_websocket_clients_going_away(cluster):
+    c = open_client(cluster, "ws")
+    c.auth(mid=25, accepts=[1000])
+    assert cluster.stop("comet") == 0
+    with pytest.raises(ConnectionClosed):
+        c.read_frame(timeout=10)
+    assert c.close_code == 1001
+
+
 def test_websocket_unmasked_client_frame_is_refused(cluster):
     c = open_client(cluster, "ws")
     c.send_raw(encode_ws_frame(OPCODE_BINARY, encode(OP_AUTH, auth_body(21)), mask=False))
