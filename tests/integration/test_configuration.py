@@ -54,3 +54,14 @@ def test_unknown_key_in_file_is_refused(bin_dir, daemon, tmp_path):
     result = run(bin_dir, daemon, "-t", "-conf", str(bad))
     assert result.returncode != 0
     assert "redis.adress" in result.stderr
+
+
+def test_check_finds_certificate_lists_of_different_lengths(bin_dir):
+    """WSS certificates and keys pair by position; `-t` says so without reading the files."""
+    common = ["-t", "-websocket.tlsOpen", "true", "-websocket.privateFile", "k1.pem,k2.pem"]
+    mismatched = run(bin_dir, "comet", *common, "-websocket.certFile", "c1.pem")
+    assert mismatched.returncode != 0
+    assert ("websocket.certFile lists 1 certificate file(s) but websocket.privateFile lists 2"
+            in mismatched.stderr), mismatched.stderr
+    paired = run(bin_dir, "comet", *common, "-websocket.certFile", "c1.pem,c2.pem")
+    assert paired.returncode == 0, paired.stderr
