@@ -168,34 +168,39 @@ static bool name_is_valid(const char *name, bool colons)
     return true;
 }
 
+/* Labels one sample may carry (every registration in the code uses one or two). */
+#define METRICS_MAX_LABELS 8
+
 /*
- * Checks a NULL-terminated name/value list and renders it as a="x",b="y".
+ * Checks a NULL-terminated name/value list and renders it as a="x",b="y", the names in
+ * ascending order whatever the order given (so one label set is one sample, however written).
  * Returns a malloc'd text ("" for none) or NULL (*status set) when invalid or out of memory.
  */
 static char *labels_render(const char *const *labels, int *status)
 {
     struct text text = {0};
-    size_t index, other;
+    size_t index, other, count = 0, order[METRICS_MAX_LABELS];
 
     *status = GIM_ERR_INVALID;
     for (index = 0; labels != NULL && labels[index] != NULL; index += 2) {
         const char *name = labels[index], *value = labels[index + 1];
         if (value == NULL || !name_is_valid(name, false) || strncmp(name, "__", 2) == 0 ||
-            strcmp(name, "le") == 0) {
-            free(text.data);
+            strcmp(name, "le") == 0 || count == METRICS_MAX_LABELS)
             return NULL;
-        }
-        for (other = 0; other < index; other += 2) {
-            if (strcmp(labels[other], name) == 0) {
-                free(text.data);
-                return NULL;
-            }
-        }
+        /* insertion sort by name; an equal name is a repeated label */
+        for (other = count; other > 0 && strcmp(labels[order[other - 1]], name) > 0; other--)
+            order[other] = order[other - 1];
+        if (other > 0 && strcmp(labels[order[other - 1]], name) == 0)
+            return NULL;
+        order[other] = index;
+        count++;
+    }
+    for (index = 0; index < count; index++) {
         if (index > 0)
             text_string(&text, ",");
-        text_string(&text, name);
+        text_string(&text, labels[order[index]]);
         text_string(&text, "=\"");
-        text_escaped(&text, value, true);
+        text_escaped(&text, labels[order[index] + 1], true);
         text_string(&text, "\"");
     }
     if (text.data == NULL && !text.failed)

@@ -124,7 +124,8 @@ void gim_metrics_destroy(struct gim_metrics *metrics);
  * metric name ([a-zA-Z_:][a-zA-Z0-9_:]*, by convention ending in _total),
  * help one line of text, labels a GIM_LABELS(...) list or NULL for none
  * (label names [a-zA-Z_][a-zA-Z0-9_]*, not starting with "__", not "le",
- * each once; values any text, escaped when rendered). Every string is
+ * each once, at most 8; values any text, escaped when rendered; rendered in
+ * name order, so the same set given in another order is the same sample). Every string is
  * copied. Registering the same name and labels again gives the same counter.
  * On GIM_OK *counter points into the registry (valid until
  * gim_metrics_destroy). Returns GIM_OK, GIM_ERR_INVALID (a bad name or label,

@@ -78,10 +78,10 @@ static void test_counters_and_gauges_render_exactly(void **state)
     gim_metrics_destroy(metrics);
 }
 
-static void test_several_labels_keep_their_order(void **state)
+static void test_several_labels_are_one_sample_in_name_order(void **state)
 {
     struct gim_metrics *metrics;
-    struct gim_counter *counter;
+    struct gim_counter *counter, *same;
 
     (void)state;
     assert_int_equal(gim_metrics_create(&metrics), GIM_OK);
@@ -89,10 +89,16 @@ static void test_several_labels_keep_their_order(void **state)
                                          GIM_LABELS("endpoint", "/goim/push/mids", "code", "-400"),
                                          &counter),
                      GIM_OK);
+    /* the same label set written in the other order is the same sample, not a second series */
+    assert_int_equal(gim_metrics_counter(metrics, "http_requests_total", "Requests.",
+                                         GIM_LABELS("code", "-400", "endpoint", "/goim/push/mids"),
+                                         &same),
+                     GIM_OK);
+    assert_ptr_equal(same, counter);
     gim_counter_add(counter, 3);
     assert_rendered(metrics, "# HELP http_requests_total Requests.\n"
                              "# TYPE http_requests_total counter\n"
-                             "http_requests_total{endpoint=\"/goim/push/mids\",code=\"-400\"} 3\n");
+                             "http_requests_total{code=\"-400\",endpoint=\"/goim/push/mids\"} 3\n");
     gim_metrics_destroy(metrics);
 }
 
@@ -447,7 +453,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_empty_registry_renders_nothing),
         cmocka_unit_test(test_counters_and_gauges_render_exactly),
-        cmocka_unit_test(test_several_labels_keep_their_order),
+        cmocka_unit_test(test_several_labels_are_one_sample_in_name_order),
         cmocka_unit_test(test_label_values_and_help_are_escaped),
         cmocka_unit_test(test_histogram_renders_cumulative_buckets),
         cmocka_unit_test(test_histogram_without_labels),
