@@ -12,7 +12,7 @@
  *   connections{transport}            gauge    open client connections (tcp, websocket, wss)
  *   connections_accepted_total{transport} counter
  *   authenticated_connections         gauge    connections past auth
- *   auth_total{result}                counter  ok, failed (logic refused or unreachable)
+ *   auth_total{result}                counter  ok, failed (refused, unreachable or no memory)
  *   timeouts_total{kind}              counter  handshake (no auth in time), heartbeat
  *   frames_received_total{kind}       counter  auth, heartbeat, change_room, sub, unsub, other
  *   pushes_delivered_total            counter  pushes queued to a connection
