@@ -260,13 +260,33 @@ void gim_metrics_destroy(struct gim_metrics *metrics)
     free(metrics);
 }
 
-/* The family called name, created if new. Called with the lock held. Returns NULL with *status. */
+/* True if a histogram called histogram_name renders a line named name (_bucket, _sum, _count). */
+static bool histogram_renders_name(const char *histogram_name, const char *name)
+{
+    static const char *const suffixes[] = {"_bucket", "_sum", "_count"};
+    size_t length = strlen(histogram_name), index;
+
+    if (strncmp(name, histogram_name, length) != 0)
+        return false;
+    for (index = 0; index < sizeof(suffixes) / sizeof(suffixes[0]); index++)
+        if (strcmp(name + length, suffixes[index]) == 0)
+            return true;
+    return false;
+}
+
+/* The family called name, created if new. Called with the lock held. Returns NULL with *status
+ * (GIM_ERR_INVALID also when the name would collide with a histogram's rendered lines). */
 static struct metric_family *family_get(struct gim_metrics *metrics, const char *name,
                                         const char *help, enum gim_metric_type type, int *status)
 {
     struct metric_family *family;
 
     for (family = metrics->families; family != NULL; family = family->next) {
+        if ((family->type == GIM_METRIC_HISTOGRAM && histogram_renders_name(family->name, name)) ||
+            (type == GIM_METRIC_HISTOGRAM && histogram_renders_name(name, family->name))) {
+            *status = GIM_ERR_INVALID;
+            return NULL;
+        }
         if (strcmp(family->name, name) != 0)
             continue;
         if (family->type != type || strcmp(family->help, help) != 0) {

@@ -321,6 +321,31 @@ static void *renderer_run(void *argument)
     return NULL;
 }
 
+static void test_names_a_histogram_renders_are_refused(void **state)
+{
+    const double bounds[] = {0.1, 1.0};
+    struct gim_metrics *metrics;
+    struct gim_histogram *histogram;
+    struct gim_counter *counter;
+    struct gim_gauge *gauge;
+
+    (void)state;
+    assert_int_equal(gim_metrics_create(&metrics), GIM_OK);
+    assert_int_equal(gim_metrics_histogram(metrics, "w_seconds", "W.", NULL, bounds, 2, &histogram),
+                     GIM_OK);
+    /* its lines are w_seconds_bucket, w_seconds_sum and w_seconds_count */
+    assert_int_equal(gim_metrics_counter(metrics, "w_seconds_count", "C.", NULL, &counter),
+                     GIM_ERR_INVALID);
+    assert_int_equal(gim_metrics_gauge(metrics, "w_seconds_sum", "S.", NULL, &gauge),
+                     GIM_ERR_INVALID);
+    assert_int_equal(gim_metrics_counter(metrics, "w_seconds_total", "T.", NULL, &counter), GIM_OK);
+    /* and the other way round: a histogram whose lines an existing family already uses */
+    assert_int_equal(gim_metrics_counter(metrics, "v_bucket", "B.", NULL, &counter), GIM_OK);
+    assert_int_equal(gim_metrics_histogram(metrics, "v", "V.", NULL, bounds, 2, &histogram),
+                     GIM_ERR_INVALID);
+    gim_metrics_destroy(metrics);
+}
+
 static void test_increments_from_several_threads_are_all_counted(void **state)
 {
     static const double bounds[] = {0.25, 1};
@@ -459,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_histogram_without_labels),
         cmocka_unit_test(test_callbacks_are_read_at_render_time),
         cmocka_unit_test(test_registration_rules),
+        cmocka_unit_test(test_names_a_histogram_renders_are_refused),
         cmocka_unit_test(test_increments_from_several_threads_are_all_counted),
         cmocka_unit_test(test_metrics_server_answers_get_404_and_405),
         cmocka_unit_test(test_metrics_server_refuses_a_bad_address),
