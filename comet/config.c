@@ -151,18 +151,6 @@ static int derive_advertise(struct comet_config *config, char *error, size_t err
     return GIM_OK;
 }
 
-/* Entries of a comma list ("a,b" = 2, "" = 0); empty entries count, as the loader sees them. */
-static size_t count_list_entries(const char *list)
-{
-    size_t count = 1;
-
-    if (list == NULL || list[0] == '\0')
-        return 0;
-    for (; *list != '\0'; list++)
-        count += *list == ',';
-    return count;
-}
-
 int comet_config_load(struct comet_config *config, int argc, char **argv,
                       struct gim_config_command *command, char *error, size_t error_size)
 {
@@ -185,14 +173,14 @@ int comet_config_load(struct comet_config *config, int argc, char **argv,
                  "websocket.privateFile");
         return GIM_ERR_INVALID;
     }
-    if (config->websocket_tls_open && count_list_entries(config->websocket_cert_file) !=
-                                          count_list_entries(config->websocket_private_file)) {
+    if (config->websocket_tls_open && gim_config_list_length(config->websocket_cert_file) !=
+                                          gim_config_list_length(config->websocket_private_file)) {
         /* checked here too so that -t finds it; the files themselves are read at start */
         snprintf(error, error_size,
                  "websocket.certFile lists %zu certificate file(s) but websocket.privateFile "
                  "lists %zu private key file(s): they pair by position, give as many of each",
-                 count_list_entries(config->websocket_cert_file),
-                 count_list_entries(config->websocket_private_file));
+                 gim_config_list_length(config->websocket_cert_file),
+                 gim_config_list_length(config->websocket_private_file));
         return GIM_ERR_INVALID;
     }
     if (config->worker_threads == 0) {

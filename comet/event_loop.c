@@ -21,6 +21,7 @@
 #include "comet/push_job.h"
 #include "comet/websocket.h"
 #include "common/clock.h"
+#include "common/config.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -95,16 +96,6 @@ static int open_listener(const char *address, int *out_fd)
     return GIM_OK;
 }
 
-/* Number of comma-separated entries in list (an upper bound on its addresses). */
-static int count_entries(const char *list)
-{
-    int count = 1;
-
-    for (; *list; list++)
-        count += *list == ',';
-    return count;
-}
-
 /* Opens a listener of this kind on every address of bind_list (setting: its config name). */
 static int loop_add_listener_list(struct event_loop *loop, const char *setting,
                                   const char *bind_list, enum listener_kind kind)
@@ -145,14 +136,14 @@ static int loop_add_listeners(struct event_loop *loop)
     const struct comet_config *config = loop->comet->config;
     const char *websocket_bind = config->websocket_bind ? config->websocket_bind : "";
     bool tls = config->websocket_tls_open;
-    int count, status;
+    size_t count = gim_config_list_length(config->tcp_bind) +
+                   gim_config_list_length(websocket_bind) +
+                   (tls ? gim_config_list_length(config->websocket_tls_bind) : 0);
+    int status;
 
-    count = count_entries(config->tcp_bind);
-    if (websocket_bind[0] != '\0')
-        count += count_entries(websocket_bind);
-    if (tls)
-        count += count_entries(config->websocket_tls_bind);
-    loop->listeners = calloc((size_t)count, sizeof(*loop->listeners));
+    if (count == 0)
+        return GIM_OK; /* a loop driven without listeners (tests/fuzz) */
+    loop->listeners = calloc(count, sizeof(*loop->listeners));
     if (loop->listeners == NULL)
         return GIM_ERR_NO_MEMORY;
     status = loop_add_listener_list(loop, "tcp.bind", config->tcp_bind, LISTENER_TCP);

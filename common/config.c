@@ -452,3 +452,14 @@ int gim_config_default_host(char **host, const char *fallback, char *error, size
     *host = copy;
     return GIM_OK;
 }
+
+size_t gim_config_list_length(const char *list)
+{
+    size_t count = 1;
+
+    if (list == NULL || list[0] == '\0')
+        return 0;
+    for (; *list != '\0'; list++)
+        count += *list == ',';
+    return count;
+}

@@ -90,6 +90,13 @@ void gim_config_free(const struct gim_config_option *table, size_t rows, void *c
 int gim_config_default_host(char **host, const char *fallback, char *error, size_t error_size);
 
 /*
+ * Entries of a comma-separated setting such as tcp.bind or websocket.certFile:
+ * 0 for NULL or "", else commas + 1 (an empty entry counts). list stays the
+ * caller's.
+ */
+size_t gim_config_list_length(const char *list);
+
+/*
  * Parses a duration ("250ms", "5s", "4m", "1h", "1h30m" or a bare number of
  * milliseconds) into *milliseconds. Returns GIM_OK or GIM_ERR_INVALID.
  */

@@ -244,9 +244,20 @@ static void test_default_host_is_the_machine_name(void **state)
     free(given);
 }
 
+static void test_list_length_counts_comma_entries(void **state)
+{
+    (void)state;
+    assert_int_equal(gim_config_list_length(NULL), 0);
+    assert_int_equal(gim_config_list_length(""), 0);
+    assert_int_equal(gim_config_list_length(":3101"), 1);
+    assert_int_equal(gim_config_list_length("a.pem,b.pem"), 2);
+    assert_int_equal(gim_config_list_length("a.pem,,b.pem"), 3); /* an empty entry counts */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_list_length_counts_comma_entries),
         cmocka_unit_test(test_defaults_need_no_file),
         cmocka_unit_test(test_file_then_env_then_flag),
         cmocka_unit_test(test_flat_keys_as_printed_by_check),
