@@ -61,8 +61,20 @@ $(COMMON_LIB): $(COMMON_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+# logic serves logic/web (demo page, JavaScript client) from a table built into it
+# (logic/web_assets.h), generated from the files by logic/web/embed.sh.
+LOGIC_WEB_FILES := $(wildcard logic/web/*.html logic/web/*.js logic/web/*.css)
+logic_GEN_OBJ := $(OUT)/gen/logic_web_assets.o
+
+$(OUT)/gen/logic_web_assets.c: logic/web/embed.sh $(LOGIC_WEB_FILES)
+	@mkdir -p $(dir $@)
+	logic/web/embed.sh $(LOGIC_WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(OUT)/gen/logic_web_assets.o: $(OUT)/gen/logic_web_assets.c logic/web_assets.h
+	$(CC) $(CFLAGS) -c $< -o $@
+
 define daemon_rule
-$(1)_OBJ := $$(patsubst %.c,$$(OUT)/obj/%.o,$$(wildcard $(1)/*.c))
+$(1)_OBJ := $$(patsubst %.c,$$(OUT)/obj/%.o,$$(wildcard $(1)/*.c)) $$($(1)_GEN_OBJ)
 $$(OUT)/bin/$(1): $$($(1)_OBJ) $$(COMMON_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) $$^ $$(LIBS) -o $$@

@@ -19,6 +19,7 @@
 #include "logic/http_online.h"
 #include "logic/http_params.h"
 #include "logic/http_push.h"
+#include "logic/http_static.h"
 #include "logic/metrics.h"
 
 /* Idle keep-alive connections are closed after this many seconds. */
@@ -142,6 +143,8 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
     if (strcmp(path, "/metrics") == 0 && server->logic->metrics != NULL)
         return (enum MHD_Result)gim_metrics_http_answer(connection,
                                                         server->logic->metrics->registry, method);
+    if (http_static_owns(path)) /* the demo page and the JavaScript client */
+        return (enum MHD_Result)http_static_answer(connection, path, method);
 
     for (index = 0; index < sizeof(http_routes) / sizeof(http_routes[0]); index++) {
         if (strcmp(http_routes[index].path, path) != 0)
