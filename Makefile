@@ -39,7 +39,8 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
-.PHONY: all clean deps unit-test test integration-test run format format-check fuzz fuzz-run
+.PHONY: all clean deps unit-test test integration-test run format format-check fuzz fuzz-run \
+	js-unit-test browser-test
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -139,8 +140,10 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) VARIANT=sanitize all
 	$(MAKE) VARIANT=sanitize unit-test
+	$(MAKE) js-unit-test
 	$(MAKE) VARIANT=fuzz fuzz-run FUZZ_SECONDS=10
 	$(MAKE) VARIANT=sanitize integration-test
+	$(MAKE) VARIANT=sanitize browser-test
 
 # Python for the integration tests lives in a venv under build/ (Debian's python is
 # externally managed); it is rebuilt when the requirements change.
@@ -152,6 +155,24 @@ $(VENV)/.installed: tests/integration/requirements.txt
 
 integration-test: $(VENV)/.installed
 	GOIM_BIN_DIR=$(CURDIR)/$(OUT)/bin $(VENV)/bin/python -m pytest -q -x tests/integration
+
+# ---- browser: the JavaScript client (logic/web/goim.js) and the demo page ----
+# js-unit-test: the client's frame code and state machine under node's test runner (no browser).
+# browser-test: tests/browser/test_browser.py starts a cluster with the integration harness and
+# runs page.test.js, which drives Debian's Chromium (/usr/bin/chromium) through playwright-core
+# (pinned in tests/browser/package-lock.json, installed by `npm ci`; it downloads no browser).
+# The page's screenshot is saved to build/browser/demo-page.png.
+BROWSER_NODE_MODULES := tests/browser/node_modules/.package-lock.json
+$(BROWSER_NODE_MODULES): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund
+	touch $@
+
+js-unit-test:
+	node --test tests/browser/client.test.js
+
+browser-test: $(VENV)/.installed $(BROWSER_NODE_MODULES)
+	GOIM_BIN_DIR=$(CURDIR)/$(OUT)/bin GOIM_ARTIFACTS=$(CURDIR)/build/browser \
+	    $(VENV)/bin/python -m pytest -q -x tests/browser
 
 run: deps
 	$(MAKE) VARIANT=release all

@@ -6,7 +6,8 @@
 #   deploy/install-deps.sh --check      exit 1 and list what is missing, install nothing
 #
 # Works as root or through sudo. Java 17 and Maven are for the real Kafka broker the
-# integration tests start (tests/kafka); an existing Java 17+ and mvn are kept.
+# integration tests start (tests/kafka); an existing Java 17+ and mvn are kept. Chromium, Node.js
+# and npm are for the browser tests (tests/browser); an existing node and npm are kept.
 set -euo pipefail
 
 PACKAGES=(
@@ -14,6 +15,7 @@ PACKAGES=(
     libnng-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev librdkafka-dev
     libmicrohttpd-dev libjansson-dev libwslay-dev libssl-dev libcmocka-dev
     clang-14 libclang-rt-14-dev redis-server clang-format python3 python3-venv python3-pip curl ca-certificates
+    chromium
 )
 
 missing_packages() {
@@ -28,6 +30,11 @@ missing_packages() {
     fi
     if ! command -v mvn >/dev/null 2>&1; then
         echo maven
+    fi
+    # Node.js and npm run the browser tests (tests/browser); an existing install is kept.
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo nodejs
+        echo npm
     fi
 }
 
