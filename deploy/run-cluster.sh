@@ -54,6 +54,7 @@ cat <<INFO
 
 goim-c is running (host $host):
   HTTP push API  http://127.0.0.1:3111/goim/   (logic)
+  demo page      http://127.0.0.1:3111/demo/?node=127.0.0.1   (browser client, pushes, cluster view)
   TCP clients    127.0.0.1:3101               (comet)
   comet RPC      tcp://127.0.0.1:3109   logic RPC tcp://127.0.0.1:3119
   metrics        http://127.0.0.1:3111/metrics (logic)  :3104/metrics (comet)  :3106/metrics (job)

@@ -124,6 +124,8 @@ int http_static_answer(struct MHD_Connection *connection, const char *path, cons
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    if (strcmp(asset->name, "goim.js") == 0) /* public code: importable from any site's page */
+        MHD_add_response_header(response, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, "*");
     if (strcmp(content_type, "text/html; charset=utf-8") == 0)
         MHD_add_response_header(response, "Content-Security-Policy", HTTP_STATIC_PAGE_POLICY);
     result = MHD_queue_response(connection, MHD_HTTP_OK, response);

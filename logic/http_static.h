@@ -10,7 +10,8 @@
  * push and online API without CORS. GET and HEAD only (another method: 405); a file these
  * paths do not name: 404. Answers carry Cache-Control: no-cache (a new build is seen at once)
  * and X-Content-Type-Options: nosniff; the page also a Content-Security-Policy that allows
- * only its own scripts and styles, fetch to logic and WebSockets to the comets.
+ * only its own scripts and styles, fetch to logic and WebSockets to the comets; the client
+ * Access-Control-Allow-Origin: * (a module script from another origin is fetched with CORS).
  */
 #ifndef LOGIC_HTTP_STATIC_H
 #define LOGIC_HTTP_STATIC_H

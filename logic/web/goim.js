@@ -16,7 +16,8 @@
  * - Discovery: GET <api>/goim/nodes/weighted?platform=<platform> gives the comet nodes (tried in
  *   order), the WebSocket ports (ws_port, or wss_port when `secure`), the heartbeat interval and
  *   the reconnect backoff. `nodes` in the options replaces the node list (ports and the rest
- *   still come from discovery).
+ *   still come from discovery; when discovery cannot be reached, as from another origin
+ *   without CORS, goim's ports 3102/3103 or the node's own "host:port").
  * - goim's protocol over WebSocket (path /sub, binary messages): 16-byte big-endian header
  *   (packet length, header length 16, version 1, operation, sequence), auth (op 7) with
  *   {mid, key, room_id, platform, accepts}, auth reply (op 8), heartbeat (op 2) every `heartbeat`
@@ -171,6 +172,9 @@ export function decodeMessage(data) {
 
 /** goim's reconnect advice when discovery gives none (logic's defaults, seconds). */
 export const DEFAULT_BACKOFF = Object.freeze({ base_delay: 3, factor: 1.8, jitter: 0.3, max_delay: 300 });
+
+/** What the client assumes when discovery cannot be asked and `nodes` are given (goim's ports). */
+export const DEFAULT_DISCOVERY = Object.freeze({ ws_port: 3102, wss_port: 3103, heartbeat: 240, backoff: DEFAULT_BACKOFF });
 
 /**
  * The delay in ms before try number attempt (0 = the first retry) with discovery's backoff
@@ -343,7 +347,9 @@ export class GoimClient extends EventTarget {
             this.discovery = discovery;
         } catch (error) {
             this._emit('error', { error });
-            if (!discovery) return this._retry(generation); // else: the last answer's nodes
+            // Without an answer: the last one, or goim's defaults for the nodes given.
+            discovery ??= this.nodes ? DEFAULT_DISCOVERY : null;
+            if (!discovery) return this._retry(generation);
         }
         if (generation !== this._generation) return;
         const port = this.secure ? discovery.wss_port : discovery.ws_port;

@@ -189,3 +189,21 @@ test('a lost connection reconnects after the backoff with the current room and o
     assert.equal(auth.room_id, 'live://2');
     client.close();
 });
+
+test('without discovery, given nodes are tried on goim\'s ports or their own', async () => {
+    FakeSocket.made = [];
+    const client = new GoimClient({
+        api: 'http://logic.example:3111', nodes: ['comet-b.example', '127.0.0.1:4000'], secure: true,
+        WebSocket: FakeSocket, fetch: async () => { throw new TypeError('Failed to fetch'); },
+    });
+    const errors = [];
+    client.on('error', ({ error }) => errors.push(error.message));
+    client.connect();
+    await flush();
+    assert.deepEqual(errors, ['Failed to fetch']);
+    assert.equal(FakeSocket.made[0].url, 'wss://comet-b.example:3103/sub');
+    FakeSocket.made[0].onclose({ code: 1006, reason: '' });
+    await flush();
+    assert.equal(FakeSocket.made[1].url, 'wss://127.0.0.1:4000/sub');
+    client.close();
+});

@@ -34,6 +34,8 @@ def test_files_are_served_with_their_type(cluster):
         assert int(headers["Content-Length"]) == len(body)
         assert needle in body, path
         assert ("Content-Security-Policy" in headers) == path.endswith("/"), path
+        # The client may be imported by a page of another origin (module scripts use CORS).
+        assert (headers.get("Access-Control-Allow-Origin") == "*") == path.endswith("goim.js")
         # HEAD: the same headers, no body.
         status, head_headers, head_body = request(cluster, "HEAD", path)
         assert (status, head_body) == (200, b""), path
