@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/http_text.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -21,24 +22,6 @@ struct gim_metrics_server {
     struct gim_metrics *metrics;
 };
 
-/* Queues a short plain-text answer (404, 405) with an optional Allow header. */
-static enum MHD_Result metrics_http_plain(struct MHD_Connection *connection, unsigned int status,
-                                          const char *text, const char *allow)
-{
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result result;
-
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    if (allow != NULL)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
-    result = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
-    return result;
-}
-
 int gim_metrics_http_answer(struct MHD_Connection *connection, struct gim_metrics *metrics,
                             const char *method)
 {
@@ -48,8 +31,8 @@ int gim_metrics_http_answer(struct MHD_Connection *connection, struct gim_metric
     size_t length;
 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return metrics_http_plain(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-                                  "GET, HEAD");
+        return gim_http_text_answer(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     if (gim_metrics_render(metrics, &text, &length) != GIM_OK)
         return MHD_NO;
     /* libmicrohttpd frees text with free() once the response is destroyed */
@@ -77,7 +60,7 @@ static enum MHD_Result metrics_http_access(void *cls, struct MHD_Connection *con
     (void)request_state;
     /* Answered on the first call, before any body is read: the body is discarded. */
     if (strcmp(url, "/metrics") != 0)
-        return metrics_http_plain(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL);
+        return gim_http_text_answer(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
     return (enum MHD_Result)gim_metrics_http_answer(connection, server->metrics, method);
 }
 

@@ -5,6 +5,7 @@
 #include <microhttpd.h>
 #include <string.h>
 
+#include "common/http_text.h"
 #include "common/log.h"
 
 /* URL path -> embedded file name (logic/web). */
@@ -82,24 +83,6 @@ const struct logic_web_asset *http_static_find(const char *path, const char **co
     return NULL;
 }
 
-/* Queues a short text/plain answer (errors and the redirect), with headers name=value if given. */
-static enum MHD_Result http_static_text(struct MHD_Connection *connection, unsigned int status,
-                                        const char *text, const char *name, const char *value)
-{
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(strlen(text), (void *)text, MHD_RESPMEM_PERSISTENT);
-    enum MHD_Result result;
-
-    if (response == NULL)
-        return MHD_NO;
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
-    if (name != NULL)
-        MHD_add_response_header(response, name, value);
-    result = MHD_queue_response(connection, status, response);
-    MHD_destroy_response(response);
-    return result;
-}
-
 int http_static_answer(struct MHD_Connection *connection, const char *path, const char *method)
 {
     const struct logic_web_asset *asset;
@@ -108,14 +91,14 @@ int http_static_answer(struct MHD_Connection *connection, const char *path, cons
     enum MHD_Result result;
 
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-        return http_static_text(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
-                                MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+        return gim_http_text_answer(connection, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                    MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     if (strcmp(path, "/demo") == 0)
-        return http_static_text(connection, MHD_HTTP_MOVED_PERMANENTLY, "/demo/\n",
-                                MHD_HTTP_HEADER_LOCATION, "/demo/");
+        return gim_http_text_answer(connection, MHD_HTTP_MOVED_PERMANENTLY, "/demo/\n",
+                                    MHD_HTTP_HEADER_LOCATION, "/demo/");
     asset = http_static_find(path, &content_type);
     if (asset == NULL)
-        return http_static_text(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
+        return gim_http_text_answer(connection, MHD_HTTP_NOT_FOUND, "not found\n", NULL, NULL);
     /* libmicrohttpd leaves the body out of a HEAD answer by itself. */
     response =
         MHD_create_response_from_buffer(asset->length, (void *)asset->data, MHD_RESPMEM_PERSISTENT);
