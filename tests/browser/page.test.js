@@ -126,8 +126,10 @@ test('a push by mid, a room push and a broadcast sent through the HTTP API arriv
 
 test('after a room change only the new room\'s pushes arrive', async () => {
     // A witness stays in the first room: when it has a push, the comet has delivered it there.
-    const witness = await openPage(`mid=${mid + 1}&room=${encodeURIComponent(firstRoom)}&connect=1`);
+    // It names its comet host itself (node=, as make run's banner does) instead of discovery.
+    const witness = await openPage(`mid=${mid + 1}&room=${encodeURIComponent(firstRoom)}&node=127.0.0.1&connect=1`);
     await authenticated(witness);
+    assert.match(await witness.textContent('#comet-url'), /^ws:\/\/127\.0\.0\.1:\d+\/sub$/);
     await page.fill('#new-room', secondRoom);
     await page.click('#change-room');
     await page.locator('#messages li.event[data-event="room"]', { hasText: secondRoom }).waitFor();
