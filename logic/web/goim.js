@@ -24,7 +24,8 @@
  *   seconds with the room's online count in its reply (op 3, a 4-byte body), pushes wrapped in
  *   OpRaw (op 9: back-to-back frames in one message), change room (op 12/13), sub/unsub of
  *   operations (op 14/15, 16/17; a comma list of numbers).
- * - Reconnect after a lost connection, a failed node list or a missed heartbeat reply, with
+ * - Reconnect after a lost connection, a failed node list or a heartbeat reply missing for
+ *   over an interval, with
  *   discovery's backoff (gRPC style: min(base_delay x factor^n, max_delay) seconds, spread by
  *   +/- jitter), asking discovery again each time, so it moves to another comet when its own is
  *   gone. The current room and operations are kept across reconnects.
@@ -411,6 +412,7 @@ export class GoimClient extends EventTarget {
                 }
             };
             const deadline = setTimeout(() => {
+                if (generation !== this._generation) return settle(false); // closed meanwhile
                 this._emit('error', { error: new Error(`no auth reply from ${url} in ${this.connectTimeout} ms`), url });
                 socket.close();
                 settle(false);
@@ -484,13 +486,16 @@ export class GoimClient extends EventTarget {
         this._stopHeartbeat();
         const seconds = Number(this.discovery?.heartbeat) > 0 ? Number(this.discovery.heartbeat) : 240;
         this._heartbeat();
+        let waited = 0; // intervals a heartbeat has waited for its reply
         this._heartbeatTimer = setInterval(() => {
+            if (this._heartbeatPending && ++waited < 2) return; // maybe one sent late (a room change)
             if (this._heartbeatPending) {
-                // No reply for a whole interval: the connection is dead; reconnect.
+                // No reply for over a whole interval: the connection is dead; reconnect.
                 this._emit('error', { error: new Error(`no heartbeat reply in ${seconds} s`), url: this.url });
                 socket.close(4000, 'heartbeat timeout');
                 return;
             }
+            waited = 0;
             this._heartbeat();
         }, seconds * 1000);
     }

@@ -207,3 +207,31 @@ test('without discovery, given nodes are tried on goim\'s ports or their own', a
     assert.equal(FakeSocket.made[1].url, 'wss://127.0.0.1:4000/sub');
     client.close();
 });
+
+test('a heartbeat without a reply for over an interval closes the socket and reconnects', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout', 'setInterval'] });
+    FakeSocket.made = [];
+    const client = new GoimClient({ api: 'http://logic.example:3111', WebSocket: FakeSocket, fetch: fakeFetch });
+    const errors = [];
+    client.on('error', ({ error }) => errors.push(error.message));
+    client.connect();
+    await new Promise((resolve) => setImmediate(resolve));
+    const socket = FakeSocket.made[0];
+    socket.open();
+    socket.receive(rawFrame(Op.AUTH_REPLY, '', socket.sent[0].seq));
+    socket.receive(rawFrame(Op.HEARTBEAT_REPLY, Buffer.from([0, 0, 0, 1]), socket.sent[1].seq));
+    t.mock.timers.tick(240 * 1000); // the next heartbeat, answered
+    assert.equal(socket.sent.at(-1).op, Op.HEARTBEAT);
+    socket.receive(rawFrame(Op.HEARTBEAT_REPLY, Buffer.from([0, 0, 0, 2]), socket.sent.at(-1).seq));
+    t.mock.timers.tick(240 * 1000); // another, never answered
+    const sent = socket.sent.length;
+    t.mock.timers.tick(240 * 1000); // one interval without its reply: still waiting
+    assert.equal(socket.closed, undefined);
+    assert.equal(socket.sent.length, sent, 'no second heartbeat while one waits');
+    t.mock.timers.tick(240 * 1000); // over an interval: dead
+    assert.equal(socket.closed, true);
+    assert.deepEqual(errors, ['no heartbeat reply in 240 s']);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(client.state, 'waiting'); // reconnects after the backoff
+    client.close();
+});
