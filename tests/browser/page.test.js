@@ -4,8 +4,9 @@
 // Started by test_browser.py (make browser-test), which starts the cluster with the integration
 // harness and passes, in the environment:
 //   GOIM_LOGIC_URL     http://127.0.0.1:<port> (logic: the page, the client, the API)
-//   GOIM_CONTROL_URL   http://127.0.0.1:<port> (POST /restart/comet restarts the comet)
+//   GOIM_CONTROL_URL   http://127.0.0.1:<port> (POST /restart/comet, /start/comet2, /stop/comet)
 //   GOIM_COMET_HOST    the comet's host name; discovery names it <host><GOIM_HOST_DOMAIN>
+//   GOIM_COMET2_HOST   the second comet's (started on request), at GOIM_COMET2_ADDRESS
 //   GOIM_HOST_DOMAIN   logic's node.hostDomain; Chromium resolves *<domain> to 127.0.0.1
 //   GOIM_WSS_SPKI      base64 SHA-256 of the test certificate's public key (WSS), trusted by pin
 //   GOIM_ARTIFACTS     where the screenshot goes
@@ -27,6 +28,7 @@ const env = (name) => {
 const LOGIC = env('GOIM_LOGIC_URL');
 const CONTROL = env('GOIM_CONTROL_URL');
 const COMET_HOST = env('GOIM_COMET_HOST');
+const COMET2_HOST = env('GOIM_COMET2_HOST');
 const HOST_DOMAIN = env('GOIM_HOST_DOMAIN');
 const ARTIFACTS = env('GOIM_ARTIFACTS');
 const WAIT = 30000; // bound of one wait for something the cluster does
@@ -49,7 +51,8 @@ before(async () => {
             '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
             // The comets' discovered names resolve to loopback; any other name to nothing, so the
             // browser never leaves this machine.
-            `--host-resolver-rules=MAP *${HOST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1`,
+            `--host-resolver-rules=MAP ${COMET2_HOST}${HOST_DOMAIN} ${env('GOIM_COMET2_ADDRESS')}, ` +
+                `MAP *${HOST_DOMAIN} 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1`,
             // The comet's WSS certificate is the test's own: trusted by its public key only.
             `--ignore-certificate-errors-spki-list=${env('GOIM_WSS_SPKI')}`,
         ],
@@ -146,25 +149,34 @@ test('after a room change only the new room\'s pushes arrive', async () => {
     await witness.close();
 });
 
-test('the page reconnects by itself after its comet restarts, and receives again', async () => {
-    const before = Number(await page.textContent('#auth-count'));
-    const response = await fetch(`${CONTROL}/restart/comet`, { method: 'POST' });
+/** Asks the test's cluster side for action (restart/comet, start/comet2, stop/comet). */
+async function control(action) {
+    const response = await fetch(`${CONTROL}/${action}`, { method: 'POST' });
     assert.equal(response.status, 200, await response.text());
-    await page.locator('#messages li.event[data-event="close"]').first().waitFor();
-    await authenticated(page, before + 1);
-    assert.equal(await page.textContent('#current-room'), secondRoom); // kept across the reconnect
-    // job finds the restarted comet again on its own: push until one arrives (bounded).
+}
+
+/** Pushes by mid until one push arrives (bounded): job finds a (re)started comet on its own. */
+async function pushUntilReceived(tab, toMid, prefix) {
     const deadline = Date.now() + 2 * WAIT;
     for (;;) {
-        const afterRestart = unique('after-restart');
-        await push(page, 'mids', String(mid), afterRestart);
+        const body = unique(prefix);
+        await push(tab, 'mids', String(toMid), body);
         try {
-            await received(page, afterRestart, 3000);
-            break;
+            await received(tab, body, 3000);
+            return;
         } catch (error) {
             if (Date.now() > deadline) throw error;
         }
     }
+}
+
+test('the page reconnects by itself after its comet restarts, and receives again', async () => {
+    const before = Number(await page.textContent('#auth-count'));
+    await control('restart/comet');
+    await page.locator('#messages li.event[data-event="close"]').first().waitFor();
+    await authenticated(page, before + 1);
+    assert.equal(await page.textContent('#current-room'), secondRoom); // kept across the reconnect
+    await pushUntilReceived(page, mid, 'after-restart');
     const toRoom = unique('room-after-restart');
     await push(page, 'room', secondRoom, toRoom);
     await received(page, toRoom);
@@ -193,4 +205,18 @@ test('the cluster view shows the comet, its connections and the room', async () 
     assert.equal(await page.textContent('#cluster-error'), '');
     fs.mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'demo-page.png'), fullPage: true });
+});
+
+test('when its comet stops for good, the page moves to another comet from discovery', async () => {
+    await control('start/comet2');
+    const before = Number(await page.textContent('#auth-count'));
+    await control('stop/comet');
+    await authenticated(page, before + 1);
+    assert.match(await page.textContent('#comet-url'),
+        new RegExp(`^ws://${COMET2_HOST}${HOST_DOMAIN.replace(/\./g, '\\.')}:\\d+/sub$`));
+    assert.equal(await page.textContent('#current-room'), secondRoom);
+    await pushUntilReceived(page, mid, 'on-comet2');
+    const toRoom = unique('room-on-comet2');
+    await push(page, 'room', secondRoom, toRoom);
+    await received(page, toRoom);
 });

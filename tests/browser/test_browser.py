@@ -4,7 +4,8 @@ Starts a cluster with the integration harness (Redis, the real Kafka broker, log
 comet with WebSocket and WSS), then runs page.test.js under node's test runner, which drives
 Debian's Chromium through playwright-core. The comet is restarted on the page test's request
 (POST /restart/comet to a small control server here), so the page's reconnect is tested
-against a real restart. The screenshot is written to GOIM_ARTIFACTS (default build/browser).
+against a real restart; then a second comet is started and the first stopped, and the page
+moves to the second. The screenshot is written to GOIM_ARTIFACTS (default build/browser).
 """
 
 import base64
@@ -25,6 +26,9 @@ REPO = os.path.dirname(os.path.dirname(HERE))
 # Chromium resolves to 127.0.0.1; the test certificate is for *.goim.test.
 HOST_DOMAIN = ".goim.test"
 NODE_TEST_TIMEOUT = 480
+# The second comet's WebSocket address: discovery gives every comet the same ws_port, so the
+# second one listens on another loopback address (its name is resolved there by Chromium).
+SECOND_COMET_ADDRESS = "127.0.0.2"
 
 
 def make_certificate(directory):
@@ -42,27 +46,38 @@ def make_certificate(directory):
 
 
 class ControlServer:
-    """POST /restart/comet asks the test's own thread to restart the comet, and answers when done.
+    """Cluster actions the page test asks for, answered when done:
 
-    The restart runs on the thread that started the cluster, never on a server thread: the
+        POST /restart/comet   restart the comet (SIGTERM, start, wait until ready)
+        POST /start/comet2    start a second comet whose WebSocket listener is 127.0.0.2 on the
+                              first one's port (discovery advertises one ws_port for all comets)
+        POST /stop/comet      stop the first comet for good
+
+    The actions run on the thread that started the cluster, never on a server thread: the
     harness starts daemons with PR_SET_PDEATHSIG, which kills a child when the *thread* that
     started it exits. The test's thread calls serve_requests_until() while the page test runs.
     """
 
     def __init__(self, cluster):
         requests = self.requests = queue.Queue()
+        self.actions = {
+            "/restart/comet": lambda: cluster.restart("comet"),
+            "/start/comet2": self._start_second_comet,
+            "/stop/comet": lambda: cluster.stop("comet"),
+        }
+        actions = self.actions
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's name
-                if self.path != "/restart/comet":
+                if self.path not in actions:
                     return self.answer(404, {"error": "unknown path %s" % self.path})
-                done = {"event": threading.Event()}
+                done = {"path": self.path, "event": threading.Event()}
                 requests.put(done)
                 if not done["event"].wait(120):
-                    return self.answer(500, {"error": "the restart did not finish in 120 s"})
+                    return self.answer(500, {"error": "%s did not finish in 120 s" % self.path})
                 if "error" in done:
                     return self.answer(500, {"error": done["error"]})
-                return self.answer(200, {"restarted": "comet"})
+                return self.answer(200, {"done": self.path})
 
             def answer(self, status, body):
                 data = json.dumps(body).encode()
@@ -76,10 +91,22 @@ class ControlServer:
                 print("control: " + format % args)
 
         self.cluster = cluster
-        self.restarts = 0
+        self.done = []
         self.server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @staticmethod
+    def second_comet_host(cluster):
+        """The host name the harness gives the second comet."""
+        return "comet-%s-2" % cluster.id
+
+    def _start_second_comet(self):
+        comet = self.cluster.add_comet(start=False)
+        assert comet.host == self.second_comet_host(self.cluster)
+        comet.args += ["-websocket.bind", "%s:%d" % (SECOND_COMET_ADDRESS, self.cluster.comet.ws_port),
+                       "-online.interval", "1s", "-registry.ttl", "3s"]
+        comet.start()
 
     def serve_requests_until(self, process, timeout):
         """Carries out the requests until process (a Popen) exits (its exit code) or timeout
@@ -93,8 +120,8 @@ class ControlServer:
             except queue.Empty:
                 continue
             try:
-                self.cluster.restart("comet")
-                self.restarts += 1
+                self.actions[done["path"]]()
+                self.done.append(done["path"])
             except Exception as e:  # noqa: BLE001 - reported to the page test
                 done["error"] = repr(e)
             done["event"].set()
@@ -134,6 +161,8 @@ def test_demo_page_in_chromium(make_cluster, tmp_path):
                    GOIM_LOGIC_URL="http://127.0.0.1:%d" % c.logic_http_port,
                    GOIM_CONTROL_URL=control.url,
                    GOIM_COMET_HOST=c.comet_host,
+                   GOIM_COMET2_HOST=ControlServer.second_comet_host(c),
+                   GOIM_COMET2_ADDRESS=SECOND_COMET_ADDRESS,
                    GOIM_HOST_DOMAIN=HOST_DOMAIN,
                    GOIM_WSS_SPKI=spki,
                    GOIM_ARTIFACTS=artifacts)
@@ -152,5 +181,5 @@ def test_demo_page_in_chromium(make_cluster, tmp_path):
         output = log.read().decode("utf-8", "replace")
     print(output)
     assert code == 0, "page.test.js failed (exit %s):\n%s" % (code, output[-6000:])
-    assert control.restarts == 1
+    assert control.done == ["/restart/comet", "/start/comet2", "/stop/comet"]
     assert os.path.getsize(os.path.join(artifacts, "demo-page.png")) > 0
