@@ -6,14 +6,13 @@
  *   ROOM      -> BroadcastRoom{roomID = room, OpRaw proto} to every live comet
  *   BROADCAST -> Broadcast{protoOp = operation, OpRaw proto, speed / comets} to every live comet
  *
- * One dispatcher thread owns the work; RPC completions come back from nng
- * threads through a list and a condition variable. Records are ordered by
- * lane (job/batcher.h): one room, one PUSH key set (server, operation,
- * keys), the BROADCAST stream of one operation. A lane with nothing in
- * flight sends at once; messages arriving while it is busy are merged (at
- * most room.batch frames, BROADCAST never) into the next OpRaw body, sent
- * when the previous one is acknowledged. Different lanes run in parallel,
- * many calls per comet (the client's nng contexts).
+ * The thread around job's delivery core (job/delivery.h): records are
+ * decoded on the consumer's thread (job/record.h) and queued in an inbox;
+ * one dispatcher thread owns the core, feeds it the inbox and the RPC
+ * completions (which come back from nng threads through a list and a
+ * condition variable), and sleeps until the next retry is due. Records are
+ * ordered by lane (job/lane.h, job/batcher.h); different lanes run in
+ * parallel, many calls per comet (the client's nng contexts).
  *
  * At-least-once: a record is finished only when every target comet has
  * acknowledged the batch holding it, or has left the registry (confirmed by
@@ -23,7 +22,7 @@
  *
  * Back-pressure: job_dispatch_submit refuses (GIM_ERR_AGAIN) while
  * dispatch.maxRecords records are unfinished or some comet has comet.queue
- * calls in flight or waiting; the consumer then stops reading Kafka.
+ * calls in flight; the consumer then stops reading Kafka.
  */
 #ifndef JOB_DISPATCH_H
 #define JOB_DISPATCH_H
@@ -34,36 +33,34 @@
 
 #include "job/comets.h"
 #include "job/config.h"
+#include "job/delivery_ops.h"
 #include "job/metrics.h"
-
-/* Identifies a record to its consumer; copied by the dispatcher. */
-struct job_record_ticket {
-    int32_t partition;
-    int64_t offset;
-    uint64_t generation; /* the consumer's incarnation of the partition's assignment */
-    char origin[160];    /* "topic/partition@offset", for log lines */
-};
-
-/*
- * Called exactly once per record taken by job_dispatch_submit when it is
- * finished, from the dispatcher thread or from inside job_dispatch_submit
- * (a record that is skipped). ticket is valid during the call only. Must
- * not call back into the dispatcher.
- */
-typedef void (*job_record_finished_fn)(void *owner, const struct job_record_ticket *ticket);
+#include "job/record.h"
 
 struct job_dispatch;
 
 /*
  * Creates a dispatcher and starts its thread. config, comets and metrics
  * (where records, retries and calls are counted, job/metrics.h) stay the
- * caller's and must outlive it; finished(owner, ...) reports records. On
- * GIM_OK *dispatch is the caller's (job_dispatch_stop, then
+ * caller's and must outlive it; finished(owner, ...) reports records, from
+ * the dispatcher thread or from inside job_dispatch_submit (a record that
+ * is skipped). On GIM_OK *dispatch is the caller's (job_dispatch_stop, then
  * job_dispatch_destroy). Returns GIM_OK, GIM_ERR_NO_MEMORY or GIM_ERR_IO.
  */
 int job_dispatch_create(struct job_dispatch **dispatch, const struct job_config *config,
                         struct job_comets *comets, const struct job_metrics *metrics,
                         job_record_finished_fn finished, void *owner);
+
+/*
+ * As job_dispatch_create, with the registry, the comet calls and the clock
+ * taken from ops instead (tests). ops->now_ms must read the monotonic clock
+ * of common/clock.h: the thread sleeps on it until a retry is due. ops
+ * stays the caller's and must outlive the dispatcher.
+ */
+int job_dispatch_create_with_ops(struct job_dispatch **dispatch, const struct job_config *config,
+                                 const struct job_delivery_ops *ops,
+                                 const struct job_metrics *metrics, job_record_finished_fn finished,
+                                 void *owner);
 
 /*
  * Hands over one record whose value is value[0..length) (decoded here; the

@@ -1,0 +1,55 @@
+/* lane.c: the ordering lane of a PushMsg record (see lane.h). */
+#include "job/lane.h"
+
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Appends text and a unit separator to a growing string. Returns false on allocation failure. */
+static bool lane_append(char **lane, size_t *length, const char *text)
+{
+    size_t add = strlen(text) + 1;
+    char *grown = realloc(*lane, *length + add + 1);
+
+    if (grown == NULL)
+        return false;
+    memcpy(grown + *length, text, add - 1);
+    grown[*length + add - 1] = '\x1f';
+    grown[*length + add] = '\0';
+    *lane = grown;
+    *length += add;
+    return true;
+}
+
+char *job_lane_of(const Goim__Logic__PushMsg *message)
+{
+    char number[48];
+    char *lane = NULL;
+    size_t length = 0, index;
+    bool ok;
+
+    switch (message->type) {
+    case GOIM__LOGIC__PUSH_MSG__TYPE__PUSH:
+        snprintf(number, sizeof(number), "%" PRId32, message->operation);
+        ok = lane_append(&lane, &length, "p") && lane_append(&lane, &length, message->server) &&
+             lane_append(&lane, &length, number);
+        for (index = 0; ok && index < message->n_keys; index++)
+            ok = lane_append(&lane, &length, message->keys[index]);
+        break;
+    case GOIM__LOGIC__PUSH_MSG__TYPE__ROOM:
+        ok = lane_append(&lane, &length, "r") && lane_append(&lane, &length, message->room);
+        break;
+    default:
+        snprintf(number, sizeof(number), "%" PRId32 "/%" PRId32, message->operation,
+                 message->speed);
+        ok = lane_append(&lane, &length, "b") && lane_append(&lane, &length, number);
+        break;
+    }
+    if (!ok) {
+        free(lane);
+        return NULL;
+    }
+    return lane;
+}

@@ -1,0 +1,22 @@
+/*
+ * lane.h: what must stay in order among PushMsg records (job/batcher.h).
+ *
+ * A lane is a string: a ROOM's lane is its room, a PUSH's lane is its key
+ * set (server, operation, keys), a BROADCAST's lane is the stream of its
+ * operation and speed. Records of one lane are delivered in Kafka order;
+ * records of different lanes run in parallel.
+ */
+#ifndef JOB_LANE_H
+#define JOB_LANE_H
+
+#include "logic.pb-c.h"
+
+/*
+ * The lane of message, which has what its type needs (job/record.h checks
+ * that: a PUSH has keys and a server, a ROOM a room). Returns a malloc'd
+ * string, the caller's (free), or NULL when out of memory. message stays
+ * the caller's.
+ */
+char *job_lane_of(const Goim__Logic__PushMsg *message);
+
+#endif
