@@ -11,7 +11,7 @@
 struct logic_config;
 struct redis_pool;
 struct producer;
-struct online;
+struct logic_online;
 struct balancer;
 struct logic_metrics;
 
@@ -19,8 +19,8 @@ struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
     struct redis_pool *redis;
     struct producer *producer;
-    struct online *online;     /* cluster-wide comets and room counts (online.h) */
-    struct balancer *balancer; /* nodes/weighted's choice of comets (balancer.h) */
+    struct logic_online *online; /* cluster-wide comets and room counts (online.h) */
+    struct balancer *balancer;   /* nodes/weighted's choice of comets (balancer.h) */
     /* what the handlers count (metrics.h); NULL: nothing is counted */
     struct logic_metrics *metrics;
 };

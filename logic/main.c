@@ -111,9 +111,9 @@ int main(int argc, char **argv)
                         logic.metrics->kafka_failed, logic.metrics->kafka_produce_seconds);
     status = balancer_create(&logic.balancer);
     if (status == GIM_OK)
-        status = online_create(&logic.online, logic.redis, logic.balancer);
+        status = logic_online_create(&logic.online, logic.redis, logic.balancer);
     if (status == GIM_OK)
-        status = online_start(logic.online, config.online_interval_ms);
+        status = logic_online_start(logic.online, config.online_interval_ms);
     if (status != GIM_OK) {
         gim_log_error("online: %s", gim_strerror(status));
         goto stop;
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 stop:
     http_server_stop(http);
     gim_rpc_server_stop(rpc);
-    online_destroy(logic.online);
+    logic_online_destroy(logic.online);
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
     redis_pool_destroy(logic.redis);

@@ -22,7 +22,7 @@
  */
 #define ONLINE_MAX_ROOMS (1u << 20)
 
-struct online {
+struct logic_online {
     struct redis_pool *pool;
     struct balancer *balancer;
     pthread_mutex_t lock;
@@ -35,7 +35,7 @@ struct online {
     pthread_t thread;
 };
 
-static void online_snapshot_free(struct online_snapshot *snapshot)
+static void logic_online_snapshot_free(struct online_snapshot *snapshot)
 {
     size_t index;
 
@@ -48,9 +48,10 @@ static void online_snapshot_free(struct online_snapshot *snapshot)
     free(snapshot);
 }
 
-int online_create(struct online **out, struct redis_pool *pool, struct balancer *balancer)
+int logic_online_create(struct logic_online **out, struct redis_pool *pool,
+                        struct balancer *balancer)
 {
-    struct online *online = calloc(1, sizeof(*online));
+    struct logic_online *online = calloc(1, sizeof(*online));
 
     *out = NULL;
     if (online == NULL)
@@ -145,14 +146,14 @@ static int online_load(struct gim_redis *redis, struct online_snapshot **out)
         status = online_snapshot_rooms(snapshot, totals);
     json_decref(totals);
     if (status != GIM_OK) {
-        online_snapshot_free(snapshot);
+        logic_online_snapshot_free(snapshot);
         return status;
     }
     *out = snapshot;
     return GIM_OK;
 }
 
-int online_refresh(struct online *online)
+int logic_online_refresh(struct logic_online *online)
 {
     struct gim_redis *redis = redis_pool_acquire(online->pool);
     struct online_snapshot *snapshot = NULL, *old = NULL;
@@ -178,13 +179,13 @@ int online_refresh(struct online *online)
             old = NULL; /* a reader still holds it; its release frees it */
     }
     pthread_mutex_unlock(&online->lock);
-    online_snapshot_free(old);
+    logic_online_snapshot_free(old);
     return status;
 }
 
 static void *online_thread(void *argument)
 {
-    struct online *online = argument;
+    struct logic_online *online = argument;
 
     for (;;) {
         struct timespec deadline;
@@ -198,21 +199,21 @@ static void *online_thread(void *argument)
             return NULL;
         }
         pthread_mutex_unlock(&online->lock);
-        online_refresh(online);
+        logic_online_refresh(online);
     }
 }
 
-int online_start(struct online *online, int64_t interval_ms)
+int logic_online_start(struct logic_online *online, int64_t interval_ms)
 {
     online->interval_ms = interval_ms;
-    online_refresh(online); /* the view is ready before logic says it is */
+    logic_online_refresh(online); /* the view is ready before logic says it is */
     if (pthread_create(&online->thread, NULL, online_thread, online) != 0)
         return GIM_ERR_IO;
     online->started = true;
     return GIM_OK;
 }
 
-int online_acquire(struct online *online, struct online_snapshot **snapshot)
+int online_acquire(struct logic_online *online, struct online_snapshot **snapshot)
 {
     int status;
 
@@ -229,7 +230,7 @@ int online_acquire(struct online *online, struct online_snapshot **snapshot)
     return status;
 }
 
-void online_release(struct online *online, struct online_snapshot *snapshot)
+void online_release(struct logic_online *online, struct online_snapshot *snapshot)
 {
     bool last;
 
@@ -239,7 +240,7 @@ void online_release(struct online *online, struct online_snapshot *snapshot)
     last = --snapshot->references == 0;
     pthread_mutex_unlock(&online->lock);
     if (last)
-        online_snapshot_free(snapshot);
+        logic_online_snapshot_free(snapshot);
 }
 
 int64_t online_room_lookup(const struct online_snapshot *snapshot, const char *room)
@@ -252,7 +253,7 @@ int64_t online_room_lookup(const struct online_snapshot *snapshot, const char *r
     return found ? found->count : 0;
 }
 
-void online_destroy(struct online *online)
+void logic_online_destroy(struct logic_online *online)
 {
     if (online == NULL)
         return;
@@ -264,7 +265,7 @@ void online_destroy(struct online *online)
         pthread_join(online->thread, NULL);
     }
     if (online->current != NULL && --online->current->references == 0)
-        online_snapshot_free(online->current);
+        logic_online_snapshot_free(online->current);
     pthread_cond_destroy(&online->wake);
     pthread_mutex_destroy(&online->lock);
     free(online);

@@ -21,7 +21,7 @@
 
 #include "common/registry.h"
 
-struct online;
+struct logic_online;
 struct balancer;
 struct redis_pool;
 
@@ -46,15 +46,16 @@ struct online_snapshot {
  * Creates the view (empty, marked "not loaded yet") for the comets of the
  * registry reached through pool, updating balancer on every refresh; both
  * stay the caller's and must outlive the online. Starts nothing. On GIM_OK
- * *online is the caller's (online_destroy).
+ * *online is the caller's (logic_online_destroy).
  */
-int online_create(struct online **online, struct redis_pool *pool, struct balancer *balancer);
+int logic_online_create(struct logic_online **online, struct redis_pool *pool,
+                        struct balancer *balancer);
 
 /*
  * Runs one refresh now (on the caller's thread): registry, ol_ hashes,
  * balancer. Returns GIM_OK, or the Redis error (view kept, marked failed).
  */
-int online_refresh(struct online *online);
+int logic_online_refresh(struct logic_online *online);
 
 /*
  * Runs one refresh on the caller's thread (bounded by redis.timeout per
@@ -62,7 +63,7 @@ int online_refresh(struct online *online);
  * interval_ms. Returns GIM_OK (also when that first refresh failed: the
  * thread keeps trying) or GIM_ERR_IO (no thread).
  */
-int online_start(struct online *online, int64_t interval_ms);
+int logic_online_start(struct logic_online *online, int64_t interval_ms);
 
 /*
  * Takes a reference on the current snapshot into *snapshot (release with
@@ -70,15 +71,15 @@ int online_start(struct online *online, int64_t interval_ms);
  * it failed (or GIM_ERR_UNAVAILABLE before the first one), with
  * *snapshot NULL.
  */
-int online_acquire(struct online *online, struct online_snapshot **snapshot);
+int online_acquire(struct logic_online *online, struct online_snapshot **snapshot);
 
 /* Drops a reference taken by online_acquire. NULL is allowed. */
-void online_release(struct online *online, struct online_snapshot *snapshot);
+void online_release(struct logic_online *online, struct online_snapshot *snapshot);
 
 /* Returns the count of room in snapshot (0 if unknown). */
 int64_t online_room_lookup(const struct online_snapshot *snapshot, const char *room);
 
 /* Stops the refresher thread (if started) and frees online. NULL is allowed. */
-void online_destroy(struct online *online);
+void logic_online_destroy(struct logic_online *online);
 
 #endif
