@@ -23,6 +23,7 @@
 #include "comet/rpc_service.h"
 #include "comet/stream.h"
 #include "common/clock.h"
+#include "common/daemon.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/metrics_http.h"
@@ -191,33 +192,42 @@ static int run(struct comet *comet, const struct comet_config *config)
     return status == GIM_OK ? 0 : 1;
 }
 
+/* comet's configuration functions for the shared start-up (common/daemon.h). */
+static int daemon_load(void *config, int argc, char **argv, struct gim_config_command *command,
+                       char *error, size_t error_size)
+{
+    return comet_config_load(config, argc, argv, command, error, error_size);
+}
+
+static void daemon_dump(const void *config, FILE *out)
+{
+    comet_config_dump(config, out);
+}
+
+static void daemon_free(void *config)
+{
+    comet_config_free(config);
+}
+
+static const struct gim_daemon comet_daemon = {
+    .role = "comet",
+    .load = daemon_load,
+    .usage = comet_config_usage,
+    .dump = daemon_dump,
+    .free = daemon_free,
+    .debug_offset = offsetof(struct comet_config, debug),
+};
+
 int main(int argc, char **argv)
 {
     struct comet_config config = {0};
-    struct gim_config_command command;
     struct tls_certificates *certificates = NULL;
     struct comet comet;
-    char error[512];
     sigset_t signals;
     int status;
 
-    status = comet_config_load(&config, argc, argv, &command, error, sizeof(error));
-    if (command.help) {
-        comet_config_usage(argv[0], stdout);
-        comet_config_free(&config);
-        return 0;
-    }
-    if (status != GIM_OK) {
-        fprintf(stderr, "comet: %s\n", error[0] ? error : gim_strerror(status));
-        comet_config_free(&config);
-        return 2;
-    }
-    if (command.check_only) {
-        comet_config_dump(&config, stdout);
-        comet_config_free(&config);
-        return 0;
-    }
-    gim_log_init("comet", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    if (!gim_daemon_start(&comet_daemon, &config, argc, argv, &status))
+        return status;
     raise_file_limit();
     /* Signals are taken by sigwait in main; every thread inherits this mask. */
     sigemptyset(&signals);

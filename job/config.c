@@ -148,3 +148,30 @@ void job_config_free(struct job_config *config)
 {
     gim_config_free(job_options, JOB_OPTION_COUNT, config);
 }
+
+/* ---- the shared start-up's view of these functions (common/daemon.h) ---- */
+
+static int daemon_load(void *config, int argc, char **argv, struct gim_config_command *command,
+                       char *error, size_t error_size)
+{
+    return job_config_load(config, argc, argv, command, error, error_size);
+}
+
+static void daemon_dump(const void *config, FILE *out)
+{
+    job_config_dump(config, out);
+}
+
+static void daemon_free(void *config)
+{
+    job_config_free(config);
+}
+
+const struct gim_daemon job_daemon = {
+    .role = "job",
+    .load = daemon_load,
+    .usage = job_config_usage,
+    .dump = daemon_dump,
+    .free = daemon_free,
+    .debug_offset = offsetof(struct job_config, debug),
+};

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/daemon.h"
 
 struct job_config {
     /* identity (goim's discovery settings) */
@@ -75,5 +76,8 @@ void job_config_usage(const char *program, FILE *out);
 
 /* Frees the strings inside config (config itself stays the caller's). */
 void job_config_free(struct job_config *config);
+
+/* The functions above for the shared start-up (common/daemon.h), role "job". */
+extern const struct gim_daemon job_daemon;
 
 #endif

@@ -44,7 +44,6 @@ static void install_signal_handlers(void)
 int main(int argc, char **argv)
 {
     struct job_config config;
-    struct gim_config_command command;
     struct job_comets *comets = NULL;
     struct job_dispatch *dispatch = NULL;
     struct job_consumer *consumer = NULL;
@@ -53,23 +52,8 @@ int main(int argc, char **argv)
     char error[512];
     int status, exit_code = 0;
 
-    status = job_config_load(&config, argc, argv, &command, error, sizeof(error));
-    if (command.help) {
-        job_config_usage(argv[0], stdout);
-        job_config_free(&config);
-        return 0;
-    }
-    if (status != GIM_OK) {
-        fprintf(stderr, "job: %s\n", error[0] ? error : gim_strerror(status));
-        job_config_free(&config);
-        return 2;
-    }
-    if (command.check_only) {
-        job_config_dump(&config, stdout);
-        job_config_free(&config);
-        return 0;
-    }
-    gim_log_init("job", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    if (!gim_daemon_start(&job_daemon, &config, argc, argv, &exit_code))
+        return exit_code;
     atomic_init(&stopping, false);
     install_signal_handlers();
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/rpc.h"
 #include "common/status.h"
 
 #define ROW(name, type, field, def, min, max, flag, env, help)                                     \
@@ -104,6 +105,7 @@ static int logic_check_address(const char *name, const char *address, char *erro
 int logic_config_load(struct logic_config *config, int argc, char **argv,
                       struct gim_config_command *command, char *error, size_t error_size)
 {
+    char url[LOGIC_RPC_URL_SIZE];
     int status = gim_config_load(logic_options, LOGIC_OPTION_ROWS, config, argc, argv, command,
                                  error, error_size);
     if (status != GIM_OK || command->help)
@@ -127,6 +129,10 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
         logic_check_address("rpcServer.addr", config->rpc_addr, error, error_size) != GIM_OK ||
         logic_check_address("redis.addr", config->redis_addr, error, error_size) != GIM_OK)
         return GIM_ERR_INVALID;
+    if (gim_rpc_url(config->rpc_addr, true, url, sizeof(url)) != GIM_OK) {
+        snprintf(error, error_size, "rpcServer.addr: \"%s\" is not an address", config->rpc_addr);
+        return GIM_ERR_INVALID;
+    }
     return GIM_OK;
 }
 
@@ -144,3 +150,30 @@ void logic_config_free(struct logic_config *config)
 {
     gim_config_free(logic_options, LOGIC_OPTION_ROWS, config);
 }
+
+/* ---- the shared start-up's view of these functions (common/daemon.h) ---- */
+
+static int daemon_load(void *config, int argc, char **argv, struct gim_config_command *command,
+                       char *error, size_t error_size)
+{
+    return logic_config_load(config, argc, argv, command, error, error_size);
+}
+
+static void daemon_dump(const void *config, FILE *out)
+{
+    logic_config_dump(config, out);
+}
+
+static void daemon_free(void *config)
+{
+    logic_config_free(config);
+}
+
+const struct gim_daemon logic_daemon = {
+    .role = "logic",
+    .load = daemon_load,
+    .usage = logic_config_usage,
+    .dump = daemon_dump,
+    .free = daemon_free,
+    .debug_offset = offsetof(struct logic_config, debug),
+};

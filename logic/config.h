@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/daemon.h"
 
 struct logic_config {
     char *host; /* server id of this logic (goim -host); default gethostname() */
@@ -57,9 +58,13 @@ struct logic_config {
     double backoff_jitter;
 };
 
+/* Room for the nng URL of rpcServer.addr (gim_rpc_url); logic_config_load checks it fits. */
+#define LOGIC_RPC_URL_SIZE 256
+
 /*
  * Fills config (zeroed by the caller) from defaults, -conf, environment and
- * flags, then applies logic's own rules (host defaults to gethostname()).
+ * flags, then applies logic's own rules (host defaults to gethostname();
+ * rpcServer.addr must make an nng URL of LOGIC_RPC_URL_SIZE bytes at most).
  * command receives -conf/-t/-h. Returns GIM_OK, or GIM_ERR_INVALID with a
  * message naming the setting in error[0..error_size). Strings in config are
  * owned by config in every case: call logic_config_free afterwards.
@@ -75,5 +80,8 @@ void logic_config_usage(const char *program, FILE *out);
 
 /* Frees the strings inside config (config itself stays the caller's). */
 void logic_config_free(struct logic_config *config);
+
+/* The functions above for the shared start-up (common/daemon.h), role "logic". */
+extern const struct gim_daemon logic_daemon;
 
 #endif

@@ -51,40 +51,19 @@ static void main_http_label(const char *configured, unsigned int port, char *out
 int main(int argc, char **argv)
 {
     struct logic_config config;
-    struct gim_config_command command;
     struct logic_context logic;
     struct gim_rpc_server *rpc = NULL;
     struct http_server *http = NULL;
-    char error[512], rpc_url[256], http_label[300];
+    char error[512], rpc_url[LOGIC_RPC_URL_SIZE], http_label[300];
     sigset_t stop_signals;
     int status, signal_number = 0, exit_code = 1;
 
     memset(&config, 0, sizeof(config));
     memset(&logic, 0, sizeof(logic));
-    status = logic_config_load(&config, argc, argv, &command, error, sizeof(error));
-    if (command.help) {
-        logic_config_usage(argv[0], stdout);
-        logic_config_free(&config);
-        return 0;
-    }
-    if (status != GIM_OK) {
-        fprintf(stderr, "logic: bad configuration: %s\n", error[0] ? error : gim_strerror(status));
-        logic_config_free(&config);
-        return 2;
-    }
-    if (gim_rpc_url(config.rpc_addr, true, rpc_url, sizeof(rpc_url)) != GIM_OK) {
-        fprintf(stderr, "logic: bad configuration: rpcServer.addr: \"%s\" is not an address\n",
-                config.rpc_addr);
-        logic_config_free(&config);
-        return 2;
-    }
-    if (command.check_only) {
-        logic_config_dump(&config, stdout);
-        logic_config_free(&config);
-        return 0;
-    }
-
-    gim_log_init("logic", config.debug ? GIM_LOG_DEBUG : GIM_LOG_INFO);
+    if (!gim_daemon_start(&logic_daemon, &config, argc, argv, &exit_code))
+        return exit_code;
+    exit_code = 1;
+    gim_rpc_url(config.rpc_addr, true, rpc_url, sizeof(rpc_url)); /* checked by the load */
     main_block_signals(&stop_signals);
     logic.config = &config;
 
