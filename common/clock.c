@@ -1,5 +1,7 @@
 /* clock.c: monotonic time helpers (see clock.h). */
-#include "clock.h"
+#include "common/clock.h"
+
+#include "common/status.h"
 
 int64_t gim_monotonic_ms(void)
 {
@@ -33,10 +35,10 @@ int gim_cond_init_monotonic(pthread_cond_t *condition)
     int result = pthread_condattr_init(&attributes);
 
     if (result != 0)
-        return result;
+        return GIM_ERR_NO_MEMORY;
     result = pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC);
     if (result == 0)
         result = pthread_cond_init(condition, &attributes);
     pthread_condattr_destroy(&attributes);
-    return result;
+    return result == 0 ? GIM_OK : GIM_ERR_NO_MEMORY;
 }

@@ -24,7 +24,8 @@ void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds);
  * gim_cond_init_monotonic. A time already past gives a deadline that has expired. */
 void gim_deadline_at_ms(struct timespec *deadline, int64_t monotonic_milliseconds);
 
-/* Initialises *condition to wait against the monotonic clock. Returns 0 or an errno value. */
+/* Initialises *condition to wait against the monotonic clock. Returns GIM_OK or
+ * GIM_ERR_NO_MEMORY (pthread ran out of resources). */
 int gim_cond_init_monotonic(pthread_cond_t *condition);
 
 #endif

@@ -5,9 +5,12 @@
  * debug line costs one comparison when debug is off. A line reads
  *   <pid>:<role> <UTC time with ms> <level letter> <message>
  * and goes to standard error in one write(2), so lines from several threads
- * never interleave. The library part of common/ logs nothing by itself
- * except through this macro at WARN and above for conditions a daemon's
- * operator must see.
+ * never interleave. The library part of common/ logs only through these
+ * macros and sparingly: ERROR and WARN for conditions a daemon's operator
+ * must see (a listener that cannot bind, a Redis outage, an abandoned
+ * socket), NOTICE when such a condition ends (Redis reachable again) and
+ * DEBUG for detail (a peer's error reply); never at INFO, and never per
+ * request above DEBUG. Each header of common/ says what it logs.
  */
 #ifndef GIM_LOG_H
 #define GIM_LOG_H

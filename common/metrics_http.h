@@ -11,7 +11,8 @@
  * server any other path is 404; /metrics with a method other than GET or
  * HEAD is 405 (Allow: GET, HEAD). Request bodies are never read. The server
  * runs one internal thread and at most METRICS_HTTP_MAX_CONNECTIONS
- * connections; a scrape renders the registry on that thread.
+ * connections; a scrape renders the registry on that thread. The errors
+ * libmicrohttpd reports on the metrics server are logged at WARN.
  */
 #ifndef GIM_METRICS_HTTP_H
 #define GIM_METRICS_HTTP_H

@@ -19,7 +19,8 @@ struct gim_redis;
  * Creates a connection object for address ("host:port"), with an optional
  * password (NULL or "" for none) and a timeout in milliseconds for connect,
  * read and write. Does not connect yet. On GIM_OK *redis is the caller's
- * (release with gim_redis_close). Returns GIM_ERR_INVALID for a bad address.
+ * (release with gim_redis_close). Returns GIM_ERR_INVALID for a bad address
+ * or GIM_ERR_NO_MEMORY.
  */
 int gim_redis_open(struct gim_redis **redis, const char *address, const char *password,
                    int timeout_ms);
@@ -27,7 +28,8 @@ int gim_redis_open(struct gim_redis **redis, const char *address, const char *pa
 /*
  * Runs one command (hiredis format string). Returns the reply, owned by the
  * caller (freeReplyObject), or NULL if Redis could not be reached or the
- * connection broke (logged once per outage). A Redis error reply
+ * connection broke (logged once per outage at WARN; the first success after
+ * it at NOTICE). A Redis error reply
  * (REDIS_REPLY_ERROR) is returned as a reply, not NULL.
  */
 redisReply *gim_redis_command(struct gim_redis *redis, const char *format, ...);

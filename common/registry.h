@@ -43,20 +43,23 @@ struct gim_instance {
 
 /*
  * Writes instance under its hostname with a TTL of ttl_seconds and adds it
- * to the index. latest_timestamp is written as given. Returns GIM_OK or
- * GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE. instance stays the caller's.
+ * to the index. latest_timestamp is written as given. Returns GIM_OK,
+ * GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE (Redis unreachable / an error reply)
+ * or GIM_ERR_NO_MEMORY. instance stays the caller's.
  */
 int gim_registry_publish(struct gim_redis *redis, const struct gim_instance *instance,
                          int ttl_seconds);
 
-/* Removes hostname from the registry (graceful shutdown). Returns GIM_OK or an error. */
+/* Removes hostname from the registry (graceful shutdown). Returns GIM_OK or
+ * GIM_ERR_UNAVAILABLE (Redis unreachable). */
 int gim_registry_withdraw(struct gim_redis *redis, const char *hostname);
 
 /*
  * Reads every live instance (offline ones included; callers filter).
  * On GIM_OK *instances is an array of *count entries owned by the caller
- * (gim_registry_free_list), possibly empty (NULL, 0). Returns
- * GIM_ERR_UNAVAILABLE if Redis cannot be reached; malformed entries are skipped.
+ * (gim_registry_free_list), possibly empty (NULL, 0). Returns GIM_OK,
+ * GIM_ERR_UNAVAILABLE (Redis cannot be reached), GIM_ERR_REMOTE (an error
+ * reply) or GIM_ERR_NO_MEMORY; malformed entries are skipped.
  */
 int gim_registry_list(struct gim_redis *redis, struct gim_instance **instances, size_t *count);
 

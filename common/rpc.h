@@ -11,7 +11,13 @@
  * Servers run a fixed pool of their own worker threads, each owning one nng
  * context, so a handler may block (on Redis, say) without stalling nng's
  * own threads. Clients dial with nng's automatic reconnect; calls carry a
- * timeout and are safe from any thread.
+ * timeout and are safe from any thread. A client runs 64 calls at once (one
+ * nng context each); up to 65536 more wait in order for a free one, and a
+ * call beyond that bound is refused at once with GIM_ERR_AGAIN (the caller
+ * retries later or sheds the call; nothing waits unbounded).
+ *
+ * Logging: a listen failure at ERROR, an abandoned socket close at WARN, a
+ * peer's error reply (its text) at DEBUG; nothing else.
  */
 #ifndef GIM_RPC_H
 #define GIM_RPC_H
@@ -82,7 +88,8 @@ struct gim_rpc_client;
  * Dials dial_url in the background; nng reconnects by itself (backoff 100 ms
  * to 2 s), so a peer that is down now is found when it comes up.
  * Returns GIM_OK with *client the caller's (release with
- * gim_rpc_client_close), or GIM_ERR_INVALID / GIM_ERR_NO_MEMORY.
+ * gim_rpc_client_close), or GIM_ERR_INVALID (bad URL), GIM_ERR_NO_MEMORY
+ * or GIM_ERR_IO (nng could not open the socket).
  */
 int gim_rpc_client_open(struct gim_rpc_client **client, const char *dial_url);
 
@@ -97,8 +104,9 @@ const char *gim_rpc_client_url(const struct gim_rpc_client *client);
  * NULL and the result is GIM_ERR_TIMEOUT (no answer in time, including a
  * peer that is not connected), GIM_ERR_REMOTE (the peer answered with an
  * error; its text is logged at debug), GIM_ERR_INVALID (a reply that does
- * not decode), GIM_ERR_CLOSED or GIM_ERR_NO_MEMORY. Must not be called on
- * an event-loop thread.
+ * not decode), GIM_ERR_AGAIN (the client's waiting calls are at their
+ * bound; nothing was sent), GIM_ERR_CLOSED, GIM_ERR_IO (another transport
+ * failure) or GIM_ERR_NO_MEMORY. Must not be called on an event-loop thread.
  */
 int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufCMessage *request,
                  const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
@@ -115,8 +123,10 @@ typedef void (*gim_rpc_done_fn)(void *user, int status, ProtobufCMessage *reply)
 
 /*
  * Starts a call without blocking. On GIM_OK, done(user, ...) runs exactly
- * once later. On failure (GIM_ERR_NO_MEMORY, GIM_ERR_CLOSED) done is never
- * called. request is packed before this returns and stays the caller's.
+ * once later. On failure done is never called: GIM_ERR_AGAIN (the client
+ * already has 65536 calls waiting for a free context: back off and retry),
+ * GIM_ERR_CLOSED (the client is closing) or GIM_ERR_NO_MEMORY. request is
+ * packed before this returns and stays the caller's.
  */
 int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
                        const ProtobufCMessage *request,

@@ -21,15 +21,13 @@ struct job_comets {
     bool thread_started;
 
     pthread_mutex_t lock;
-    pthread_cond_t wake_watcher;  /* a refresh was requested, or stop */
-    pthread_cond_t read_finished; /* a registry read completed */
+    pthread_cond_t wake_watcher; /* a refresh was requested, or stop */
     bool stopping;
     bool refresh_requested;
     bool read_in_progress;
     bool registry_reachable; /* to log an outage once, not every refresh */
     uint64_t reads_completed;
     uint64_t last_successful_read; /* number of the last read that succeeded */
-    int last_read_status;
 
     /* The table: each entry holds one reference. Bounded by the registry
      * (one entry per registered comet); nothing else is queued here. */
@@ -244,10 +242,8 @@ static void *comets_watch(void *argument)
         pthread_mutex_lock(&comets->lock);
         comets->read_in_progress = false;
         comets->reads_completed++;
-        comets->last_read_status = status;
         if (status == GIM_OK)
             comets->last_successful_read = comets->reads_completed;
-        pthread_cond_broadcast(&comets->read_finished);
         gim_deadline_after_ms(&next_read, comets->config->registry_refresh);
     }
     pthread_mutex_unlock(&comets->lock);
@@ -273,11 +269,9 @@ int job_comets_start(struct job_comets **out, const struct job_config *config)
     }
     pthread_mutex_init(&comets->lock, NULL);
     gim_cond_init_monotonic(&comets->wake_watcher);
-    gim_cond_init_monotonic(&comets->read_finished);
 
-    comets->last_read_status = comets_read_registry(comets);
     comets->reads_completed = 1;
-    if (comets->last_read_status == GIM_OK)
+    if (comets_read_registry(comets) == GIM_OK)
         comets->last_successful_read = 1;
     gim_log_info("comets: %zu comets registered at start", comets->count);
     if (pthread_create(&comets->thread, NULL, comets_watch, comets) != 0) {
@@ -298,7 +292,6 @@ void job_comets_stop(struct job_comets *comets)
     pthread_mutex_lock(&comets->lock);
     comets->stopping = true;
     pthread_cond_broadcast(&comets->wake_watcher);
-    pthread_cond_broadcast(&comets->read_finished);
     pthread_mutex_unlock(&comets->lock);
     if (comets->thread_started)
         pthread_join(comets->thread, NULL);
@@ -307,7 +300,6 @@ void job_comets_stop(struct job_comets *comets)
     free(comets->entries);
     gim_redis_close(comets->redis);
     pthread_cond_destroy(&comets->wake_watcher);
-    pthread_cond_destroy(&comets->read_finished);
     pthread_mutex_destroy(&comets->lock);
     free(comets);
 }
@@ -354,32 +346,6 @@ int job_comets_snapshot(struct job_comets *comets, struct job_comet ***list, siz
     }
     pthread_mutex_unlock(&comets->lock);
     return GIM_OK;
-}
-
-int job_comets_refresh(struct job_comets *comets, int timeout_ms)
-{
-    struct timespec deadline;
-    uint64_t target;
-    int status = GIM_OK;
-
-    gim_deadline_after_ms(&deadline, timeout_ms);
-    pthread_mutex_lock(&comets->lock);
-    /* A read already running may have started before this call: wait for the next one. */
-    target = comets->reads_completed + (comets->read_in_progress ? 2 : 1);
-    comets->refresh_requested = true;
-    pthread_cond_signal(&comets->wake_watcher);
-    while (!comets->stopping && comets->reads_completed < target) {
-        if (pthread_cond_timedwait(&comets->read_finished, &comets->lock, &deadline) == ETIMEDOUT) {
-            status = GIM_ERR_TIMEOUT;
-            break;
-        }
-    }
-    if (comets->stopping)
-        status = GIM_ERR_CLOSED;
-    else if (status == GIM_OK && comets->last_read_status == GIM_ERR_UNAVAILABLE)
-        status = GIM_ERR_UNAVAILABLE;
-    pthread_mutex_unlock(&comets->lock);
-    return status;
 }
 
 uint64_t job_comets_request_refresh(struct job_comets *comets)

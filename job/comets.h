@@ -31,7 +31,7 @@ struct job_comet {
     char *rpc_url;                 /* nng URL the client dials */
     struct gim_rpc_client *client; /* safe to call from any thread while held */
     atomic_int references;         /* table + holders; the last release frees */
-    int calls_in_flight;           /* job/dispatch.c's count; touched by its thread only */
+    int calls_in_flight;           /* job/delivery.c's count; touched by its thread only */
 };
 
 struct job_comets;
@@ -67,14 +67,6 @@ size_t job_comets_count(struct job_comets *comets);
 
 /* Releases an entry taken by find or snapshot; the last release closes its client. NULL ok. */
 void job_comet_release(struct job_comet *comet);
-
-/*
- * Asks the watcher for a fresh read and waits until a read that started
- * after this call has completed, at most timeout_ms. Returns GIM_OK (the
- * table is now at least that fresh), GIM_ERR_TIMEOUT, GIM_ERR_UNAVAILABLE
- * (the read failed: Redis unreachable) or GIM_ERR_CLOSED (stopping).
- */
-int job_comets_refresh(struct job_comets *comets, int timeout_ms);
 
 /*
  * Asks the watcher for a fresh read without waiting. Returns a ticket for

@@ -6,7 +6,8 @@
  * body = the record's msg) back to back, and sends them as the body of
  * Proto{ver 1, op 9}. A TCP comet writes that body verbatim; a WebSocket
  * comet wraps it once more (reference §2.6). PUSH and BROADCAST carry one
- * frame; ROOM batching (later) appends several to one buffer.
+ * frame each; a ROOM or PUSH lane merges several into one buffer
+ * (job/batcher.h).
  */
 #ifndef JOB_OPRAW_H
 #define JOB_OPRAW_H
