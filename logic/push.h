@@ -2,8 +2,9 @@
  * push.h: turning a push request into PushMsg records on Kafka.
  *
  * The transport-free part of logic's push API: look the targets up in
- * Redis, group connection keys by comet server, build goim's PushMsg
- * (proto/logic.proto) and produce it, waiting for Kafka's acknowledgement.
+ * Redis, group connection keys by comet server (logic/push_group.h), build
+ * goim's PushMsg (proto/logic.proto) and produce it, waiting for Kafka's
+ * acknowledgement.
  * Record keys are goim's: PUSH -> keys[0], ROOM -> the room key,
  * BROADCAST -> the operation in decimal.
  *
