@@ -54,12 +54,13 @@ static void record_free_item(void *item)
     job_record_free(item);
 }
 
-/* Reports a record finished and frees it. */
+/* Reports a record finished and frees it. Its place is given back first, so that whoever
+ * learns of the finish also sees the room it left. */
 static void record_finish(struct job_deliveries *core, struct job_record *record)
 {
+    atomic_fetch_sub(&core->records, 1);
     core->finished(core->owner, &record->ticket);
     job_record_free(record);
-    atomic_fetch_sub(&core->records, 1);
 }
 
 void job_deliveries_drop(struct job_deliveries *core, struct job_record *record)
