@@ -4,10 +4,14 @@
 #   deploy/install-deps.sh              install (idempotent, non-interactive)
 #   deploy/install-deps.sh --if-missing install only when something is missing (fast no-op otherwise)
 #   deploy/install-deps.sh --check      exit 1 and list what is missing, install nothing
+#   deploy/install-deps.sh --list       print the package list, one a line (deploy/Dockerfile)
+#   ... --compose                       (with install, --if-missing or --check) also what `make compose-test`
+#                                       needs: mmdebstrap, and docker.io unless dockerd exists
 #
 # Works as root or through sudo. Java 17 and Maven are for the real Kafka broker the
 # integration tests start (tests/kafka); an existing Java 17+ and mvn are kept. Chromium, Node.js
-# and npm are for the browser tests (tests/browser); an existing node and npm are kept.
+# and npm are for the browser tests (tests/browser); an existing node and npm are kept. When
+# another apt or dpkg holds the lock, it waits for it (up to 10 minutes), saying so.
 set -euo pipefail
 
 PACKAGES=(
@@ -36,6 +40,10 @@ missing_packages() {
         echo nodejs
         echo npm
     fi
+    if [ "$compose" = yes ]; then
+        command -v mmdebstrap >/dev/null 2>&1 || echo mmdebstrap
+        command -v dockerd >/dev/null 2>&1 || echo docker.io
+    fi
 }
 
 java_ok() {
@@ -45,7 +53,18 @@ java_ok() {
     [ -n "$major" ] && [ "$major" -ge 17 ]
 }
 
-mode=${1:-install}
+mode=install
+compose=no
+for argument in "$@"; do
+    case "$argument" in
+    --compose) compose=yes ;;
+    *) mode=$argument ;;
+    esac
+done
+if [ "$mode" = --list ]; then
+    printf '%s\n' "${PACKAGES[@]}"
+    exit 0
+fi
 mapfile -t missing < <(missing_packages)
 
 case "$mode" in
@@ -73,7 +92,35 @@ fi
 if [ "${#missing[@]}" -eq 0 ]; then
     missing=("${PACKAGES[@]}")
 fi
+
+# apt_get_waiting ARG...: runs apt-get ARG...; while it fails because another apt or dpkg holds
+# its lock, says so once and tries again every 5 s, for up to 10 minutes in all. Returns
+# apt-get's status (its output is shown on failure).
+apt_get_waiting() {
+    local deadline=$((SECONDS + 600)) output status said=no
+    while :; do
+        status=0
+        output=$("${SUDO[@]}" apt-get "$@" </dev/null 2>&1) || status=$?
+        if [ "$status" -eq 0 ]; then
+            [ -z "$output" ] || printf '%s\n' "$output"
+            return 0
+        fi
+        if ! grep -q -e 'Could not get lock' -e 'Unable to lock' -e 'Unable to acquire' <<<"$output" ||
+            [ "$SECONDS" -ge "$deadline" ]; then
+            printf '%s\n' "$output" >&2
+            return "$status"
+        fi
+        if [ "$said" = no ]; then
+            echo "install-deps: another apt or dpkg holds the package lock" \
+                "($(grep -m 1 -o 'held by process [0-9]* ([^)]*)' <<<"$output" || echo "apt-get $1")):" \
+                "waiting for it, up to 10 minutes" >&2
+            said=yes
+        fi
+        sleep 5
+    done
+}
+
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" apt-get update -qq
-"${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
+apt_get_waiting update -qq
+apt_get_waiting install -y -qq --no-install-recommends "${missing[@]}"
