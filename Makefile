@@ -40,7 +40,7 @@ UNIT_BIN := $(patsubst tests/unit/%.c,$(OUT)/tests/%,$(UNIT_SRC))
 
 .SECONDARY:
 .PHONY: all clean deps unit-test test integration-test run format format-check fuzz fuzz-run \
-	js-unit-test browser-test
+	js-unit-test browser-test compose-test
 .DEFAULT_GOAL := all
 
 all: $(BINARIES)
@@ -177,6 +177,11 @@ browser-test: $(VENV)/.installed $(BROWSER_NODE_MODULES)
 run: deps
 	$(MAKE) VARIANT=release all
 	deploy/run-cluster.sh $(CURDIR)/build/release/bin
+
+# deploy/docker-compose.yml for real: images built here (no registry needed), a two-comet
+# cluster checked from a container, one comet killed and restarted (tests/compose/run.sh; root).
+compose-test:
+	tests/compose/run.sh
 
 # ---- benchmark: `make bench [SCENARIO=fanout] [CONNS=15000]` (never part of `make test`) ----
 # tests/bench/loadgen.c and pusher.c are programs; every other tests/bench/*.c is linked into both.
