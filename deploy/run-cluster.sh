@@ -5,10 +5,15 @@
 #
 # Starts Redis on a private port and directory (unless REDIS_ADDR names one), the embedded dev
 # Kafka (librdkafka's mock cluster, not durable; unless KAFKA_BROKERS names real brokers), then
-# logic, job and one comet on goim's default ports, prints the endpoints and a curl example, and
-# stops everything on Ctrl-C (or when any daemon dies). The steps shared with
-# tests/bench/run-bench.sh are in deploy/cluster-lib.sh.
+# logic, job and one comet on goim's default ports, every one bound to 127.0.0.1 (a development
+# cluster: nothing is reachable from other machines), prints the endpoints and a curl example,
+# and stops everything on Ctrl-C (or when any daemon dies): the daemons first, then the brokers.
+# The steps shared with tests/bench/run-bench.sh are in deploy/cluster-lib.sh.
 set -euo pipefail
+# Job control: every process started here gets a process group of its own, so the terminal's
+# Ctrl-C reaches this script alone, and the daemons are stopped in order (comet, job, logic, then
+# Kafka and Redis) instead of all at once (a daemon would then lose its brokers while stopping).
+set -m
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -24,7 +29,7 @@ mkdir -p "$run_dir"
 # Stops everything cluster-lib.sh started (newest first), saying so.
 stop_cluster() {
     echo
-    echo "stopping the cluster..."
+    echo "stopping the cluster (comet, job, logic, then Kafka and Redis)..."
     cluster_stop_all
     echo "stopped. logs are in $run_dir"
 }
@@ -44,18 +49,22 @@ if [ -z "${KAFKA_BROKERS:-}" ]; then
 fi
 export KAFKA_BROKERS
 
-cluster_start_daemon "$bin" logic "$run_dir" "$host"
-cluster_start_daemon "$bin" job "$run_dir" "$host" "${job_flags[@]}"
-cluster_start_daemon "$bin" comet "$run_dir" "$host" -rpcServer.advertise tcp://127.0.0.1:3109
+cluster_start_daemon "$bin" logic "$run_dir" "$host" \
+    -httpServer.addr 127.0.0.1:3111 -rpcServer.addr 127.0.0.1:3119
+cluster_start_daemon "$bin" job "$run_dir" "$host" -metrics.addr 127.0.0.1:3106 "${job_flags[@]}"
+cluster_start_daemon "$bin" comet "$run_dir" "$host" -addrs 127.0.0.1 \
+    -tcp.bind 127.0.0.1:3101 -websocket.bind 127.0.0.1:3102 -rpcServer.addr 127.0.0.1:3109 \
+    -rpcServer.advertise tcp://127.0.0.1:3109 -metrics.addr 127.0.0.1:3104
 cluster_wait_port 127.0.0.1 3111 20
 cluster_wait_port 127.0.0.1 3101 20
 
 cat <<INFO
 
-goim-c is running (host $host):
+goim-c is running (host $host), every port on 127.0.0.1 only:
   HTTP push API  http://127.0.0.1:3111/goim/   (logic)
   demo page      http://127.0.0.1:3111/demo/?node=127.0.0.1   (browser client, pushes, cluster view)
   TCP clients    127.0.0.1:3101               (comet)
+  WebSocket      ws://127.0.0.1:3102/sub      (comet)
   comet RPC      tcp://127.0.0.1:3109   logic RPC tcp://127.0.0.1:3119
   metrics        http://127.0.0.1:3111/metrics (logic)  :3104/metrics (comet)  :3106/metrics (job)
   Redis          $REDIS_ADDR
@@ -69,5 +78,6 @@ Ctrl-C stops everything.
 INFO
 
 # Wait until Ctrl-C (whose trap exits) or until any process exits.
-wait -n "${cluster_pids[@]}" || true
-echo "a daemon exited; see $run_dir" >&2
+exited=
+wait -n -p exited "${cluster_pids[@]}" || true
+echo "process $exited of the cluster exited by itself; see the logs in $run_dir" >&2

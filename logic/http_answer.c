@@ -37,7 +37,9 @@ char *http_answer_render(struct http_answer *answer)
         json_object_set_new(envelope, "code", json_integer(answer->code)) == 0 &&
         json_object_set(envelope, "message", message) == 0 &&
         (answer->data == NULL || json_object_set(envelope, "data", answer->data) == 0))
-        text = json_dumps(envelope, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        /* 15 significant digits: a configured real (backoff jitter 0.3) prints as written, as
+           goim's shortest form does, not as 0.29999999999999999 (jansson's default is 17) */
+        text = json_dumps(envelope, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
     json_decref(message);
     json_decref(envelope);
     json_decref(answer->data);

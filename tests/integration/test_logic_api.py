@@ -9,6 +9,7 @@ room counts through logic's RPC with pynng, exactly as comet will.
 
 import secrets
 import time
+import urllib.request
 
 import cityhash
 import pytest
@@ -263,6 +264,10 @@ def test_nodes_weighted_without_comets_is_the_default_domain(make_cluster):
         "heartbeat": 240, "nodes": ["conn.goim.io"],
         "backoff": {"max_delay": 300, "base_delay": 3, "factor": 1.8, "jitter": 0.3},
         "heartbeat_max": 2}
+    # the reals as configured (and as goim prints them), not 0.29999999999999999
+    url = "http://127.0.0.1:%d/goim/nodes/weighted" % cluster.logic_http_port
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert b'"backoff":{"max_delay":300,"base_delay":3,"factor":1.8,"jitter":0.3}' in answer.read()
     assert assert_ok(cluster.http("GET", "/goim/nodes/instances")) is None
 
 
