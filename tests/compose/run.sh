@@ -22,6 +22,9 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+# shellcheck source=../../deploy/cluster-lib.sh
+. "$root/deploy/cluster-lib.sh"
+cluster_error_prefix="compose-test: "
 work=$root/build/compose
 project=${GOIM_COMPOSE_PROJECT:-goim-compose-test}
 cache=${GOIM_CACHE:-${HOME:-/tmp}/.cache/goim-c}
@@ -113,6 +116,7 @@ start_engine() {
     ip_forward=$(cat /proc/sys/net/ipv4/ip_forward)
     dockerd >"$work/dockerd.log" 2>&1 &
     dockerd_pid=$!
+    cluster_track_pid "$dockerd_pid"
     say "started dockerd (pid $dockerd_pid, log $work/dockerd.log)"
     for _ in $(seq 1 150); do
         docker info >/dev/null 2>&1 && return 0
@@ -125,13 +129,7 @@ start_engine() {
 
 stop_engine() {
     [ -n "$dockerd_pid" ] || return 0
-    kill -TERM "$dockerd_pid" 2>/dev/null || true
-    for _ in $(seq 1 150); do
-        kill -0 "$dockerd_pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -KILL "$dockerd_pid" 2>/dev/null || true
-    wait "$dockerd_pid" 2>/dev/null || true
+    cluster_stop_pid "$dockerd_pid" # SIGTERM, up to 10 s, SIGKILL
     clean_engine_leftovers
     say "stopped dockerd (pid $dockerd_pid) and removed what it left"
 }
