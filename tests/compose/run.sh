@@ -14,7 +14,8 @@
 # 127.0.0.1 port instead of the well-known ones. At the end, also on failure or Ctrl-C: the logs
 # on failure, `down -v`, and when this script started dockerd: stop it by its pid and remove the
 # link, firewall rules, ip_forward setting and /run/docker it left, if they were not there before.
-# Images stay in /var/lib/docker as a cache for the next run. Prints the time of each step.
+# Images stay in /var/lib/docker as a cache for the next run. Each step is printed with the
+# seconds since the start.
 #
 # Environment: GOIM_COMPOSE_PROJECT (default goim-compose-test), GOIM_CACHE (jar cache root, default
 # ~/.cache/goim-c), GOIM_COMPOSE_WAIT (seconds `up --wait` may take, default 300).
@@ -35,12 +36,10 @@ export GOIM_IMAGE=goim-c:compose-test
 mkdir -p "$work"
 
 started=$SECONDS
-step_started=$SECONDS
 say() { echo "compose-test: $*"; }
-# step NAME: prints the time the previous step took, then NAME.
+# step NAME: prints NAME with the seconds since the start (so each step's time is the difference).
 step() {
-    say "[$((SECONDS - step_started)) s] $*"
-    step_started=$SECONDS
+    say "[at $((SECONDS - started)) s] $*"
 }
 
 # quietly LOG COMMAND...: runs COMMAND with its output in LOG, shown only when it fails.
