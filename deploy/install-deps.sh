@@ -80,7 +80,7 @@ case "$mode" in
     ;;
 install) ;;
 *)
-    echo "usage: $0 [--if-missing|--check]" >&2
+    echo "usage: $0 [--if-missing|--check|--list] [--compose]" >&2
     exit 2
     ;;
 esac
