@@ -4,16 +4,18 @@
 #
 #   tests/compose/run.sh
 #
-# Steps: lint (compose config, hadolint); start dockerd if no engine answers; build the base image debian:bookworm-slim from Debian's
-# packages (base-image.sh; no container registry is needed), stand-in Kafka and Redis images (Kafka's
-# jars fetched on the host by Maven, Redis from Debian) given to the compose file as KAFKA_IMAGE and
-# REDIS_IMAGE, goim-c's image and the tester's; `up --wait`; phase "both" (both comets offered,
-# pushes by mid, room and all reach clients on both, online counts add up); kill comet2; phase
-# "comet2-gone" (no longer offered within the registry TTL, pushes reach comet1's clients); start
-# comet2 again; phase "both" again. tests/compose/override.yml publishes every port on a free
-# 127.0.0.1 port instead of the well-known ones. At the end, also on failure or Ctrl-C: the logs
-# on failure, `down -v`, and when this script started dockerd: stop it by its pid and remove the
-# link, firewall rules, ip_forward setting and /run/docker it left, if they were not there before.
+# Steps: lint (compose config, hadolint); start dockerd if no engine answers; build the base image
+# debian:bookworm-slim from Debian's packages (base-image.sh; no container registry is needed),
+# stand-in Kafka and Redis images (Kafka's jars fetched on the host by Maven, Redis from Debian)
+# given to the compose file as KAFKA_IMAGE and REDIS_IMAGE, goim-c's image and the tester's;
+# `up --wait`; phase "published" from the host (a client and the push API through the published
+# ports, every published metrics port); phase "both" (both comets offered, pushes by mid, room and
+# all reach clients on both, online counts add up); kill comet2; phase "comet2-gone" (no longer
+# offered within the registry TTL, pushes reach comet1's clients); start comet2 again; phase
+# "both" again. tests/compose/override.yml publishes every port on a free 127.0.0.1 port instead
+# of the well-known ones. At the end, also on failure or Ctrl-C: the logs on failure, `down -v`,
+# and when this script started dockerd: stop it by its pid and remove the link, firewall rules,
+# ip_forward setting and /run/docker it left, if they were not there before.
 # Images stay in /var/lib/docker as a cache for the next run. Each step is printed with the
 # seconds since the start.
 #
@@ -197,6 +199,12 @@ step "up --wait"
 compose down -v --remove-orphans --timeout 10 >/dev/null 2>&1 || true
 compose up -d --wait --wait-timeout "${GOIM_COMPOSE_WAIT:-300}"
 say "published: logic $(compose port logic 3111), comet1 $(compose port comet1 3101), comet2 $(compose port comet2 3101)"
+
+step "phase published (from the host, through the published ports)"
+python3 "$here/tester/check.py" published "http://$(compose port logic 3111)" \
+    "$(compose port comet1 3101)" "http://$(compose port comet1 3104)/metrics" \
+    "http://$(compose port comet2 3104)/metrics" "http://$(compose port job 3106)/metrics" \
+    "http://$(compose port logic 3111)/metrics"
 
 step "phase both"
 compose run --rm tester both

@@ -15,7 +15,11 @@ tests/compose/run.sh brings deploy/docker-compose.yml up, then runs one phase at
 Each run of a phase uses a room of its own, and the phases use different numbers of clients per
 comet, so a count left from an earlier phase cannot pass for this one.
 
-Everything is reached by service name: logic:3111 for the API, the comets at the addresses
+  published   (run on the host: check.py published API_URL COMET_ADDRESS METRICS_URL...) a client
+              on comet1's published TCP port receives a push by mid sent to the published push
+              API, and every published metrics URL answers.
+
+Everything else is reached by service name: logic:3111 for the API, the comets at the addresses
 nodes/weighted gives. Exit status 0 when every check passed; a failed check prints what was
 expected and what came, and exits 1.
 """
@@ -26,7 +30,10 @@ import sys
 import time
 import urllib.request
 
-from goim_client import connect
+# in the tester image goim_client.py lies beside this file; on the host it is in the repository
+sys.path.append(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "integration",
+                             "support"))
+from goim_client import connect  # noqa: E402
 
 API = "http://logic:3111"
 OPERATION = 1000
@@ -158,15 +165,35 @@ def phase_comet2_gone():
             client.close()
 
 
-PHASES = {"both": phase_both, "comet2-gone": phase_comet2_gone}
+def phase_published(api_url, comet_address, *metrics_urls):
+    global API
+    API = api_url
+    host, port = comet_address.rsplit(":", 1)
+    clients = open_clients([(host, int(port), 300)])
+    try:
+        body = b"published mid 300"
+        api("POST", "/goim/push/mids?operation=%d&mids=300" % OPERATION, body)
+        expect_push(clients, body, [300])
+        say("published: a push by mid through %s reached a client on %s" % (api_url, comet_address))
+    finally:
+        for client in clients.values():
+            client.close()
+    for url in metrics_urls:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            if answer.status != 200 or b"# TYPE" not in answer.read():
+                raise CheckFailed("%s: not a metrics answer" % url)
+    say("published: %d metrics endpoints answer" % len(metrics_urls))
+
+
+PHASES = {"both": phase_both, "comet2-gone": phase_comet2_gone, "published": phase_published}
 
 
 def main():
-    if len(sys.argv) != 2 or sys.argv[1] not in PHASES:
-        print("usage: check.py %s" % "|".join(PHASES), file=sys.stderr)
+    if len(sys.argv) < 2 or sys.argv[1] not in PHASES:
+        print("usage: check.py %s [ARGUMENT...]" % "|".join(PHASES), file=sys.stderr)
         return 2
     try:
-        PHASES[sys.argv[1]]()
+        PHASES[sys.argv[1]](*sys.argv[2:])
     except CheckFailed as failure:
         say("FAILED: %s" % failure)
         return 1
