@@ -4,13 +4,17 @@
 #include <arpa/inet.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/status.h"
@@ -54,14 +58,36 @@ struct http_server {
     struct MHD_Daemon *daemon;
     const struct logic_context *logic;
     size_t max_body;
+    /* deferred requests without their answer yet; http_server_stop waits for 0 */
+    atomic_int deferred_count;
 };
 
-/* Per-request state, created on the first call of the access handler. */
+/* Where a deferred request stands (http_request_defer). */
+enum http_deferral {
+    HTTP_NOT_DEFERRED,   /* the handler answers at once */
+    HTTP_DEFER_RUNNING,  /* deferred, the handler still runs */
+    HTTP_DEFER_PARKED,   /* deferred, the connection is suspended */
+    HTTP_DEFER_ANSWERED, /* the answer is in, the connection runs (or is resumed) */
+};
+
+/*
+ * Per-request state, created on the first call of the access handler, freed
+ * when libmicrohttpd reports the request complete. It is also the token of
+ * a deferred request (struct http_deferred): lock guards deferral and
+ * answer between the handler's thread and the finishing thread. A parked
+ * exchange is touched only by the finishing thread until it resumes the
+ * connection, so it cannot be freed under that thread.
+ */
 struct http_exchange {
     uint8_t *body;
     size_t length;
     size_t capacity;
     bool too_large; /* the body passed max_body: the rest is discarded, the answer is 413 */
+    struct http_server *server;
+    struct MHD_Connection *connection;
+    pthread_mutex_t lock;
+    enum http_deferral deferral;
+    struct http_answer answer; /* a deferred request's answer, once ANSWERED */
 };
 
 /* Sends the envelope of answer; consumes answer->data. */
@@ -130,10 +156,55 @@ static enum MHD_Result http_send_too_large(struct MHD_Connection *connection, si
     return http_send_answer(connection, &answer, NULL);
 }
 
+/* Sends the answer a deferred request was given (ANSWERED: no other thread touches it). */
+static enum MHD_Result http_send_deferred_answer(struct http_server *server,
+                                                 struct MHD_Connection *connection,
+                                                 const char *path, struct http_exchange *exchange)
+{
+    gim_log_debug("http: %s -> %u code=%d %s (deferred)", path, exchange->answer.http_status,
+                  exchange->answer.code, exchange->answer.message);
+    logic_metrics_count_http(server->logic->metrics, path, exchange->answer.code);
+    return http_send_answer(connection, &exchange->answer, NULL);
+}
+
+struct http_deferred *http_request_defer(const struct http_request *request)
+{
+    struct http_exchange *exchange = request->exchange;
+
+    if (exchange == NULL)
+        return NULL;
+    /* Only the handler's thread has seen the exchange so far: no lock needed yet. */
+    exchange->deferral = HTTP_DEFER_RUNNING;
+    atomic_fetch_add(&exchange->server->deferred_count, 1);
+    return (struct http_deferred *)exchange;
+}
+
+void http_deferred_finish(struct http_deferred *deferred, struct http_answer *answer)
+{
+    struct http_exchange *exchange = (struct http_exchange *)deferred;
+    struct http_server *server = exchange->server;
+    struct MHD_Connection *connection = exchange->connection;
+    bool parked;
+
+    pthread_mutex_lock(&exchange->lock);
+    exchange->answer = *answer;
+    answer->data = NULL; /* taken over */
+    parked = exchange->deferral == HTTP_DEFER_PARKED;
+    exchange->deferral = HTTP_DEFER_ANSWERED;
+    pthread_mutex_unlock(&exchange->lock);
+    /*
+     * A parked exchange stays untouched by libmicrohttpd until the resume, so
+     * it is not used after this point (connection was read above).
+     */
+    if (parked)
+        MHD_resume_connection(connection);
+    atomic_fetch_sub(&server->deferred_count, 1);
+}
+
 /* Runs the route for method + path once the body is complete. */
 static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Connection *connection,
                                      const char *path, const char *method,
-                                     const struct http_exchange *exchange)
+                                     struct http_exchange *exchange)
 {
     struct http_answer answer;
     const struct http_route *path_match = NULL;
@@ -152,8 +223,20 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
         path_match = &http_routes[index];
         if (strcmp(http_routes[index].method, method) == 0) {
             struct http_request request = {connection, server->logic, exchange->body,
-                                           exchange->length};
+                                           exchange->length, exchange};
             http_routes[index].handler(&request, &answer);
+            if (exchange->deferral != HTTP_NOT_DEFERRED) {
+                pthread_mutex_lock(&exchange->lock);
+                if (exchange->deferral == HTTP_DEFER_RUNNING) {
+                    /* No answer yet: park the connection; http_deferred_finish resumes it. */
+                    MHD_suspend_connection(connection);
+                    exchange->deferral = HTTP_DEFER_PARKED;
+                    pthread_mutex_unlock(&exchange->lock);
+                    return MHD_YES;
+                }
+                pthread_mutex_unlock(&exchange->lock);
+                return http_send_deferred_answer(server, connection, path, exchange);
+            }
             gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status,
                           answer.code, answer.message);
             logic_metrics_count_http(server->logic->metrics, path, answer.code);
@@ -184,6 +267,9 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         exchange = calloc(1, sizeof(*exchange));
         if (exchange == NULL)
             return MHD_NO;
+        exchange->server = server;
+        exchange->connection = connection;
+        pthread_mutex_init(&exchange->lock, NULL);
         *request_state = exchange;
         declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -199,6 +285,8 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         }
         return MHD_YES;
     }
+    if (exchange->deferral == HTTP_DEFER_ANSWERED) /* resumed: the answer is in */
+        return http_send_deferred_answer(server, connection, url, exchange);
     if (*upload_data_size > 0) {
         http_exchange_append(exchange, upload_data, *upload_data_size, server->max_body);
         *upload_data_size = 0;
@@ -220,6 +308,9 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
     (void)connection;
     (void)code;
     if (exchange != NULL) {
+        if (exchange->answer.data != NULL) /* an answer that was never sent */
+            json_decref(exchange->answer.data);
+        pthread_mutex_destroy(&exchange->lock);
         free(exchange->body);
         free(exchange);
         *request_state = NULL;
@@ -288,7 +379,8 @@ int http_server_start(struct http_server **out, const struct logic_context *logi
     struct http_server *server;
     struct sockaddr_storage bind_address;
     socklen_t bind_length;
-    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG |
+                         MHD_ALLOW_SUSPEND_RESUME;
     int status;
 
     *out = NULL;
@@ -302,6 +394,7 @@ int http_server_start(struct http_server **out, const struct logic_context *logi
         return GIM_ERR_NO_MEMORY;
     server->logic = logic;
     server->max_body = max_body;
+    atomic_init(&server->deferred_count, 0);
     /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
@@ -326,10 +419,22 @@ unsigned int http_server_port(const struct http_server *server)
     return info ? info->port : 0;
 }
 
-void http_server_stop(struct http_server *server)
+void http_server_stop(struct http_server *server, int wait_ms)
 {
+    int64_t deadline_ms;
+
     if (server == NULL)
         return;
+    /* A suspended connection must be resumed before the daemon stops: wait for the answers. */
+    deadline_ms = gim_monotonic_ms() + wait_ms;
+    while (atomic_load(&server->deferred_count) > 0) {
+        if (gim_monotonic_ms() >= deadline_ms) {
+            gim_log_warn("http: %d deferred answers still missing after %dms; stopping anyway",
+                         atomic_load(&server->deferred_count), wait_ms);
+            break;
+        }
+        nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
+    }
     MHD_stop_daemon(server->daemon);
     free(server);
 }

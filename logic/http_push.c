@@ -10,12 +10,50 @@
 #include "logic/http_params.h"
 #include "logic/push.h"
 
+/*
+ * The end of a push whose answer was deferred: goim's envelope with code 0
+ * on success, else HTTP 200 with the failure and the endpoint's code. user is
+ * the http_deferred token.
+ */
+static void http_push_finish(void *user, int status, const char *error, int failure_code)
+{
+    struct http_answer answer;
+
+    http_answer_init(&answer);
+    if (status != GIM_OK)
+        http_answer_error(&answer, MHD_HTTP_OK, failure_code, "%s", error);
+    http_deferred_finish(user, &answer);
+}
+
+/* producer_done_fn for push/keys: goim answers its failures with -400. */
+static void http_push_done_request_error(void *user, int status, const char *error)
+{
+    http_push_finish(user, status, error, HTTP_CODE_REQUEST_ERR);
+}
+
+/* producer_done_fn for push/mids, push/room and push/all: failures are -500. */
+static void http_push_done_server_error(void *user, int status, const char *error)
+{
+    http_push_finish(user, status, error, HTTP_CODE_SERVER_ERR);
+}
+
+/* Defers the answer of request; on NULL (cannot defer) answer says why. */
+static struct http_deferred *http_push_defer(const struct http_request *request,
+                                             struct http_answer *answer)
+{
+    struct http_deferred *deferred = http_request_defer(request);
+
+    if (deferred == NULL)
+        http_answer_error(answer, MHD_HTTP_INTERNAL_SERVER_ERROR, HTTP_CODE_SERVER_ERR,
+                          "push: the request cannot wait for Kafka");
+    return deferred;
+}
+
 void http_push_keys(const struct http_request *request, struct http_answer *answer)
 {
+    struct http_deferred *deferred;
     struct http_values keys;
     int32_t operation;
-    char error[256];
-    int status;
 
     if (http_param_int32(request, "operation", 0, &operation, answer) != GIM_OK)
         return;
@@ -27,30 +65,29 @@ void http_push_keys(const struct http_request *request, struct http_answer *answ
                           "keys: no key given");
         return;
     }
-    status = push_keys(request->logic, operation, keys.items, keys.count, request->body,
-                       request->body_length, error, sizeof(error));
+    deferred = http_push_defer(request, answer);
+    if (deferred != NULL)
+        push_keys(request->logic, operation, keys.items, keys.count, request->body,
+                  request->body_length, http_push_done_request_error, deferred);
     http_values_free(&keys);
-    if (status != GIM_OK)
-        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_REQUEST_ERR, "%s", error);
 }
 
 void http_push_mids(const struct http_request *request, struct http_answer *answer)
 {
+    struct http_deferred *deferred;
     int64_t *mids;
     size_t count;
     int32_t operation;
-    char error[256];
-    int status;
 
     if (http_param_int32(request, "operation", 0, &operation, answer) != GIM_OK)
         return;
     if (http_param_int64_list(request, "mids", &mids, &count, answer) != GIM_OK)
         return;
-    status = push_mids(request->logic, operation, mids, count, request->body, request->body_length,
-                       error, sizeof(error));
+    deferred = http_push_defer(request, answer);
+    if (deferred != NULL)
+        push_mids(request->logic, operation, mids, count, request->body, request->body_length,
+                  http_push_done_server_error, deferred);
     free(mids);
-    if (status != GIM_OK)
-        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
 }
 
 /* Longest "<type>://<room>" accepted; longer is a parameter error. */
@@ -58,8 +95,9 @@ void http_push_mids(const struct http_request *request, struct http_answer *answ
 
 void http_push_room(const struct http_request *request, struct http_answer *answer)
 {
+    struct http_deferred *deferred;
     const char *type, *room;
-    char room_key[HTTP_PUSH_MAX_ROOM_KEY], error[256];
+    char room_key[HTTP_PUSH_MAX_ROOM_KEY];
     int32_t operation;
     int length;
 
@@ -73,20 +111,22 @@ void http_push_room(const struct http_request *request, struct http_answer *answ
                           "room: type://room longer than %d bytes", HTTP_PUSH_MAX_ROOM_KEY - 1);
         return;
     }
-    if (push_room(request->logic, operation, room_key, request->body, request->body_length, error,
-                  sizeof(error)) != GIM_OK)
-        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
+    deferred = http_push_defer(request, answer);
+    if (deferred != NULL)
+        push_room(request->logic, operation, room_key, request->body, request->body_length,
+                  http_push_done_server_error, deferred);
 }
 
 void http_push_all(const struct http_request *request, struct http_answer *answer)
 {
+    struct http_deferred *deferred;
     int32_t operation, speed;
-    char error[256];
 
     if (http_param_required_int32(request, "operation", &operation, answer) != GIM_OK ||
         http_param_int32(request, "speed", 0, &speed, answer) != GIM_OK)
         return;
-    if (push_all(request->logic, operation, speed, request->body, request->body_length, error,
-                 sizeof(error)) != GIM_OK)
-        http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "%s", error);
+    deferred = http_push_defer(request, answer);
+    if (deferred != NULL)
+        push_all(request->logic, operation, speed, request->body, request->body_length,
+                 http_push_done_server_error, deferred);
 }

@@ -117,7 +117,8 @@ int main(int argc, char **argv)
     gim_log_notice("logic stopping (signal %d)", signal_number);
     exit_code = 0;
 stop:
-    http_server_stop(http);
+    /* pushes in flight get their Kafka acknowledgement (or kafka.timeout) first */
+    http_server_stop(http, (int)config.kafka_timeout_ms + 1000);
     gim_rpc_server_stop(rpc);
     logic_online_destroy(logic.online);
     balancer_destroy(logic.balancer);

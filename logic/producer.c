@@ -1,7 +1,6 @@
 /* producer.c: Kafka producer with a wait for delivery reports (see producer.h). */
 #include "logic/producer.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
@@ -30,19 +29,19 @@ struct producer {
 };
 
 /*
- * The completion of one producer_send: the sender and every record in flight
- * each hold a reference, so whoever finishes last frees it (a sender that
- * gave up waiting does not free it under a late delivery report).
+ * The completion of one producer_send_async. references counts the records
+ * without a delivery report plus one held by the sender while it produces;
+ * whoever drops the last calls done and frees the batch. failed goes from
+ * GIM_OK to a failure once (compare-and-swap); only that winner writes
+ * error, before dropping its reference, so the last one reads it whole.
  */
 struct producer_batch {
-    pthread_mutex_t lock;
-    pthread_cond_t done;
-    size_t pending;  /* records without a delivery report yet */
-    int references;  /* pending records + 1 for the sender while it waits */
-    int failed;      /* first failure status, or GIM_OK */
-    char error[160]; /* text of the first failure */
-    /* monotonic: when the sender began producing */
-    struct timespec started;
+    atomic_size_t references;
+    atomic_int failed;
+    char error[160];
+    struct timespec started; /* monotonic: when the sender began producing */
+    producer_done_fn done;
+    void *user;
 };
 
 /* Seconds on the monotonic clock since since. */
@@ -74,31 +73,23 @@ void producer_count_into(struct producer *producer, struct gim_counter *acknowle
     producer->latency_seconds = latency_seconds;
 }
 
-/* Drops one reference; frees batch when it was the last. Called with batch->lock held. */
-static void producer_batch_release_locked(struct producer_batch *batch)
+/* Records failure status with its text unless an earlier failure was recorded. */
+static void producer_batch_fail(struct producer_batch *batch, int status, const char *what,
+                                rd_kafka_resp_err_t result)
 {
-    bool last = --batch->references == 0;
+    int expected = GIM_OK;
 
-    pthread_mutex_unlock(&batch->lock);
-    if (last) {
-        pthread_cond_destroy(&batch->done);
-        pthread_mutex_destroy(&batch->lock);
-        free(batch);
-    }
+    if (atomic_compare_exchange_strong(&batch->failed, &expected, status))
+        snprintf(batch->error, sizeof(batch->error), "kafka: %s%s", what, rd_kafka_err2str(result));
 }
 
-/* Records the outcome of one record: success or the first error. */
-static void producer_batch_finish(struct producer_batch *batch, rd_kafka_resp_err_t result)
+/* Drops one reference; the last one calls done and frees batch. */
+static void producer_batch_release(struct producer_batch *batch)
 {
-    pthread_mutex_lock(&batch->lock);
-    if (result != RD_KAFKA_RESP_ERR_NO_ERROR && batch->failed == GIM_OK) {
-        batch->failed =
-            result == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT ? GIM_ERR_TIMEOUT : GIM_ERR_UNAVAILABLE;
-        snprintf(batch->error, sizeof(batch->error), "kafka: %s", rd_kafka_err2str(result));
-    }
-    batch->pending--;
-    pthread_cond_broadcast(&batch->done);
-    producer_batch_release_locked(batch);
+    if (atomic_fetch_sub(&batch->references, 1) != 1)
+        return;
+    batch->done(batch->user, atomic_load(&batch->failed), batch->error);
+    free(batch);
 }
 
 /* librdkafka delivery report, on the poll thread. */
@@ -113,7 +104,13 @@ static void producer_delivery_report(rd_kafka_t *kafka, const rd_kafka_message_t
     if (batch != NULL) {
         /* the batch is alive: this record holds a reference until producer_batch_finish */
         producer_count(opaque, message->err == RD_KAFKA_RESP_ERR_NO_ERROR, &batch->started);
-        producer_batch_finish(batch, message->err);
+        if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            producer_batch_fail(batch,
+                                message->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT
+                                    ? GIM_ERR_TIMEOUT
+                                    : GIM_ERR_UNAVAILABLE,
+                                "", message->err);
+        producer_batch_release(batch);
     }
 }
 
@@ -182,8 +179,10 @@ int producer_create(struct producer **out, const char *brokers, const char *topi
         status = producer_set(conf, "acks", "all", error, error_size);
     if (status == GIM_OK) /* librdkafka itself gives up on a record after kafka.timeout */
         status = producer_set(conf, "message.timeout.ms", timeout_text, error, error_size);
-    if (status == GIM_OK) /* a push waits for its ack: do not linger to build batches */
+    if (status == GIM_OK) /* a push waits for its ack: linger little; load batches by itself */
         status = producer_set(conf, "linger.ms", "1", error, error_size);
+    if (status == GIM_OK) /* small produce requests leave at once, not after the peer's ACK */
+        status = producer_set(conf, "socket.nagle.disable", "true", error, error_size);
     if (status == GIM_OK) /* goim: sarama's default partitioner hashes the key with FNV-1a */
         status = producer_set(conf, "partitioner", "fnv1a_random", error, error_size);
     if (status == GIM_OK) /* bound of the local queue; a full queue fails the push at once */
@@ -225,61 +224,41 @@ int producer_create(struct producer **out, const char *brokers, const char *topi
     return GIM_OK;
 }
 
-int producer_send(struct producer *producer, const struct producer_record *records, size_t count,
-                  char *error, size_t error_size)
+void producer_send_async(struct producer *producer, const struct producer_record *records,
+                         size_t count, producer_done_fn done, void *user)
 {
     struct producer_batch *batch;
-    struct timespec deadline;
     size_t index;
-    int status;
 
-    error[0] = '\0';
-    if (count == 0)
-        return GIM_OK;
-    batch = calloc(1, sizeof(*batch));
-    if (batch == NULL) {
-        snprintf(error, error_size, "out of memory");
-        return GIM_ERR_NO_MEMORY;
+    if (count == 0) {
+        done(user, GIM_OK, "");
+        return;
     }
-    pthread_mutex_init(&batch->lock, NULL);
-    gim_cond_init_monotonic(&batch->done);
-    batch->failed = GIM_OK;
-    batch->references = 1;
+    batch = malloc(sizeof(*batch));
+    if (batch == NULL) {
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    atomic_init(&batch->references, 1);
+    atomic_init(&batch->failed, GIM_OK);
+    batch->error[0] = '\0';
+    batch->done = done;
+    batch->user = user;
     clock_gettime(CLOCK_MONOTONIC, &batch->started);
-
-    pthread_mutex_lock(&batch->lock);
     for (index = 0; index < count; index++) {
         /* Count the record before producing: its report may come at once. */
-        batch->pending++;
-        batch->references++;
+        atomic_fetch_add(&batch->references, 1);
         if (rd_kafka_produce(producer->topic, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                              (void *)records[index].value, records[index].value_length,
                              records[index].key, records[index].key_length, batch) != 0) {
-            rd_kafka_resp_err_t result = rd_kafka_last_error();
             producer_count(producer, false, &batch->started);
-            batch->pending--;
-            batch->references--;
-            batch->failed = GIM_ERR_UNAVAILABLE;
-            snprintf(batch->error, sizeof(batch->error), "kafka: cannot produce: %s",
-                     rd_kafka_err2str(result));
-            break; /* records already produced are still awaited below */
+            producer_batch_fail(batch, GIM_ERR_UNAVAILABLE,
+                                "cannot produce: ", rd_kafka_last_error());
+            atomic_fetch_sub(&batch->references, 1); /* not the last: the sender holds one */
+            break; /* records already produced still get their reports */
         }
     }
-    gim_deadline_after_ms(&deadline, producer->timeout_ms + PRODUCER_WAIT_MARGIN_MS);
-    while (batch->pending > 0) {
-        if (pthread_cond_timedwait(&batch->done, &batch->lock, &deadline) == ETIMEDOUT)
-            break;
-    }
-    if (batch->pending > 0 && batch->failed == GIM_OK) {
-        batch->failed = GIM_ERR_TIMEOUT;
-        snprintf(batch->error, sizeof(batch->error),
-                 "kafka: no acknowledgement within %" PRId64 "ms", producer->timeout_ms);
-    }
-    status = batch->failed;
-    if (status != GIM_OK)
-        snprintf(error, error_size, "%s", batch->error);
-    producer_batch_release_locked(batch);
-    return status;
+    producer_batch_release(batch); /* the sender's reference */
 }
 
 void producer_destroy(struct producer *producer, int flush_ms)

@@ -2,21 +2,23 @@
  * producer.h: logic's Kafka producer (librdkafka), one record per PushMsg.
  *
  * acks=all and message.timeout.ms = kafka.timeout, so librdkafka itself
- * gives up on a record after kafka.timeout. A background thread calls
- * rd_kafka_poll to run the delivery reports. producer_send waits for the
- * delivery report of every record it produced (a completion object with a
- * mutex and a condition variable), so a caller learns that Kafka has the
- * records before it answers its own client. The wait is bounded by
- * kafka.timeout + PRODUCER_WAIT_MARGIN_MS.
+ * gives up on a record after kafka.timeout and every record gets its
+ * delivery report within that bound. A background thread calls
+ * rd_kafka_poll to run the delivery reports. producer_send_async calls its
+ * completion once every record it produced has its report, so a caller
+ * learns that Kafka has the records before it answers its own client,
+ * without a thread waiting meanwhile.
+ *
+ * Batching: linger.ms is small (a record at rest leaves within a
+ * millisecond); under load the records produced while a request is in
+ * flight to the broker form the next batch, so throughput grows with load
+ * without adding latency at rest.
  */
 #ifndef LOGIC_PRODUCER_H
 #define LOGIC_PRODUCER_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* Extra time a sender waits for delivery reports beyond kafka.timeout. */
-#define PRODUCER_WAIT_MARGIN_MS 500
 
 struct producer;
 
@@ -39,16 +41,26 @@ int producer_create(struct producer **producer, const char *brokers, const char 
                     int64_t timeout_ms, char *error, size_t error_size);
 
 /*
- * Produces records[0..count) to the topic and waits until Kafka has
- * acknowledged every one (acks=all) or the bound passed. Safe from several
- * threads at once; blocks the caller. Returns GIM_OK when all were
- * acknowledged; otherwise GIM_ERR_UNAVAILABLE (a record failed or the local
- * queue is full), GIM_ERR_TIMEOUT (no report in time; the record may still
- * be delivered later) or GIM_ERR_NO_MEMORY, with a text in
- * error[0..error_size). count 0 returns GIM_OK at once.
+ * The end of one producer_send_async: status is GIM_OK when Kafka
+ * acknowledged every record (acks=all), else the first failure:
+ * GIM_ERR_UNAVAILABLE (a record failed or the local queue was full),
+ * GIM_ERR_TIMEOUT (no acknowledgement within kafka.timeout) or
+ * GIM_ERR_NO_MEMORY; error is its text ("" on success), valid during the
+ * call only. user is what the caller passed.
  */
-int producer_send(struct producer *producer, const struct producer_record *records, size_t count,
-                  char *error, size_t error_size);
+typedef void (*producer_done_fn)(void *user, int status, const char *error);
+
+/*
+ * Produces records[0..count) to the topic and returns without waiting;
+ * calls done(user, ...) exactly once when every produced record has its
+ * delivery report. done runs on the producer's poll thread, or on the
+ * calling thread before producer_send_async returns when nothing is left
+ * in flight by then (count 0: GIM_OK; nothing could be produced: the
+ * failure). Safe from several threads at once. Records stay the caller's
+ * (librdkafka copies them).
+ */
+void producer_send_async(struct producer *producer, const struct producer_record *records,
+                         size_t count, producer_done_fn done, void *user);
 
 struct gim_counter;
 struct gim_histogram;
@@ -59,7 +71,7 @@ struct gim_histogram;
  * observes the seconds from producing each acknowledged record to its
  * acknowledgement in latency_seconds. Each pointer may be NULL (not counted)
  * and stays the caller's; it must outlive the producer. Call before the
- * first producer_send.
+ * first producer_send_async.
  */
 void producer_count_into(struct producer *producer, struct gim_counter *acknowledged,
                          struct gim_counter *failed, struct gim_histogram *latency_seconds);
@@ -67,7 +79,9 @@ void producer_count_into(struct producer *producer, struct gim_counter *acknowle
 /*
  * Flushes outstanding records for at most flush_ms (those left are logged
  * and lost), stops the poll thread and frees producer. NULL is allowed.
- * Call only when no producer_send is running.
+ * Every record still in flight gets its (failed) delivery report, so
+ * every pending completion runs before this returns. Call only when no
+ * producer_send_async is running.
  */
 void producer_destroy(struct producer *producer, int flush_ms);
 

@@ -16,35 +16,34 @@
 
 /*
  * One PUSH record per distinct server of routes, with that server's keys in
- * lookup order (logic/push_group.h); produces them and waits.
+ * lookup order (logic/push_group.h); produces them; done as push.h.
  */
-static int push_routes(const struct logic_context *logic, int32_t operation,
-                       const struct session_routes *routes, const uint8_t *message, size_t length,
-                       char *error, size_t error_size)
+static void push_routes(const struct logic_context *logic, int32_t operation,
+                        const struct session_routes *routes, const uint8_t *message, size_t length,
+                        producer_done_fn done, void *user)
 {
     struct producer_record *records;
     size_t record_count;
-    int status;
 
-    status = push_group_by_server(routes, operation, message, length, &records, &record_count);
-    if (status != GIM_OK) {
-        snprintf(error, error_size, "out of memory");
-        return status;
+    if (push_group_by_server(routes, operation, message, length, &records, &record_count) !=
+        GIM_OK) {
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
     }
-    if (record_count > 0)
-        status = producer_send(logic->producer, records, record_count, error, error_size);
+    producer_send_async(logic->producer, records, record_count, done, user); /* 0: GIM_OK */
     push_group_free(records, record_count);
-    return status;
 }
 
-/* Writes the text of a failed Redis lookup into error; returns status unchanged. */
-static int push_redis_failed(int status, char *error, size_t error_size)
+/* Reports a failed Redis lookup to done. */
+static void push_redis_failed(int status, producer_done_fn done, void *user)
 {
+    char error[96];
+
     if (status == GIM_ERR_NO_MEMORY)
-        snprintf(error, error_size, "out of memory");
+        snprintf(error, sizeof(error), "out of memory");
     else
-        snprintf(error, error_size, "redis: %s", gim_strerror(status));
-    return status;
+        snprintf(error, sizeof(error), "redis: %s", gim_strerror(status));
+    done(user, status, error);
 }
 
 /* Whose sessions a PUSH goes to: connection keys or user ids (exactly one of them is set). */
@@ -59,9 +58,9 @@ struct push_targets {
  * back before anything is produced), then produces one PUSH record per
  * comet server holding some of them (push_routes).
  */
-static int push_to_sessions(const struct logic_context *logic, int32_t operation,
-                            const struct push_targets *targets, const uint8_t *message,
-                            size_t length, char *error, size_t error_size)
+static void push_to_sessions(const struct logic_context *logic, int32_t operation,
+                             const struct push_targets *targets, const uint8_t *message,
+                             size_t length, producer_done_fn done, void *user)
 {
     struct session_routes routes = {0};
     struct gim_redis *redis;
@@ -69,8 +68,8 @@ static int push_to_sessions(const struct logic_context *logic, int32_t operation
 
     redis = redis_pool_acquire(logic->redis);
     if (redis == NULL) {
-        snprintf(error, error_size, "out of memory");
-        return GIM_ERR_NO_MEMORY;
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
     }
     if (targets->keys != NULL)
         status = session_routes_by_keys(redis, targets->keys, targets->count, &routes);
@@ -78,60 +77,61 @@ static int push_to_sessions(const struct logic_context *logic, int32_t operation
         status = session_routes_by_mids(redis, targets->mids, targets->count, &routes);
     redis_pool_release(logic->redis, redis);
     if (status != GIM_OK)
-        status = push_redis_failed(status, error, error_size);
+        push_redis_failed(status, done, user);
     else
-        status = push_routes(logic, operation, &routes, message, length, error, error_size);
+        push_routes(logic, operation, &routes, message, length, done, user);
     session_routes_free(&routes);
-    return status;
 }
 
-int push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
-              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size)
+void push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
+               size_t count, const uint8_t *message, size_t length, producer_done_fn done,
+               void *user)
 {
     const struct push_targets targets = {.keys = keys, .count = count};
 
     if (count == 0) {
-        snprintf(error, error_size, "keys: no key given");
-        return GIM_ERR_INVALID;
+        done(user, GIM_ERR_INVALID, "keys: no key given");
+        return;
     }
-    return push_to_sessions(logic, operation, &targets, message, length, error, error_size);
+    push_to_sessions(logic, operation, &targets, message, length, done, user);
 }
 
-int push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
-              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size)
+void push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
+               size_t count, const uint8_t *message, size_t length, producer_done_fn done,
+               void *user)
 {
     const struct push_targets targets = {.mids = mids, .count = count};
 
-    if (count == 0)
-        return GIM_OK;
-    return push_to_sessions(logic, operation, &targets, message, length, error, error_size);
+    if (count == 0) {
+        done(user, GIM_OK, "");
+        return;
+    }
+    push_to_sessions(logic, operation, &targets, message, length, done, user);
 }
 
-/* Packs push and produces it as one record with key; waits for Kafka. */
-static int push_one_record(const struct logic_context *logic, const Goim__Logic__PushMsg *push,
-                           const char *key, char *error, size_t error_size)
+/* Packs push and produces it as one record with key; done as push.h. */
+static void push_one_record(const struct logic_context *logic, const Goim__Logic__PushMsg *push,
+                            const char *key, producer_done_fn done, void *user)
 {
     struct producer_record record;
     size_t packed_size = goim__logic__push_msg__get_packed_size(push);
     uint8_t *packed = malloc(packed_size ? packed_size : 1);
-    int status;
 
     if (packed == NULL) {
-        snprintf(error, error_size, "out of memory");
-        return GIM_ERR_NO_MEMORY;
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
     }
     goim__logic__push_msg__pack(push, packed);
     record.key = key;
     record.key_length = strlen(key);
     record.value = packed;
     record.value_length = packed_size;
-    status = producer_send(logic->producer, &record, 1, error, error_size);
+    producer_send_async(logic->producer, &record, 1, done, user);
     free(packed);
-    return status;
 }
 
-int push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
-              const uint8_t *message, size_t length, char *error, size_t error_size)
+void push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
+               const uint8_t *message, size_t length, producer_done_fn done, void *user)
 {
     Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
 
@@ -141,11 +141,11 @@ int push_room(const struct logic_context *logic, int32_t operation, const char *
     push.msg.data = (uint8_t *)message;
     push.msg.len = length;
     gim_log_debug("push: room=%s op=%d bytes=%zu", room_key, operation, length);
-    return push_one_record(logic, &push, room_key, error, error_size);
+    push_one_record(logic, &push, room_key, done, user);
 }
 
-int push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
-             const uint8_t *message, size_t length, char *error, size_t error_size)
+void push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
+              const uint8_t *message, size_t length, producer_done_fn done, void *user)
 {
     Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
     char key[16];
@@ -157,5 +157,5 @@ int push_all(const struct logic_context *logic, int32_t operation, int32_t speed
     push.msg.data = (uint8_t *)message;
     push.msg.len = length;
     gim_log_debug("push: broadcast op=%d speed=%d bytes=%zu", operation, speed, length);
-    return push_one_record(logic, &push, key, error, error_size);
+    push_one_record(logic, &push, key, done, user);
 }

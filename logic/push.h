@@ -3,22 +3,30 @@
  *
  * The transport-free part of logic's push API: look the targets up in
  * Redis, group connection keys by comet server (logic/push_group.h), build
- * goim's PushMsg (proto/logic.proto) and produce it, waiting for Kafka's
- * acknowledgement.
+ * goim's PushMsg (proto/logic.proto) and produce it; the caller learns of
+ * Kafka's acknowledgement through a completion.
  * Record keys are goim's: PUSH -> keys[0], ROOM -> the room key,
  * BROADCAST -> the operation in decimal.
  *
- * Every function returns GIM_OK once Kafka has acknowledged every record;
- * GIM_ERR_INVALID for a bad argument; GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE
- * for Redis trouble; GIM_ERR_UNAVAILABLE / GIM_ERR_TIMEOUT for Kafka
- * trouble; GIM_ERR_NO_MEMORY. On failure error[0..error_size) says why.
- * All pointers stay the caller's.
+ * Every function calls done(user, status, error) exactly once
+ * (producer.h's producer_done_fn): GIM_OK once Kafka has acknowledged
+ * every record (or there was nothing to send); GIM_ERR_INVALID for a bad
+ * argument; GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE for Redis trouble;
+ * GIM_ERR_UNAVAILABLE / GIM_ERR_TIMEOUT for Kafka trouble;
+ * GIM_ERR_NO_MEMORY; error says why. The Redis lookup runs on the calling
+ * thread (one pooled connection, its commands pipelined); nothing waits
+ * for Kafka: done runs on the producer's poll thread, or on the calling
+ * thread before the function returns when nothing is in flight by then.
+ * All pointers stay the caller's (they are copied before the function
+ * returns).
  */
 #ifndef LOGIC_PUSH_H
 #define LOGIC_PUSH_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "logic/producer.h"
 
 struct logic_context;
 
@@ -27,30 +35,32 @@ struct logic_context;
  * one PUSH record per comet server holding some of them. Keys without a
  * session are skipped. count == 0 is GIM_ERR_INVALID (goim fails too).
  */
-int push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
-              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size);
+void push_keys(const struct logic_context *logic, int32_t operation, const char *const *keys,
+               size_t count, const uint8_t *message, size_t length, producer_done_fn done,
+               void *user);
 
 /*
  * Pushes message[0..length) with operation to every connection of the users
  * mids[0..count): one PUSH record per comet server. No mids, or no user
  * online, is GIM_OK with nothing sent.
  */
-int push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
-              size_t count, const uint8_t *message, size_t length, char *error, size_t error_size);
+void push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
+               size_t count, const uint8_t *message, size_t length, producer_done_fn done,
+               void *user);
 
 /*
  * Pushes message[0..length) with operation to every connection in room
  * room_key ("<type>://<room>"): one ROOM record, record key = room_key.
  */
-int push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
-              const uint8_t *message, size_t length, char *error, size_t error_size);
+void push_room(const struct logic_context *logic, int32_t operation, const char *room_key,
+               const uint8_t *message, size_t length, producer_done_fn done, void *user);
 
 /*
  * Pushes message[0..length) with operation to every connection of every
  * comet: one BROADCAST record with speed (job's per-second rate, 0 =
  * unlimited), record key = the operation in decimal.
  */
-int push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
-             const uint8_t *message, size_t length, char *error, size_t error_size);
+void push_all(const struct logic_context *logic, int32_t operation, int32_t speed,
+              const uint8_t *message, size_t length, producer_done_fn done, void *user);
 
 #endif

@@ -11,6 +11,12 @@
 # default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
 # default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
 # flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms").
+# Against a cluster that is already running (goim, goim-c, a deployment): set BENCH_COMET_ADDR
+# (host:port of a comet's TCP listener) and BENCH_LOGIC_ADDR (host:port of logic's HTTP API), and
+# BENCH_COMET_WS_ADDR for the WebSocket pass; nothing is started then, KAFKA_BROKERS is not used,
+# and the comet is not restarted between passes. BENCH_COMET_PID and BENCH_LOGIC_PID (optional, on
+# this machine) add the comet's RSS and CPU and logic's CPU per request and per connect; without
+# them those figures are left out ("-").
 # Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC / 23104 metrics,
 # job metrics 23106, logic 23111/23119; BENCH_*_PORT change them) so it can run beside `make run`
 # and the integration tests.
@@ -29,6 +35,14 @@ cluster_error_prefix="run-bench: "
 
 build=${1:-$root/build/release}
 run_dir=${BENCH_RUN_DIR:-$root/build/bench}
+external=0
+if [ -n "${BENCH_COMET_ADDR:-}" ] || [ -n "${BENCH_LOGIC_ADDR:-}" ]; then
+    if [ -z "${BENCH_COMET_ADDR:-}" ] || [ -z "${BENCH_LOGIC_ADDR:-}" ]; then
+        echo "run-bench: an external cluster needs both BENCH_COMET_ADDR and BENCH_LOGIC_ADDR" >&2
+        exit 2
+    fi
+    external=1
+fi
 redis_port=${BENCH_REDIS_PORT:-26379}
 comet_tcp=127.0.0.1:${BENCH_COMET_PORT:-23101}
 comet_ws=127.0.0.1:${BENCH_COMET_WS_PORT:-23102}
@@ -48,31 +62,6 @@ ulimit -n "$(ulimit -Hn)"
 trap cluster_stop_all EXIT
 trap 'exit 130' INT TERM
 
-cluster_start_redis "$redis_port" "$run_dir"
-
-job_flags=()
-read -r -a extra_job_flags <<<"${BENCH_JOB_FLAGS:-}"
-kafka_kind=real
-if [ -z "${KAFKA_BROKERS:-}" ]; then
-    kafka_kind="embedded dev broker (librdkafka mock)"
-    job_flags=("${cluster_dev_kafka_job_flags[@]}")
-    cluster_start_dev_kafka "$build/bin" "$run_dir"
-fi
-export KAFKA_BROKERS
-
-cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
-    -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
-cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr 127.0.0.1:23106 \
-    "${job_flags[@]}" "${extra_job_flags[@]}"
-start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports accept, else 1
-    cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
-        -websocket.bind "$comet_ws" -rpcServer.addr "$comet_rpc" \
-        -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
-        -metrics.addr 127.0.0.1:23104
-    comet_pid=$cluster_last_pid
-    cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20 || return 1
-    cluster_wait_port 127.0.0.1 "${comet_ws##*:}" 20
-}
 # Waits until pattern occurs at least count times (default 1) in file.
 wait_log() { # file pattern seconds [count]
     local deadline=$((SECONDS + $3)) count=${4:-1}
@@ -84,17 +73,50 @@ wait_log() { # file pattern seconds [count]
         sleep 0.2
     done
 }
-cluster_wait_port 127.0.0.1 "${logic_http##*:}" 20
-start_comet
-# Measure the cluster, not its start: until the job's group join has been assigned the
-# partitions (about 3 s with either broker) and the job has read the comet from the registry,
-# pushes wait in Kafka and the first at-rest latencies would be seconds.
-wait_log "$run_dir/job.log" "kafka: assigned" 60
-wait_log "$run_dir/job.log" "comets: $host joined" 20
+start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports accept, else 1
+    cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
+        -websocket.bind "$comet_ws" -rpcServer.addr "$comet_rpc" \
+        -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
+        -metrics.addr "127.0.0.1:${BENCH_COMET_METRICS_PORT:-23104}"
+    comet_pid=$cluster_last_pid
+    cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20 || return 1
+    cluster_wait_port 127.0.0.1 "${comet_ws##*:}" 20
+}
+
+job_flags=()
+read -r -a extra_job_flags <<<"${BENCH_JOB_FLAGS:-}"
+if ((external)); then
+    comet_pid=${BENCH_COMET_PID:-0}
+    logic_pid=${BENCH_LOGIC_PID:-0}
+    kafka_kind="external cluster (comet $BENCH_COMET_ADDR, logic $BENCH_LOGIC_ADDR)"
+    extra_job_flags=()
+else
+    cluster_start_redis "$redis_port" "$run_dir"
+    kafka_kind=real
+    if [ -z "${KAFKA_BROKERS:-}" ]; then
+        kafka_kind="embedded dev broker (librdkafka mock)"
+        job_flags=("${cluster_dev_kafka_job_flags[@]}")
+        cluster_start_dev_kafka "$build/bin" "$run_dir"
+    fi
+    export KAFKA_BROKERS
+
+    cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
+        -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
+    logic_pid=$cluster_last_pid
+    cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr "127.0.0.1:${BENCH_JOB_METRICS_PORT:-23106}" \
+        "${job_flags[@]}" "${extra_job_flags[@]}"
+    cluster_wait_port 127.0.0.1 "${logic_http##*:}" 20
+    start_comet
+    # Measure the cluster, not its start: until the job's group join has been assigned the
+    # partitions (about 3 s with either broker) and the job has read the comet from the registry,
+    # pushes wait in Kafka and the first at-rest latencies would be seconds.
+    wait_log "$run_dir/job.log" "kafka: assigned" 60
+    wait_log "$run_dir/job.log" "comets: $host joined" 20
+    export BENCH_COMET_ADDR=$comet_tcp BENCH_COMET_WS_ADDR=$comet_ws BENCH_LOGIC_ADDR=$logic_http
+fi
 
 export BENCH_LOADGEN=$build/bench/loadgen BENCH_PUSHER=$build/bench/pusher
-export BENCH_COMET_ADDR=$comet_tcp BENCH_COMET_WS_ADDR=$comet_ws BENCH_LOGIC_ADDR=$logic_http
-export BENCH_RUN_DIR=$run_dir BENCH_KAFKA="$kafka_kind"
+export BENCH_RUN_DIR=$run_dir BENCH_KAFKA="$kafka_kind" BENCH_LOGIC_PID=$logic_pid
 export BENCH_RESULTS=${BENCH_RESULTS:-$run_dir/results.json}
 export BENCH_JOB_FLAGS_USED="${job_flags[*]}${extra_job_flags[*]:+ ${extra_job_flags[*]}}"
 # A fresh comet for the next pass: the previous population's freed memory must not be reused by
@@ -115,7 +137,7 @@ status=0
 pass=0
 for pass_scenarios in "${pass_list[@]}"; do
     pass=$((pass + 1))
-    if ((pass > 1)); then
+    if ((pass > 1 && !external)); then
         if ! kill -0 "$comet_pid" 2>/dev/null; then
             echo "run-bench: the comet (pid $comet_pid) died during the run; logs in $run_dir" >&2
             status=1

@@ -42,7 +42,8 @@ PUSHER = os.environ.get("BENCH_PUSHER", "")
 COMET_ADDR = os.environ.get("BENCH_COMET_ADDR", "")
 COMET_WS_ADDR = os.environ.get("BENCH_COMET_WS_ADDR", "")
 LOGIC_ADDR = os.environ.get("BENCH_LOGIC_ADDR", "")
-COMET_PID = int(os.environ.get("BENCH_COMET_PID") or 0)
+COMET_PID = int(os.environ.get("BENCH_COMET_PID") or 0)  # 0: not ours (an external cluster)
+LOGIC_PID = int(os.environ.get("BENCH_LOGIC_PID") or 0)
 RUN_DIR = os.environ.get("BENCH_RUN_DIR", "")
 CONNS = int(os.environ.get("BENCH_CONNS") or 15000)
 TCP_SCENARIOS = ["atrest", "idle", "connect", "fanout", "mids", "broadcast"]
@@ -54,7 +55,9 @@ FANOUT_STEPS = [20, 50, 100, 200, 400, 800, 1600]
 # A step is sustained when the pusher keeps its rate, >= 99 % is delivered and p99 stays under
 # this: with the dev broker the pipeline alone costs ~0.5 s, a growing backlog costs seconds.
 FANOUT_MAX_P99_US = 1000 * int(os.environ.get("BENCH_FANOUT_MAX_P99_MS", 2000))
-MIDS_RATE = float(os.environ.get("BENCH_MIDS_RATE", 200))
+MIDS_RATE = float(os.environ.get("BENCH_MIDS_RATE", 1000))
+# push/mids as fast as possible with this many client connections, each one request in flight.
+MIDS_MAX_CONNS = [int(n) for n in os.environ.get("BENCH_MIDS_CONNS", "8,64").split(",")]
 PHASE_SECONDS = float(os.environ.get("BENCH_PHASE_SECONDS", 10))
 MID_BASE = 1000000
 WS_MID_BASE = 2000000
@@ -86,6 +89,9 @@ def slab_kib():
 
 
 def comet_rss_kib():
+    """The comet's RSS, or 0 when its PID is not known (an external cluster)."""
+    if not COMET_PID:
+        return 0
     with open("/proc/%d/status" % COMET_PID) as status:
         for line in status:
             if line.startswith("VmRSS:"):
@@ -93,10 +99,26 @@ def comet_rss_kib():
     return 0
 
 
-def comet_cpu_seconds():
-    with open("/proc/%d/stat" % COMET_PID) as stat:
+def cpu_seconds(pid):
+    """User + system CPU seconds of process pid, or 0.0 when pid is 0 (not known)."""
+    if not pid:
+        return 0.0
+    with open("/proc/%d/stat" % pid) as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def comet_cpu_seconds():
+    return cpu_seconds(COMET_PID)
+
+
+def logic_cpu_seconds():
+    return cpu_seconds(LOGIC_PID)
+
+
+def cpu_percent(pid, seconds, wall):
+    """CPU percent over wall seconds, or None when pid is not known."""
+    return round(100 * seconds / wall, 1) if pid and wall > 0 else None
 
 
 class Loadgen:
@@ -111,8 +133,9 @@ class Loadgen:
         self.command = [LOADGEN, "-addr", COMET_WS_ADDR if websocket else COMET_ADDR,
                         "-conns", str(conns), "-procs", str(procs),
                         "-mid-base", str(mid_base), "-room", room, "-heartbeat", "30",
-                        "-sources", "16", "-status", self.status_path,
-                        "-comet-pid", str(COMET_PID)]
+                        "-sources", "16", "-status", self.status_path]
+        if COMET_PID:
+            self.command += ["-comet-pid", str(COMET_PID)]
         if websocket:
             self.command += ["-transport", "websocket"]
         self.log_file = open(os.path.join(RUN_DIR, name + ".log"), "w")
@@ -249,9 +272,11 @@ def connect_idle_population(name, mid_base, websocket):
 
     Returns (population, idle memory measurement, final status, ramp seconds)."""
     rss_before, sock_before, slab_before = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
+    logic_cpu_before = logic_cpu_seconds()
     population = Loadgen(name, CONNS, mid_base, "test://1", websocket=websocket)
     try:
         status = population.wait_authed(max(120, CONNS // 50))
+        logic_cpu_ramp = logic_cpu_seconds() - logic_cpu_before
         if status["authed"] < CONNS:
             log("only %d of %d connections authenticated" % (status["authed"], CONNS))
         ramp_seconds = (status["last_auth_us"] - status["first_connect_us"]) / 1e6
@@ -266,7 +291,8 @@ def connect_idle_population(name, mid_base, websocket):
     idle = {
         "connections": status["authed"], "processes": status["processes"],
         "comet_rss_kib_before": rss_before, "comet_rss_kib_after": rss_after,
-        "comet_rss_bytes_per_conn": round((rss_after - rss_before) * 1024 / authed),
+        "comet_rss_bytes_per_conn": (round((rss_after - rss_before) * 1024 / authed)
+                                     if COMET_PID else None),
         "tcp_mem_pages_before": sock_before, "tcp_mem_pages_after": sock_after,
         "kernel_tcp_bytes_per_conn_both_ends": round((sock_after - sock_before) * page /
                                                      authed),
@@ -274,7 +300,9 @@ def connect_idle_population(name, mid_base, websocket):
                                                       authed),
         "note": "sockstat mem counts buffer pages only (idle sockets hold none); Slab "
                 "(/proc/meminfo) holds the socket structures of both ends, loopback",
-        "loadgen_cpu_s": status["loadgen_cpu_s"]}
+        "loadgen_cpu_s": status["loadgen_cpu_s"],
+        "logic_cpu_us_per_connect": (round(1e6 * logic_cpu_ramp / authed, 1)
+                                     if LOGIC_PID else None)}
     return population, idle, status, ramp_seconds
 
 
@@ -288,7 +316,8 @@ def start_population(results, wanted):
         results["connect"] = {
             "connections": status["authed"], "failed": status["connect_failed"],
             "seconds": round(ramp_seconds, 3),
-            "per_second": round(status["authed"] / ramp_seconds) if ramp_seconds > 0 else None}
+            "per_second": round(status["authed"] / ramp_seconds) if ramp_seconds > 0 else None,
+            "logic_cpu_us_per_connect": idle["logic_cpu_us_per_connect"]}
     return population
 
 
@@ -322,7 +351,7 @@ def fanout_phase(population, rate, seconds):
             "push_rate": answer["rate"], "expected": expected, "delivered": delivered,
             "delivered_fraction": round(delivered / expected, 4) if expected else 0,
             "delivered_per_second": round(delivered / answer["elapsed_s"]),
-            "comet_cpu_percent": round(100 * (comet_cpu_seconds() - cpu_before) / wall, 1),
+            "comet_cpu_percent": cpu_percent(COMET_PID, comet_cpu_seconds() - cpu_before, wall),
             "loadgen_cpu_percent": round(100 * (status["loadgen_cpu_s"] - loadgen_cpu_before) /
                                          wall, 1),
             "latency_us": latency_summary(status), "first_error": answer["first_error"]}
@@ -365,22 +394,35 @@ def run_fanout_ws(results, population):
                             "protocol_errors": population.status()["protocol_errors"]}
 
 
+def mids_phase(population, rate, conns):
+    """push/mids to random online mids for PHASE_SECONDS at rate (0: as fast as possible)."""
+    population.reset()
+    comet_before, logic_before = comet_cpu_seconds(), logic_cpu_seconds()
+    wall_before = time.time()
+    answer = push(MIDS_PATH, rate=rate, duration=PHASE_SECONDS, conns=conns,
+                  mid_base=MID_BASE, mid_count=CONNS)
+    logic_cpu = logic_cpu_seconds() - logic_before
+    status = population.wait_frames(answer["ok"], 10, quiet_seconds=2.0)
+    wall = time.time() - wall_before
+    requests = answer["ok"] + answer["failed"]
+    return {"requested_rate": rate or "max", "http_conns": conns,
+            "requests_ok": answer["ok"], "failed": answer["failed"],
+            "logic_requests_per_second": answer["rate"],
+            "http_request_us": answer["request_latency_us"],
+            "logic_cpu_us_per_request": (round(1e6 * logic_cpu / requests, 1)
+                                         if LOGIC_PID and requests else None),
+            "received": status["push_frames"], "latency_us": latency_summary(status),
+            "comet_cpu_percent": cpu_percent(COMET_PID, comet_cpu_seconds() - comet_before, wall),
+            "first_error": answer["first_error"]}
+
+
 def run_mids(results, population):
-    out = {}
-    for name, rate, conns in (("fixed", MIDS_RATE, 4), ("max", 0, 8)):
-        population.reset()
-        cpu_before, wall_before = comet_cpu_seconds(), time.time()
-        answer = push(MIDS_PATH, rate=rate, duration=PHASE_SECONDS, conns=conns,
-                      mid_base=MID_BASE, mid_count=CONNS)
-        status = population.wait_frames(answer["ok"], 10, quiet_seconds=2.0)
-        out[name] = {"requested_rate": rate or "max", "http_conns": conns,
-                     "requests_ok": answer["ok"], "failed": answer["failed"],
-                     "logic_requests_per_second": answer["rate"],
-                     "http_request_us": answer["request_latency_us"],
-                     "received": status["push_frames"], "latency_us": latency_summary(status),
-                     "comet_cpu_percent": round(100 * (comet_cpu_seconds() - cpu_before) /
-                                                (time.time() - wall_before), 1),
-                     "first_error": answer["first_error"]}
+    # the fixed rate needs enough connections in flight: each one carries at most 1/latency req/s
+    out = {"fixed": mids_phase(population, MIDS_RATE, max(4, int(MIDS_RATE // 50)))}
+    for conns in MIDS_MAX_CONNS:
+        out["max_%d" % conns] = mids_phase(population, 0, conns)
+        log("push/mids max with %d connections: %.0f req/s" % (
+            conns, out["max_%d" % conns]["logic_requests_per_second"]))
     results["mids"] = out
 
 
@@ -429,22 +471,26 @@ def table(results):
                     r["pushes_ok"])))
     if "idle" in results:
         r = results["idle"]
-        rows.append(("1 idle memory", "%d conns: comet RSS %d B/conn; kernel TCP buffers %d "
+        rows.append(("1 idle memory", "%d conns: comet RSS %s B/conn; kernel TCP buffers %d "
                      "B/conn, slab %d B/conn (both ends, loopback)" % (
-                         r["connections"], r["comet_rss_bytes_per_conn"],
+                         r["connections"], "-" if r["comet_rss_bytes_per_conn"] is None else
+                         r["comet_rss_bytes_per_conn"],
                          r["kernel_tcp_bytes_per_conn_both_ends"],
                          r["kernel_slab_bytes_per_conn_both_ends"])))
     if "idle_ws" in results:
         r = results["idle_ws"]
-        rows.append(("1w idle memory, WebSocket", "%d conns: comet RSS %d B/conn; kernel TCP "
+        rows.append(("1w idle memory, WebSocket", "%d conns: comet RSS %s B/conn; kernel TCP "
                      "buffers %d B/conn, slab %d B/conn (both ends, loopback)" % (
-                         r["connections"], r["comet_rss_bytes_per_conn"],
+                         r["connections"], "-" if r["comet_rss_bytes_per_conn"] is None else
+                         r["comet_rss_bytes_per_conn"],
                          r["kernel_tcp_bytes_per_conn_both_ends"],
                          r["kernel_slab_bytes_per_conn_both_ends"])))
     if "connect" in results:
         r = results["connect"]
-        rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)" % (
-            r["per_second"], r["connections"], r["seconds"], r["failed"])))
+        cpu = r.get("logic_cpu_us_per_connect")
+        rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)%s" % (
+            r["per_second"], r["connections"], r["seconds"], r["failed"],
+            "" if cpu is None else ", logic CPU %.1f us/connect" % cpu)))
     if "fanout" in results:
         r = results["fanout"]
         if "pending" in r:
@@ -473,11 +519,16 @@ def table(results):
             rows.append(("", lat(phase["latency_us"])))
     if "mids" in results:
         for name, r in results["mids"].items():
-            rows.append(("4 push/mids %s" % (r["requested_rate"] if name == "fixed" else "max"),
-                         "%.0f req/s ok (%d ok, %d failed), %d frames received" % (
-                             r["logic_requests_per_second"], r["requests_ok"], r["failed"],
-                             r["received"])))
-            rows.append(("", lat(r["latency_us"])))
+            label = ("4 push/mids %s/s" % r["requested_rate"] if name == "fixed" else
+                     "4 push/mids max, %d conns" % r["http_conns"])
+            cpu = r.get("logic_cpu_us_per_request")
+            rows.append((label, "%.0f req/s ok (%d ok, %d failed), %d frames received%s" % (
+                r["logic_requests_per_second"], r["requests_ok"], r["failed"], r["received"],
+                "" if cpu is None else ", logic CPU %.1f us/req" % cpu)))
+            http = r["http_request_us"]
+            rows.append(("", "HTTP answer p50 %s  p99 %s" % (us(http.get("p50")),
+                                                              us(http.get("p99")))))
+            rows.append(("", "to the client: " + lat(r["latency_us"])))
     if "broadcast" in results:
         r = results["broadcast"]
         if "pending" in r:
