@@ -10,6 +10,7 @@
 
 struct logic_config;
 struct redis_pool;
+struct session_batch;
 struct producer;
 struct logic_online;
 struct balancer;
@@ -18,6 +19,8 @@ struct logic_metrics;
 struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
     struct redis_pool *redis;
+    /* pipelines the session lookups of concurrent pushes (session_batch.h); NULL: none */
+    struct session_batch *sessions;
     struct producer *producer;
     struct logic_online *online; /* cluster-wide comets and room counts (online.h) */
     struct balancer *balancer;   /* nodes/weighted's choice of comets (balancer.h) */

@@ -24,6 +24,7 @@
 #include "logic/producer.h"
 #include "logic/redis_pool.h"
 #include "logic/rpc_service.h"
+#include "logic/session_batch.h"
 
 /* Blocks the stop signals in every thread created from now on; main waits for them. */
 static void main_block_signals(sigset_t *stop_signals)
@@ -74,12 +75,17 @@ int main(int argc, char **argv)
     }
     status = redis_pool_create(&logic.redis, config.redis_addr, config.redis_auth,
                                (int)config.redis_timeout_ms,
-                               (size_t)(config.rpc_workers + config.http_threads + 1));
+                               (size_t)(config.rpc_workers + config.http_threads + 2));
     if (status != GIM_OK) {
         gim_log_error("redis.addr \"%s\": %s", config.redis_addr, gim_strerror(status));
         goto stop;
     }
     redis_pool_count_errors(logic.redis, logic.metrics->redis_errors);
+    status = session_batch_create(&logic.sessions, logic.redis);
+    if (status != GIM_OK) {
+        gim_log_error("session batch: %s", gim_strerror(status));
+        goto stop;
+    }
     status = producer_create(&logic.producer, config.kafka_brokers, config.kafka_topic,
                              config.kafka_timeout_ms, error, sizeof(error));
     if (status != GIM_OK) {
@@ -120,6 +126,7 @@ stop:
     /* pushes in flight get their Kafka acknowledgement (or kafka.timeout) first */
     http_server_stop(http, (int)config.kafka_timeout_ms + 1000);
     gim_rpc_server_stop(rpc);
+    session_batch_destroy(logic.sessions); /* before the producer: its lookups still produce */
     logic_online_destroy(logic.online);
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);

@@ -13,6 +13,7 @@
 #include "logic/push_group.h"
 #include "logic/redis_pool.h"
 #include "logic/session.h"
+#include "logic/session_batch.h"
 
 /*
  * One PUSH record per distinct server of routes, with that server's keys in
@@ -96,15 +97,55 @@ void push_keys(const struct logic_context *logic, int32_t operation, const char 
     push_to_sessions(logic, operation, &targets, message, length, done, user);
 }
 
+/* A push by mid whose lookup is queued on the session batch; the message follows the struct. */
+struct push_pending {
+    const struct logic_context *logic;
+    int32_t operation;
+    producer_done_fn done;
+    void *user;
+    size_t length;
+    uint8_t message[];
+};
+
+/* session_batch_fn: the lookup of a push_pending came back; produce it (push_routes). */
+static void push_looked_up(void *user, int status, struct session_routes *routes)
+{
+    struct push_pending *pending = user;
+
+    if (status != GIM_OK)
+        push_redis_failed(status, pending->done, pending->user);
+    else
+        push_routes(pending->logic, pending->operation, routes, pending->message, pending->length,
+                    pending->done, pending->user);
+    free(pending);
+}
+
 void push_mids(const struct logic_context *logic, int32_t operation, const int64_t *mids,
                size_t count, const uint8_t *message, size_t length, producer_done_fn done,
                void *user)
 {
     const struct push_targets targets = {.mids = mids, .count = count};
+    struct push_pending *pending;
 
     if (count == 0) {
         done(user, GIM_OK, "");
         return;
+    }
+    if (logic->sessions != NULL && count <= SESSION_BATCH_MAX_MIDS) {
+        pending = malloc(sizeof(*pending) + length);
+        if (pending != NULL) {
+            pending->logic = logic;
+            pending->operation = operation;
+            pending->done = done;
+            pending->user = user;
+            pending->length = length;
+            if (length > 0)
+                memcpy(pending->message, message, length);
+            if (session_batch_lookup_mids(logic->sessions, mids, count, push_looked_up, pending) ==
+                GIM_OK)
+                return;
+            free(pending); /* refused (queue full, stopping): look up on this thread */
+        }
     }
     push_to_sessions(logic, operation, &targets, message, length, done, user);
 }

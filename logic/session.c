@@ -101,8 +101,12 @@ int session_add(struct gim_redis *redis, int64_t mid, const char *key, const cha
         SESSION_QUEUE("HSET mid_%" PRId64 " %s %s", mid, key, server);
         SESSION_QUEUE("EXPIRE mid_%" PRId64 " %" PRId64, mid, expire_seconds);
     }
-    SESSION_QUEUE("SET key_%s %s", key, server);
-    SESSION_QUEUE("EXPIRE key_%s %" PRId64, key, expire_seconds);
+    if (expire_seconds > 0) { /* goim sends SET then EXPIRE; SET ... EX is one command */
+        SESSION_QUEUE("SET key_%s %s EX %" PRId64, key, server, expire_seconds);
+    } else { /* EX must be positive; EXPIRE 0 removes the key as goim's would */
+        SESSION_QUEUE("SET key_%s %s", key, server);
+        SESSION_QUEUE("EXPIRE key_%s %" PRId64, key, expire_seconds);
+    }
     if (status != GIM_OK)
         return status;
     return session_drain(redis, pending, NULL);
@@ -204,20 +208,25 @@ int session_routes_by_keys(struct gim_redis *redis, const char *const *keys, siz
     return status;
 }
 
-/* Pipelined HGETALL over mids[0..count), count <= SESSION_PIPELINE_CHUNK. */
-static int session_hgetall_chunk(struct gim_redis *redis, const int64_t *mids, size_t count,
-                                 struct session_routes *routes)
+int session_mids_append(struct gim_redis *redis, const int64_t *mids, size_t count)
 {
-    size_t index, pending = 0;
-    int status = GIM_OK;
+    size_t index;
+    int status;
 
     for (index = 0; index < count; index++) {
         status = gim_redis_append(redis, "HGETALL mid_%" PRId64, mids[index]);
         if (status != GIM_OK)
             return status;
-        pending++;
     }
-    for (index = 0; index < pending; index++) {
+    return GIM_OK;
+}
+
+int session_mids_read(struct gim_redis *redis, size_t count, struct session_routes *routes)
+{
+    size_t index;
+    int status = GIM_OK;
+
+    for (index = 0; index < count; index++) {
         redisReply *reply = gim_redis_reply(redis);
         size_t field;
 
@@ -240,6 +249,17 @@ static int session_hgetall_chunk(struct gim_redis *redis, const int64_t *mids, s
         freeReplyObject(reply); /* keep reading: the pipeline must be drained */
     }
     return status;
+}
+
+/* Pipelined HGETALL over mids[0..count), count <= SESSION_PIPELINE_CHUNK. */
+static int session_hgetall_chunk(struct gim_redis *redis, const int64_t *mids, size_t count,
+                                 struct session_routes *routes)
+{
+    int status = session_mids_append(redis, mids, count);
+
+    if (status != GIM_OK)
+        return status; /* the connection was dropped with everything queued */
+    return session_mids_read(redis, count, routes);
 }
 
 int session_routes_by_mids(struct gim_redis *redis, const int64_t *mids, size_t count,

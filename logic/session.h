@@ -37,7 +37,8 @@ void session_routes_free(struct session_routes *routes);
 
 /*
  * Connect: HSET mid_<mid> key server + EXPIRE (if mid > 0), SET key_<key>
- * server + EXPIRE, in one pipeline. Strings stay the caller's.
+ * server EX expire_seconds (SET + EXPIRE when expire_seconds <= 0), in one
+ * pipeline. Strings stay the caller's.
  */
 int session_add(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
                 int64_t expire_seconds);
@@ -69,5 +70,19 @@ int session_routes_by_keys(struct gim_redis *redis, const char *const *keys, siz
  */
 int session_routes_by_mids(struct gim_redis *redis, const int64_t *mids, size_t count,
                            struct session_routes *routes);
+
+/*
+ * The two halves of session_routes_by_mids, for a caller that pipelines the
+ * lookups of several requests on one connection (session_batch.h):
+ * session_mids_append queues HGETALL mid_<mid> for mids[0..count) without
+ * sending; session_mids_read reads `count` such replies, in order, appending
+ * the routes to routes (always all of them, so the connection stays in
+ * step). A failed append (GIM_ERR_UNAVAILABLE) has dropped the connection
+ * with everything queued on it: append nothing more on it before reading,
+ * the replies of what was queued earlier are lost too (their reads return
+ * GIM_ERR_UNAVAILABLE).
+ */
+int session_mids_append(struct gim_redis *redis, const int64_t *mids, size_t count);
+int session_mids_read(struct gim_redis *redis, size_t count, struct session_routes *routes);
 
 #endif

@@ -1,0 +1,164 @@
+/* session_batch.c: session lookups of concurrent pushes in one pipeline (see session_batch.h). */
+#include "logic/session_batch.h"
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/status.h"
+#include "logic/redis_pool.h"
+
+/* One queued lookup: its mids follow the struct. */
+struct session_lookup {
+    struct session_lookup *next;
+    session_batch_fn done;
+    void *user;
+    int status;
+    struct session_routes routes;
+    size_t count;
+    int64_t mids[];
+};
+
+struct session_batch {
+    struct redis_pool *pool;
+    pthread_t thread;
+    pthread_mutex_t lock;
+    pthread_cond_t queued;
+    struct session_lookup *head, *tail; /* FIFO, guarded by lock */
+    size_t queued_count;
+    bool stopping;
+};
+
+/*
+ * One round over lookups (a list of at most SESSION_BATCH_ROUND_MIDS mids):
+ * every HGETALL appended, then every reply read, in order. After a failed
+ * append nothing more is appended: the connection is gone with what was
+ * queued, so every lookup of the round fails.
+ */
+static void session_batch_round(struct session_batch *batch, struct session_lookup *lookups)
+{
+    struct gim_redis *redis = redis_pool_acquire(batch->pool);
+    struct session_lookup *lookup;
+    int status = redis == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
+
+    for (lookup = lookups; lookup != NULL && status == GIM_OK; lookup = lookup->next)
+        status = session_mids_append(redis, lookup->mids, lookup->count);
+    for (lookup = lookups; lookup != NULL; lookup = lookup->next) {
+        if (status != GIM_OK)
+            lookup->status = status;
+        else
+            lookup->status = session_mids_read(redis, lookup->count, &lookup->routes);
+    }
+    redis_pool_release(batch->pool, redis);
+    while (lookups != NULL) {
+        lookup = lookups;
+        lookups = lookup->next;
+        lookup->done(lookup->user, lookup->status, &lookup->routes);
+        session_routes_free(&lookup->routes);
+        free(lookup);
+    }
+}
+
+static void *session_batch_loop(void *argument)
+{
+    struct session_batch *batch = argument;
+
+    pthread_mutex_lock(&batch->lock);
+    for (;;) {
+        struct session_lookup *round, *last;
+        size_t mids;
+
+        while (batch->head == NULL && !batch->stopping)
+            pthread_cond_wait(&batch->queued, &batch->lock);
+        if (batch->head == NULL)
+            break; /* stopping, and nothing is left */
+        /* Take lookups up to the round's bound (always at least one). */
+        round = last = batch->head;
+        mids = last->count;
+        batch->queued_count--;
+        while (last->next != NULL && mids + last->next->count <= SESSION_BATCH_ROUND_MIDS) {
+            last = last->next;
+            mids += last->count;
+            batch->queued_count--;
+        }
+        batch->head = last->next;
+        if (batch->head == NULL)
+            batch->tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&batch->lock);
+        session_batch_round(batch, round);
+        pthread_mutex_lock(&batch->lock);
+    }
+    pthread_mutex_unlock(&batch->lock);
+    return NULL;
+}
+
+int session_batch_create(struct session_batch **out, struct redis_pool *pool)
+{
+    struct session_batch *batch = calloc(1, sizeof(*batch));
+
+    *out = NULL;
+    if (batch == NULL)
+        return GIM_ERR_NO_MEMORY;
+    batch->pool = pool;
+    pthread_mutex_init(&batch->lock, NULL);
+    pthread_cond_init(&batch->queued, NULL);
+    if (pthread_create(&batch->thread, NULL, session_batch_loop, batch) != 0) {
+        pthread_cond_destroy(&batch->queued);
+        pthread_mutex_destroy(&batch->lock);
+        free(batch);
+        return GIM_ERR_NO_MEMORY;
+    }
+    *out = batch;
+    return GIM_OK;
+}
+
+int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,
+                              session_batch_fn done, void *user)
+{
+    struct session_lookup *lookup;
+    bool was_empty;
+
+    if (count == 0 || count > SESSION_BATCH_MAX_MIDS)
+        return GIM_ERR_AGAIN;
+    lookup = malloc(sizeof(*lookup) + count * sizeof(lookup->mids[0]));
+    if (lookup == NULL)
+        return GIM_ERR_NO_MEMORY;
+    memset(lookup, 0, sizeof(*lookup));
+    lookup->done = done;
+    lookup->user = user;
+    lookup->count = count;
+    memcpy(lookup->mids, mids, count * sizeof(mids[0]));
+    pthread_mutex_lock(&batch->lock);
+    if (batch->stopping || batch->queued_count >= SESSION_BATCH_MAX_QUEUED) {
+        pthread_mutex_unlock(&batch->lock);
+        free(lookup); /* bound: the caller looks this one up itself */
+        return GIM_ERR_AGAIN;
+    }
+    was_empty = batch->head == NULL;
+    if (batch->tail != NULL)
+        batch->tail->next = lookup;
+    else
+        batch->head = lookup;
+    batch->tail = lookup;
+    batch->queued_count++;
+    if (was_empty) /* the thread sleeps only on an empty queue */
+        pthread_cond_signal(&batch->queued);
+    pthread_mutex_unlock(&batch->lock);
+    return GIM_OK;
+}
+
+void session_batch_destroy(struct session_batch *batch)
+{
+    if (batch == NULL)
+        return;
+    pthread_mutex_lock(&batch->lock);
+    batch->stopping = true;
+    pthread_cond_signal(&batch->queued);
+    pthread_mutex_unlock(&batch->lock);
+    pthread_join(batch->thread, NULL);
+    pthread_cond_destroy(&batch->queued);
+    pthread_mutex_destroy(&batch->lock);
+    free(batch);
+}

@@ -1,0 +1,63 @@
+/*
+ * session_batch.h: one thread that pipelines the session lookups of
+ * concurrent pushes on one Redis connection.
+ *
+ * A push by mid looks its users up (HGETALL mid_<mid>) before it produces.
+ * Done on the HTTP thread, every request pays its own write, its own read
+ * and a sleep until Redis answers. Here the requests queue their lookups;
+ * the batch thread takes everything queued, sends it as one pipeline, reads
+ * the replies and hands each request its routes. At rest a lookup waits for
+ * nothing but the thread's wake-up; under load one write and one read serve
+ * many requests.
+ *
+ * Bounds: a lookup of more than SESSION_BATCH_MAX_MIDS mids, or one that
+ * finds SESSION_BATCH_MAX_QUEUED lookups already queued, is refused
+ * (GIM_ERR_AGAIN) and the caller looks it up itself; one round sends at
+ * most SESSION_BATCH_ROUND_MIDS mids (the rest wait for the next round).
+ */
+#ifndef LOGIC_SESSION_BATCH_H
+#define LOGIC_SESSION_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "logic/session.h"
+
+/* The most mids one queued lookup may carry; longer lists are the caller's. */
+#define SESSION_BATCH_MAX_MIDS 64
+/* Lookups waiting at most; more are refused (the caller looks up itself). */
+#define SESSION_BATCH_MAX_QUEUED 4096
+/* Mids sent in one pipeline at most (a round stops taking lookups there). */
+#define SESSION_BATCH_ROUND_MIDS 1024
+
+struct redis_pool;
+struct session_batch;
+
+/*
+ * The end of one lookup: status GIM_OK with routes (the lookup's; valid
+ * during the call only: moved out with a struct copy to keep them), or
+ * GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE / GIM_ERR_NO_MEMORY as
+ * session_routes_by_mids. Runs on the batch thread.
+ */
+typedef void (*session_batch_fn)(void *user, int status, struct session_routes *routes);
+
+/*
+ * Starts the batch thread, which borrows a connection from pool for each
+ * round. pool stays the caller's and must outlive the batch. On GIM_OK
+ * *batch is the caller's (session_batch_destroy); else GIM_ERR_NO_MEMORY.
+ */
+int session_batch_create(struct session_batch **batch, struct redis_pool *pool);
+
+/*
+ * Queues the lookup of mids[0..count) (copied) and returns; done(user, ...)
+ * runs once on the batch thread. Returns GIM_OK, or GIM_ERR_AGAIN (count 0
+ * or over SESSION_BATCH_MAX_MIDS, the queue full, or the batch stopping) or
+ * GIM_ERR_NO_MEMORY, in which case done is never called.
+ */
+int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,
+                              session_batch_fn done, void *user);
+
+/* Runs the lookups still queued, stops the thread and frees batch. NULL is allowed. */
+void session_batch_destroy(struct session_batch *batch);
+
+#endif
