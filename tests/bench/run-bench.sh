@@ -10,7 +10,8 @@
 # BENCH_TIMEOUT (seconds for the whole run, default 1500), BENCH_RESULTS (where results.json goes,
 # default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
 # default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
-# flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms").
+# flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms"),
+# BENCH_LOGIC_FLAGS and BENCH_COMET_FLAGS (the same for logic and the comet).
 # Against a cluster that is already running (goim, goim-c, a deployment): set BENCH_COMET_ADDR
 # (host:port of a comet's TCP listener) and BENCH_LOGIC_ADDR (host:port of logic's HTTP API), and
 # BENCH_COMET_WS_ADDR for the WebSocket pass; nothing is started then, KAFKA_BROKERS is not used,
@@ -77,7 +78,7 @@ start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports acc
     cluster_start_daemon "$build/bin" comet "$run_dir" "$host" -tcp.bind "$comet_tcp" \
         -websocket.bind "$comet_ws" -rpcServer.addr "$comet_rpc" \
         -rpcServer.advertise "tcp://$comet_rpc" -rpcClient.logic "$logic_rpc" \
-        -metrics.addr "127.0.0.1:${BENCH_COMET_METRICS_PORT:-23104}"
+        -metrics.addr "127.0.0.1:${BENCH_COMET_METRICS_PORT:-23104}" "${extra_comet_flags[@]}"
     comet_pid=$cluster_last_pid
     cluster_wait_port 127.0.0.1 "${comet_tcp##*:}" 20 || return 1
     cluster_wait_port 127.0.0.1 "${comet_ws##*:}" 20
@@ -85,6 +86,8 @@ start_comet() { # sets comet_pid; returns 0 once its TCP and WebSocket ports acc
 
 job_flags=()
 read -r -a extra_job_flags <<<"${BENCH_JOB_FLAGS:-}"
+read -r -a extra_logic_flags <<<"${BENCH_LOGIC_FLAGS:-}"
+read -r -a extra_comet_flags <<<"${BENCH_COMET_FLAGS:-}"
 if ((external)); then
     comet_pid=${BENCH_COMET_PID:-0}
     logic_pid=${BENCH_LOGIC_PID:-0}
@@ -101,7 +104,7 @@ else
     export KAFKA_BROKERS
 
     cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
-        -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc"
+        -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" "${extra_logic_flags[@]}"
     logic_pid=$cluster_last_pid
     cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr "127.0.0.1:${BENCH_JOB_METRICS_PORT:-23106}" \
         "${job_flags[@]}" "${extra_job_flags[@]}"

@@ -10,6 +10,7 @@ room counts through logic's RPC with pynng, exactly as comet will.
 import secrets
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import cityhash
 import pytest
@@ -57,6 +58,31 @@ def assert_param_error(result, param):
     assert status == 400, result
     assert isinstance(reply, dict) and reply.get("code") == -400, result
     assert param in reply.get("message", ""), "message should name %r: %r" % (param, reply)
+
+
+# ---- push/mids under concurrency ---------------------------------------------------------
+
+def test_concurrent_pushes_by_mid_each_get_their_answer_and_delivery(cluster):
+    """Many push/mids at once (their answers deferred until Kafka acknowledges, their session
+    lookups pipelined together), plus one with more mids than one pipelined lookup carries:
+    each answers code 0 and each client gets exactly its pushes."""
+    clients = {}
+    for index in range(6):
+        mid = 500000 + secrets.randbelow(100000) * 10 + index
+        clients[mid] = room_client(cluster, "live://2000", mid=mid)
+    cluster.ensure_push_path()
+    jobs = [(mid, b"to %d #%d" % (mid, n)) for mid in clients for n in range(5)]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        results = list(pool.map(lambda job: cluster.push_mids(OP, [job[0]], job[1]), jobs))
+    for result in results:
+        assert_ok(result)
+    first = next(iter(clients))
+    offline = [900000000 + n for n in range(80)]  # 80 mids: more than one queued lookup takes
+    assert_ok(cluster.push_mids(OP, offline + [first], b"long list"))
+    for mid, client in clients.items():
+        got = sorted(read_push(client).body for _ in range(5))
+        assert got == sorted(body for m, body in jobs if m == mid)
+    assert read_push(clients[first]).body == b"long list"
 
 
 # ---- push/room and push/all --------------------------------------------------------------
