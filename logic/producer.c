@@ -137,6 +137,7 @@ static void *producer_poll_loop(void *argument)
 {
     struct producer *producer = argument;
 
+    pthread_setname_np(pthread_self(), "logic-kafka-dr");
     while (!atomic_load(&producer->stopping))
         rd_kafka_poll(producer->kafka, 100);
     return NULL;

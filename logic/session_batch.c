@@ -64,6 +64,7 @@ static void *session_batch_loop(void *argument)
 {
     struct session_batch *batch = argument;
 
+    pthread_setname_np(pthread_self(), "logic-sessions");
     pthread_mutex_lock(&batch->lock);
     for (;;) {
         struct session_lookup *round, *last;

@@ -96,6 +96,9 @@ if ((external)); then
 else
     cluster_start_redis "$redis_port" "$run_dir"
     kafka_kind=real
+    # A real broker outlives the run: a group of its own starting at the end of the topic keeps
+    # records an earlier run left undelivered (or another cluster's) out of this run's figures.
+    job_flags=(-kafka.group "goim-bench-$(date +%s)-$$" -kafka.offsetReset latest)
     if [ -z "${KAFKA_BROKERS:-}" ]; then
         kafka_kind="embedded dev broker (librdkafka mock)"
         job_flags=("${cluster_dev_kafka_job_flags[@]}")
