@@ -219,6 +219,7 @@ static void sum_slots(const struct loadgen_worker_stats *slots, int count, unsig
         sum->push_frames += slot->push_frames;
         sum->push_bytes += slot->push_bytes;
         sum->untimed_pushes += slot->untimed_pushes;
+        sum->reads += slot->reads;
         sum->heartbeats_sent += slot->heartbeats_sent;
         sum->cpu_seconds += slot->cpu_seconds;
         latency_histogram_merge(&sum->latency, &slot->latency);
@@ -278,12 +279,13 @@ static void write_snapshot(FILE *out, const struct loadgen_options *options,
         fprintf(out, "%s\"other\":%llu", first_op ? "" : ",",
                 (unsigned long long)sum->other_push_frames);
     fprintf(out,
-            "},\"push_frames\":%llu,\"push_bytes\":%llu,\"untimed_pushes\":%llu,"
+            "},\"push_frames\":%llu,\"push_bytes\":%llu,\"untimed_pushes\":%llu,\"reads\":%llu,"
             "\"latency_us\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%llu,\"p99\":%llu,"
             "\"p999\":%llu,\"max\":%llu},"
             "\"loadgen_cpu_s\":%.3f,\"comet_cpu_s\":%.3f,\"comet_rss_kib\":%ld}\n",
             (unsigned long long)sum->push_frames, (unsigned long long)sum->push_bytes,
-            (unsigned long long)sum->untimed_pushes, (unsigned long long)latency->count,
+            (unsigned long long)sum->untimed_pushes, (unsigned long long)sum->reads,
+            (unsigned long long)latency->count,
             latency->count ? (double)latency->sum_us / (double)latency->count : 0.0,
             (unsigned long long)latency_histogram_quantile(latency, 0.50),
             (unsigned long long)latency_histogram_quantile(latency, 0.99),

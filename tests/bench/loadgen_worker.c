@@ -466,6 +466,7 @@ static void on_readable(struct worker *worker, struct client_connection *connect
             return;
         }
         filled += (size_t)received;
+        worker->stats.reads++;
         if (worker->options->websocket)
             consumed = handle_websocket_input(worker, connection, buffer, filled, realtime_us());
         else
@@ -516,6 +517,7 @@ static void apply_reset(struct worker *worker, unsigned epoch)
     memset(stats->frames_by_push_op, 0, sizeof(stats->frames_by_push_op));
     stats->other_push_frames = stats->push_frames = stats->push_bytes = 0;
     stats->untimed_pushes = 0;
+    stats->reads = 0;
     latency_histogram_reset(&stats->latency);
     stats->epoch_seen = epoch;
 }

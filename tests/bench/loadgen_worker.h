@@ -72,6 +72,8 @@ struct loadgen_worker_stats {
     uint64_t frames_by_push_op[LOADGEN_PUSH_OPS];
     uint64_t other_push_frames; /* operations >= 1000 + LOADGEN_PUSH_OPS, or in 18..999 */
     uint64_t push_frames, push_bytes, untimed_pushes;
+    uint64_t reads; /* recv calls that returned bytes (each takes all the socket has, up to the
+                       buffer), since the last reset: push_frames / reads shows the coalescing */
     uint64_t heartbeats_sent;
     double cpu_seconds;  /* getrusage of this worker */
     unsigned epoch_seen; /* last reset_epoch this worker applied */

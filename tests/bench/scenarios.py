@@ -354,6 +354,7 @@ def fanout_phase(population, rate, seconds):
             "comet_cpu_percent": cpu_percent(COMET_PID, comet_cpu_seconds() - cpu_before, wall),
             "loadgen_cpu_percent": round(100 * (status["loadgen_cpu_s"] - loadgen_cpu_before) /
                                          wall, 1),
+            "frames_per_read": round(delivered / status["reads"], 2) if status["reads"] else None,
             "latency_us": latency_summary(status), "first_error": answer["first_error"]}
 
 
@@ -501,10 +502,11 @@ def table(results):
                     rows.append(("3 fan-out " + label, "no step sustained"))
                     continue
                 rows.append(("3 fan-out %s %g/s" % (label, phase["requested_rate"]),
-                             "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%%" % (
+                             "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%% "
+                             "(%s frames per read)" % (
                                  phase["delivered_per_second"],
                                  100 * phase["delivered_fraction"], phase["comet_cpu_percent"],
-                                 phase["loadgen_cpu_percent"])))
+                                 phase["loadgen_cpu_percent"], phase.get("frames_per_read"))))
                 rows.append(("", lat(phase["latency_us"])))
     if "fanout_ws" in results:
         r = results["fanout_ws"]
