@@ -123,8 +123,8 @@ int main(int argc, char **argv)
     gim_log_notice("logic stopping (signal %d)", signal_number);
     exit_code = 0;
 stop:
-    /* pushes in flight get their Kafka acknowledgement (or kafka.timeout) first */
-    http_server_stop(http, (int)config.kafka_timeout_ms + 1000);
+    /* pushes in flight get their lookup (redis.timeout) and acknowledgement (kafka.timeout) */
+    http_server_stop(http, (int)(config.redis_timeout_ms + config.kafka_timeout_ms) + 1000);
     gim_rpc_server_stop(rpc);
     session_batch_destroy(logic.sessions); /* before the producer: its lookups still produce */
     logic_online_destroy(logic.online);
