@@ -27,6 +27,7 @@ struct session_batch {
     pthread_cond_t queued;
     struct session_lookup *head, *tail; /* FIFO, guarded by lock */
     size_t queued_count;
+    bool round_running; /* one round at a time, on the thread or on a caller */
     bool stopping;
 };
 
@@ -70,8 +71,12 @@ static void *session_batch_loop(void *argument)
         struct session_lookup *round, *last;
         size_t mids;
 
-        while (batch->head == NULL && !batch->stopping)
+        while (!batch->stopping && (batch->head == NULL || batch->round_running))
             pthread_cond_wait(&batch->queued, &batch->lock);
+        if (batch->round_running) { /* stopping: a caller's round ends first, then signals */
+            pthread_cond_wait(&batch->queued, &batch->lock);
+            continue;
+        }
         if (batch->head == NULL)
             break; /* stopping, and nothing is left */
         /* Take lookups up to the round's bound (always at least one). */
@@ -87,9 +92,11 @@ static void *session_batch_loop(void *argument)
         if (batch->head == NULL)
             batch->tail = NULL;
         last->next = NULL;
+        batch->round_running = true;
         pthread_mutex_unlock(&batch->lock);
         session_batch_round(batch, round);
         pthread_mutex_lock(&batch->lock);
+        batch->round_running = false;
     }
     pthread_mutex_unlock(&batch->lock);
     return NULL;
@@ -136,6 +143,17 @@ int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, 
         pthread_mutex_unlock(&batch->lock);
         free(lookup); /* bound: the caller looks this one up itself */
         return GIM_ERR_AGAIN;
+    }
+    if (!batch->round_running && batch->head == NULL) {
+        /* Nothing runs or waits: look up at once on this thread, no hand-off (at rest). */
+        batch->round_running = true;
+        pthread_mutex_unlock(&batch->lock);
+        session_batch_round(batch, lookup);
+        pthread_mutex_lock(&batch->lock);
+        batch->round_running = false;
+        pthread_cond_signal(&batch->queued); /* lookups that queued meanwhile go to the thread */
+        pthread_mutex_unlock(&batch->lock);
+        return GIM_OK;
     }
     was_empty = batch->head == NULL;
     if (batch->tail != NULL)

@@ -4,11 +4,12 @@
  *
  * A push by mid looks its users up (HGETALL mid_<mid>) before it produces.
  * Done on the HTTP thread, every request pays its own write, its own read
- * and a sleep until Redis answers. Here the requests queue their lookups;
- * the batch thread takes everything queued, sends it as one pipeline, reads
- * the replies and hands each request its routes. At rest a lookup waits for
- * nothing but the thread's wake-up; under load one write and one read serve
- * many requests.
+ * and a sleep until Redis answers. Here one round runs at a time: a lookup
+ * that finds no round running and none waiting runs at once on its caller's
+ * thread (at rest: no hand-off); one that arrives during a round queues,
+ * and the batch thread takes everything queued as its next round, sends it
+ * as one pipeline, reads the replies and hands each request its routes.
+ * Under load one write and one read serve many requests.
  *
  * Bounds: a lookup of more than SESSION_BATCH_MAX_MIDS mids, or one that
  * finds SESSION_BATCH_MAX_QUEUED lookups already queued, is refused
@@ -37,7 +38,8 @@ struct session_batch;
  * The end of one lookup: status GIM_OK with routes (the lookup's; valid
  * during the call only: moved out with a struct copy to keep them), or
  * GIM_ERR_UNAVAILABLE / GIM_ERR_REMOTE / GIM_ERR_NO_MEMORY as
- * session_routes_by_mids. Runs on the batch thread.
+ * session_routes_by_mids. Runs on the batch thread or on the caller's
+ * (session_batch_lookup_mids).
  */
 typedef void (*session_batch_fn)(void *user, int status, struct session_routes *routes);
 
@@ -49,9 +51,10 @@ typedef void (*session_batch_fn)(void *user, int status, struct session_routes *
 int session_batch_create(struct session_batch **batch, struct redis_pool *pool);
 
 /*
- * Queues the lookup of mids[0..count) (copied) and returns; done(user, ...)
- * runs once on the batch thread. Returns GIM_OK, or GIM_ERR_AGAIN (count 0
- * or over SESSION_BATCH_MAX_MIDS, the queue full, or the batch stopping) or
+ * Looks mids[0..count) (copied) up: at once on the calling thread when no
+ * round runs and none waits (done runs before this returns), else queued
+ * for the batch thread (done runs there). done runs exactly once. Returns GIM_OK, or GIM_ERR_AGAIN
+ * (count 0 or over SESSION_BATCH_MAX_MIDS, the queue full, or the batch stopping) or
  * GIM_ERR_NO_MEMORY, in which case done is never called.
  */
 int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,

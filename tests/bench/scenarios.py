@@ -338,6 +338,12 @@ def start_population_ws(results, wanted):
     return population
 
 
+def drain(population, seconds=60):
+    """Waits until no frame has arrived for 2 s (at most seconds): a step that fell behind (a
+    backlog in Kafka or in the job) must not be counted in the next measurement."""
+    population.wait_frames(1 << 62, seconds, quiet_seconds=2.0)
+
+
 def fanout_phase(population, rate, seconds):
     population.reset()
     cpu_before, wall_before = comet_cpu_seconds(), time.time()
@@ -362,7 +368,7 @@ def run_fanout(results, population):
     if not endpoint_exists(ROOM_PATH % 1)[0]:
         results["fanout"] = {"pending": "push/room answers 404"}
         return
-    population.wait_frames(1 << 62, 5, quiet_seconds=1.0)  # let the probe's frames land
+    drain(population)  # the probe's frames, and whatever an earlier scenario left
     fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS)
     steps, best = [], None
     for rate in FANOUT_STEPS:
@@ -374,6 +380,7 @@ def run_fanout(results, population):
             rate, 100 * phase["delivered_fraction"], phase["latency_us"]["p99"],
             phase["comet_cpu_percent"]))
         if not sustained:
+            drain(population)  # the backlog of the failed step, before the next scenario
             break
         best = phase
     results["fanout"] = {"connections": CONNS, "fixed": fixed, "highest_sustained": best,
@@ -386,7 +393,7 @@ def run_fanout_ws(results, population):
     if not endpoint_exists(ROOM_PATH % 1)[0]:
         results["fanout_ws"] = {"pending": "push/room answers 404"}
         return
-    population.wait_frames(1 << 62, 5, quiet_seconds=1.0)  # let the probe's frames land
+    drain(population)  # the probe's frames, and what the TCP pass left in Kafka or the job
     fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS)
     log("fanout_ws %s/s: delivered %.1f%% p99 %d us comet cpu %s%%" % (
         FANOUT_RATE, 100 * fixed["delivered_fraction"], fixed["latency_us"]["p99"],
@@ -397,6 +404,7 @@ def run_fanout_ws(results, population):
 
 def mids_phase(population, rate, conns):
     """push/mids to random online mids for PHASE_SECONDS at rate (0: as fast as possible)."""
+    drain(population)
     population.reset()
     comet_before, logic_before = comet_cpu_seconds(), logic_cpu_seconds()
     wall_before = time.time()
@@ -431,7 +439,7 @@ def run_broadcast(results, population):
     if not endpoint_exists(ALL_PATH)[0]:
         results["broadcast"] = {"pending": "push/all answers 404"}
         return
-    population.wait_frames(1 << 62, 15, quiet_seconds=2.0)
+    drain(population)
     rounds = []
     for _ in range(3):
         population.reset()
