@@ -30,7 +30,7 @@ struct comet {
     struct ip_counter client_addresses; /* distinct client IPs of authenticated connections */
     atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
     struct ssl_ctx_st *tls_context;     /* WSS (websocket.tlsOpen), else NULL; owned by main */
-    struct online online;               /* comet-wide room counts (loops + operations thread) */
+    struct comet_online online;         /* comet-wide room counts (loops + operations thread) */
     struct comet_counters counters;     /* RPC calls served (metrics.h) */
 };
 

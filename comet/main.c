@@ -240,7 +240,7 @@ int main(int argc, char **argv)
     comet.config = &config;
     atomic_init(&comet.auth_sequence, 0);
     ip_counter_init(&comet.client_addresses);
-    online_init(&comet.online);
+    comet_online_init(&comet.online);
     if (config.websocket_tls_open &&
         tls_certificates_load(&certificates, config.websocket_cert_file,
                               config.websocket_private_file) != GIM_OK) {
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
     comet.tls_context = NULL;
     tls_certificates_free(certificates); /* after run: every TLS connection is closed */
     ip_counter_destroy(&comet.client_addresses);
-    online_destroy(&comet.online);
+    comet_online_destroy(&comet.online);
     comet_config_free(&config);
     return status;
 }

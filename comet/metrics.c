@@ -99,7 +99,7 @@ static int64_t rooms(void *context, int argument)
     struct comet *comet = context;
 
     (void)argument;
-    return (int64_t)online_room_total(&comet->online);
+    return (int64_t)comet_online_room_total(&comet->online);
 }
 
 static int64_t rpc_calls(void *context, int argument)

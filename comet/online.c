@@ -6,13 +6,13 @@
 
 #include "common/status.h"
 
-struct online_room {
+struct comet_online_room {
     char *id; /* owned; also the key in the map */
     uint32_t local;
     int32_t all;
 };
 
-void online_init(struct online *online)
+void comet_online_init(struct comet_online *online)
 {
     pthread_mutex_init(&online->lock, NULL);
     string_map_init(&online->rooms);
@@ -20,22 +20,22 @@ void online_init(struct online *online)
 
 static void free_room_visit(void *value, void *context)
 {
-    struct online_room *room = value;
+    struct comet_online_room *room = value;
     (void)context;
     free(room->id);
     free(room);
 }
 
-void online_destroy(struct online *online)
+void comet_online_destroy(struct comet_online *online)
 {
     string_map_each(&online->rooms, free_room_visit, NULL);
     string_map_destroy(&online->rooms);
     pthread_mutex_destroy(&online->lock);
 }
 
-void online_add(struct online *online, const char *id, int delta)
+void comet_online_add(struct comet_online *online, const char *id, int delta)
 {
-    struct online_room *room;
+    struct comet_online_room *room;
 
     if (online == NULL || id == NULL)
         return;
@@ -66,9 +66,9 @@ void online_add(struct online *online, const char *id, int delta)
     pthread_mutex_unlock(&online->lock);
 }
 
-uint32_t online_room_count(struct online *online, const char *id)
+uint32_t comet_online_room_count(struct comet_online *online, const char *id)
 {
-    struct online_room *room;
+    struct comet_online_room *room;
     uint32_t count = 0;
 
     if (online == NULL || id == NULL)
@@ -82,16 +82,16 @@ uint32_t online_room_count(struct online *online, const char *id)
 }
 
 struct snapshot_context {
-    struct online_count *counts;
+    struct comet_online_count *counts;
     size_t count;
     int status;
 };
 
 static void snapshot_visit(void *value, void *argument)
 {
-    struct online_room *room = value;
+    struct comet_online_room *room = value;
     struct snapshot_context *context = argument;
-    struct online_count *slot = &context->counts[context->count];
+    struct comet_online_count *slot = &context->counts[context->count];
 
     if (context->status != GIM_OK)
         return;
@@ -104,7 +104,8 @@ static void snapshot_visit(void *value, void *argument)
     context->count++;
 }
 
-int online_snapshot(struct online *online, struct online_count **out, size_t *count)
+int comet_online_snapshot(struct comet_online *online, struct comet_online_count **out,
+                          size_t *count)
 {
     struct snapshot_context context = {NULL, 0, GIM_OK};
 
@@ -120,7 +121,7 @@ int online_snapshot(struct online *online, struct online_count **out, size_t *co
     }
     pthread_mutex_unlock(&online->lock);
     if (context.status != GIM_OK) {
-        online_snapshot_free(context.counts, context.count);
+        comet_online_snapshot_free(context.counts, context.count);
         return context.status;
     }
     *out = context.counts;
@@ -128,7 +129,7 @@ int online_snapshot(struct online *online, struct online_count **out, size_t *co
     return GIM_OK;
 }
 
-void online_snapshot_free(struct online_count *counts, size_t count)
+void comet_online_snapshot_free(struct comet_online_count *counts, size_t count)
 {
     size_t index;
 
@@ -139,26 +140,27 @@ void online_snapshot_free(struct online_count *counts, size_t count)
 
 static void clear_all_visit(void *value, void *context)
 {
-    struct online_room *room = value;
+    struct comet_online_room *room = value;
     (void)context;
     room->all = 0;
 }
 
-void online_set_all(struct online *online, const struct online_count *counts, size_t count)
+void comet_online_set_all(struct comet_online *online, const struct comet_online_count *counts,
+                          size_t count)
 {
     size_t index;
 
     pthread_mutex_lock(&online->lock);
     string_map_each(&online->rooms, clear_all_visit, NULL);
     for (index = 0; index < count; index++) {
-        struct online_room *room = string_map_get(&online->rooms, counts[index].room);
+        struct comet_online_room *room = string_map_get(&online->rooms, counts[index].room);
         if (room != NULL)
             room->all = counts[index].count;
     }
     pthread_mutex_unlock(&online->lock);
 }
 
-size_t online_room_total(struct online *online)
+size_t comet_online_room_total(struct comet_online *online)
 {
     size_t total;
 

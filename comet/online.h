@@ -5,7 +5,7 @@
  * guarded by one mutex (held only for a hash lookup or update, never across
  * I/O, so a loop never waits on anything slow). Each entry is a room with
  * members on this comet: `local` = members summed over all loops (loops call
- * online_add on join / leave through their room index), `all` = the room's
+ * comet_online_add on join / leave through their room index), `all` = the room's
  * cluster-wide count from logic's last RenewOnline answer (0 = unknown).
  * An entry is freed when its local count reaches 0. The table's size is
  * bounded by the rooms joined on this comet (one room per connection).
@@ -19,22 +19,22 @@
 
 #include "comet/string_map.h"
 
-struct online {
+struct comet_online {
     pthread_mutex_t lock;
-    struct string_map rooms; /* room id -> struct online_room (owned) */
+    struct string_map rooms; /* room id -> struct comet_online_room (owned) */
 };
 
-/* One room and its count, as copied out by online_snapshot. */
-struct online_count {
+/* One room and its count, as copied out by comet_online_snapshot. */
+struct comet_online_count {
     char *room; /* owned by the snapshot */
     int32_t count;
 };
 
 /* Initialises an empty table. */
-void online_init(struct online *online);
+void comet_online_init(struct comet_online *online);
 
 /* Frees the table and its entries. No thread may use it any more. */
-void online_destroy(struct online *online);
+void comet_online_destroy(struct comet_online *online);
 
 /*
  * Adds delta (+1 join, -1 leave) to room's local count, creating the entry on
@@ -42,30 +42,32 @@ void online_destroy(struct online *online);
  * is ignored; a join that cannot allocate is dropped (the count is then one
  * low until the room empties). online may be NULL (nothing is counted). Any thread.
  */
-void online_add(struct online *online, const char *room, int delta);
+void comet_online_add(struct comet_online *online, const char *room, int delta);
 
 /*
  * The count a heartbeat reports for room: its cluster-wide count when known
  * and > 0, else its comet-wide local count; 0 if room is NULL or unknown. Any thread.
  */
-uint32_t online_room_count(struct online *online, const char *room);
+uint32_t comet_online_room_count(struct comet_online *online, const char *room);
 
 /* Rooms with members on this comet (entries of the table). Any thread. */
-size_t online_room_total(struct online *online);
+size_t comet_online_room_total(struct comet_online *online);
 
 /*
  * Copies every room with its local count into a new array (*out, *count; NULL / 0 when
- * empty). Free it with online_snapshot_free. Returns GIM_OK or GIM_ERR_NO_MEMORY.
+ * empty). Free it with comet_online_snapshot_free. Returns GIM_OK or GIM_ERR_NO_MEMORY.
  */
-int online_snapshot(struct online *online, struct online_count **out, size_t *count);
+int comet_online_snapshot(struct comet_online *online, struct comet_online_count **out,
+                          size_t *count);
 
-/* Frees a snapshot from online_snapshot. */
-void online_snapshot_free(struct online_count *counts, size_t count);
+/* Frees a snapshot from comet_online_snapshot. */
+void comet_online_snapshot_free(struct comet_online_count *counts, size_t count);
 
 /*
  * Replaces the cluster-wide counts: rooms in counts[] get theirs, every other
  * room back to unknown (0). Rooms without local members are not kept. Any thread.
  */
-void online_set_all(struct online *online, const struct online_count *counts, size_t count);
+void comet_online_set_all(struct comet_online *online, const struct comet_online_count *counts,
+                          size_t count);
 
 #endif

@@ -70,11 +70,11 @@ static void renew_online(struct operations *operations)
     Goim__Logic__OnlineReq request = GOIM__LOGIC__ONLINE_REQ__INIT;
     Goim__Logic__OnlineReq__RoomCountEntry *entries = NULL, **pointers = NULL;
     ProtobufCMessage *answer = NULL;
-    struct online_count *counts = NULL, *all = NULL;
+    struct comet_online_count *counts = NULL, *all = NULL;
     size_t count = 0, index;
     int status;
 
-    status = online_snapshot(&comet->online, &counts, &count);
+    status = comet_online_snapshot(&comet->online, &counts, &count);
     if (status == GIM_OK && count > 0) {
         entries = calloc(count, sizeof(*entries));
         pointers = calloc(count, sizeof(*pointers));
@@ -113,7 +113,7 @@ static void renew_online(struct operations *operations)
             all[index].room = reply->allroomcount[index]->key;
             all[index].count = reply->allroomcount[index]->value;
         }
-        online_set_all(&comet->online, all, all_count);
+        comet_online_set_all(&comet->online, all, all_count);
         gim_log_debug("online renewed: %zu local rooms, %zu cluster rooms", count, all_count);
     }
 done:
@@ -122,7 +122,7 @@ done:
         protobuf_c_message_free_unpacked(answer, NULL);
     free(pointers);
     free(entries);
-    online_snapshot_free(counts, count);
+    comet_online_snapshot_free(counts, count);
 }
 
 static void *operations_run(void *argument)

@@ -130,7 +130,7 @@ static uint32_t connection_room_online(const struct comet_connection *connection
     /* goim: one room per connection; cluster-wide count if known, else comet-wide local */
     if (connection->rooms == NULL)
         return 0;
-    return online_room_count(&connection->loop->comet->online, connection->rooms->room->id);
+    return comet_online_room_count(&connection->loop->comet->online, connection->rooms->room->id);
 }
 
 /* The kind label of an authenticated client's frame (comet/metrics.h). */

@@ -64,7 +64,7 @@ int room_join(struct room_index *index, struct comet_connection *connection,
         room->members->prev_in_room = member;
     room->members = member;
     room->online++;
-    online_add(index->online, room->id, 1);
+    comet_online_add(index->online, room->id, 1);
     member->next_of_connection = *memberships;
     *memberships = member;
     return GIM_OK;
@@ -85,7 +85,7 @@ void room_leave_all(struct room_index *index, struct room_member **memberships)
         if (member->next_in_room != NULL)
             member->next_in_room->prev_in_room = member->prev_in_room;
         free(member);
-        online_add(index->online, room->id, -1);
+        comet_online_add(index->online, room->id, -1);
         if (--room->online == 0) {
             string_map_remove_if(&index->rooms, room->id, room);
             free(room->id);

@@ -16,7 +16,7 @@
 #include "comet/string_map.h"
 
 struct comet_connection;
-struct online;
+struct comet_online;
 struct room;
 
 struct room_member {
@@ -33,8 +33,8 @@ struct room {
 };
 
 struct room_index {
-    struct string_map rooms; /* id -> struct room */
-    struct online *online;   /* comet-wide counts told of every join / leave; NULL = none */
+    struct string_map rooms;     /* id -> struct room */
+    struct comet_online *online; /* comet-wide counts told of every join / leave; NULL = none */
 };
 
 /* Initialises an empty index (online NULL; the owner may set it before the first join). */

@@ -187,10 +187,10 @@ static void handle_rooms(struct comet *comet, struct gim_rpc_reply *reply)
 {
     Goim__Comet__RoomsReply answer = GOIM__COMET__ROOMS_REPLY__INIT;
     Goim__Comet__RoomsReply__RoomsEntry *entries = NULL, **pointers = NULL;
-    struct online_count *counts;
+    struct comet_online_count *counts;
     size_t count, index;
 
-    if (online_snapshot(&comet->online, &counts, &count) != GIM_OK) {
+    if (comet_online_snapshot(&comet->online, &counts, &count) != GIM_OK) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
@@ -200,7 +200,7 @@ static void handle_rooms(struct comet *comet, struct gim_rpc_reply *reply)
         if (entries == NULL || pointers == NULL) {
             free(entries);
             free(pointers);
-            online_snapshot_free(counts, count);
+            comet_online_snapshot_free(counts, count);
             gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
             return;
         }
@@ -216,7 +216,7 @@ static void handle_rooms(struct comet *comet, struct gim_rpc_reply *reply)
     gim_rpc_reply_message(reply, &answer.base); /* packed here: the arrays can go */
     free(entries);
     free(pointers);
-    online_snapshot_free(counts, count);
+    comet_online_snapshot_free(counts, count);
 }
 
 /* The method label of an RPC call (comet/metrics.h). */

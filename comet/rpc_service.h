@@ -1,13 +1,17 @@
 /*
  * rpc_service.h: comet's RPC server (goim.comet.Comet over common/rpc.h).
  *
- * PushMsg, BroadcastRoom and Broadcast encode the payload once into a shared
- * buffer, hand it to every loop as a push_job and answer only after every
- * loop has queued it to its connections (bounded by rpcServer.timeout; past
- * it the caller gets an error and may retry: delivery is at least once).
- * Over TCP an OpRaw (op 9) proto's body is written as is; any other proto is
- * written as one frame. Broadcast's speed is ignored for now (no pacing).
- * Rooms is not implemented yet and answers an error.
+ * PushMsg, BroadcastRoom and Broadcast hand the request to every loop as a
+ * push_job and answer only after every loop has queued it to its connections
+ * (bounded by rpcServer.timeout; past it the caller gets an error and may
+ * retry: delivery is at least once). A push is encoded once per client wire
+ * (protocol and framing) present among its targets, not once per connection.
+ * Broadcast's speed paces the delivery (connections per second for this
+ * comet, split over the loops, broadcast_pacer.h); it is acknowledged once
+ * each loop has taken its snapshot of targets. Rooms answers every room with
+ * members on this comet (goim's map of room -> true).
+ * A loop whose inbox holds LOOP_MAX_WAITING_JOBS jobs already answers
+ * GIM_ERR_AGAIN ("comet busy").
  */
 #ifndef COMET_RPC_SERVICE_H
 #define COMET_RPC_SERVICE_H

@@ -153,7 +153,7 @@ static void start_comet(void)
     comet.config = &config;
     atomic_init(&comet.auth_sequence, 0);
     ip_counter_init(&comet.client_addresses);
-    online_init(&comet.online);
+    comet_online_init(&comet.online);
     if (gim_rpc_server_start(&logic_server, LOGIC_URL, 1, logic_handler, NULL) != GIM_OK ||
         gim_rpc_client_open(&comet.logic, LOGIC_URL) != GIM_OK ||
         event_loop_create(&loop, &comet, 0) != GIM_OK)

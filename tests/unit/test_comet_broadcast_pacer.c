@@ -75,7 +75,7 @@ static int harness_setup(void **state)
     harness->comet.config = &harness->config;
     harness->comet.loop_count = 1;
     ip_counter_init(&harness->comet.client_addresses);
-    online_init(&harness->comet.online);
+    comet_online_init(&harness->comet.online);
     if (event_loop_create(&harness->loop, &harness->comet, 0) != GIM_OK)
         return -1;
     harness->comet.loops = &harness->loop;
@@ -110,7 +110,7 @@ static int harness_teardown(void **state)
     }
     event_loop_destroy(harness->loop); /* releases the closed connections */
     ip_counter_destroy(&harness->comet.client_addresses);
-    online_destroy(&harness->comet.online);
+    comet_online_destroy(&harness->comet.online);
     gim_shared_buffer_unref(harness->tcp_push);
     gim_shared_buffer_unref(harness->websocket_push);
     free(harness);

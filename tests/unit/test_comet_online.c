@@ -12,60 +12,62 @@
 
 static void test_joins_and_leaves_count_locally(void **state)
 {
-    struct online online;
+    struct comet_online online;
 
     (void)state;
-    online_init(&online);
-    assert_int_equal(online_room_count(&online, "live://1000"), 0);
-    online_add(&online, "live://1000", +1);
-    online_add(&online, "live://1000", +1);
-    online_add(&online, "chat://7", +1);
-    assert_int_equal(online_room_count(&online, "live://1000"), 2);
-    assert_int_equal(online_room_count(&online, "chat://7"), 1);
-    online_add(&online, "live://1000", -1);
-    assert_int_equal(online_room_count(&online, "live://1000"), 1);
-    online_add(&online, "nowhere", -1); /* a leave of an unknown room is ignored */
-    assert_int_equal(online_room_count(&online, NULL), 0);
-    online_destroy(&online);
+    comet_online_init(&online);
+    assert_int_equal(comet_online_room_count(&online, "live://1000"), 0);
+    comet_online_add(&online, "live://1000", +1);
+    comet_online_add(&online, "live://1000", +1);
+    comet_online_add(&online, "chat://7", +1);
+    assert_int_equal(comet_online_room_count(&online, "live://1000"), 2);
+    assert_int_equal(comet_online_room_count(&online, "chat://7"), 1);
+    comet_online_add(&online, "live://1000", -1);
+    assert_int_equal(comet_online_room_count(&online, "live://1000"), 1);
+    comet_online_add(&online, "nowhere", -1); /* a leave of an unknown room is ignored */
+    assert_int_equal(comet_online_room_count(&online, NULL), 0);
+    comet_online_destroy(&online);
 }
 
 static void test_cluster_count_wins_when_known(void **state)
 {
-    struct online online;
-    struct online_count all[2] = {{"live://1000", 42}, {"elsewhere://1", 9}};
+    struct comet_online online;
+    struct comet_online_count all[2] = {{"live://1000", 42}, {"elsewhere://1", 9}};
 
     (void)state;
-    online_init(&online);
-    online_add(&online, "live://1000", +1);
-    online_add(&online, "chat://7", +1);
-    online_set_all(&online, all, 2);
-    assert_int_equal(online_room_count(&online, "live://1000"), 42);
-    assert_int_equal(online_room_count(&online, "chat://7"), 1); /* unknown cluster-wide: local */
-    assert_int_equal(online_room_count(&online, "elsewhere://1"),
-                     0);              /* no local members: not kept */
-    online_set_all(&online, NULL, 0); /* a new answer without the room makes it unknown again */
-    assert_int_equal(online_room_count(&online, "live://1000"), 1);
-    online_destroy(&online);
+    comet_online_init(&online);
+    comet_online_add(&online, "live://1000", +1);
+    comet_online_add(&online, "chat://7", +1);
+    comet_online_set_all(&online, all, 2);
+    assert_int_equal(comet_online_room_count(&online, "live://1000"), 42);
+    assert_int_equal(comet_online_room_count(&online, "chat://7"),
+                     1); /* unknown cluster-wide: local */
+    assert_int_equal(comet_online_room_count(&online, "elsewhere://1"),
+                     0); /* no local members: not kept */
+    comet_online_set_all(&online, NULL,
+                         0); /* a new answer without the room makes it unknown again */
+    assert_int_equal(comet_online_room_count(&online, "live://1000"), 1);
+    comet_online_destroy(&online);
 }
 
 static void test_snapshot_lists_rooms_with_members(void **state)
 {
-    struct online online;
-    struct online_count *counts;
+    struct comet_online online;
+    struct comet_online_count *counts;
     size_t count, index;
     int live = -1, game = -1;
 
     (void)state;
-    online_init(&online);
-    assert_int_equal(online_snapshot(&online, &counts, &count), GIM_OK);
+    comet_online_init(&online);
+    assert_int_equal(comet_online_snapshot(&online, &counts, &count), GIM_OK);
     assert_int_equal(count, 0);
-    online_snapshot_free(counts, count);
-    online_add(&online, "live://1000", +1);
-    online_add(&online, "live://1000", +1);
-    online_add(&online, "chat://7", +1);
-    online_add(&online, "chat://7", -1); /* emptied: gone */
-    online_add(&online, "game://3", +1);
-    assert_int_equal(online_snapshot(&online, &counts, &count), GIM_OK);
+    comet_online_snapshot_free(counts, count);
+    comet_online_add(&online, "live://1000", +1);
+    comet_online_add(&online, "live://1000", +1);
+    comet_online_add(&online, "chat://7", +1);
+    comet_online_add(&online, "chat://7", -1); /* emptied: gone */
+    comet_online_add(&online, "game://3", +1);
+    assert_int_equal(comet_online_snapshot(&online, &counts, &count), GIM_OK);
     assert_int_equal(count, 2);
     for (index = 0; index < count; index++) {
         if (strcmp(counts[index].room, "live://1000") == 0)
@@ -75,8 +77,8 @@ static void test_snapshot_lists_rooms_with_members(void **state)
     }
     assert_int_equal(live, 2);
     assert_int_equal(game, 1);
-    online_snapshot_free(counts, count);
-    online_destroy(&online);
+    comet_online_snapshot_free(counts, count);
+    comet_online_destroy(&online);
 }
 
 int main(void)
