@@ -5,8 +5,8 @@
 #include <stdlib.h>
 
 #include "comet/connection.h"
-#include "comet/event_loop.h"
 #include "comet/push_job.h"
+#include "comet/worker.h"
 #include "common/status.h"
 
 struct paced_broadcast {
@@ -18,15 +18,16 @@ struct paced_broadcast {
     struct comet_connection *targets[]; /* each referenced */
 };
 
-int pacer_start(struct event_loop *loop, struct push_job *job, double per_second, int64_t now_ms)
+int pacer_start(struct comet_worker *worker, struct push_job *job, double per_second,
+                int64_t now_ms)
 {
     struct paced_broadcast *paced;
     struct comet_connection *connection;
     size_t count = 0;
 
-    if (loop->paced_count >= PACER_MAX_ACTIVE)
+    if (worker->paced_count >= PACER_MAX_ACTIVE)
         return GIM_ERR_AGAIN;
-    for (connection = loop->live; connection != NULL; connection = connection->next) {
+    for (connection = worker->connections.live; connection != NULL; connection = connection->next) {
         if (connection->state == CONNECTION_ACTIVE &&
             connection_watches(connection, job->operation))
             count++;
@@ -34,7 +35,7 @@ int pacer_start(struct event_loop *loop, struct push_job *job, double per_second
     paced = calloc(1, sizeof(*paced) + count * sizeof(paced->targets[0]));
     if (paced == NULL)
         return GIM_ERR_NO_MEMORY;
-    for (connection = loop->live; connection != NULL && paced->count < count;
+    for (connection = worker->connections.live; connection != NULL && paced->count < count;
          connection = connection->next) {
         if (connection->state == CONNECTION_ACTIVE &&
             connection_watches(connection, job->operation)) {
@@ -46,9 +47,9 @@ int pacer_start(struct event_loop *loop, struct push_job *job, double per_second
     paced->job = job;
     paced->per_second = per_second;
     paced->start_ms = now_ms;
-    paced->next = loop->paced;
-    loop->paced = paced;
-    loop->paced_count++;
+    paced->next = worker->paced;
+    worker->paced = paced;
+    worker->paced_count++;
     return GIM_OK;
 }
 
@@ -69,9 +70,9 @@ static size_t paced_due(const struct paced_broadcast *paced, int64_t now_ms)
     return due >= (double)paced->count ? paced->count : (size_t)due;
 }
 
-int pacer_run(struct event_loop *loop, int64_t now_ms)
+int pacer_run(struct comet_worker *worker, int64_t now_ms)
 {
-    struct paced_broadcast **link = &loop->paced;
+    struct paced_broadcast **link = &worker->paced;
     int64_t wait = -1;
 
     while (*link != NULL) {
@@ -81,12 +82,12 @@ int pacer_run(struct event_loop *loop, int64_t now_ms)
         for (; paced->delivered < due; paced->delivered++) {
             struct comet_connection *connection = paced->targets[paced->delivered];
             if (connection->state == CONNECTION_ACTIVE)
-                connection_push(connection, paced->job->data, paced->job->websocket_data);
+                push_job_deliver(paced->job, connection);
             connection_unref(connection);
         }
         if (paced->delivered >= paced->count) {
             *link = paced->next;
-            loop->paced_count--;
+            worker->paced_count--;
             paced_free(paced);
             continue;
         }
@@ -104,12 +105,12 @@ int pacer_run(struct event_loop *loop, int64_t now_ms)
     return wait > INT32_MAX ? INT32_MAX : (int)wait;
 }
 
-void pacer_clear(struct event_loop *loop)
+void pacer_clear(struct comet_worker *worker)
 {
-    while (loop->paced != NULL) {
-        struct paced_broadcast *paced = loop->paced;
-        loop->paced = paced->next;
+    while (worker->paced != NULL) {
+        struct paced_broadcast *paced = worker->paced;
+        worker->paced = paced->next;
         paced_free(paced);
     }
-    loop->paced_count = 0;
+    worker->paced_count = 0;
 }

@@ -1,5 +1,5 @@
 /*
- * broadcast_pacer.h: one loop's broadcasts delivered at a bounded speed.
+ * broadcast_pacer.h: one worker's broadcasts delivered at a bounded speed (layer 5, delivery).
  *
  * goim's Broadcast RPC carries `speed`, connections per second for this
  * comet (0 = at once). A loop delivers its share at speed / loops per
@@ -20,7 +20,7 @@
 
 #include <stdint.h>
 
-struct event_loop;
+struct comet_worker;
 struct push_job;
 struct paced_broadcast;
 
@@ -28,21 +28,22 @@ struct paced_broadcast;
 #define PACER_SLICE_MS   10
 
 /*
- * Starts delivering job (PUSH_BROADCAST) to the loop's matching connections at
+ * Starts delivering job (PUSH_BROADCAST) to the worker's matching connections at
  * per_second (> 0) connections per second, from now_ms. Takes a reference to
  * job. Returns GIM_OK, GIM_ERR_AGAIN (PACER_MAX_ACTIVE reached) or
  * GIM_ERR_NO_MEMORY; on error nothing is kept and the caller delivers itself.
  */
-int pacer_start(struct event_loop *loop, struct push_job *job, double per_second, int64_t now_ms);
+int pacer_start(struct comet_worker *worker, struct push_job *job, double per_second,
+                int64_t now_ms);
 
 /*
  * Delivers every due connection of every paced broadcast and frees the
  * finished ones. Returns the ms until the loop should call again, or -1
  * when nothing is paced.
  */
-int pacer_run(struct event_loop *loop, int64_t now_ms);
+int pacer_run(struct comet_worker *worker, int64_t now_ms);
 
 /* Drops every paced broadcast undelivered (loop stopping): releases connections and jobs. */
-void pacer_clear(struct event_loop *loop);
+void pacer_clear(struct comet_worker *worker);
 
 #endif

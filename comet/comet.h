@@ -18,14 +18,14 @@
 #include "comet/metrics.h"
 #include "comet/online.h"
 
-struct event_loop;
+struct comet_worker;
 struct gim_rpc_client;
 struct ssl_ctx_st;
 
 struct comet {
     const struct comet_config *config;
-    struct event_loop **loops;
-    int loop_count;
+    struct comet_worker **workers; /* one per worker.threads: a loop and its connections */
+    int worker_count;
     struct gim_rpc_client *logic;       /* calls to logic (async from loops) */
     struct ip_counter client_addresses; /* distinct client IPs of authenticated connections */
     atomic_uint_fast64_t auth_sequence; /* orders authentications (same-key replacement) */
@@ -33,11 +33,5 @@ struct comet {
     struct comet_online online;         /* comet-wide room counts (loops + operations thread) */
     struct comet_counters counters;     /* RPC calls served (metrics.h) */
 };
-
-/* True if the comet has WebSocket listeners (websocket.bind non-empty or websocket.tlsOpen). */
-bool comet_serves_websocket(const struct comet *comet);
-
-/* Sum of authenticated connections over every loop (read by the operations thread). */
-long comet_connection_count(const struct comet *comet);
 
 #endif

@@ -1,4 +1,4 @@
-/* connection.c: socket I/O, bounded output queue and lifetime of a client connection
+/* connection.c: stream I/O, bounded output queue, lifetime and session of a client connection
  * (see connection.h). */
 #include "comet/connection.h"
 
@@ -11,25 +11,108 @@
 #include <unistd.h>
 
 #include "comet/comet.h"
-#include "comet/logic_calls.h"
-#include "comet/protocol.h"
 #include "comet/stream.h"
-#include "comet/websocket.h"
-#include "common/frame.h"
 #include "common/log.h"
 #include "common/status.h"
 
-#define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + GIM_FRAME_MAX_CLIENT_BODY)
-#define WRITEV_BATCH     64
+#define WRITEV_BATCH 64
+
+static const struct {
+    const char *text;
+    enum comet_close_class class_;
+} close_reasons[CONNECTION_CLOSE_REASONS] = {
+    [CONNECTION_CLOSE_PEER] = {"closed by peer", COMET_CLOSE_PEER},
+    [CONNECTION_CLOSE_HANG_UP] = {"socket error or hang-up", COMET_CLOSE_PEER},
+    [CONNECTION_CLOSE_WEBSOCKET_CLOSED] = {"websocket closed", COMET_CLOSE_PEER},
+    [CONNECTION_CLOSE_READ_FAILED] = {"read failed", COMET_CLOSE_IO_ERROR},
+    [CONNECTION_CLOSE_WRITE_FAILED] = {"write failed", COMET_CLOSE_IO_ERROR},
+    [CONNECTION_CLOSE_HANDSHAKE_TIMEOUT] = {"handshake timeout", COMET_CLOSE_HANDSHAKE_TIMEOUT},
+    [CONNECTION_CLOSE_HEARTBEAT_TIMEOUT] = {"heartbeat timeout", COMET_CLOSE_HEARTBEAT_TIMEOUT},
+    [CONNECTION_CLOSE_AUTH_FAILED] = {"auth failed", COMET_CLOSE_AUTH_FAILED},
+    [CONNECTION_CLOSE_REPLACED] = {"replaced by a newer connection with the same key",
+                                   COMET_CLOSE_REPLACED},
+    [CONNECTION_CLOSE_OUTPUT_FULL] = {"output full on reply", COMET_CLOSE_SLOW_READER},
+    [CONNECTION_CLOSE_SHUTDOWN] = {"comet shutting down", COMET_CLOSE_SHUTDOWN},
+    [CONNECTION_CLOSE_DRAINING] = {"comet draining", COMET_CLOSE_SHUTDOWN},
+    [CONNECTION_CLOSE_OUT_OF_MEMORY] = {"out of memory", COMET_CLOSE_OUT_OF_MEMORY},
+    [CONNECTION_CLOSE_BAD_MESSAGE] = {"bad client message", COMET_CLOSE_PROTOCOL},
+    [CONNECTION_CLOSE_BAD_UPGRADE] = {"bad websocket upgrade", COMET_CLOSE_PROTOCOL},
+};
+
+enum comet_close_class connection_close_class(enum connection_close_reason reason)
+{
+    return (unsigned)reason < CONNECTION_CLOSE_REASONS ? close_reasons[reason].class_
+                                                       : COMET_CLOSE_PROTOCOL;
+}
+
+const char *connection_close_text(enum connection_close_reason reason)
+{
+    return (unsigned)reason < CONNECTION_CLOSE_REASONS ? close_reasons[reason].text : "?";
+}
+
+enum connection_close_reason connection_close_reason_of(int status)
+{
+    switch (status) {
+    case GIM_ERR_NO_MEMORY:
+        return CONNECTION_CLOSE_OUT_OF_MEMORY;
+    case GIM_ERR_IO:
+        return CONNECTION_CLOSE_READ_FAILED;
+    default:
+        return CONNECTION_CLOSE_BAD_MESSAGE;
+    }
+}
+
+/* ---- the set ------------------------------------------------------------------ */
+
+void connection_set_init(struct connection_set *set, struct event_loop *loop, struct comet *comet)
+{
+    memset(set, 0, sizeof(*set));
+    set->loop = loop;
+    set->comet = comet;
+    string_map_init(&set->keys);
+    room_index_init(&set->rooms);
+    set->rooms.online = &comet->online;
+    atomic_init(&set->authenticated, 0);
+    atomic_init(&set->dropped_pushes, 0);
+}
+
+void connection_set_destroy(struct connection_set *set)
+{
+    string_map_destroy(&set->keys);
+    room_index_destroy(&set->rooms);
+}
+
+void connection_set_close_all(struct connection_set *set, enum connection_close_reason reason)
+{
+    while (set->live != NULL)
+        connection_close_going_away(set->live, reason);
+}
+
+void connection_set_reap(struct connection_set *set)
+{
+    while (set->reap != NULL) {
+        struct comet_connection *connection = set->reap;
+        set->reap = connection->next;
+        connection->next = NULL;
+        connection_unref(connection);
+    }
+}
+
+void connection_set_apply_claim(struct connection_set *set, const char *key, uint64_t sequence)
+{
+    struct comet_connection *connection = string_map_get(&set->keys, key);
+
+    if (connection != NULL && connection->auth_sequence < sequence)
+        connection_close(connection, CONNECTION_CLOSE_REPLACED);
+}
+
+/* ---- events ------------------------------------------------------------------- */
 
 static void connection_update_events(struct comet_connection *connection)
 {
-    struct epoll_event event = {0};
-
-    event.events = (connection->reading ? EPOLLIN : 0) | (connection->write_armed ? EPOLLOUT : 0);
-    event.data.ptr = &connection->handle;
-    if (epoll_ctl(connection->loop->epoll_fd, EPOLL_CTL_MOD, connection->handle.fd, &event) != 0)
-        gim_log_warn("epoll_ctl MOD fd %d: %s", connection->handle.fd, strerror(errno));
+    event_loop_modify(connection->set->loop, &connection->handle,
+                      (connection->reading ? EPOLLIN : 0) |
+                          (connection->write_armed ? EPOLLOUT : 0));
 }
 
 static void address_from_sockaddr(uint8_t out[16], const struct sockaddr *peer)
@@ -43,57 +126,54 @@ static void address_from_sockaddr(uint8_t out[16], const struct sockaddr *peer)
     }
 }
 
-/* The transport label of a connection's metrics (comet/metrics.h). */
-static enum comet_transport_class
-connection_transport_class(const struct comet_connection *connection)
-{
-    if (connection->transport == CONNECTION_TCP)
-        return COMET_TRANSPORT_TCP;
-    return connection->tls != NULL ? COMET_TRANSPORT_WSS : COMET_TRANSPORT_WEBSOCKET;
-}
+static void connection_on_events(struct loop_handle *handle, uint32_t events);
 
-int connection_accept(struct event_loop *loop, int fd, const struct sockaddr *peer,
-                      enum listener_kind kind)
+int connection_accept(struct connection_set *set, int fd, const struct sockaddr *peer,
+                      const struct connection_route *route, enum comet_transport_class transport,
+                      bool tls)
 {
+    struct event_loop *loop = set->loop;
     struct comet_connection *connection = calloc(1, sizeof(*connection));
-    struct epoll_event event = {0};
 
     if (connection == NULL) {
         close(fd);
         return GIM_ERR_NO_MEMORY;
     }
-    connection->handle.type = HANDLE_CONNECTION;
+    connection->handle.on_events = connection_on_events;
     connection->handle.fd = fd;
-    connection->loop = loop;
+    connection->set = set;
+    connection->route = route;
+    connection->transport = (uint8_t)transport;
     connection->references = 1; /* the live list's */
     connection->state = CONNECTION_HANDSHAKE;
     connection->reading = true;
-    connection->transport = kind == LISTENER_TCP ? CONNECTION_TCP : CONNECTION_WEBSOCKET;
     connection->stream = &plain_stream;
-    if (kind == LISTENER_WEBSOCKET_TLS &&
-        tls_stream_attach(connection, loop->comet->tls_context) != GIM_OK) {
+    if (tls && tls_stream_attach(connection, set->comet->tls_context) != GIM_OK) {
         close(fd);
         free(connection);
         return GIM_ERR_NO_MEMORY;
     }
     address_from_sockaddr(connection->address, peer);
     timer_entry_init(&connection->deadline);
-    event.events = EPOLLIN;
-    event.data.ptr = &connection->handle;
-    if (epoll_ctl(loop->epoll_fd, EPOLL_CTL_ADD, fd, &event) != 0) {
+    if (event_loop_watch(loop, &connection->handle, EPOLLIN) != GIM_OK) {
         close(fd);
         connection->stream->release(connection);
         free(connection);
         return GIM_ERR_IO;
     }
     timer_wheel_arm(&loop->wheel, &connection->deadline,
-                    loop->now_ms + loop->comet->config->handshake_timeout_ms);
-    connection->next = loop->live;
-    if (loop->live != NULL)
-        loop->live->prev = connection;
-    loop->live = connection;
-    gim_counter_increment(&loop->counters.accepted[connection_transport_class(connection)]);
+                    loop->now_ms + set->comet->config->handshake_timeout_ms);
+    connection->next = set->live;
+    if (set->live != NULL)
+        set->live->prev = connection;
+    set->live = connection;
+    gim_counter_increment(&set->counters.accepted[transport]);
     return GIM_OK;
+}
+
+void connection_set_route(struct comet_connection *connection, const struct connection_route *route)
+{
+    connection->route = route;
 }
 
 void connection_ref(struct comet_connection *connection)
@@ -106,7 +186,8 @@ void connection_unref(struct comet_connection *connection)
     if (--connection->references > 0)
         return;
     connection->stream->release(connection);
-    websocket_release(connection);
+    if (connection->route->framing->release != NULL)
+        connection->route->framing->release(connection);
     free(connection->key);
     free(connection->accepts);
     free(connection);
@@ -123,6 +204,74 @@ bool connection_watches(const struct comet_connection *connection, int32_t opera
     return false;
 }
 
+void connection_update_accepts(struct comet_connection *connection, const int32_t *operations,
+                               int count, bool subscribe)
+{
+    int index;
+
+    for (index = 0; index < count; index++) {
+        bool present = connection_watches(connection, operations[index]);
+        if (subscribe && !present && connection->accept_count < CONNECTION_MAX_ACCEPTS) {
+            int32_t *grown = realloc(connection->accepts, (connection->accept_count + 1u) *
+                                                              sizeof(*connection->accepts));
+            if (grown == NULL)
+                return;
+            connection->accepts = grown;
+            connection->accepts[connection->accept_count++] = operations[index];
+        } else if (!subscribe && present) {
+            uint16_t at;
+            for (at = 0; connection->accepts[at] != operations[index]; at++) {
+            }
+            connection->accepts[at] = connection->accepts[--connection->accept_count];
+        }
+    }
+}
+
+int connection_authenticate(struct comet_connection *connection,
+                            const struct connection_identity *identity)
+{
+    struct connection_set *set = connection->set;
+    struct event_loop *loop = set->loop;
+    struct comet *comet = set->comet;
+    size_t count = identity->accept_count;
+    void *previous = NULL;
+
+    if (connection->state == CONNECTION_CLOSED || connection->state == CONNECTION_ACTIVE)
+        return GIM_ERR_INVALID;
+    connection->mid = identity->mid;
+    connection->key = strdup(identity->key ? identity->key : "");
+    if (count > CONNECTION_MAX_ACCEPTS)
+        count = CONNECTION_MAX_ACCEPTS;
+    connection->accept_count = 0;
+    if (connection->key == NULL ||
+        (count > 0 && (connection->accepts = malloc(count * sizeof(int32_t))) == NULL))
+        goto no_memory;
+    connection_update_accepts(connection, identity->accepts, (int)count, true);
+    connection->heartbeat_ms = identity->heartbeat_ms;
+    if (connection->heartbeat_ms < TIMER_WHEEL_TICK_MS) /* a zero never closes at once */
+        connection->heartbeat_ms = 10 * 60 * 1000;
+    if (identity->room != NULL && identity->room[0] != '\0' &&
+        room_join(&set->rooms, connection, &connection->rooms, identity->room) != GIM_OK)
+        goto no_memory;
+    if (string_map_put(&set->keys, connection->key, connection, &previous) != GIM_OK)
+        goto no_memory;
+    connection->state = CONNECTION_ACTIVE;
+    connection->renewed_ms = loop->now_ms;
+    connection->auth_sequence =
+        atomic_fetch_add_explicit(&comet->auth_sequence, 1, memory_order_relaxed) + 1;
+    atomic_fetch_add_explicit(&set->authenticated, 1, memory_order_relaxed);
+    ip_counter_add(&comet->client_addresses, connection->address);
+    if (previous != NULL && previous != connection)
+        connection_close(previous, CONNECTION_CLOSE_REPLACED);
+    if (set->key_claimed != NULL)
+        set->key_claimed(set->key_claimed_context, connection->key, connection->auth_sequence);
+    timer_wheel_arm(&loop->wheel, &connection->deadline, loop->now_ms + connection->heartbeat_ms);
+    return GIM_OK;
+no_memory:
+    connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
+    return GIM_ERR_NO_MEMORY;
+}
+
 void connection_set_reading(struct comet_connection *connection, bool reading)
 {
     if (connection->state == CONNECTION_CLOSED || connection->reading == reading)
@@ -130,6 +279,8 @@ void connection_set_reading(struct comet_connection *connection, bool reading)
     connection->reading = reading;
     connection_update_events(connection);
 }
+
+/* ---- output ------------------------------------------------------------------- */
 
 static void output_release_all(struct comet_connection *connection)
 {
@@ -206,7 +357,7 @@ static int connection_enqueue(struct comet_connection *connection, struct gim_sh
         struct iovec whole = {buffer->data, buffer->length};
         ssize_t written = connection->stream->writev(connection, &whole, 1);
         if (written < 0 && written != GIM_ERR_AGAIN) {
-            connection_close(connection, "write failed");
+            connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
             return GIM_ERR_CLOSED;
         }
         if (written == (ssize_t)buffer->length)
@@ -215,7 +366,7 @@ static int connection_enqueue(struct comet_connection *connection, struct gim_sh
     }
     item = malloc(sizeof(*item));
     if (item == NULL) {
-        connection_close(connection, "out of memory for output");
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return GIM_ERR_CLOSED;
     }
     item->next = NULL;
@@ -238,31 +389,27 @@ static int connection_enqueue(struct comet_connection *connection, struct gim_sh
 static bool output_fits(const struct comet_connection *connection, size_t length)
 {
     return (uint64_t)connection->output_bytes + length <=
-           (uint64_t)connection->loop->comet->config->max_output_bytes;
+           (uint64_t)connection->set->comet->config->max_output_bytes;
 }
 
-int connection_push(struct comet_connection *connection, struct gim_shared_buffer *tcp_bytes,
-                    struct gim_shared_buffer *websocket_bytes)
+int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer)
 {
-    struct gim_shared_buffer *buffer =
-        connection->transport == CONNECTION_WEBSOCKET ? websocket_bytes : tcp_bytes;
+    struct connection_set *set = connection->set;
 
     if (connection->state == CONNECTION_CLOSED)
         return GIM_ERR_CLOSED;
-    if (buffer == NULL)
-        return GIM_ERR_INVALID;
     /* Policy at the bound: a push that does not fit is dropped and counted;
      * the connection stays, later pushes are delivered once it drains. */
     if (!output_fits(connection, buffer->length)) {
         connection->dropped_pushes++;
-        atomic_fetch_add_explicit(&connection->loop->dropped_pushes, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&set->dropped_pushes, 1, memory_order_relaxed);
         gim_log_debug("push dropped for key %s: %u bytes already queued",
                       connection->key ? connection->key : "", connection->output_bytes);
         return GIM_ERR_TOO_LARGE;
     }
     if (connection_enqueue(connection, buffer) != GIM_OK)
         return GIM_ERR_CLOSED;
-    gim_counter_increment(&connection->loop->counters.pushes_delivered);
+    gim_counter_increment(&set->counters.pushes_delivered);
     return GIM_OK;
 }
 
@@ -273,33 +420,29 @@ int connection_reply(struct comet_connection *connection, struct gim_shared_buff
     /* Policy at the bound: the client keeps sending but does not read its
      * replies; goim closes such a connection ("ring buffer full"), so do we. */
     if (!output_fits(connection, buffer->length)) {
-        connection_close(connection, "output full on reply");
+        connection_close(connection, CONNECTION_CLOSE_OUTPUT_FULL);
         return GIM_ERR_CLOSED;
     }
     return connection_enqueue(connection, buffer);
 }
 
-int connection_reply_frame(struct comet_connection *connection, uint16_t version, int32_t operation,
-                           int32_t sequence, const uint8_t *body, size_t body_length)
-{
-    struct gim_shared_buffer *buffer;
-    int status;
+/* ---- input -------------------------------------------------------------------- */
 
-    if (connection->transport == CONNECTION_WEBSOCKET) {
-        buffer = websocket_encode_frame(version, operation, sequence, body, body_length);
-    } else {
-        buffer = gim_shared_buffer_new(GIM_FRAME_HEADER_SIZE + body_length);
-        if (buffer != NULL)
-            gim_frame_encode(buffer->data, buffer->length, version, operation, sequence, body,
-                             body_length);
-    }
-    if (buffer == NULL) {
-        connection_close(connection, "out of memory for reply");
+ssize_t connection_read(struct comet_connection *connection, uint8_t *buffer, size_t length)
+{
+    ssize_t received = connection->stream->read(connection, buffer, length);
+
+    if (received == 0 || (received < 0 && received != GIM_ERR_AGAIN)) {
+        connection_close(connection,
+                         received == 0 ? CONNECTION_CLOSE_PEER : CONNECTION_CLOSE_READ_FAILED);
         return GIM_ERR_CLOSED;
     }
-    status = connection_reply(connection, buffer);
-    gim_shared_buffer_unref(buffer);
-    return status;
+    return received;
+}
+
+bool connection_has_buffered_input(const struct comet_connection *connection)
+{
+    return connection->stream->has_buffered_input(connection);
 }
 
 int connection_keep_input(struct comet_connection *connection, const uint8_t *data, size_t length,
@@ -325,75 +468,14 @@ int connection_keep_input(struct comet_connection *connection, const uint8_t *da
     return GIM_OK;
 }
 
-static void connection_read(struct comet_connection *connection)
+static void connection_on_events(struct loop_handle *handle, uint32_t events)
 {
-    struct event_loop *loop = connection->loop;
-    size_t held = connection->input_length, limit;
-    ssize_t received;
-    long consumed;
+    struct comet_connection *connection = (struct comet_connection *)handle;
 
-    /* Before auth a client has no business sending more than one frame
-     * ahead, so a read never leaves more than one client frame unconsumed
-     * (the auth frame pauses reading until logic answers). */
-    limit = connection->state == CONNECTION_ACTIVE ? LOOP_SCRATCH_SIZE : CLIENT_FRAME_MAX;
-    if (connection->transport == CONNECTION_WEBSOCKET) {
-        websocket_read(connection);
-        return;
-    }
-    if (held >= limit)
-        return;
-    if (held > 0)
-        memcpy(loop->scratch, connection->input, held);
-    received = connection->stream->read(connection, loop->scratch + held, limit - held);
-    if (received == 0) {
-        connection_close(connection, "closed by peer");
-        return;
-    }
-    if (received < 0) {
-        if (received != GIM_ERR_AGAIN)
-            connection_close(connection, "read failed");
-        return;
-    }
-    consumed = protocol_consume(connection, loop->scratch, held + (size_t)received);
-    if (consumed < 0) {
-        connection_close(connection, gim_strerror((int)consumed));
-        return;
-    }
-    if (connection->state == CONNECTION_CLOSED)
-        return;
-    if (connection_keep_input(connection, loop->scratch + consumed,
-                              held + (size_t)received - (size_t)consumed,
-                              CLIENT_FRAME_MAX) != GIM_OK)
-        connection_close(connection, "input over the frame limit");
-}
-
-void connection_process_held_input(struct comet_connection *connection)
-{
-    size_t held = connection->input_length;
-    long consumed;
-
-    /* a WebSocket connection's input is raw frames: websocket_read takes it on resume */
-    if (held == 0 || connection->state == CONNECTION_CLOSED ||
-        connection->transport == CONNECTION_WEBSOCKET)
-        return;
-    memcpy(connection->loop->scratch, connection->input, held);
-    consumed = protocol_consume(connection, connection->loop->scratch, held);
-    if (consumed < 0) {
-        connection_close(connection, gim_strerror((int)consumed));
-        return;
-    }
-    if (connection->state != CONNECTION_CLOSED &&
-        connection_keep_input(connection, connection->loop->scratch + consumed,
-                              held - (size_t)consumed, CLIENT_FRAME_MAX) != GIM_OK)
-        connection_close(connection, "input over the frame limit");
-}
-
-void connection_handle_events(struct comet_connection *connection, uint32_t events)
-{
     if (connection->state == CONNECTION_CLOSED)
         return;
     if (events & (EPOLLERR | EPOLLHUP)) {
-        connection_close(connection, "socket error or hang-up");
+        connection_close(connection, CONNECTION_CLOSE_HANG_UP);
         return;
     }
     /* TLS: output may wait for input (WANT_READ), so EPOLLIN retries it too */
@@ -401,70 +483,97 @@ void connection_handle_events(struct comet_connection *connection, uint32_t even
         int status = connection_flush(connection);
         if (status != GIM_OK) {
             connection_close(connection,
-                             status == GIM_ERR_CLOSED ? connection->close_reason : "write failed");
+                             status == GIM_ERR_CLOSED
+                                 ? (enum connection_close_reason)connection->close_reason
+                                 : CONNECTION_CLOSE_WRITE_FAILED);
             return;
         }
     }
     if (((events & EPOLLIN) && connection->reading) ||
         ((events & EPOLLOUT) && connection->stream_wants_write && connection->reading))
-        connection_read(connection);
+        connection->route->framing->readable(connection);
 }
 
 void connection_resume_reading(struct comet_connection *connection)
 {
     connection_set_reading(connection, true);
-    if (connection->state != CONNECTION_CLOSED &&
-        (connection->transport == CONNECTION_WEBSOCKET ||
-         connection->stream->has_buffered_input(connection)))
-        connection_read(connection);
+    if (connection->state != CONNECTION_CLOSED)
+        connection->route->framing->readable(connection);
 }
 
-void connection_close_after_flush(struct comet_connection *connection, const char *reason)
+void connection_deadline_expired(struct timer_entry *entry)
+{
+    struct comet_connection *connection =
+        (struct comet_connection *)((char *)entry - offsetof(struct comet_connection, deadline));
+    bool active = connection->state == CONNECTION_ACTIVE;
+
+    gim_counter_increment(&connection->set->counters.timeouts[active ? COMET_TIMEOUT_HEARTBEAT
+                                                                     : COMET_TIMEOUT_HANDSHAKE]);
+    if (connection->route->framing->deadline != NULL)
+        connection->route->framing->deadline(connection);
+    else
+        connection_close(connection, active ? CONNECTION_CLOSE_HEARTBEAT_TIMEOUT
+                                            : CONNECTION_CLOSE_HANDSHAKE_TIMEOUT);
+}
+
+/* ---- closing ------------------------------------------------------------------ */
+
+void connection_close_after_flush(struct comet_connection *connection,
+                                  enum connection_close_reason reason)
 {
     if (connection->state == CONNECTION_CLOSED)
         return;
-    connection->close_reason = reason;
+    connection->close_reason = (uint8_t)reason;
     connection->close_after_flush = true;
     connection_set_reading(connection, false);
     if (connection->output_head == NULL)
         connection_close(connection, reason);
 }
 
-void connection_close(struct comet_connection *connection, const char *reason)
+void connection_close_going_away(struct comet_connection *connection,
+                                 enum connection_close_reason reason)
 {
-    struct event_loop *loop = connection->loop;
+    if (connection->state != CONNECTION_CLOSED && !connection->close_after_flush &&
+        connection->route->framing->going_away != NULL)
+        connection->route->framing->going_away(connection);
+    connection_close(connection, reason);
+}
+
+void connection_close(struct comet_connection *connection, enum connection_close_reason reason)
+{
+    struct connection_set *set = connection->set;
     bool was_active = connection->state == CONNECTION_ACTIVE;
 
     if (connection->state == CONNECTION_CLOSED)
         return;
     gim_log_debug("close fd %d key %s: %s", connection->handle.fd,
-                  connection->key ? connection->key : "-", reason);
-    gim_counter_increment(&loop->counters.closed[connection_transport_class(connection)]);
-    gim_counter_increment(&loop->counters.closes[comet_close_class_of(reason)]);
+                  connection->key ? connection->key : "-", connection_close_text(reason));
+    gim_counter_increment(&set->counters.closed[connection->transport]);
+    gim_counter_increment(&set->counters.closes[connection_close_class(reason)]);
     connection->state = CONNECTION_CLOSED;
     timer_entry_cancel(&connection->deadline);
-    epoll_ctl(loop->epoll_fd, EPOLL_CTL_DEL, connection->handle.fd, NULL);
+    event_loop_forget(set->loop, &connection->handle);
     close(connection->handle.fd);
     connection->handle.fd = -1;
     output_release_all(connection);
     free(connection->input);
     connection->input = NULL;
     connection->input_length = 0;
-    room_leave_all(&loop->rooms, &connection->rooms);
+    room_leave_all(&set->rooms, &connection->rooms);
     if (was_active) {
-        string_map_remove_if(&loop->keys, connection->key, connection);
-        atomic_fetch_sub_explicit(&loop->authenticated, 1, memory_order_relaxed);
-        ip_counter_remove(&loop->comet->client_addresses, connection->address);
-        if (!connection->replaced)
-            logic_disconnect(loop->comet, connection->mid, connection->key);
+        string_map_remove_if(&set->keys, connection->key, connection);
+        atomic_fetch_sub_explicit(&set->authenticated, 1, memory_order_relaxed);
+        ip_counter_remove(&set->comet->client_addresses, connection->address);
     }
+    connection->route->framing->closed(connection, reason, was_active);
     /* Unlink from the live list; the reap list takes over its reference. */
     if (connection->prev != NULL)
         connection->prev->next = connection->next;
     else
-        loop->live = connection->next;
+        set->live = connection->next;
     if (connection->next != NULL)
         connection->next->prev = connection->prev;
-    connection->prev = connection->next = NULL;
-    event_loop_defer_release(loop, connection);
+    connection->prev = NULL;
+    connection->next = set->reap;
+    set->reap = connection;
 }

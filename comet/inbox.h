@@ -18,9 +18,13 @@
 #include <pthread.h>
 #include <stddef.h>
 
+struct event_loop;
+
 struct inbox_item {
     struct inbox_item *next;
-    int kind; /* the loop's own tag for what the item is embedded in */
+    /* what the loop calls for the item, on its thread; the item's owner frees it there if it
+     * must (the item is not touched afterwards). loop->stopping tells a loop that is stopping. */
+    void (*run)(struct inbox_item *item, struct event_loop *loop);
 };
 
 struct inbox {

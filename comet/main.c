@@ -17,7 +17,7 @@
 
 #include "comet/comet.h"
 #include "comet/config.h"
-#include "comet/event_loop.h"
+#include "comet/worker.h"
 #include "comet/metrics.h"
 #include "comet/operations.h"
 #include "comet/rpc_service.h"
@@ -45,21 +45,21 @@ static void stop_loops(struct comet *comet)
 {
     int index;
 
-    for (index = 0; index < comet->loop_count; index++)
-        event_loop_stop(comet->loops[index]);
-    for (index = 0; index < comet->loop_count; index++)
-        event_loop_join(comet->loops[index]);
+    for (index = 0; index < comet->worker_count; index++)
+        worker_stop(comet->workers[index]);
+    for (index = 0; index < comet->worker_count; index++)
+        worker_join(comet->workers[index]);
 }
 
 static void destroy_loops(struct comet *comet)
 {
     int index;
 
-    for (index = 0; index < comet->loop_count; index++)
-        event_loop_destroy(comet->loops[index]);
-    free(comet->loops);
-    comet->loops = NULL;
-    comet->loop_count = 0;
+    for (index = 0; index < comet->worker_count; index++)
+        worker_destroy(comet->workers[index]);
+    free(comet->workers);
+    comet->workers = NULL;
+    comet->worker_count = 0;
 }
 
 /*
@@ -106,12 +106,12 @@ static void drain(struct comet *comet, struct operations *operations, const sigs
     gim_log_notice("signal %d: draining for %lld ms (a second signal stops at once)", signal_number,
                    (long long)period_ms);
     operations_go_offline(operations);
-    for (index = 0; index < comet->loop_count; index++)
-        event_loop_drain(comet->loops[index], period_ms);
+    for (index = 0; index < comet->worker_count; index++)
+        worker_drain(comet->workers[index], period_ms);
     while (gim_monotonic_ms() < deadline_ms) {
         bool drained = true;
-        for (index = 0; index < comet->loop_count; index++)
-            drained = drained && event_loop_drained(comet->loops[index]);
+        for (index = 0; index < comet->worker_count; index++)
+            drained = drained && worker_drained(comet->workers[index]);
         if (drained) {
             gim_log_notice("drained: every client is gone; stopping");
             return;
@@ -141,18 +141,18 @@ static int run(struct comet *comet, const struct comet_config *config)
         gim_log_error("rpcClient.logic %s: %s", config->rpc_client_logic, gim_strerror(status));
         return 1;
     }
-    comet->loops = calloc((size_t)config->worker_threads, sizeof(*comet->loops));
-    if (comet->loops == NULL)
+    comet->workers = calloc((size_t)config->worker_threads, sizeof(*comet->workers));
+    if (comet->workers == NULL)
         return 1;
     for (index = 0; index < config->worker_threads; index++) {
-        status = event_loop_create(&comet->loops[index], comet, index);
+        status = worker_create(&comet->workers[index], comet, index);
         if (status != GIM_OK)
             break;
-        comet->loop_count++;
+        comet->worker_count++;
     }
     if (status == GIM_OK) {
-        for (index = 0; index < comet->loop_count && status == GIM_OK; index++)
-            status = event_loop_start(comet->loops[index]);
+        for (index = 0; index < comet->worker_count && status == GIM_OK; index++)
+            status = worker_start(comet->workers[index]);
     }
     if (status == GIM_OK) {
         status = rpc_service_start(comet, &rpc_server);

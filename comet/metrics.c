@@ -5,44 +5,8 @@
 #include <string.h>
 
 #include "comet/comet.h"
-#include "comet/event_loop.h"
+#include "comet/worker.h"
 #include "common/status.h"
-
-/* Close reasons by their leading text (connection_close's static reasons). */
-static const struct {
-    const char *prefix;
-    enum comet_close_class class_;
-} close_reasons[] = {
-    {"closed by peer", COMET_CLOSE_PEER},
-    {"socket error or hang-up", COMET_CLOSE_PEER},
-    {"websocket closed", COMET_CLOSE_PEER},
-    {"read failed", COMET_CLOSE_IO_ERROR},
-    {"write failed", COMET_CLOSE_IO_ERROR},
-    {"websocket read failed", COMET_CLOSE_IO_ERROR},
-    {"websocket write failed", COMET_CLOSE_IO_ERROR},
-    {"i/o error", COMET_CLOSE_IO_ERROR}, /* gim_strerror(GIM_ERR_IO) */
-    {"handshake timeout", COMET_CLOSE_HANDSHAKE_TIMEOUT},
-    {"heartbeat timeout", COMET_CLOSE_HEARTBEAT_TIMEOUT},
-    {"auth failed", COMET_CLOSE_AUTH_FAILED},
-    {"replaced by", COMET_CLOSE_REPLACED},
-    {"output full on reply", COMET_CLOSE_SLOW_READER},
-    {"comet shutting down", COMET_CLOSE_SHUTDOWN},
-    {"comet draining", COMET_CLOSE_SHUTDOWN},     /* drain.period */
-    {"out of memory", COMET_CLOSE_OUT_OF_MEMORY}, /* also gim_strerror(GIM_ERR_NO_MEMORY) */
-};
-
-enum comet_close_class comet_close_class_of(const char *reason)
-{
-    size_t index;
-
-    if (reason == NULL)
-        return COMET_CLOSE_PROTOCOL;
-    for (index = 0; index < sizeof(close_reasons) / sizeof(close_reasons[0]); index++) {
-        if (strncmp(reason, close_reasons[index].prefix, strlen(close_reasons[index].prefix)) == 0)
-            return close_reasons[index].class_;
-    }
-    return COMET_CLOSE_PROTOCOL;
-}
 
 /* ---- scrape-time readers (argument: what to read) ---- */
 
@@ -53,8 +17,8 @@ static int64_t sum_loop_counter(void *context, int argument)
     uint64_t total = 0;
     int index;
 
-    for (index = 0; index < comet->loop_count; index++) {
-        struct comet_loop_counters *counters = &comet->loops[index]->counters;
+    for (index = 0; index < comet->worker_count; index++) {
+        struct comet_loop_counters *counters = &comet->workers[index]->connections.counters;
         total += gim_counter_value((struct gim_counter *)((char *)counters + argument));
     }
     return (int64_t)total;
@@ -69,10 +33,11 @@ static int64_t open_connections(void *context, int argument)
 
     /* closed first, so a connection closed meanwhile is usually seen accepted too; relaxed
      * loads give no such order, hence the clamp (a scrape never shows a negative count) */
-    for (index = 0; index < comet->loop_count; index++)
-        closed += gim_counter_value(&comet->loops[index]->counters.closed[argument]);
-    for (index = 0; index < comet->loop_count; index++)
-        accepted += gim_counter_value(&comet->loops[index]->counters.accepted[argument]);
+    for (index = 0; index < comet->worker_count; index++)
+        closed += gim_counter_value(&comet->workers[index]->connections.counters.closed[argument]);
+    for (index = 0; index < comet->worker_count; index++)
+        accepted +=
+            gim_counter_value(&comet->workers[index]->connections.counters.accepted[argument]);
     return accepted > closed ? (int64_t)(accepted - closed) : 0;
 }
 
@@ -89,8 +54,9 @@ static int64_t dropped_pushes(void *context, int argument)
     int index;
 
     (void)argument;
-    for (index = 0; index < comet->loop_count; index++)
-        total += atomic_load_explicit(&comet->loops[index]->dropped_pushes, memory_order_relaxed);
+    for (index = 0; index < comet->worker_count; index++)
+        total += atomic_load_explicit(&comet->workers[index]->connections.dropped_pushes,
+                                      memory_order_relaxed);
     return (int64_t)total;
 }
 

@@ -49,7 +49,8 @@ enum comet_frame_class {
 enum comet_timeout_class { COMET_TIMEOUT_HANDSHAKE, COMET_TIMEOUT_HEARTBEAT };
 #define COMET_TIMEOUT_CLASSES 2
 
-/* Why a connection closed (the reason label of closes_total). */
+/* Why a connection closed (the reason label of closes_total): the class of an
+ * enum connection_close_reason (connection_close_class, comet/connection.h). */
 enum comet_close_class {
     COMET_CLOSE_PEER,              /* the client closed, hung up or sent a WebSocket close */
     COMET_CLOSE_IO_ERROR,          /* a read or write failed */
@@ -91,13 +92,6 @@ struct comet_counters {
     /* own cache lines: RPC workers write these while loops read the online table beside them */
     alignas(64) struct gim_counter rpc_calls[COMET_RPC_CLASSES];
 };
-
-/*
- * The class of a close reason as connection_close receives it (the static
- * texts of connection.c, protocol.c, event_loop.c, websocket.c); an unknown
- * text is COMET_CLOSE_PROTOCOL. reason may be NULL (protocol).
- */
-enum comet_close_class comet_close_class_of(const char *reason);
 
 /*
  * Registers comet's metrics in registry: callbacks that sum comet->loops'

@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "comet/comet.h"
-#include "comet/event_loop.h"
+#include "comet/worker.h"
 #include "comet/online.h"
 #include "common/clock.h"
 #include "common/log.h"

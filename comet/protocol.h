@@ -1,36 +1,59 @@
 /*
- * protocol.h: goim's client protocol over TCP (reference section 2).
+ * protocol.h: client protocols (layer 4 of comet): one table per protocol.
  *
- * Consumes complete frames from a connection's input: before auth only op 7
- * counts (others are ignored, as goim); op 7 starts an asynchronous logic
- * Connect and pauses reading until its result comes back through the loop's
- * inbox; after auth op 2 is answered with op 3 + the room's online count,
- * 12/14/16 change room and the watched operations, and any other op is
- * answered with the same op and an empty body (and forwarded to logic
- * Receive, fire and forget).
+ * A protocol turns complete client messages (handed over by the connection's
+ * framing, comet/framing.h) into actions (auth through logic, replies, room
+ * changes, calls to logic) and encodes a server push for its own wire. goim's
+ * is protocol_goim (comet/protocol_goim.h); another protocol is one more
+ * table in one more file, named by a route (comet/listener.c) for a listener
+ * or a WebSocket path. Its hooks:
+ *   - receiver.message: one client message (text or binary where the framing
+ *     tells them apart); receiver.closed: the connection closed (forget it,
+ *     tell logic); receiver.deadline: the handshake or heartbeat deadline fell
+ *     due (NULL: close with a timeout; a protocol that pings its clients
+ *     re-arms it instead);
+ *   - open: the connection was routed to it (after accept, or after a
+ *     WebSocket upgrade with the request head, e.g. to read a token from the
+ *     path); may be NULL;
+ *   - encode_push: a server push as bytes for a connection of this protocol
+ *     on framing (once per push and wire, shared by every such connection).
+ * Authentication ends in connection_authenticate (connection.h).
  */
 #ifndef COMET_PROTOCOL_H
 #define COMET_PROTOCOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#include "comet/inbox.h"
+#include "comet/framing.h"
+#include "common/shared_buffer.h"
 
-struct comet_connection;
+/* A server push as comet receives it (goim's Proto: the one push format of every dialect). */
+struct comet_push {
+    int32_t version;
+    int32_t operation;
+    int32_t sequence;
+    const uint8_t *body;
+    size_t body_length;
+};
 
-/*
- * Handles every complete frame at the start of data[0..length) that the
- * connection's state allows (it stops after an op 7). Returns the number of
- * bytes consumed (the caller keeps the rest), or a negative GIM_ERR_* when
- * the connection must be closed (bad header, body over 4096 bytes, ...).
- */
-long protocol_consume(struct comet_connection *connection, const uint8_t *data, size_t length);
+struct client_protocol {
+    struct framing_receiver receiver; /* first: a route's protocol points here */
+    const char *name;
+    /* The connection now speaks this protocol; head: the upgrade request head, or NULL.
+     * Returns GIM_OK, or an error (the connection is closed by the caller). May be NULL. */
+    int (*open)(struct comet_connection *connection, const char *head, size_t head_length);
+    /* push as bytes for this protocol on framing; the caller's reference, or NULL (no memory,
+     * or too large). */
+    struct gim_shared_buffer *(*encode_push)(const struct comet_push *push,
+                                             const struct framing *framing);
+};
 
-/*
- * Loop thread: applies an auth result (inbox item of kind LOOP_ITEM_AUTH_DONE)
- * to its connection, which may have closed meanwhile, and frees the item.
- */
-void protocol_finish_auth(struct inbox_item *item);
+/* The protocol of a connection's route, or NULL before one is chosen. */
+static inline const struct client_protocol *protocol_of(const struct comet_connection *connection)
+{
+    return (const struct client_protocol *)connection->route->protocol;
+}
 
 #endif

@@ -3,7 +3,10 @@
 
 #include <stdlib.h>
 
-struct push_job *push_job_new(int loop_count, enum push_kind kind, struct gim_shared_buffer *data,
+#include "common/log.h"
+#include "common/status.h"
+
+struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct comet_push *push,
                               ProtobufCMessage *request)
 {
     struct push_job *job =
@@ -11,19 +14,59 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, struct gim_sh
     int index;
 
     if (job == NULL) {
-        gim_shared_buffer_unref(data);
-        protobuf_c_message_free_unpacked(request, NULL);
+        if (request != NULL)
+            protobuf_c_message_free_unpacked(request, NULL);
         return NULL;
     }
     atomic_init(&job->references, 1);
     latch_init(&job->delivered, loop_count);
+    pthread_mutex_init(&job->encode_lock, NULL);
+    for (index = 0; index < CONNECTION_WIRES; index++)
+        atomic_init(&job->encoded[index], NULL);
     job->kind = kind;
-    job->data = data;
+    job->push = *push;
     job->request = request;
     job->item_count = loop_count;
     for (index = 0; index < loop_count; index++)
         job->items[index].job = job;
     return job;
+}
+
+struct gim_shared_buffer *push_job_encoding(struct push_job *job,
+                                            const struct connection_route *route)
+{
+    struct gim_shared_buffer *buffer =
+        atomic_load_explicit(&job->encoded[route->wire], memory_order_acquire);
+    const struct client_protocol *protocol = route->protocol;
+
+    if (buffer != NULL || protocol == NULL)
+        return buffer;
+    pthread_mutex_lock(&job->encode_lock);
+    buffer = atomic_load_explicit(&job->encoded[route->wire], memory_order_relaxed);
+    if (buffer == NULL && !job->encode_failed[route->wire]) {
+        buffer = protocol->encode_push(&job->push, (const struct framing *)route->framing);
+        if (buffer == NULL) {
+            job->encode_failed[route->wire] = true;
+            gim_log_warn("push of %zu bytes cannot be encoded for %s clients",
+                         job->push.body_length, protocol->name);
+        } else {
+            atomic_store_explicit(&job->encoded[route->wire], buffer, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&job->encode_lock);
+    return buffer;
+}
+
+int push_job_deliver(struct push_job *job, struct comet_connection *connection)
+{
+    struct gim_shared_buffer *buffer;
+
+    if (connection->state == CONNECTION_CLOSED)
+        return GIM_ERR_CLOSED;
+    buffer = push_job_encoding(job, connection->route);
+    if (buffer == NULL)
+        return GIM_ERR_NO_MEMORY;
+    return connection_push(connection, buffer);
 }
 
 void push_job_ref(struct push_job *job)
@@ -33,12 +76,19 @@ void push_job_ref(struct push_job *job)
 
 void push_job_unref(struct push_job *job)
 {
+    int index;
+
     if (atomic_fetch_sub_explicit(&job->references, 1, memory_order_acq_rel) != 1)
         return;
-    gim_shared_buffer_unref(job->data);
-    if (job->websocket_data != NULL)
-        gim_shared_buffer_unref(job->websocket_data);
-    protobuf_c_message_free_unpacked(job->request, NULL);
+    for (index = 0; index < CONNECTION_WIRES; index++) {
+        struct gim_shared_buffer *buffer =
+            atomic_load_explicit(&job->encoded[index], memory_order_relaxed);
+        if (buffer != NULL)
+            gim_shared_buffer_unref(buffer);
+    }
+    if (job->request != NULL)
+        protobuf_c_message_free_unpacked(job->request, NULL);
+    pthread_mutex_destroy(&job->encode_lock);
     latch_destroy(&job->delivered);
     free(job);
 }

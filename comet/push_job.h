@@ -1,24 +1,31 @@
 /*
- * push_job.h: one delivery request handed from an RPC worker to every loop.
+ * push_job.h: one delivery request handed from an RPC worker to every loop (layer 5).
  *
- * The RPC worker encodes the payload once into a shared buffer, wraps it in
- * a push_job with one inbox item per loop, posts the items, and waits on
- * the latch until each loop has queued the payload to its matching
- * connections. The job is reference counted (atomically): one reference per
- * loop it was posted to plus the RPC worker's, so a worker that stops
- * waiting (timeout) never frees what a loop still reads. The job owns the
- * unpacked request its keys and room point into.
+ * The RPC worker wraps the request in a push_job with one inbox item per
+ * loop, posts the items, and waits on the latch until each loop has queued
+ * the push to its matching connections. The push is encoded lazily, once per
+ * wire (framing and protocol pair, connection_route.wire) present among its
+ * targets, by the first loop that meets a target on that wire; every other
+ * target on it shares that buffer. The job is reference counted
+ * (atomically): one reference per loop it was posted to plus the RPC
+ * worker's, so a worker that stops waiting (timeout) never frees what a loop
+ * still reads. The job owns the unpacked request its push, keys and room
+ * point into.
  */
 #ifndef COMET_PUSH_JOB_H
 #define COMET_PUSH_JOB_H
 
 #include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comet/connection.h"
 #include "comet/inbox.h"
 #include "comet/latch.h"
+#include "comet/protocol.h"
 #include "common/shared_buffer.h"
 
 enum push_kind {
@@ -30,7 +37,7 @@ enum push_kind {
 struct push_job;
 
 struct push_job_item {
-    struct inbox_item item; /* kind = LOOP_ITEM_PUSH_JOB */
+    struct inbox_item item; /* run by the worker (worker.c) */
     struct push_job *job;
 };
 
@@ -40,11 +47,11 @@ struct push_job {
     enum push_kind kind;
     int32_t operation;
     int32_t speed; /* PUSH_BROADCAST: connections per second for this comet, 0 = at once */
-    struct gim_shared_buffer *data; /* the bytes every target TCP connection writes */
-    /* the same push as one WebSocket message (op 9 wrapped for OpRaw); owned, NULL when
-     * the comet has no WebSocket listener */
-    struct gim_shared_buffer *websocket_data;
-    ProtobufCMessage *request; /* owned; keys and room point into it */
+    struct comet_push push;
+    pthread_mutex_t encode_lock; /* taken only to encode for a wire met the first time */
+    struct gim_shared_buffer *_Atomic encoded[CONNECTION_WIRES]; /* owned, NULL until needed */
+    bool encode_failed[CONNECTION_WIRES];                        /* under encode_lock */
+    ProtobufCMessage *request; /* owned; push, keys and room point into it */
     char **keys;
     size_t key_count;
     const char *room;
@@ -54,17 +61,30 @@ struct push_job {
 
 /*
  * Allocates a job for loop_count loops with references = 1 (the caller's),
- * the latch at loop_count, and takes ownership of data (one reference) and
- * request (freed with protobuf_c_message_free_unpacked). Returns NULL if
- * memory is short (data and request are then released).
+ * the latch at loop_count, push copied (its body must live as long as the
+ * job: inside request, or the caller's), and takes ownership of request
+ * (freed with protobuf_c_message_free_unpacked; may be NULL). Returns NULL if
+ * memory is short (request is then released).
  */
-struct push_job *push_job_new(int loop_count, enum push_kind kind, struct gim_shared_buffer *data,
+struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct comet_push *push,
                               ProtobufCMessage *request);
+
+/*
+ * The push as bytes for connections on route (its protocol's encode_push on its framing),
+ * encoded on the first call for route's wire and shared afterwards; owned by the job (valid
+ * while the caller holds a reference). NULL if it cannot be encoded (logged once). Any loop.
+ */
+struct gim_shared_buffer *push_job_encoding(struct push_job *job,
+                                            const struct connection_route *route);
+
+/* Queues the push to connection (encoded for its route). Returns connection_push's status, or
+ * GIM_ERR_NO_MEMORY when the push cannot be encoded for it. Loop thread. */
+int push_job_deliver(struct push_job *job, struct comet_connection *connection);
 
 /* Takes one more reference. */
 void push_job_ref(struct push_job *job);
 
-/* Drops one reference; the last frees the data references, the request and the job. */
+/* Drops one reference; the last frees the encodings, the request and the job. */
 void push_job_unref(struct push_job *job);
 
 #endif

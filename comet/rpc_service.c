@@ -6,67 +6,33 @@
 
 #include "comet.pb-c.h"
 #include "comet/comet.h"
-#include "comet/event_loop.h"
 #include "comet/push_job.h"
-#include "comet/websocket.h"
+#include "comet/worker.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
 
-/* The bytes a TCP client receives for proto: OpRaw bodies as is, other protos as one frame. */
-static struct gim_shared_buffer *encode_for_tcp(const Goim__Protocol__Proto *proto)
+/* The push a proto carries (its body stays in the request the job owns). */
+static struct comet_push push_of(const Goim__Protocol__Proto *proto)
 {
-    struct gim_shared_buffer *buffer;
-
-    if (proto->op == GIM_OP_RAW)
-        return gim_shared_buffer_copy(proto->body.data, proto->body.len);
-    if (proto->body.len > GIM_SHARED_BUFFER_MAX - GIM_FRAME_HEADER_SIZE)
-        return NULL;
-    buffer = gim_shared_buffer_new(GIM_FRAME_HEADER_SIZE + proto->body.len);
-    if (buffer != NULL)
-        gim_frame_encode(buffer->data, buffer->length, (uint16_t)proto->ver, proto->op, proto->seq,
-                         proto->body.data, proto->body.len);
-    return buffer;
-}
-
-/*
- * Encodes proto a second time for WebSocket clients (one binary message; an
- * OpRaw body wrapped in an op-9 header, as goim does) when the comet listens
- * for WebSocket. Returns GIM_OK or GIM_ERR_NO_MEMORY.
- */
-static int attach_websocket_bytes(const struct comet *comet, struct push_job *job,
-                                  const Goim__Protocol__Proto *proto)
-{
-    if (!comet_serves_websocket(comet))
-        return GIM_OK;
-    if (proto->op == GIM_OP_RAW)
-        job->websocket_data = websocket_encode_raw(proto->body.data, proto->body.len);
-    else
-        job->websocket_data = websocket_encode_frame((uint16_t)proto->ver, proto->op, proto->seq,
-                                                     proto->body.data, proto->body.len);
-    return job->websocket_data != NULL ? GIM_OK : GIM_ERR_NO_MEMORY;
+    struct comet_push push = {proto->ver, proto->op, proto->seq, proto->body.data, proto->body.len};
+    return push;
 }
 
 /*
  * Posts job to every loop and waits until each has queued it. Consumes the
  * caller's reference to job. Answers reply.
  */
-static void deliver(struct comet *comet, struct push_job *job, const Goim__Protocol__Proto *proto,
-                    ProtobufCMessage *ok_reply, struct gim_rpc_reply *reply)
+static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage *ok_reply,
+                    struct gim_rpc_reply *reply)
 {
     int index, refused = 0;
     bool done;
 
-    if (attach_websocket_bytes(comet, job, proto) != GIM_OK) {
-        push_job_unref(job);
-        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
-        return;
-    }
-    for (index = 0; index < comet->loop_count; index++) {
+    for (index = 0; index < comet->worker_count; index++) {
         push_job_ref(job);
-        job->items[index].item.kind = LOOP_ITEM_PUSH_JOB;
-        if (event_loop_post_job(comet->loops[index], &job->items[index].item) != GIM_OK) {
+        if (worker_post_job(comet->workers[index], &job->items[index].item) != GIM_OK) {
             refused++;
             latch_count_down(&job->delivered);
             push_job_unref(job);
@@ -87,7 +53,7 @@ static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t 
 {
     Goim__Comet__PushMsgReq *message = goim__comet__push_msg_req__unpack(NULL, length, request);
     Goim__Comet__PushMsgReply answer = GOIM__COMET__PUSH_MSG_REPLY__INIT;
-    struct gim_shared_buffer *data;
+    struct comet_push push;
     struct push_job *job;
 
     if (message == NULL) {
@@ -99,13 +65,8 @@ static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t 
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc pushmsg arg error");
         return;
     }
-    data = encode_for_tcp(message->proto);
-    if (data == NULL) {
-        goim__comet__push_msg_req__free_unpacked(message, NULL);
-        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
-        return;
-    }
-    job = push_job_new(comet->loop_count, PUSH_TO_KEYS, data, &message->base);
+    push = push_of(message->proto);
+    job = push_job_new(comet->worker_count, PUSH_TO_KEYS, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
@@ -113,7 +74,7 @@ static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t 
     job->operation = message->protoop;
     job->keys = message->keys;
     job->key_count = message->n_keys;
-    deliver(comet, job, message->proto, &answer.base, reply);
+    deliver(comet, job, &answer.base, reply);
 }
 
 static void handle_broadcast_room(struct comet *comet, const uint8_t *request, size_t length,
@@ -122,7 +83,7 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
     Goim__Comet__BroadcastRoomReq *message =
         goim__comet__broadcast_room_req__unpack(NULL, length, request);
     Goim__Comet__BroadcastRoomReply answer = GOIM__COMET__BROADCAST_ROOM_REPLY__INIT;
-    struct gim_shared_buffer *data;
+    struct comet_push push;
     struct push_job *job;
 
     if (message == NULL) {
@@ -134,19 +95,14 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc broadcast room arg error");
         return;
     }
-    data = encode_for_tcp(message->proto);
-    if (data == NULL) {
-        goim__comet__broadcast_room_req__free_unpacked(message, NULL);
-        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
-        return;
-    }
-    job = push_job_new(comet->loop_count, PUSH_TO_ROOM, data, &message->base);
+    push = push_of(message->proto);
+    job = push_job_new(comet->worker_count, PUSH_TO_ROOM, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
     job->room = message->roomid;
-    deliver(comet, job, message->proto, &answer.base, reply);
+    deliver(comet, job, &answer.base, reply);
 }
 
 static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t length,
@@ -154,7 +110,7 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
 {
     Goim__Comet__BroadcastReq *message = goim__comet__broadcast_req__unpack(NULL, length, request);
     Goim__Comet__BroadcastReply answer = GOIM__COMET__BROADCAST_REPLY__INIT;
-    struct gim_shared_buffer *data;
+    struct comet_push push;
     struct push_job *job;
 
     if (message == NULL) {
@@ -166,20 +122,15 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc broadcast arg error");
         return;
     }
-    data = encode_for_tcp(message->proto);
-    if (data == NULL) {
-        goim__comet__broadcast_req__free_unpacked(message, NULL);
-        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "cannot encode the message");
-        return;
-    }
-    job = push_job_new(comet->loop_count, PUSH_BROADCAST, data, &message->base);
+    push = push_of(message->proto);
+    job = push_job_new(comet->worker_count, PUSH_BROADCAST, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
     job->operation = message->protoop;
     job->speed = message->speed; /* paced by each loop (broadcast_pacer.h) */
-    deliver(comet, job, message->proto, &answer.base, reply);
+    deliver(comet, job, &answer.base, reply);
 }
 
 /* Rooms: every room with members on this comet, each mapped to true (goim's answer). */

@@ -1,4 +1,5 @@
-/* websocket.c: the WebSocket upgrade and wslay-driven message input (see websocket.h). */
+/* websocket.c: the WebSocket framing: the upgrade, wslay-driven message input, message output
+ * (see websocket.h). */
 #include "comet/websocket.h"
 
 #include <openssl/evp.h>
@@ -9,10 +10,7 @@
 #include <strings.h>
 #include <wslay/wslay.h>
 
-#include "comet/comet.h"
-#include "comet/connection.h"
 #include "comet/event_loop.h"
-#include "comet/protocol.h"
 #include "comet/stream.h"
 #include "common/frame.h"
 #include "common/log.h"
@@ -24,6 +22,10 @@
 static const char websocket_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
                                   "Connection: close\r\n\r\n";
+
+/* The paths served (websocket_set_paths): read-only once the loops run. */
+static const struct websocket_path *served_paths;
+static size_t served_path_count;
 
 /* A connection's state after its upgrade. */
 struct websocket_session {
@@ -89,15 +91,36 @@ static bool list_has_token(const char *list, const char *token)
     return false;
 }
 
-int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCKET_ACCEPT_SIZE])
+/* The entry of paths whose path the request line "GET <path> HTTP/1.1" names exactly. */
+static const struct websocket_path *
+match_path(const char *head, size_t length, const struct websocket_path *paths, size_t path_count)
 {
-    static const char request_line[] = "GET /sub HTTP/1.1\r\n";
+    static const char version[] = " HTTP/1.1\r\n";
+    size_t index;
+
+    if (length < 4 || memcmp(head, "GET ", 4) != 0)
+        return NULL;
+    for (index = 0; index < path_count; index++) {
+        size_t path_length = strlen(paths[index].path);
+        if (length >= 4 + path_length + sizeof(version) - 1 &&
+            memcmp(head + 4, paths[index].path, path_length) == 0 &&
+            memcmp(head + 4 + path_length, version, sizeof(version) - 1) == 0)
+            return &paths[index];
+    }
+    return NULL;
+}
+
+int websocket_check_upgrade(const char *head, size_t length, const struct websocket_path *paths,
+                            size_t path_count, const struct websocket_path **matched,
+                            char accept[WEBSOCKET_ACCEPT_SIZE])
+{
     char value[256], key_and_guid[256 + sizeof(websocket_guid)];
     unsigned char digest[SHA_DIGEST_LENGTH];
+    const struct websocket_path *path = match_path(head, length, paths, path_count);
 
-    if (length < sizeof(request_line) - 1 ||
-        memcmp(head, request_line, sizeof(request_line) - 1) != 0)
-        return GIM_ERR_INVALID; /* not GET, not exactly /sub (a query string fails, as goim) */
+    if (path == NULL)
+        return GIM_ERR_INVALID; /* not GET, or not exactly a served path (a query string fails,
+                                   as goim) */
     if (!find_header(head, length, "Upgrade", value, sizeof(value)) ||
         strcasecmp(value, "websocket") != 0)
         return GIM_ERR_INVALID;
@@ -112,49 +135,29 @@ int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCK
     snprintf(key_and_guid, sizeof(key_and_guid), "%s%s", value, websocket_guid);
     SHA1((const unsigned char *)key_and_guid, strlen(key_and_guid), digest);
     EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH); /* 28 chars + NUL */
+    if (matched != NULL)
+        *matched = path;
     return GIM_OK;
 }
 
 /* ---- output encoding -------------------------------------------------------- */
 
-/* A buffer holding a WebSocket header for payload_length bytes; *payload points after it. */
-static struct gim_shared_buffer *websocket_message_new(size_t payload_length, uint8_t **payload)
+struct gim_shared_buffer *websocket_message_new(size_t payload_length, bool text, uint8_t **payload)
 {
     uint8_t header[GIM_WEBSOCKET_MAX_HEADER];
     size_t header_length;
     struct gim_shared_buffer *buffer;
 
-    if (payload_length > GIM_SHARED_BUFFER_MAX - 10)
+    if (payload_length > GIM_SHARED_BUFFER_MAX - 10) /* a server header is at most 10 bytes */
         return NULL;
-    header_length =
-        gim_websocket_encode_header(header, true, GIM_WEBSOCKET_BINARY, payload_length, NULL);
+    header_length = gim_websocket_encode_header(
+        header, true, text ? GIM_WEBSOCKET_TEXT : GIM_WEBSOCKET_BINARY, payload_length, NULL);
     buffer = gim_shared_buffer_new(header_length + payload_length);
     if (buffer == NULL)
         return NULL;
     memcpy(buffer->data, header, header_length);
     *payload = buffer->data + header_length;
     return buffer;
-}
-
-struct gim_shared_buffer *websocket_encode_frame(uint16_t version, int32_t operation,
-                                                 int32_t sequence, const uint8_t *body,
-                                                 size_t body_length)
-{
-    uint8_t *payload;
-    struct gim_shared_buffer *buffer;
-
-    if (body_length > GIM_SHARED_BUFFER_MAX - 10 - GIM_FRAME_HEADER_SIZE)
-        return NULL;
-    buffer = websocket_message_new(GIM_FRAME_HEADER_SIZE + body_length, &payload);
-    if (buffer != NULL)
-        gim_frame_encode(payload, GIM_FRAME_HEADER_SIZE + body_length, version, operation, sequence,
-                         body, body_length);
-    return buffer;
-}
-
-struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t length)
-{
-    return websocket_encode_frame(1, GIM_OP_RAW, 0, body, length);
 }
 
 /* ---- frame boundaries --------------------------------------------------------- */
@@ -181,7 +184,7 @@ static ssize_t websocket_receive_callback(wslay_event_context_ptr context, uint8
                                           size_t length, int flags, void *user)
 {
     struct comet_connection *connection = user;
-    struct websocket_session *session = connection->websocket;
+    struct websocket_session *session = ((struct websocket_session *)connection->framing_state);
     size_t count = session->feed_length - session->feed_offset;
 
     (void)flags;
@@ -228,23 +231,18 @@ static void websocket_message_callback(wslay_event_context_ptr context,
                                        void *user)
 {
     struct comet_connection *connection = user;
-    struct gim_frame_header header;
-    long consumed;
+    const struct framing_receiver *receiver = framing_receiver_of(connection);
     int status;
 
     (void)context;
     if ((connection->state != CONNECTION_HANDSHAKE && connection->state != CONNECTION_ACTIVE) ||
-        (message->opcode != WSLAY_TEXT_FRAME && message->opcode != WSLAY_BINARY_FRAME))
-        return; /* ping, pong and close are answered by wslay */
-    status = gim_frame_decode_header(message->msg, message->msg_length, GIM_FRAME_MAX_CLIENT_BODY,
-                                     &header);
-    if (status != GIM_OK || header.packet_length != message->msg_length) {
-        connection_close(connection, "websocket message is not exactly one goim frame");
+        (message->opcode != WSLAY_TEXT_FRAME && message->opcode != WSLAY_BINARY_FRAME) ||
+        receiver == NULL)
         return;
-    }
-    consumed = protocol_consume(connection, message->msg, message->msg_length);
-    if (consumed < 0)
-        connection_close(connection, gim_strerror((int)consumed));
+    status = receiver->message(connection, message->msg, message->msg_length,
+                               message->opcode == WSLAY_TEXT_FRAME);
+    if (status != GIM_OK && status != GIM_ERR_CLOSED)
+        connection_close(connection, connection_close_reason_of(status));
 }
 
 static const struct wslay_event_callbacks websocket_callbacks = {
@@ -274,14 +272,14 @@ static bool websocket_context_idle(const struct websocket_session *session)
 static int websocket_feed_frame(struct comet_connection *connection, const uint8_t *frame,
                                 size_t length)
 {
-    struct websocket_session *session = connection->websocket;
+    struct websocket_session *session = ((struct websocket_session *)connection->framing_state);
     int status;
 
     if (session->context == NULL) {
         if (wslay_event_context_server_init(&session->context, &websocket_callbacks, connection) !=
             0) {
             session->context = NULL;
-            connection_close(connection, "out of memory for websocket");
+            connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
             return GIM_ERR_CLOSED;
         }
         wslay_event_config_set_max_recv_msg_length(session->context, CLIENT_FRAME_MAX);
@@ -295,17 +293,17 @@ static int websocket_feed_frame(struct comet_connection *connection, const uint8
     if (connection->state == CONNECTION_CLOSED)
         return GIM_ERR_CLOSED;
     if (status != 0) {
-        connection_close(connection, "websocket read failed");
+        connection_close(connection, CONNECTION_CLOSE_READ_FAILED);
         return GIM_ERR_CLOSED;
     }
     if (wslay_event_want_write(session->context) && wslay_event_send(session->context) != 0) {
-        connection_close(connection, "websocket write failed");
+        connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
         return GIM_ERR_CLOSED;
     }
     if (connection->state == CONNECTION_CLOSED)
         return GIM_ERR_CLOSED;
     if (!wslay_event_want_read(session->context) && !wslay_event_want_write(session->context)) {
-        connection_close_after_flush(connection, "websocket closed");
+        connection_close_after_flush(connection, CONNECTION_CLOSE_WEBSOCKET_CLOSED);
         return GIM_ERR_CLOSED;
     }
     return GIM_OK;
@@ -327,7 +325,7 @@ static struct gim_shared_buffer *websocket_close_frame_new(uint16_t status_code)
  * a close frame with status_code, then the connection closes once it is written.
  */
 static void websocket_refuse(struct comet_connection *connection, uint16_t status_code,
-                             const char *reason)
+                             enum connection_close_reason reason)
 {
     struct gim_shared_buffer *close_frame = websocket_close_frame_new(status_code);
 
@@ -350,7 +348,7 @@ static void websocket_refuse(struct comet_connection *connection, uint16_t statu
 static size_t websocket_feed_frames(struct comet_connection *connection, const uint8_t *data,
                                     size_t length)
 {
-    struct websocket_session *session = connection->websocket;
+    struct websocket_session *session = ((struct websocket_session *)connection->framing_state);
     size_t offset = 0, frame_length = 0;
 
     while (offset < length && !connection->close_after_flush &&
@@ -365,8 +363,7 @@ static size_t websocket_feed_frames(struct comet_connection *connection, const u
             websocket_refuse(connection,
                              status == GIM_ERR_TOO_LARGE ? WSLAY_CODE_MESSAGE_TOO_BIG
                                                          : WSLAY_CODE_PROTOCOL_ERROR,
-                             status == GIM_ERR_TOO_LARGE ? "websocket frame over the limit"
-                                                         : "bad websocket frame header");
+                             CONNECTION_CLOSE_BAD_MESSAGE);
             return length; /* nothing after it is read */
         }
         if (opcode == WSLAY_TEXT_FRAME || opcode == WSLAY_BINARY_FRAME)
@@ -389,8 +386,8 @@ static size_t websocket_feed_frames(struct comet_connection *connection, const u
  */
 static void websocket_pump(struct comet_connection *connection)
 {
-    struct websocket_session *session = connection->websocket;
-    uint8_t *scratch = connection->loop->scratch;
+    struct websocket_session *session = ((struct websocket_session *)connection->framing_state);
+    uint8_t *scratch = connection->set->loop->scratch;
 
     for (;;) {
         size_t held = connection->input_length, total, consumed;
@@ -404,11 +401,9 @@ static void websocket_pump(struct comet_connection *connection)
         if (held > 0)
             memcpy(scratch, connection->input, held);
         if (held < limit) {
-            received = connection->stream->read(connection, scratch + held, limit - held);
-            if (received == 0 || (received < 0 && received != GIM_ERR_AGAIN)) {
-                connection_close(connection, received == 0 ? "closed by peer" : "read failed");
+            received = connection_read(connection, scratch + held, limit - held);
+            if (received == GIM_ERR_CLOSED)
                 return;
-            }
         }
         total = held + (received > 0 ? (size_t)received : 0);
         consumed = websocket_feed_frames(connection, scratch, total);
@@ -420,7 +415,7 @@ static void websocket_pump(struct comet_connection *connection)
             int status = connection_keep_input(connection, scratch + consumed, total - consumed,
                                                WEBSOCKET_CLIENT_FRAME_MAX);
             if (status != GIM_OK) {
-                connection_close(connection, gim_strerror(status));
+                connection_close(connection, connection_close_reason_of(status));
                 return;
             }
         }
@@ -428,13 +423,14 @@ static void websocket_pump(struct comet_connection *connection)
             wslay_event_context_free(session->context);
             session->context = NULL;
         }
-        if (received <= 0 || !connection->stream->has_buffered_input(connection))
+        if (received <= 0 || !connection_has_buffered_input(connection))
             return;
     }
 }
 
 /* Answers 400 and closes once it is written; what else the client sent is discarded. */
-static void websocket_reject(struct comet_connection *connection, const char *reason)
+static void websocket_reject(struct comet_connection *connection,
+                             enum connection_close_reason reason)
 {
     struct gim_shared_buffer *answer = gim_shared_buffer_copy(bad_request, sizeof(bad_request) - 1);
 
@@ -443,7 +439,7 @@ static void websocket_reject(struct comet_connection *connection, const char *re
     connection->input_length = 0;
     /* read what is still there so the close does not turn into a reset that could
      * overtake the 400 (best effort: one read) */
-    connection->stream->read(connection, connection->loop->scratch, LOOP_SCRATCH_SIZE);
+    connection->stream->read(connection, connection->set->loop->scratch, LOOP_SCRATCH_SIZE);
     if (answer == NULL) {
         connection_close(connection, reason);
         return;
@@ -466,18 +462,18 @@ static void websocket_accept(struct comet_connection *connection, const char *ac
     int length;
 
     if (session == NULL) {
-        connection_close(connection, "out of memory for websocket");
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return;
     }
-    connection->websocket = session; /* freed with the connection (websocket_release) */
+    connection->framing_state = session; /* freed with the connection (websocket_release) */
     if (find_header(head, head_length, "Cookie", cookie, sizeof(cookie)) && cookie[0] != '\0' &&
         (session->cookie = strdup(cookie)) == NULL) {
-        connection_close(connection, "out of memory for websocket");
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return;
     }
     if (connection_keep_input(connection, early, early_length, WEBSOCKET_CLIENT_FRAME_MAX) !=
         GIM_OK) {
-        connection_close(connection, "out of memory for websocket");
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return;
     }
     length = snprintf(text, sizeof(text),
@@ -486,7 +482,7 @@ static void websocket_accept(struct comet_connection *connection, const char *ac
                       accept);
     answer = gim_shared_buffer_copy(text, (size_t)length);
     if (answer == NULL) {
-        connection_close(connection, "out of memory for websocket");
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return;
     }
     if (connection_reply(connection, answer) == GIM_OK)
@@ -497,24 +493,23 @@ static void websocket_accept(struct comet_connection *connection, const char *ac
 /* Collects the request head (bounded) and answers it. */
 static void websocket_read_request(struct comet_connection *connection)
 {
-    uint8_t *scratch = connection->loop->scratch;
+    uint8_t *scratch = connection->set->loop->scratch;
     size_t held = connection->input_length;
     const uint8_t *end = NULL;
     char accept[WEBSOCKET_ACCEPT_SIZE];
+    const struct websocket_path *path = NULL;
     uint8_t *kept;
 
     if (held > 0)
         memcpy(scratch, connection->input, held);
     /* one byte more than the bound, so an oversized head is seen as such */
     while (end == NULL && held <= WEBSOCKET_MAX_REQUEST_HEAD) {
-        ssize_t received = connection->stream->read(connection, scratch + held,
-                                                    WEBSOCKET_MAX_REQUEST_HEAD + 1 - held);
+        ssize_t received =
+            connection_read(connection, scratch + held, WEBSOCKET_MAX_REQUEST_HEAD + 1 - held);
         if (received == GIM_ERR_AGAIN)
             break;
-        if (received <= 0) {
-            connection_close(connection, received == 0 ? "closed by peer" : "read failed");
-            return;
-        }
+        if (received < 0)
+            return; /* closed */
         held += (size_t)received;
         end = memmem(scratch, held, "\r\n\r\n", 4);
     }
@@ -522,14 +517,14 @@ static void websocket_read_request(struct comet_connection *connection)
         end = memmem(scratch, held, "\r\n\r\n", 4);
     if (end == NULL) {
         if (held > WEBSOCKET_MAX_REQUEST_HEAD) {
-            websocket_reject(connection, "websocket request head too large");
+            websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
             return;
         }
         if (held == connection->input_length)
             return;
         kept = realloc(connection->input, held);
         if (kept == NULL) {
-            connection_close(connection, "out of memory for the request head");
+            connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
             return;
         }
         memcpy(kept, scratch, held);
@@ -541,27 +536,29 @@ static void websocket_read_request(struct comet_connection *connection)
     free(connection->input);
     connection->input = NULL;
     connection->input_length = 0;
-    if (websocket_check_upgrade((const char *)scratch, (size_t)(end - scratch), accept) != GIM_OK) {
-        websocket_reject(connection, "bad websocket upgrade");
+    if (websocket_check_upgrade((const char *)scratch, (size_t)(end - scratch), served_paths,
+                                served_path_count, &path, accept) != GIM_OK) {
+        websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
         return;
     }
+    connection_set_route(connection, path->route);
     websocket_accept(connection, accept, (const char *)scratch, (size_t)(end - scratch), end,
                      held - (size_t)(end - scratch));
 }
 
-void websocket_read(struct comet_connection *connection)
+static void websocket_readable(struct comet_connection *connection)
 {
     if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
         return;
-    if (connection->websocket == NULL)
+    if (connection->framing_state == NULL)
         websocket_read_request(connection);
     else
         websocket_pump(connection);
 }
 
-void websocket_release(struct comet_connection *connection)
+static void websocket_release(struct comet_connection *connection)
 {
-    struct websocket_session *session = connection->websocket;
+    struct websocket_session *session = connection->framing_state;
 
     if (session == NULL)
         return;
@@ -569,19 +566,19 @@ void websocket_release(struct comet_connection *connection)
         wslay_event_context_free(session->context);
     free(session->cookie);
     free(session);
-    connection->websocket = NULL;
+    connection->framing_state = NULL;
 }
 
 const char *websocket_cookie(const struct comet_connection *connection)
 {
-    const struct websocket_session *session = connection->websocket;
+    const struct websocket_session *session = connection->framing_state;
 
     return session != NULL && session->cookie != NULL ? session->cookie : "";
 }
 
 void websocket_forget_cookie(struct comet_connection *connection)
 {
-    struct websocket_session *session = connection->websocket;
+    struct websocket_session *session = connection->framing_state;
 
     if (session != NULL) {
         free(session->cookie);
@@ -589,15 +586,44 @@ void websocket_forget_cookie(struct comet_connection *connection)
     }
 }
 
-void websocket_close_going_away(struct comet_connection *connection, const char *reason)
+/* An upgraded connection is sent a close frame with 1001 "going away", written at once if the
+ * socket takes it (best effort: nothing waits for it). */
+static void websocket_going_away(struct comet_connection *connection)
 {
-    if (connection->websocket != NULL && connection->state != CONNECTION_CLOSED &&
-        !connection->close_after_flush) {
-        struct gim_shared_buffer *close_frame = websocket_close_frame_new(WSLAY_CODE_GOING_AWAY);
-        if (close_frame != NULL) {
-            connection_reply(connection, close_frame); /* written now if the socket takes it */
-            gim_shared_buffer_unref(close_frame);
-        }
+    struct gim_shared_buffer *close_frame;
+
+    if (connection->framing_state == NULL)
+        return;
+    close_frame = websocket_close_frame_new(WSLAY_CODE_GOING_AWAY);
+    if (close_frame != NULL) {
+        connection_reply(connection, close_frame);
+        gim_shared_buffer_unref(close_frame);
     }
-    connection_close(connection, reason);
 }
+
+static struct gim_shared_buffer *websocket_framing_message_new(size_t payload_length, bool text,
+                                                               uint8_t **payload)
+{
+    return websocket_message_new(payload_length, text, payload);
+}
+
+void websocket_set_paths(const struct websocket_path *paths, size_t count)
+{
+    served_paths = paths;
+    served_path_count = count;
+}
+
+const struct framing framing_websocket = {
+    .hooks =
+        {
+            .readable = websocket_readable,
+            .closed = framing_pass_closed,
+            .deadline = framing_pass_deadline,
+            .going_away = websocket_going_away,
+            .release = websocket_release,
+        },
+    .name = "websocket",
+    .max_client_message = CLIENT_FRAME_MAX,
+    .message_new = websocket_framing_message_new,
+    .message_based = true,
+};

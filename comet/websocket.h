@@ -1,11 +1,13 @@
 /*
- * websocket.h: goim's client protocol over WebSocket (RFC 6455, path /sub).
+ * websocket.h: the WebSocket framing (RFC 6455; layer 3 of comet, framing.h).
  *
  * Sits between a connection's byte stream (stream.h: plain or TLS) and the
- * goim protocol (protocol.h). Two phases:
+ * client protocol of the path the upgrade asked for. Two phases:
  *   1. Upgrade: the HTTP request head is collected in connection->input
- *      (at most WEBSOCKET_MAX_REQUEST_HEAD bytes) and checked: GET, path
- *      exactly /sub, Upgrade: websocket, Connection containing "upgrade",
+ *      (at most WEBSOCKET_MAX_REQUEST_HEAD bytes) and checked: GET, a path
+ *      served exactly (websocket_set_paths: each path names the route, i.e.
+ *      the protocol, its connections take; today /sub, goim), Upgrade:
+ *      websocket, Connection containing "upgrade",
  *      Sec-WebSocket-Version: 13, non-empty Sec-WebSocket-Key. Anything else
  *      is answered "400 Bad Request" and the connection closes once that is
  *      written; a good request is answered 101 with Sec-WebSocket-Accept.
@@ -31,12 +33,12 @@
 #ifndef COMET_WEBSOCKET_H
 #define COMET_WEBSOCKET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "comet/framing.h"
 #include "common/shared_buffer.h"
-
-struct comet_connection;
 
 /* Largest HTTP upgrade request head accepted (request line + headers + blank line). */
 #define WEBSOCKET_MAX_REQUEST_HEAD 4096
@@ -48,12 +50,31 @@ struct comet_connection;
 /* Length of a Sec-WebSocket-Accept value plus its NUL. */
 #define WEBSOCKET_ACCEPT_SIZE 29
 
+/* One HTTP path served on a WebSocket listener and the route its connections take. */
+struct websocket_path {
+    const char *path; /* exactly, e.g. "/sub" (no query string) */
+    const struct connection_route *route;
+};
+
+/* The WebSocket framing: connections of a WebSocket listener start with a route naming it and
+ * no protocol; the upgrade's path sets their route. */
+extern const struct framing framing_websocket;
+
+/*
+ * Sets the paths served by every WebSocket listener (paths[0..count), static,
+ * read-only afterwards). Call before the loops run.
+ */
+void websocket_set_paths(const struct websocket_path *paths, size_t count);
+
 /*
  * Checks one complete HTTP request head (head[0..length), ending with the
- * blank line) as a goim WebSocket upgrade and writes the Sec-WebSocket-Accept
+ * blank line) as a WebSocket upgrade for one of paths[0..path_count), sets
+ * *matched (if not NULL) to that entry and writes the Sec-WebSocket-Accept
  * value for its key into accept. Returns GIM_OK or GIM_ERR_INVALID.
  */
-int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCKET_ACCEPT_SIZE]);
+int websocket_check_upgrade(const char *head, size_t length, const struct websocket_path *paths,
+                            size_t path_count, const struct websocket_path **matched,
+                            char accept[WEBSOCKET_ACCEPT_SIZE]);
 
 /*
  * Finds where the client frame at the start of data[0..length) ends (boundaries only; wslay
@@ -65,48 +86,22 @@ int websocket_check_upgrade(const char *head, size_t length, char accept[WEBSOCK
 int websocket_client_frame_length(const uint8_t *data, size_t length, size_t *frame_length);
 
 /*
- * One binary message holding one goim frame (header + body). Returns a new
- * shared buffer (the caller's reference), or NULL if memory is short or the
- * message would be over GIM_SHARED_BUFFER_MAX.
+ * A new buffer holding one unmasked final server message (text or binary) of
+ * payload_length bytes; *payload points where the payload goes. Returns the
+ * caller's reference, or NULL if memory is short or it would be over
+ * GIM_SHARED_BUFFER_MAX.
  */
-struct gim_shared_buffer *websocket_encode_frame(uint16_t version, int32_t operation,
-                                                 int32_t sequence, const uint8_t *body,
-                                                 size_t body_length);
+struct gim_shared_buffer *websocket_message_new(size_t payload_length, bool text,
+                                                uint8_t **payload);
 
 /*
- * One binary message for a pushed OpRaw body as goim's JavaScript client
- * expects it: a 16-byte op-9 header (packet length 16 + length, ver 1, seq 0)
- * followed by body (the inner frames). Same return rule as above.
- */
-struct gim_shared_buffer *websocket_encode_raw(const uint8_t *body, size_t length);
-
-/*
- * Loop thread, on readable input of a WebSocket connection (either phase):
- * reads what the stream has, answers the upgrade or hands complete messages
- * to the protocol, sends wslay's control frames. May close the connection.
- */
-void websocket_read(struct comet_connection *connection);
-
-/*
- * The Cookie header of the connection's upgrade request, for logic Connect
- * (goim passes it; "" when there was none, after websocket_forget_cookie, or
- * on a TCP connection). Owned by the connection; valid until the next
- * websocket_forget_cookie or websocket_release.
+ * The Cookie header of the connection's upgrade request ("" when there was
+ * none, after websocket_forget_cookie, or on another framing). Owned by the
+ * connection; valid until the next websocket_forget_cookie or its release.
  */
 const char *websocket_cookie(const struct comet_connection *connection);
 
-/* Frees the kept Cookie header once the auth has sent it (idle connections keep nothing). */
+/* Frees the kept Cookie header once used (idle connections keep nothing). */
 void websocket_forget_cookie(struct comet_connection *connection);
-
-/*
- * Closes the connection now (comet stopping or draining); an upgraded
- * WebSocket connection is first sent a close frame with 1001 "going away",
- * written at once if the socket takes it (best effort: nothing waits for it,
- * and output still queued is dropped as by connection_close).
- */
-void websocket_close_going_away(struct comet_connection *connection, const char *reason);
-
-/* Frees the connection's WebSocket state (wslay context). Called when the connection is freed. */
-void websocket_release(struct comet_connection *connection);
 
 #endif

@@ -3,7 +3,7 @@
  * untrusted client after accept, over TCP (goim frames back to back) and over
  * WebSocket (the upgrade head, then wslay's frame parser, unmasking,
  * reassembly, ping/pong and close, then one goim frame per message), through
- * the real connection, protocol and websocket code.
+ * the real connection, framing (goim stream, WebSocket) and goim protocol code.
  *
  * The harness drives one real event loop on its own thread
  * (event_loop_run_once) with one connection over a socketpair; the fuzz input
@@ -41,6 +41,8 @@
 #include "comet/config.h"
 #include "comet/connection.h"
 #include "comet/event_loop.h"
+#include "comet/listener.h"
+#include "comet/worker.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -69,7 +71,9 @@ static const char upgrade_head[] = "GET /sub HTTP/1.1\r\n"
 
 static struct comet_config config;
 static struct comet comet;
+static struct comet_worker *worker;
 static struct event_loop *loop;
+static struct connection_set *connections;
 static struct gim_rpc_server *logic_server;
 
 static uint8_t output[OUTPUT_KEPT_MAX];
@@ -156,10 +160,12 @@ static void start_comet(void)
     comet_online_init(&comet.online);
     if (gim_rpc_server_start(&logic_server, LOGIC_URL, 1, logic_handler, NULL) != GIM_OK ||
         gim_rpc_client_open(&comet.logic, LOGIC_URL) != GIM_OK ||
-        event_loop_create(&loop, &comet, 0) != GIM_OK)
+        worker_create(&worker, &comet, 0) != GIM_OK)
         abort();
-    comet.loops = &loop;
-    comet.loop_count = 1;
+    comet.workers = &worker;
+    comet.worker_count = 1;
+    loop = worker->loop;
+    connections = &worker->connections;
 }
 
 /* ---- driving the loop ---------------------------------------------------------- */
@@ -185,7 +191,7 @@ static bool auth_in_flight(void)
 {
     const struct comet_connection *connection;
 
-    for (connection = loop->live; connection != NULL; connection = connection->next)
+    for (connection = connections->live; connection != NULL; connection = connection->next)
         if (connection->state == CONNECTION_AUTHENTICATING)
             return true;
     return false;
@@ -209,7 +215,7 @@ static void send_input(int client, const uint8_t *data, size_t length, size_t ch
 {
     size_t offset = 0;
 
-    while (offset < length && loop->live != NULL) {
+    while (offset < length && connections->live != NULL) {
         size_t count = length - offset < chunk ? length - offset : chunk;
         ssize_t written = write(client, data + offset, count);
         if (written > 0)
@@ -317,23 +323,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sockets) != 0)
         abort();
     output_length = 0;
-    if (connection_accept(loop, sockets[0], (struct sockaddr *)&peer,
-                          websocket ? LISTENER_WEBSOCKET : LISTENER_TCP) != GIM_OK)
+    if (connection_accept(connections, sockets[0], (struct sockaddr *)&peer,
+                          websocket ? &comet_route_websocket_upgrade : &comet_route_goim_tcp,
+                          websocket ? COMET_TRANSPORT_WEBSOCKET : COMET_TRANSPORT_TCP,
+                          false) != GIM_OK)
         abort();
     if (websocket && (data[0] & 2))
         send_input(sockets[1], (const uint8_t *)upgrade_head, sizeof(upgrade_head) - 1, SIZE_MAX);
     send_input(sockets[1], data + 1, size - 1, chunk);
     if (half_close) {
         shutdown(sockets[1], SHUT_WR);
-        for (rounds = 0; rounds < SETTLE_ROUNDS && loop->live != NULL; rounds++)
+        for (rounds = 0; rounds < SETTLE_ROUNDS && connections->live != NULL; rounds++)
             run_loop(sockets[1]);
     }
     drain_output(sockets[1]);
     check_output(websocket);
     close(sockets[1]);
-    for (rounds = 0; rounds < CLOSE_WAIT_ROUNDS && loop->live != NULL; rounds++)
+    for (rounds = 0; rounds < CLOSE_WAIT_ROUNDS && connections->live != NULL; rounds++)
         event_loop_run_once(loop, 1);
-    if (loop->live != NULL)
+    if (connections->live != NULL)
         abort(); /* a peer that is gone must always be noticed, whatever state it left */
     event_loop_run_once(loop, 0); /* reaps */
     return 0;

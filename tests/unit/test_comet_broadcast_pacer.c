@@ -2,13 +2,14 @@
  * test_comet_broadcast_pacer.c: unit tests of speed-limited broadcast delivery
  * (comet/broadcast_pacer.c) on a real event loop.
  *
- * The loop is made by event_loop_create (its one listener binds an ephemeral
+ * The loop is made by worker_create (its one listener binds an ephemeral
  * port on 127.0.0.1 and is never used); every client is one end of a
- * socketpair accepted by connection_accept, and the test reads what a client
- * would receive from the other end. There is no logic daemon: a connection is
- * made authenticated the way protocol_finish_auth does it (key index, accepts,
- * state, counters), and the test closes connections as "replaced", the one
- * kind of close that does not call logic Disconnect. Time is only the now_ms
+ * socketpair accepted by connection_accept on a goim route (TCP, or WebSocket
+ * as if upgraded), and the test reads what a client would receive from the
+ * other end. There is no logic daemon: a connection is authenticated through
+ * connection_authenticate, the seam goim's auth ends in, and the test closes
+ * connections as "replaced", the one kind of close that does not call logic
+ * Disconnect. Time is only the now_ms
  * values handed to pacer_start and pacer_run: nothing sleeps and nothing reads
  * the clock.
  */
@@ -29,9 +30,11 @@
 #include "comet/broadcast_pacer.h"
 #include "comet/comet.h"
 #include "comet/connection.h"
-#include "comet/event_loop.h"
+#include "comet/listener.h"
+#include "comet/protocol_goim.h"
 #include "comet/push_job.h"
 #include "comet/websocket.h"
+#include "comet/worker.h"
 #include "common/frame.h"
 #include "common/shared_buffer.h"
 #include "common/status.h"
@@ -52,7 +55,7 @@ struct client {
 struct harness {
     struct comet_config config;
     struct comet comet;
-    struct event_loop *loop;
+    struct comet_worker *worker;
     struct gim_shared_buffer *tcp_push;       /* what a TCP client reads for one push */
     struct gim_shared_buffer *websocket_push; /* the same push as one WebSocket message */
     struct client clients[MAX_CLIENTS];
@@ -73,17 +76,17 @@ static int harness_setup(void **state)
     harness->config.handshake_timeout_ms = 60000;
     harness->config.max_output_bytes = 1 << 20;
     harness->comet.config = &harness->config;
-    harness->comet.loop_count = 1;
+    harness->comet.worker_count = 1;
     ip_counter_init(&harness->comet.client_addresses);
     comet_online_init(&harness->comet.online);
-    if (event_loop_create(&harness->loop, &harness->comet, 0) != GIM_OK)
+    if (worker_create(&harness->worker, &harness->comet, 0) != GIM_OK)
         return -1;
-    harness->comet.loops = &harness->loop;
+    harness->comet.workers = &harness->worker;
     frame_length = gim_frame_encode(frame, sizeof(frame), 1, WATCHED_OPERATION, 0,
                                     (const uint8_t *)PUSH_BODY, strlen(PUSH_BODY));
     harness->tcp_push = gim_shared_buffer_copy(frame, frame_length);
-    harness->websocket_push = websocket_encode_frame(1, WATCHED_OPERATION, 0,
-                                                     (const uint8_t *)PUSH_BODY, strlen(PUSH_BODY));
+    harness->websocket_push = goim_encode_frame(&framing_websocket, 1, WATCHED_OPERATION, 0,
+                                                (const uint8_t *)PUSH_BODY, strlen(PUSH_BODY));
     if (frame_length == 0 || harness->tcp_push == NULL || harness->websocket_push == NULL)
         return -1;
     *state = harness;
@@ -93,8 +96,7 @@ static int harness_setup(void **state)
 /* Closes as replaced by a newer connection with its key: no logic Disconnect is sent. */
 static void close_client(struct client *client)
 {
-    client->connection->replaced = true;
-    connection_close(client->connection, "closed by the test");
+    connection_close(client->connection, CONNECTION_CLOSE_REPLACED);
     client->connection = NULL;
 }
 
@@ -108,7 +110,7 @@ static int harness_teardown(void **state)
             close_client(&harness->clients[index]);
         close(harness->clients[index].peer);
     }
-    event_loop_destroy(harness->loop); /* releases the closed connections */
+    worker_destroy(harness->worker); /* releases the closed connections */
     ip_counter_destroy(&harness->comet.client_addresses);
     comet_online_destroy(&harness->comet.online);
     gim_shared_buffer_unref(harness->tcp_push);
@@ -122,16 +124,18 @@ static int harness_teardown(void **state)
 static int accept_client(struct harness *harness, bool websocket)
 {
     struct client *client = &harness->clients[harness->client_count];
-    struct event_loop *loop = harness->loop;
+    struct connection_set *set = &harness->worker->connections;
     struct sockaddr_un peer_address = {.sun_family = AF_UNIX};
     int pair[2];
 
     assert_true(harness->client_count < MAX_CLIENTS);
     assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
-    assert_int_equal(connection_accept(loop, pair[0], (struct sockaddr *)&peer_address,
-                                       websocket ? LISTENER_WEBSOCKET : LISTENER_TCP),
-                     GIM_OK);
-    client->connection = loop->live; /* connection_accept links the new connection first */
+    assert_int_equal(
+        connection_accept(set, pair[0], (struct sockaddr *)&peer_address,
+                          websocket ? &comet_route_goim_websocket : &comet_route_goim_tcp,
+                          websocket ? COMET_TRANSPORT_WEBSOCKET : COMET_TRANSPORT_TCP, false),
+        GIM_OK);
+    client->connection = set->live; /* connection_accept links the new connection first */
     assert_non_null(client->connection);
     assert_int_equal(client->connection->handle.fd, pair[0]);
     assert_int_equal(client->connection->state, CONNECTION_HANDSHAKE);
@@ -140,38 +144,36 @@ static int accept_client(struct harness *harness, bool websocket)
     return harness->client_count++;
 }
 
-/* Accepts a client and authenticates it as protocol_finish_auth would, watching operation.
+/* Accepts a client and authenticates it (connection_authenticate), watching operation.
  * Returns the client's index. */
 static int add_client(struct harness *harness, bool websocket, int32_t operation)
 {
     int index = accept_client(harness, websocket);
     struct comet_connection *connection = harness->clients[index].connection;
-    struct event_loop *loop = harness->loop;
+    struct connection_identity identity = {0};
     char key[32];
 
     snprintf(key, sizeof(key), "key-%d", index);
-    connection->key = strdup(key);
-    connection->accepts = malloc(sizeof(*connection->accepts));
-    assert_non_null(connection->key);
-    assert_non_null(connection->accepts);
-    connection->accepts[0] = operation;
-    connection->accept_count = 1;
-    connection->mid = 100 + index;
-    assert_int_equal(string_map_put(&loop->keys, connection->key, connection, NULL), GIM_OK);
-    connection->state = CONNECTION_ACTIVE;
-    atomic_fetch_add(&loop->authenticated, 1);
-    ip_counter_add(&harness->comet.client_addresses, connection->address);
+    identity.mid = 100 + index;
+    identity.key = key;
+    identity.accepts = &operation;
+    identity.accept_count = 1;
+    assert_int_equal(connection_authenticate(connection, &identity), GIM_OK);
+    assert_int_equal(connection->state, CONNECTION_ACTIVE);
+    assert_ptr_equal(string_map_get(&harness->worker->connections.keys, key), connection);
     return index;
 }
 
-/* A broadcast of the harness's push for operation, as rpc_service.c builds it (one loop). */
+/* A broadcast of the harness's push (whose operation is WATCHED_OPERATION) to the watchers of
+ * operation, as rpc_service.c builds it (one loop). */
 static struct push_job *broadcast_job(struct harness *harness, int32_t operation)
 {
-    struct push_job *job =
-        push_job_new(1, PUSH_BROADCAST, gim_shared_buffer_ref(harness->tcp_push), NULL);
+    struct comet_push push = {1, WATCHED_OPERATION, 0, (const uint8_t *)PUSH_BODY,
+                              strlen(PUSH_BODY)};
+    struct push_job *job = push_job_new(1, PUSH_BROADCAST, &push, NULL);
 
+    (void)harness;
     assert_non_null(job);
-    job->websocket_data = gim_shared_buffer_ref(harness->websocket_push);
     job->operation = operation;
     return job;
 }
@@ -217,7 +219,7 @@ static int collect(struct harness *harness)
 static void test_paced_broadcast_reaches_watchers_at_its_speed(void **state)
 {
     struct harness *harness = *state;
-    struct event_loop *loop = harness->loop;
+    struct comet_worker *worker = harness->worker;
     struct push_job *job = broadcast_job(harness, WATCHED_OPERATION);
     int index, other, handshaking, late;
 
@@ -228,24 +230,24 @@ static void test_paced_broadcast_reaches_watchers_at_its_speed(void **state)
     handshaking = accept_client(harness, false); /* not authenticated: no target */
 
     /* 100 connections per second: one every 10 ms, the first at once. */
-    assert_int_equal(pacer_start(loop, job, 100.0, 5000), GIM_OK);
-    assert_int_equal(loop->paced_count, 1);
+    assert_int_equal(pacer_start(worker, job, 100.0, 5000), GIM_OK);
+    assert_int_equal(worker->paced_count, 1);
     assert_int_equal(atomic_load(&job->references), 2);   /* the test's and the pacer's */
     late = add_client(harness, false, WATCHED_OPERATION); /* after the snapshot */
     assert_int_equal(collect(harness), 0);                /* starting delivers nothing */
 
-    assert_int_equal(pacer_run(loop, 5000), 10);
+    assert_int_equal(pacer_run(worker, 5000), 10);
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 5009), PACER_SLICE_MS); /* 1 ms left: woken a slice later */
+    assert_int_equal(pacer_run(worker, 5009), PACER_SLICE_MS); /* 1 ms left: woken a slice later */
     assert_int_equal(collect(harness), 0);
-    assert_int_equal(pacer_run(loop, 5010), 10);
+    assert_int_equal(pacer_run(worker, 5010), 10);
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 5035), PACER_SLICE_MS); /* 3rd and 4th were due */
+    assert_int_equal(pacer_run(worker, 5035), PACER_SLICE_MS); /* 3rd and 4th were due */
     assert_int_equal(collect(harness), 2);
-    assert_int_equal(pacer_run(loop, 5040), -1); /* the 5th: finished and freed */
+    assert_int_equal(pacer_run(worker, 5040), -1); /* the 5th: finished and freed */
     assert_int_equal(collect(harness), 1);
-    assert_null(loop->paced);
-    assert_int_equal(loop->paced_count, 0);
+    assert_null(worker->paced);
+    assert_int_equal(worker->paced_count, 0);
     assert_int_equal(atomic_load(&job->references), 1);
 
     for (index = 0; index < harness->client_count; index++) {
@@ -253,7 +255,7 @@ static void test_paced_broadcast_reaches_watchers_at_its_speed(void **state)
         assert_int_equal(harness->clients[index].frames, expected);
         assert_int_equal(harness->clients[index].connection->references, 1); /* live list only */
     }
-    assert_int_equal(pacer_run(loop, 6000), -1);
+    assert_int_equal(pacer_run(worker, 6000), -1);
     assert_int_equal(collect(harness), 0);
     push_job_unref(job);
 }
@@ -261,7 +263,7 @@ static void test_paced_broadcast_reaches_watchers_at_its_speed(void **state)
 static void test_wake_is_the_nearest_due_time_of_all_broadcasts(void **state)
 {
     struct harness *harness = *state;
-    struct event_loop *loop = harness->loop;
+    struct comet_worker *worker = harness->worker;
     struct push_job *four_per_second = broadcast_job(harness, WATCHED_OPERATION);
     struct push_job *three_per_second = broadcast_job(harness, WATCHED_OPERATION);
     int index;
@@ -270,25 +272,25 @@ static void test_wake_is_the_nearest_due_time_of_all_broadcasts(void **state)
         add_client(harness, false, WATCHED_OPERATION);
 
     /* 4 per second: one every 250 ms. */
-    assert_int_equal(pacer_start(loop, four_per_second, 4.0, 1000), GIM_OK);
-    assert_int_equal(pacer_run(loop, 1000), 250);
+    assert_int_equal(pacer_start(worker, four_per_second, 4.0, 1000), GIM_OK);
+    assert_int_equal(pacer_run(worker, 1000), 250);
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 1100), 150);
+    assert_int_equal(pacer_run(worker, 1100), 150);
     assert_int_equal(collect(harness), 0);
 
     /* 3 per second alongside: its second is due at 1100 + ceil(333.3) = 1434, after the
      * other's second at 1250. */
-    assert_int_equal(pacer_start(loop, three_per_second, 3.0, 1100), GIM_OK);
-    assert_int_equal(pacer_run(loop, 1100), 150);
+    assert_int_equal(pacer_start(worker, three_per_second, 3.0, 1100), GIM_OK);
+    assert_int_equal(pacer_run(worker, 1100), 150);
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 1250), 184); /* 4/s: next at 1500; 3/s: at 1434 */
+    assert_int_equal(pacer_run(worker, 1250), 184); /* 4/s: next at 1500; 3/s: at 1434 */
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 1434), 66); /* 4/s: its last at 1500 */
+    assert_int_equal(pacer_run(worker, 1434), 66); /* 4/s: its last at 1500 */
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(pacer_run(loop, 1500), 267); /* 3/s: its last at 1100 + ceil(666.7) */
+    assert_int_equal(pacer_run(worker, 1500), 267); /* 3/s: its last at 1100 + ceil(666.7) */
     assert_int_equal(collect(harness), 1);
-    assert_int_equal(loop->paced_count, 1);
-    assert_int_equal(pacer_run(loop, 1767), -1);
+    assert_int_equal(worker->paced_count, 1);
+    assert_int_equal(pacer_run(worker, 1767), -1);
     assert_int_equal(collect(harness), 1);
 
     for (index = 0; index < harness->client_count; index++)
@@ -300,7 +302,7 @@ static void test_wake_is_the_nearest_due_time_of_all_broadcasts(void **state)
 static void test_closed_connection_in_snapshot_is_skipped(void **state)
 {
     struct harness *harness = *state;
-    struct event_loop *loop = harness->loop;
+    struct comet_worker *worker = harness->worker;
     struct push_job *job = broadcast_job(harness, WATCHED_OPERATION);
     int index, closed_index;
 
@@ -308,11 +310,11 @@ static void test_closed_connection_in_snapshot_is_skipped(void **state)
     closed_index = add_client(harness, true, WATCHED_OPERATION);
     add_client(harness, false, WATCHED_OPERATION);
 
-    assert_int_equal(pacer_start(loop, job, 1.0, 0), GIM_OK);
+    assert_int_equal(pacer_start(worker, job, 1.0, 0), GIM_OK);
     close_client(&harness->clients[closed_index]); /* the snapshot keeps it referenced */
-    assert_int_equal(pacer_run(loop, 0), 1000);
-    assert_int_equal(pacer_run(loop, 1000), 1000);
-    assert_int_equal(pacer_run(loop, 2000), -1);
+    assert_int_equal(pacer_run(worker, 0), 1000);
+    assert_int_equal(pacer_run(worker, 1000), 1000);
+    assert_int_equal(pacer_run(worker, 2000), -1);
     assert_int_equal(collect(harness), 2);
     for (index = 0; index < harness->client_count; index++) {
         struct client *client = &harness->clients[index];
@@ -325,7 +327,7 @@ static void test_closed_connection_in_snapshot_is_skipped(void **state)
 static void test_pacer_refuses_past_max_active(void **state)
 {
     struct harness *harness = *state;
-    struct event_loop *loop = harness->loop;
+    struct comet_worker *worker = harness->worker;
     struct push_job *jobs[PACER_MAX_ACTIVE + 1];
     int index;
 
@@ -335,24 +337,24 @@ static void test_pacer_refuses_past_max_active(void **state)
         jobs[index] = broadcast_job(harness, WATCHED_OPERATION);
 
     for (index = 0; index < PACER_MAX_ACTIVE; index++)
-        assert_int_equal(pacer_start(loop, jobs[index], 1.0, 0), GIM_OK);
-    assert_int_equal(loop->paced_count, PACER_MAX_ACTIVE);
-    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
+        assert_int_equal(pacer_start(worker, jobs[index], 1.0, 0), GIM_OK);
+    assert_int_equal(worker->paced_count, PACER_MAX_ACTIVE);
+    assert_int_equal(pacer_start(worker, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
     assert_int_equal(atomic_load(&jobs[PACER_MAX_ACTIVE]->references), 1); /* nothing kept */
-    assert_int_equal(loop->paced_count, PACER_MAX_ACTIVE);
+    assert_int_equal(worker->paced_count, PACER_MAX_ACTIVE);
     assert_int_equal(harness->clients[0].connection->references, 1 + PACER_MAX_ACTIVE);
 
     /* Each delivers its first connection now and its second a second later. */
-    assert_int_equal(pacer_run(loop, 0), 1000);
+    assert_int_equal(pacer_run(worker, 0), 1000);
     assert_int_equal(collect(harness), PACER_MAX_ACTIVE);
-    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
-    assert_int_equal(pacer_run(loop, 1000), -1);
+    assert_int_equal(pacer_start(worker, jobs[PACER_MAX_ACTIVE], 1.0, 0), GIM_ERR_AGAIN);
+    assert_int_equal(pacer_run(worker, 1000), -1);
     assert_int_equal(collect(harness), PACER_MAX_ACTIVE);
-    assert_int_equal(loop->paced_count, 0);
+    assert_int_equal(worker->paced_count, 0);
 
     /* Finished broadcasts free their slots. */
-    assert_int_equal(pacer_start(loop, jobs[PACER_MAX_ACTIVE], 1.0, 2000), GIM_OK);
-    assert_int_equal(pacer_run(loop, 3000), -1);
+    assert_int_equal(pacer_start(worker, jobs[PACER_MAX_ACTIVE], 1.0, 2000), GIM_OK);
+    assert_int_equal(pacer_run(worker, 3000), -1);
     assert_int_equal(collect(harness), 2);
     for (index = 0; index < harness->client_count; index++)
         assert_int_equal(harness->clients[index].frames, PACER_MAX_ACTIVE + 1);
@@ -365,32 +367,32 @@ static void test_pacer_refuses_past_max_active(void **state)
 static void test_clear_releases_connections_and_jobs(void **state)
 {
     struct harness *harness = *state;
-    struct event_loop *loop = harness->loop;
+    struct comet_worker *worker = harness->worker;
     struct push_job *first = broadcast_job(harness, WATCHED_OPERATION);
     struct push_job *second = broadcast_job(harness, WATCHED_OPERATION);
     int index;
 
     for (index = 0; index < 3; index++)
         add_client(harness, false, WATCHED_OPERATION);
-    assert_int_equal(pacer_start(loop, first, 1.0, 0), GIM_OK);
-    assert_int_equal(pacer_start(loop, second, 2.0, 0), GIM_OK);
-    assert_int_equal(pacer_run(loop, 0), 500);
+    assert_int_equal(pacer_start(worker, first, 1.0, 0), GIM_OK);
+    assert_int_equal(pacer_start(worker, second, 2.0, 0), GIM_OK);
+    assert_int_equal(pacer_run(worker, 0), 500);
     assert_int_equal(collect(harness), 2);
     close_client(&harness->clients[1]); /* a closed one, still held by the snapshots */
 
-    pacer_clear(loop);
-    assert_null(loop->paced);
-    assert_int_equal(loop->paced_count, 0);
+    pacer_clear(worker);
+    assert_null(worker->paced);
+    assert_int_equal(worker->paced_count, 0);
     assert_int_equal(atomic_load(&first->references), 1);
     assert_int_equal(atomic_load(&second->references), 1);
     assert_int_equal(harness->clients[0].connection->references, 1);
     assert_int_equal(harness->clients[2].connection->references, 1);
 
     /* Nothing is delivered afterwards; the loop can pace again. */
-    assert_int_equal(pacer_run(loop, 10000), -1);
+    assert_int_equal(pacer_run(worker, 10000), -1);
     assert_int_equal(collect(harness), 0);
-    assert_int_equal(pacer_start(loop, first, 1.0, 10000), GIM_OK);
-    pacer_clear(loop);
+    assert_int_equal(pacer_start(worker, first, 1.0, 10000), GIM_OK);
+    pacer_clear(worker);
     push_job_unref(first);
     push_job_unref(second);
 }

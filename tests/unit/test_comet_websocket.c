@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "comet/protocol_goim.h"
 #include "comet/websocket.h"
 #include "common/frame.h"
 #include "common/status.h"
@@ -15,10 +16,13 @@
     "GET /sub HTTP/1.1\r\nHost: x\r\nUpgrade: WebSocket\r\nConnection: keep-alive, Upgrade\r\n"    \
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
+/* The one path comet serves (the route does not matter to the check). */
+static const struct websocket_path sub_path[] = {{"/sub", NULL}};
+
 static int check(const char *head)
 {
     char accept[WEBSOCKET_ACCEPT_SIZE];
-    return websocket_check_upgrade(head, strlen(head), accept);
+    return websocket_check_upgrade(head, strlen(head), sub_path, 1, NULL, accept);
 }
 
 static void test_rfc6455_sample_key_gives_sample_accept(void **state)
@@ -26,7 +30,12 @@ static void test_rfc6455_sample_key_gives_sample_accept(void **state)
     char accept[WEBSOCKET_ACCEPT_SIZE];
 
     (void)state;
-    assert_int_equal(websocket_check_upgrade(GOOD_HEAD, strlen(GOOD_HEAD), accept), GIM_OK);
+    const struct websocket_path *matched = NULL;
+
+    assert_int_equal(
+        websocket_check_upgrade(GOOD_HEAD, strlen(GOOD_HEAD), sub_path, 1, &matched, accept),
+        GIM_OK);
+    assert_ptr_equal(matched, &sub_path[0]);
     assert_string_equal(accept, "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); /* RFC 6455 section 1.3 */
 }
 
@@ -64,7 +73,9 @@ static void test_raw_push_is_wrapped_in_op9(void **state)
 
     (void)state;
     gim_frame_encode(inner, sizeof(inner), 1, 1000, 0, (const uint8_t *)"body", 4);
-    buffer = websocket_encode_raw(inner, sizeof(inner));
+    struct comet_push push = {1, GIM_OP_RAW, 0, inner, sizeof(inner)};
+
+    buffer = protocol_goim.encode_push(&push, &framing_websocket);
     assert_non_null(buffer);
     assert_int_equal(buffer->length, 2 + 16 + 20);
     assert_int_equal(buffer->data[1], 36);
@@ -74,6 +85,12 @@ static void test_raw_push_is_wrapped_in_op9(void **state)
     assert_int_equal(header.version, 1);
     assert_int_equal(header.sequence, 0);
     assert_memory_equal(buffer->data + 18, inner, sizeof(inner));
+    gim_shared_buffer_unref(buffer);
+    /* on a stream (TCP) the inner frames go as they are */
+    buffer = protocol_goim.encode_push(&push, &framing_goim_stream);
+    assert_non_null(buffer);
+    assert_int_equal(buffer->length, sizeof(inner));
+    assert_memory_equal(buffer->data, inner, sizeof(inner));
     gim_shared_buffer_unref(buffer);
 }
 

@@ -1,0 +1,62 @@
+/*
+ * listener.h: a loop's listening sockets and the table of what each serves (layer 5 of comet).
+ *
+ * One SO_REUSEPORT socket per tcp.bind, websocket.bind and (websocket.tlsOpen)
+ * websocket.tlsBind address per loop, so the kernel spreads new connections
+ * over the loops and no hand-off is needed. The route table in listener.c
+ * says, per listener kind, which framing and client protocol its connections
+ * take (TCP: goim frames, goim), and per HTTP path of a WebSocket listener
+ * which protocol an upgrade gets (/sub: goim). A new protocol is one more
+ * row there and one more protocol file.
+ */
+#ifndef COMET_LISTENER_H
+#define COMET_LISTENER_H
+
+#include <stddef.h>
+
+#include "comet/connection.h"
+#include "comet/event_loop.h"
+#include "comet/websocket.h"
+
+struct listener_kind;
+
+struct comet_listener {
+    struct loop_handle handle; /* first: epoll data points here */
+    struct connection_set *set;
+    const struct listener_kind *kind;
+};
+
+struct comet_listeners {
+    struct comet_listener *items;
+    int count;
+};
+
+/*
+ * Opens a listener on every configured address for set's loop (none when no
+ * address is configured: a loop driven by tests or fuzzing). Also installs the
+ * WebSocket path table (websocket_set_paths). Returns GIM_OK, GIM_ERR_IO (a
+ * listener cannot bind; logged) or GIM_ERR_NO_MEMORY; on error what opened
+ * stays in listeners for comet_listeners_close.
+ */
+int comet_listeners_open(struct comet_listeners *listeners, struct connection_set *set);
+
+/* Closes every listener (idempotent); new connections are refused by the kernel from now on. */
+void comet_listeners_close(struct comet_listeners *listeners, struct event_loop *loop);
+
+/* Closes and frees the listeners. */
+void comet_listeners_free(struct comet_listeners *listeners, struct event_loop *loop);
+
+/* The route of a TCP listener's connections (goim frames, goim protocol). */
+extern const struct connection_route comet_route_goim_tcp;
+
+/* The route of a WebSocket listener's connections before the upgrade chose a path. */
+extern const struct connection_route comet_route_websocket_upgrade;
+
+/* The route of a WebSocket connection upgraded on /sub (goim protocol). */
+extern const struct connection_route comet_route_goim_websocket;
+
+/* The HTTP paths every WebSocket listener serves (today /sub: goim), and their number. */
+extern const struct websocket_path comet_websocket_paths[];
+extern const size_t comet_websocket_path_count;
+
+#endif
