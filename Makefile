@@ -138,6 +138,7 @@ deps:
 
 test: deps
 	$(MAKE) format-check
+	tests/check-comet-layers.sh
 	$(MAKE) VARIANT=sanitize all
 	$(MAKE) VARIANT=sanitize unit-test
 	$(MAKE) js-unit-test
