@@ -22,13 +22,15 @@
  *      frame header announces more, by wslay for a fragmented message); a
  *      header with reserved bits or opcode, or a control frame over 125
  *      bytes, is closed with 1002 as soon as it arrives. Each text or
- *      binary message must hold exactly one goim frame whose packet length
- *      equals the message length (goim does not check; a mismatch closes the
- *      connection). Frames behind an op 7 wait unread until logic answers. The request's Cookie
- * header is kept until the auth has passed it to logic Connect, as goim does. Output does not go
- * through wslay's queue: replies and pushes are encoded once, already framed as one unmasked binary
- * message (websocket_encode_*), and go through the connection's shared output queue; wslay's own
- * control frames (pong, close) are copied into that same queue by its send callback.
+ *      binary message goes to the route's protocol whole
+ *      (framing_receiver.message; goim's closes a message that is not exactly
+ *      one goim frame); messages behind an auth wait unread until the
+ *      protocol resumes reading.
+ * The request's Cookie header is kept until the protocol has used it (websocket_cookie; goim
+ * passes it to logic Connect, as goim does). Output does not go through wslay's queue: replies
+ * and pushes are encoded once, already framed as one unmasked message (framing.message_new), and
+ * go through the connection's shared output queue; wslay's own control frames (pong, close) are
+ * copied into that same queue by its send callback.
  */
 #ifndef COMET_WEBSOCKET_H
 #define COMET_WEBSOCKET_H
