@@ -220,7 +220,8 @@ struct connection_identity {
  * older connection with it, here or on another loop, closes as replaced),
  * counts it and arms the heartbeat deadline. The seam every protocol's auth
  * ends in, and what tests call to authenticate a connection without logic.
- * Returns GIM_OK, or GIM_ERR_NO_MEMORY (the connection is then closed).
+ * Returns GIM_OK, GIM_ERR_NO_MEMORY (the connection is then closed), or
+ * GIM_ERR_INVALID when it is closed or active already (nothing changes).
  */
 int connection_authenticate(struct comet_connection *connection,
                             const struct connection_identity *identity);

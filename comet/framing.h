@@ -26,6 +26,13 @@
 /* What a framing calls up: the first member of a protocol's table. */
 struct framing_receiver {
     /*
+     * The WebSocket framing routed the connection here on an upgrade
+     * (head[0..head_length): the request head), before answering 101.
+     * Returns GIM_OK, or an error: the upgrade is answered 400 and the
+     * connection closes. May be NULL.
+     */
+    int (*open)(struct comet_connection *connection, const char *head, size_t head_length);
+    /*
      * One complete client message (text: a WebSocket text message). Returns
      * GIM_OK, GIM_ERR_CLOSED if the connection closed or is closing, or
      * another negative status: the framing then closes the connection with
@@ -43,8 +50,6 @@ struct framing_receiver {
 struct framing {
     struct connection_hooks hooks; /* first: a route's framing points here */
     const char *name;
-    /* Largest client message before auth: at most this much is read ahead. */
-    size_t max_client_message;
     /*
      * A new buffer for one server message of payload_length bytes (text or
      * binary where the framing tells them apart), with *payload pointing at

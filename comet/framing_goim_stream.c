@@ -132,7 +132,6 @@ const struct framing framing_goim_stream = {
             .release = NULL,
         },
     .name = "goim-stream",
-    .max_client_message = CLIENT_FRAME_MAX,
     .message_new = stream_message_new,
     .message_based = false,
 };

@@ -7,14 +7,14 @@
  * is protocol_goim (comet/protocol_goim.h); another protocol is one more
  * table in one more file, named by a route (comet/listener.c) for a listener
  * or a WebSocket path. Its hooks:
+ *   - receiver.open: a WebSocket upgrade routed the connection to it, with the
+ *     request head (e.g. to read an app key or a token from the path); an
+ *     error refuses the upgrade; may be NULL;
  *   - receiver.message: one client message (text or binary where the framing
  *     tells them apart); receiver.closed: the connection closed (forget it,
  *     tell logic); receiver.deadline: the handshake or heartbeat deadline fell
  *     due (NULL: close with a timeout; a protocol that pings its clients
  *     re-arms it instead);
- *   - open: the connection was routed to it (after accept, or after a
- *     WebSocket upgrade with the request head, e.g. to read a token from the
- *     path); may be NULL;
  *   - encode_push: a server push as bytes for a connection of this protocol
  *     on framing (once per push and wire, shared by every such connection).
  * Authentication ends in connection_authenticate (connection.h).
@@ -41,9 +41,6 @@ struct comet_push {
 struct client_protocol {
     struct framing_receiver receiver; /* first: a route's protocol points here */
     const char *name;
-    /* The connection now speaks this protocol; head: the upgrade request head, or NULL.
-     * Returns GIM_OK, or an error (the connection is closed by the caller). May be NULL. */
-    int (*open)(struct comet_connection *connection, const char *head, size_t head_length);
     /* push as bytes for this protocol on framing; the caller's reference, or NULL (no memory,
      * or too large). */
     struct gim_shared_buffer *(*encode_push)(const struct comet_push *push,

@@ -308,11 +308,11 @@ static struct gim_shared_buffer *goim_encode_push(const struct comet_push *push,
 const struct client_protocol protocol_goim = {
     .receiver =
         {
+            .open = NULL,
             .message = goim_message,
             .closed = goim_closed,
             .deadline = NULL,
         },
     .name = "goim",
-    .open = NULL,
     .encode_push = goim_encode_push,
 };

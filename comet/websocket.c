@@ -498,6 +498,7 @@ static void websocket_read_request(struct comet_connection *connection)
     const uint8_t *end = NULL;
     char accept[WEBSOCKET_ACCEPT_SIZE];
     const struct websocket_path *path = NULL;
+    const struct framing_receiver *receiver;
     uint8_t *kept;
 
     if (held > 0)
@@ -542,6 +543,14 @@ static void websocket_read_request(struct comet_connection *connection)
         return;
     }
     connection_set_route(connection, path->route);
+    receiver = framing_receiver_of(connection);
+    if (receiver == NULL ||
+        (receiver->open != NULL &&
+         receiver->open(connection, (const char *)scratch, (size_t)(end - scratch)) != GIM_OK)) {
+        if (connection->state != CONNECTION_CLOSED)
+            websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
+        return;
+    }
     websocket_accept(connection, accept, (const char *)scratch, (size_t)(end - scratch), end,
                      held - (size_t)(end - scratch));
 }
@@ -623,7 +632,6 @@ const struct framing framing_websocket = {
             .release = websocket_release,
         },
     .name = "websocket",
-    .max_client_message = CLIENT_FRAME_MAX,
     .message_new = websocket_framing_message_new,
     .message_based = true,
 };
