@@ -79,6 +79,15 @@ static void stream_handle(struct comet_connection *connection, size_t length)
         connection_close(connection, connection_close_reason_of(status));
 }
 
+/* True if data[0..length) starts with a whole frame, or with a header to refuse. */
+static bool holds_whole_frame(const uint8_t *data, size_t length)
+{
+    struct gim_frame_header header;
+    int status = gim_frame_decode_header(data, length, GIM_FRAME_MAX_CLIENT_BODY, &header);
+
+    return status != GIM_ERR_AGAIN && (status != GIM_OK || length >= header.packet_length);
+}
+
 /* Hands over the frames held since an auth paused reading, then reads what the socket has. */
 static void stream_readable(struct comet_connection *connection)
 {
@@ -88,7 +97,7 @@ static void stream_readable(struct comet_connection *connection)
 
     if (connection->state == CONNECTION_CLOSED || connection->state == CONNECTION_AUTHENTICATING)
         return;
-    if (held > 0) {
+    if (held > 0 && holds_whole_frame(connection->input, held)) {
         memcpy(scratch, connection->input, held);
         stream_handle(connection, held);
         if (connection->state != CONNECTION_HANDSHAKE && connection->state != CONNECTION_ACTIVE)

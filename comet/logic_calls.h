@@ -3,7 +3,7 @@
  *
  * Each call is asynchronous (gim_rpc_call_async); its completion only
  * frees the reply and logs failures at debug. Safe from a loop thread.
- * Connect, whose result matters, is in protocol.c.
+ * Connect, whose result matters, is in protocol_goim.c.
  */
 #ifndef COMET_LOGIC_CALLS_H
 #define COMET_LOGIC_CALLS_H
