@@ -397,6 +397,44 @@ static void test_clear_releases_connections_and_jobs(void **state)
     push_job_unref(second);
 }
 
+static void test_push_is_encoded_once_per_wire_present(void **state)
+{
+    struct harness *harness = *state;
+    struct comet_worker *worker = harness->worker;
+    struct push_job *tcp_only = broadcast_job(harness, WATCHED_OPERATION);
+    struct push_job *mixed = broadcast_job(harness, WATCHED_OPERATION);
+    uint8_t tcp_wire = comet_route_goim_tcp.wire, websocket_wire = comet_route_goim_websocket.wire;
+    int index;
+
+    assert_int_not_equal(tcp_wire, websocket_wire);
+    for (index = 0; index < 3; index++)
+        add_client(harness, false, WATCHED_OPERATION);
+
+    /* only TCP targets: only the TCP wire is encoded, and every target shares it */
+    assert_int_equal(pacer_start(worker, tcp_only, 1000.0, 0), GIM_OK);
+    assert_null(atomic_load(&tcp_only->encoded[tcp_wire])); /* nothing before a delivery */
+    assert_int_equal(pacer_run(worker, 1000), -1);
+    assert_int_equal(collect(harness), 3);
+    assert_non_null(atomic_load(&tcp_only->encoded[tcp_wire]));
+    assert_null(atomic_load(&tcp_only->encoded[websocket_wire]));
+    assert_int_equal(atomic_load(&tcp_only->encoded[tcp_wire])->references, 1); /* the job's */
+
+    /* WebSocket targets too: one more encoding, for their wire */
+    add_client(harness, true, WATCHED_OPERATION);
+    add_client(harness, true, WATCHED_OPERATION);
+    assert_int_equal(pacer_start(worker, mixed, 1000.0, 2000), GIM_OK);
+    assert_int_equal(pacer_run(worker, 3000), -1);
+    assert_int_equal(collect(harness), 5);
+    assert_non_null(atomic_load(&mixed->encoded[tcp_wire]));
+    assert_non_null(atomic_load(&mixed->encoded[websocket_wire]));
+    for (index = 0; index < CONNECTION_WIRES; index++) {
+        if (index != tcp_wire && index != websocket_wire)
+            assert_null(atomic_load(&mixed->encoded[index]));
+    }
+    push_job_unref(tcp_only);
+    push_job_unref(mixed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -409,6 +447,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pacer_refuses_past_max_active, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_clear_releases_connections_and_jobs, harness_setup,
+                                        harness_teardown),
+        cmocka_unit_test_setup_teardown(test_push_is_encoded_once_per_wire_present, harness_setup,
                                         harness_teardown),
     };
     return cmocka_run_group_tests_name("comet_broadcast_pacer", tests, NULL, NULL);
