@@ -404,6 +404,7 @@ static void test_push_is_encoded_once_per_wire_present(void **state)
     struct push_job *tcp_only = broadcast_job(harness, WATCHED_OPERATION);
     struct push_job *mixed = broadcast_job(harness, WATCHED_OPERATION);
     uint8_t tcp_wire = comet_route_goim_tcp.wire, websocket_wire = comet_route_goim_websocket.wire;
+    struct gim_shared_buffer *encoded;
     int index;
 
     assert_int_not_equal(tcp_wire, websocket_wire);
@@ -411,19 +412,24 @@ static void test_push_is_encoded_once_per_wire_present(void **state)
         add_client(harness, false, WATCHED_OPERATION);
 
     /* only TCP targets: only the TCP wire is encoded, and every target shares it */
-    assert_int_equal(pacer_start(worker, tcp_only, 1000.0, 0), GIM_OK);
+    assert_int_equal(pacer_start(worker, tcp_only, 1.0, 0), GIM_OK);
     assert_null(atomic_load(&tcp_only->encoded[tcp_wire])); /* nothing before a delivery */
-    assert_int_equal(pacer_run(worker, 1000), -1);
-    assert_int_equal(collect(harness), 3);
-    assert_non_null(atomic_load(&tcp_only->encoded[tcp_wire]));
+    assert_int_equal(pacer_run(worker, 0), 1000);
+    assert_int_equal(collect(harness), 1);
+    encoded = atomic_load(&tcp_only->encoded[tcp_wire]);
+    assert_non_null(encoded);
+    assert_int_equal(pacer_run(worker, 1000), 1000);
+    assert_int_equal(pacer_run(worker, 2000), -1);
+    assert_int_equal(collect(harness), 2);
+    assert_ptr_equal(atomic_load(&tcp_only->encoded[tcp_wire]), encoded); /* not encoded again */
     assert_null(atomic_load(&tcp_only->encoded[websocket_wire]));
     assert_int_equal(atomic_load(&tcp_only->encoded[tcp_wire])->references, 1); /* the job's */
 
     /* WebSocket targets too: one more encoding, for their wire */
     add_client(harness, true, WATCHED_OPERATION);
     add_client(harness, true, WATCHED_OPERATION);
-    assert_int_equal(pacer_start(worker, mixed, 1000.0, 2000), GIM_OK);
-    assert_int_equal(pacer_run(worker, 3000), -1);
+    assert_int_equal(pacer_start(worker, mixed, 1000.0, 3000), GIM_OK);
+    assert_int_equal(pacer_run(worker, 4000), -1);
     assert_int_equal(collect(harness), 5);
     assert_non_null(atomic_load(&mixed->encoded[tcp_wire]));
     assert_non_null(atomic_load(&mixed->encoded[websocket_wire]));
