@@ -23,7 +23,8 @@ VARIANT_LDFLAGS :=
 endif
 CFLAGS += $(BASE_CFLAGS) $(VARIANT_CFLAGS)
 LDFLAGS += -pthread $(VARIANT_LDFLAGS)
-LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto -lm
+LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto \
+        -lpcre2-8 -lcrypt -lsqlite3 -lm
 
 PROTOS := $(wildcard proto/*.proto)
 PROTO_C := $(patsubst proto/%.proto,$(OUT)/gen/%.pb-c.c,$(PROTOS))

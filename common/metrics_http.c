@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "common/http_text.h"
+#include "common/listen_address.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "common/status.h"
@@ -74,46 +75,6 @@ static void metrics_http_log(void *cls, const char *format, va_list arguments)
     gim_log_warn("metrics http: %s", line);
 }
 
-/* Splits "host:port" / ":port" / "[v6]:port" and resolves it numerically. */
-static int metrics_http_resolve(const char *address, struct sockaddr_storage *out, char *error,
-                                size_t error_size)
-{
-    const char *colon = strrchr(address, ':'), *host_start = address;
-    struct addrinfo hints, *found = NULL;
-    size_t host_length;
-    char host[256];
-    int result;
-
-    if (colon == NULL || colon[1] == '\0') {
-        snprintf(error, error_size, "metrics.addr: \"%s\" is not host:port", address);
-        return GIM_ERR_INVALID;
-    }
-    host_length = (size_t)(colon - address);
-    if (host_length >= 2 && address[0] == '[' && address[host_length - 1] == ']') {
-        host_start++;
-        host_length -= 2;
-    }
-    if (host_length >= sizeof(host)) {
-        snprintf(error, error_size, "metrics.addr: host too long");
-        return GIM_ERR_INVALID;
-    }
-    memcpy(host, host_start, host_length);
-    host[host_length] = '\0';
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = host_length == 0 ? AF_INET : AF_UNSPEC; /* ":3104": every IPv4 interface */
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    result = getaddrinfo(host_length ? host : NULL, colon + 1, &hints, &found);
-    if (result != 0 || found == NULL) {
-        snprintf(error, error_size, "metrics.addr: \"%s\": %s", address,
-                 result ? gai_strerror(result) : "no address");
-        return GIM_ERR_INVALID;
-    }
-    memcpy(out, found->ai_addr, found->ai_addrlen);
-    freeaddrinfo(found);
-    return GIM_OK;
-}
-
 int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics *metrics,
                              const char *address, char *error, size_t error_size)
 {
@@ -124,7 +85,7 @@ int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics
 
     *out = NULL;
     memset(&bind_address, 0, sizeof(bind_address));
-    status = metrics_http_resolve(address, &bind_address, error, error_size);
+    status = gim_listen_address_resolve("metrics.addr", address, &bind_address, error, error_size);
     if (status != GIM_OK)
         return status;
     if (bind_address.ss_family == AF_INET6)

@@ -45,6 +45,7 @@ void job_batch_free(struct job_batch *batch)
         return;
     job_opraw_clear(&batch->frames);
     free(batch->items);
+    free(batch->merge_key);
     free(batch);
 }
 
@@ -109,12 +110,13 @@ static int batch_append(struct job_batch *batch, int32_t operation, const uint8_
     return GIM_OK;
 }
 
-static struct job_batch *batch_new(int32_t operation, const uint8_t *message, size_t length,
-                                   void *item, int *status)
+static struct job_batch *batch_new(const char *merge_key, int32_t operation, const uint8_t *message,
+                                   size_t length, void *item, int *status)
 {
     struct job_batch *batch = calloc(1, sizeof(*batch));
 
-    if (batch == NULL) {
+    if (batch == NULL || (batch->merge_key = strdup(merge_key)) == NULL) {
+        free(batch);
         *status = GIM_ERR_NO_MEMORY;
         return NULL;
     }
@@ -130,12 +132,22 @@ int job_batcher_add(struct job_batcher *batcher, const char *name, size_t max_fr
                     int32_t operation, const uint8_t *message, size_t length, void *item,
                     struct job_batch **ready)
 {
+    return job_batcher_add_keyed(batcher, name, "", max_frames, operation, message, length, item,
+                                 ready);
+}
+
+int job_batcher_add_keyed(struct job_batcher *batcher, const char *name, const char *merge_key,
+                          size_t max_frames, int32_t operation, const uint8_t *message,
+                          size_t length, void *item, struct job_batch **ready)
+{
     struct batcher_lane **link;
     struct batcher_lane *lane = lane_find(batcher, name, &link);
     struct job_batch *batch;
     int status;
 
     *ready = NULL;
+    if (merge_key == NULL)
+        merge_key = "";
     if (max_frames == 0)
         max_frames = 1;
     if (lane == NULL) {
@@ -144,7 +156,7 @@ int job_batcher_add(struct job_batcher *batcher, const char *name, size_t max_fr
             return GIM_ERR_NO_MEMORY;
         lane->name = strdup(name);
         status = GIM_ERR_NO_MEMORY;
-        batch = lane->name ? batch_new(operation, message, length, item, &status) : NULL;
+        batch = lane->name ? batch_new(merge_key, operation, message, length, item, &status) : NULL;
         if (batch == NULL) {
             free(lane->name);
             free(lane);
@@ -156,13 +168,14 @@ int job_batcher_add(struct job_batcher *batcher, const char *name, size_t max_fr
         return GIM_OK;
     }
     batch = lane->queued_tail;
-    if (batch != NULL && batch->item_count < max_frames) {
+    if (batch != NULL && batch->item_count < max_frames &&
+        strcmp(batch->merge_key, merge_key) == 0) {
         status = batch_append(batch, operation, message, length, item);
         if (status != GIM_ERR_TOO_LARGE)
             return status; /* merged (GIM_OK), or out of memory */
         /* The batch is full by bytes: this frame starts the next one. */
     }
-    batch = batch_new(operation, message, length, item, &status);
+    batch = batch_new(merge_key, operation, message, length, item, &status);
     if (batch == NULL)
         return status;
     if (lane->queued_tail != NULL)

@@ -28,6 +28,7 @@ struct job_batch {
     void **items;      /* the caller's tokens, items[0] is the first message's */
     size_t item_count; /* == number of frames */
     size_t item_capacity;
+    char *merge_key;        /* owned; only messages with an equal key join this batch */
     struct job_batch *next; /* next queued batch of the same lane (batcher-internal) */
 };
 
@@ -49,13 +50,24 @@ void job_batcher_destroy(struct job_batcher *batcher, void (*free_item)(void *it
  * caller's token item to lane (copied). If the lane was idle, *ready is a
  * new batch holding just this message, the lane is now busy and the batch
  * is the caller's (send it, then call job_batcher_done). Otherwise the
- * message is queued and *ready is NULL. Returns GIM_OK, GIM_ERR_TOO_LARGE
+ * message is queued and *ready is NULL. Its merge key is "" (see
+ * job_batcher_add_keyed). Returns GIM_OK, GIM_ERR_TOO_LARGE
  * (one frame over JOB_OPRAW_MAX_BODY: nothing added) or GIM_ERR_NO_MEMORY
  * (nothing added).
  */
 int job_batcher_add(struct job_batcher *batcher, const char *lane, size_t max_frames,
                     int32_t operation, const uint8_t *message, size_t length, void *item,
                     struct job_batch **ready);
+
+/*
+ * As job_batcher_add, and the message joins a queued batch only when that
+ * batch's merge_key (copied; NULL is "") equals this one's: messages that
+ * travel with different request fields (gopusher's user_tag pattern and
+ * text flag) keep the lane's order but never share a body.
+ */
+int job_batcher_add_keyed(struct job_batcher *batcher, const char *lane, const char *merge_key,
+                          size_t max_frames, int32_t operation, const uint8_t *message,
+                          size_t length, void *item, struct job_batch **ready);
 
 /*
  * Reports that lane's in-flight batch is done (the caller frees it with

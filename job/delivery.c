@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "job/batcher.h"
+#include "job/lane.h"
 
 /* One batch on its way to its targets, round after round. */
 struct job_delivery {
@@ -288,6 +289,10 @@ static const ProtobufCMessage *round_request_build(struct round_request *request
         request->room = (Goim__Comet__BroadcastRoomReq)GOIM__COMET__BROADCAST_ROOM_REQ__INIT;
         request->room.roomid = message->room;
         request->room.proto = &request->proto;
+        /* Every record of the batch has these (job_lane_merge_key_of). */
+        request->room.usertagpattern = message->usertagpattern;
+        request->room.text = message->text;
+        request->room.closeroom = message->closeroom;
         request->method = GIM_RPC_COMET_BROADCAST_ROOM;
         request->reply_type = &goim__comet__broadcast_room_reply__descriptor;
         return &request->room.base;
@@ -442,10 +447,18 @@ void job_deliveries_accept(struct job_deliveries *core, struct job_record *recor
                             ? 1
                             : (size_t)core->config->room_batch;
     struct job_batch *ready = NULL;
+    char *merge_key = job_lane_merge_key_of(message);
     int status;
 
-    status = job_batcher_add(core->batcher, record->lane, max_frames, message->operation,
-                             message->msg.data, message->msg.len, record, &ready);
+    if (merge_key == NULL) {
+        gim_log_error("record %s: out of memory; it stays uncommitted", record->ticket.origin);
+        job_record_free(record); /* still counted in `records`: reading stays bounded */
+        return;
+    }
+    status = job_batcher_add_keyed(core->batcher, record->lane, merge_key, max_frames,
+                                   message->operation, message->msg.data, message->msg.len, record,
+                                   &ready);
+    free(merge_key);
     if (status == GIM_ERR_TOO_LARGE) {
         gim_log_error("record %s: message of %zu bytes cannot be framed; skipped",
                       record->ticket.origin, message->msg.len);

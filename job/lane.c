@@ -53,3 +53,22 @@ char *job_lane_of(const Goim__Logic__PushMsg *message)
     }
     return lane;
 }
+
+char *job_lane_merge_key_of(const Goim__Logic__PushMsg *message)
+{
+    const char *pattern = message->usertagpattern ? message->usertagpattern : "";
+    size_t length = strlen(pattern);
+    char *key = malloc(length + 3);
+
+    if (key == NULL)
+        return NULL;
+    if (message->type != GOIM__LOGIC__PUSH_MSG__TYPE__ROOM ||
+        (!message->text && !message->closeroom && length == 0)) {
+        key[0] = '\0';
+        return key;
+    }
+    key[0] = message->closeroom ? 'c' : '-';
+    key[1] = message->text ? 't' : 'b';
+    memcpy(key + 2, pattern, length + 1);
+    return key;
+}

@@ -19,4 +19,13 @@
  */
 char *job_lane_of(const Goim__Logic__PushMsg *message);
 
+/*
+ * What a ROOM record's batch shares besides its lane: goim-c's
+ * userTagPattern, text and closeRoom (proto/logic.proto); "" for goim's records and
+ * for every PUSH and BROADCAST. Records merge into one body only with an
+ * equal key (job_batcher_add_keyed). Returns a malloc'd string, the
+ * caller's (free), or NULL when out of memory.
+ */
+char *job_lane_merge_key_of(const Goim__Logic__PushMsg *message);
+
 #endif

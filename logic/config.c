@@ -71,6 +71,17 @@ static const struct gim_config_option logic_options[] = {
     ROW("node.regionWeight", GIM_CONFIG_DOUBLE, node_region_weight, "1.6", 1, 0, NULL, NULL,
         "weight gain of same-region comets"),
 
+    ROW("gopusher.addr", GIM_CONFIG_STRING, gopusher_addr, ":8002", 1, 0, NULL, NULL,
+        "gopusher API listen address (gopusher's api_listen); empty: no gopusher API"),
+    ROW("gopusher.authAccount", GIM_CONFIG_STRING, gopusher_auth_account, NULL, 1, 0, NULL, NULL,
+        "gopusher super admin account (gopusher's auth_account; empty: no super admin)"),
+    ROW("gopusher.authPassword", GIM_CONFIG_STRING, gopusher_auth_password, NULL, 1, 0, NULL, NULL,
+        "gopusher super admin password: bcrypt of account+password (logic -hash-password)"),
+    ROW("gopusher.threads", GIM_CONFIG_INT, gopusher_threads, "2", 1, 256, NULL, NULL,
+        "gopusher API worker threads (a push blocks one until Kafka acknowledges)"),
+    ROW("gopusher.maxBody", GIM_CONFIG_INT, gopusher_max_body, "1048576", 0, 256 * 1024 * 1024,
+        NULL, NULL, "largest gopusher API request body in bytes (larger: HTTP 413)"),
+
     ROW("backoff.maxDelay", GIM_CONFIG_INT, backoff_max_delay, "300", 0, 86400, NULL, NULL,
         "client reconnect backoff: max delay (s)"),
     ROW("backoff.baseDelay", GIM_CONFIG_INT, backoff_base_delay, "3", 0, 86400, NULL, NULL,
@@ -123,6 +134,15 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
         snprintf(error, error_size,
                  "httpServer.addr, rpcServer.addr, kafka.brokers, kafka.topic and redis.addr "
                  "must not be empty");
+        return GIM_ERR_INVALID;
+    }
+    if (config->gopusher_addr[0] != '\0' &&
+        logic_check_address("gopusher.addr", config->gopusher_addr, error, error_size) != GIM_OK)
+        return GIM_ERR_INVALID;
+    if (config->gopusher_auth_account[0] != '\0' &&
+        strncmp(config->gopusher_auth_password, "$2", 2) != 0) {
+        snprintf(error, error_size,
+                 "gopusher.authPassword: not a bcrypt hash (make one with logic -hash-password)");
         return GIM_ERR_INVALID;
     }
     if (logic_check_address("httpServer.addr", config->http_addr, error, error_size) != GIM_OK ||

@@ -18,6 +18,8 @@
 #include "logic/balancer.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/gopusher_api.h"
+#include "logic/gopusher_tools.h"
 #include "logic/http.h"
 #include "logic/metrics.h"
 #include "logic/online.h"
@@ -55,10 +57,14 @@ int main(int argc, char **argv)
     struct logic_context logic;
     struct gim_rpc_server *rpc = NULL;
     struct http_server *http = NULL;
+    struct gopusher_api *gopusher = NULL;
     char error[512], rpc_url[LOGIC_RPC_URL_SIZE], http_label[300];
     sigset_t stop_signals;
     int status, signal_number = 0, exit_code = 1;
 
+    exit_code = gopusher_tools_run(argc, argv); /* -hash-password, -import-gopusher */
+    if (exit_code >= 0)
+        return exit_code;
     memset(&config, 0, sizeof(config));
     memset(&logic, 0, sizeof(logic));
     if (!gim_daemon_start(&logic_daemon, &config, argc, argv, &exit_code))
@@ -73,9 +79,9 @@ int main(int argc, char **argv)
         gim_log_error("metrics: %s", gim_strerror(status));
         goto stop;
     }
-    status = redis_pool_create(&logic.redis, config.redis_addr, config.redis_auth,
-                               (int)config.redis_timeout_ms,
-                               (size_t)(config.rpc_workers + config.http_threads + 2));
+    status = redis_pool_create(
+        &logic.redis, config.redis_addr, config.redis_auth, (int)config.redis_timeout_ms,
+        (size_t)(config.rpc_workers + config.http_threads + config.gopusher_threads + 2));
     if (status != GIM_OK) {
         gim_log_error("redis.addr \"%s\": %s", config.redis_addr, gim_strerror(status));
         goto stop;
@@ -115,6 +121,13 @@ int main(int argc, char **argv)
         gim_log_error("%s", error);
         goto stop;
     }
+    status = gopusher_api_start(&gopusher, &logic, error, sizeof(error));
+    if (status != GIM_OK) {
+        gim_log_error("%s", error);
+        goto stop;
+    }
+    if (gopusher != NULL)
+        gim_log_notice("gopusher API on port %u", gopusher_api_port(gopusher));
     main_http_label(config.http_addr, http_server_port(http), http_label, sizeof(http_label));
     gim_log_notice("logic ready http=%s rpc=%s", http_label, rpc_url);
 
@@ -123,6 +136,7 @@ int main(int argc, char **argv)
     gim_log_notice("logic stopping (signal %d)", signal_number);
     exit_code = 0;
 stop:
+    gopusher_api_stop(gopusher);
     /* pushes in flight get their lookup (redis.timeout) and acknowledgement (kafka.timeout) */
     http_server_stop(http, (int)(config.redis_timeout_ms + config.kafka_timeout_ms) + 1000);
     gim_rpc_server_stop(rpc);

@@ -1,6 +1,7 @@
 /* push.c: push requests -> grouped PushMsg records on Kafka (see push.h). */
 #include "logic/push.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,35 @@ void push_room(const struct logic_context *logic, int32_t operation, const char 
     push.msg.data = (uint8_t *)message;
     push.msg.len = length;
     gim_log_debug("push: room=%s op=%d bytes=%zu", room_key, operation, length);
+    push_one_record(logic, &push, room_key, done, user);
+}
+
+void push_room_text(const struct logic_context *logic, const char *room_key,
+                    const char *user_tag_pattern, const uint8_t *message, size_t length,
+                    producer_done_fn done, void *user)
+{
+    Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
+
+    push.type = GOIM__LOGIC__PUSH_MSG__TYPE__ROOM;
+    push.room = (char *)room_key;
+    push.msg.data = (uint8_t *)message;
+    push.msg.len = length;
+    push.text = true;
+    if (user_tag_pattern != NULL)
+        push.usertagpattern = (char *)user_tag_pattern;
+    gim_log_debug("push: text room=%s pattern=%s bytes=%zu", room_key, push.usertagpattern, length);
+    push_one_record(logic, &push, room_key, done, user);
+}
+
+void push_room_close(const struct logic_context *logic, const char *room_key, producer_done_fn done,
+                     void *user)
+{
+    Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
+
+    push.type = GOIM__LOGIC__PUSH_MSG__TYPE__ROOM;
+    push.room = (char *)room_key;
+    push.closeroom = true;
+    gim_log_debug("push: close room=%s", room_key);
     push_one_record(logic, &push, room_key, done, user);
 }
 

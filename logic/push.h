@@ -56,6 +56,26 @@ void push_room(const struct logic_context *logic, int32_t operation, const char 
                const uint8_t *message, size_t length, producer_done_fn done, void *user);
 
 /*
+ * Pushes message[0..length), UTF-8 text, to the connections in room
+ * room_key whose user_tag user_tag_pattern matches (NULL or "": all of
+ * them): one ROOM record with goim-c's fields text = true and
+ * userTagPattern (proto/logic.proto), operation 0, record key = room_key.
+ * gopusher's push (logic/gopusher_api.h); the pattern is checked by the
+ * caller.
+ */
+void push_room_text(const struct logic_context *logic, const char *room_key,
+                    const char *user_tag_pattern, const uint8_t *message, size_t length,
+                    producer_done_fn done, void *user);
+
+/*
+ * Asks every comet to close every connection in room room_key: one ROOM
+ * record with closeRoom = true, an empty msg, record key = room_key (so it
+ * comes after the room's earlier pushes). gopusher's unregister.
+ */
+void push_room_close(const struct logic_context *logic, const char *room_key, producer_done_fn done,
+                     void *user);
+
+/*
  * Pushes message[0..length) with operation to every connection of every
  * comet: one BROADCAST record with speed (job's per-second rate, 0 =
  * unlimited), record key = the operation in decimal.

@@ -202,7 +202,7 @@ flags = dict(zip(args[0::2], args[1::2]))
 with open(os.environ["FAKE_ARGV_DIR"] + "/" + flags.get("-host", role) + ".json", "w") as f:
     json.dump(args, f)
 socks = []
-for flag in ("-httpServer.addr", "-tcp.bind"):
+for flag in ("-httpServer.addr", "-gopusher.addr", "-tcp.bind"):
     if flag in flags:
         host, port = flags[flag].rsplit(":", 1)
         s = socket.create_server((host, int(port)))

@@ -110,12 +110,64 @@ static void test_destroy_frees_queued_items(void **state)
     job_batch_free(first);
 }
 
+static struct job_batch *add_keyed(struct job_batcher *batcher, const char *key, int index)
+{
+    struct job_batch *ready = NULL;
+
+    assert_int_equal(job_batcher_add_keyed(batcher, "r/gopusher/app", key, 20, 0,
+                                           (const uint8_t *)"x", 1, &items[index], &ready),
+                     GIM_OK);
+    return ready;
+}
+
+/* Messages with different merge keys keep the lane's order but never share a batch. */
+static void test_merge_key_splits_batches_in_order(void **state)
+{
+    struct job_batcher *batcher;
+    struct job_batch *first, *batch;
+
+    (void)state;
+    assert_int_equal(job_batcher_create(&batcher), GIM_OK);
+    first = add_keyed(batcher, "tA:1", 0);
+    assert_non_null(first);
+    assert_null(add_keyed(batcher, "tA:1", 1)); /* queued: the lane is busy */
+    assert_null(add_keyed(batcher, "tA:1", 2)); /* merged with 1 */
+    assert_null(add_keyed(batcher, "t", 3));    /* another key: a batch of its own */
+    assert_null(add_keyed(batcher, NULL, 4));   /* NULL is "": goim's records */
+    assert_null(add_keyed(batcher, "", 5));     /* merged with 4 */
+    assert_null(add_keyed(batcher, "tA:1", 6)); /* after 4/5: not merged with 1/2 */
+
+    batch = job_batcher_done(batcher, "r/gopusher/app");
+    assert_int_equal(batch->item_count, 2);
+    assert_ptr_equal(batch->items[0], &items[1]);
+    assert_ptr_equal(batch->items[1], &items[2]);
+    assert_string_equal(batch->merge_key, "tA:1");
+    job_batch_free(batch);
+    batch = job_batcher_done(batcher, "r/gopusher/app");
+    assert_int_equal(batch->item_count, 1);
+    assert_ptr_equal(batch->items[0], &items[3]);
+    job_batch_free(batch);
+    batch = job_batcher_done(batcher, "r/gopusher/app");
+    assert_int_equal(batch->item_count, 2);
+    assert_ptr_equal(batch->items[0], &items[4]);
+    assert_ptr_equal(batch->items[1], &items[5]);
+    job_batch_free(batch);
+    batch = job_batcher_done(batcher, "r/gopusher/app");
+    assert_int_equal(batch->item_count, 1);
+    assert_ptr_equal(batch->items[0], &items[6]);
+    job_batch_free(batch);
+    assert_null(job_batcher_done(batcher, "r/gopusher/app"));
+    job_batch_free(first);
+    job_batcher_destroy(batcher, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_idle_lane_sends_at_once),
         cmocka_unit_test(test_busy_lane_merges_up_to_max_frames_in_order),
         cmocka_unit_test(test_destroy_frees_queued_items),
+        cmocka_unit_test(test_merge_key_splits_batches_in_order),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -259,6 +259,7 @@ class Cluster:
         self.logic_http_port = free_port()
         self.logic_rpc_port = free_port()
         self.job_metrics_port = free_port()  # job's GET /metrics (never goim-c's default :3106)
+        self.gopusher_port = free_port()  # logic's gopusher API (never the default :8002)
         self.logic = self._daemon("logic", "logic", [
             "-host", "logic-%s" % self.id,
             "-httpServer.addr", "127.0.0.1:%d" % self.logic_http_port,
@@ -267,7 +268,8 @@ class Cluster:
             "-kafka.topic", self.topic,
             "-redis.addr", self.redis_addr,
             "-node.heartbeat", "4m",
-        ], ready_ports=[self.logic_http_port])
+            "-gopusher.addr", "127.0.0.1:%d" % self.gopusher_port,
+        ], ready_ports=[self.logic_http_port, self.gopusher_port])
         self.job = self._daemon("job", "job", [
             "-host", "job-%s" % self.id,
             "-kafka.brokers", self.kafka,

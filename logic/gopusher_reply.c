@@ -1,0 +1,166 @@
+/* gopusher_reply.c: Go's answer bytes for gopusher's API (see gopusher_reply.h). */
+#include "logic/gopusher_reply.h"
+
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/status.h"
+
+/* http.Error: the text and a newline. */
+void gopusher_reply_text(struct gopusher_reply *reply, unsigned int status, const char *format, ...)
+{
+    char text[1024];
+    va_list arguments;
+    int length;
+
+    va_start(arguments, format);
+    length = vsnprintf(text, sizeof(text) - 1, format, arguments);
+    va_end(arguments);
+    if (length < 0)
+        length = 0;
+    if ((size_t)length > sizeof(text) - 2)
+        length = (int)sizeof(text) - 2;
+    text[length++] = '\n';
+    free(reply->body);
+    reply->status = status;
+    reply->error = true;
+    reply->body = malloc((size_t)length);
+    reply->length = reply->body ? (size_t)length : 0;
+    if (reply->body != NULL)
+        memcpy(reply->body, text, (size_t)length);
+}
+
+/* Length of the valid UTF-8 sequence at text[0..length), or 0 when it is not one. */
+static size_t gopusher_utf8_sequence(const unsigned char *text, size_t length)
+{
+    size_t need, index;
+    uint32_t code;
+
+    if (text[0] < 0x80)
+        return 1;
+    if (text[0] >= 0xc2 && text[0] <= 0xdf) {
+        need = 2;
+        code = text[0] & 0x1f;
+    } else if (text[0] >= 0xe0 && text[0] <= 0xef) {
+        need = 3;
+        code = text[0] & 0x0f;
+    } else if (text[0] >= 0xf0 && text[0] <= 0xf4) {
+        need = 4;
+        code = text[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (length < need)
+        return 0;
+    for (index = 1; index < need; index++) {
+        if ((text[index] & 0xc0) != 0x80)
+            return 0;
+        code = (code << 6) | (text[index] & 0x3f);
+    }
+    if ((need == 3 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) ||
+        (need == 4 && (code < 0x10000 || code > 0x10ffff)))
+        return 0;
+    return need;
+}
+
+/* True when text[0..length) is valid UTF-8. */
+bool gopusher_is_utf8(const char *text, size_t length)
+{
+    size_t at = 0;
+
+    while (at < length) {
+        size_t step = gopusher_utf8_sequence((const unsigned char *)text + at, length - at);
+        if (step == 0)
+            return false;
+        at += step;
+    }
+    return true;
+}
+
+/* A JSON string of text[0..length); invalid UTF-8 bytes become U+FFFD, as Go's encoder does. */
+json_t *gopusher_json_string(const char *text, size_t length)
+{
+    char *clean;
+    size_t at = 0, written = 0;
+    json_t *string;
+
+    if (gopusher_is_utf8(text, length))
+        return json_stringn(text, length);
+    clean = malloc(length * 3 + 1);
+    if (clean == NULL)
+        return NULL;
+    while (at < length) {
+        size_t step = gopusher_utf8_sequence((const unsigned char *)text + at, length - at);
+        if (step == 0) {
+            memcpy(clean + written, "\xef\xbf\xbd", 3);
+            written += 3;
+            at++;
+        } else {
+            memcpy(clean + written, text + at, step);
+            written += step;
+            at += step;
+        }
+    }
+    string = json_stringn(clean, written);
+    free(clean);
+    return string;
+}
+
+/* Sets a member to a new value, taking the reference (a NULL value marks the object failed). */
+bool gopusher_json_set(json_t *object, const char *key, json_t *value)
+{
+    return value != NULL && json_object_set_new(object, key, value) == 0;
+}
+
+/*
+ * json.Encoder's bytes: compact, '<' '>' '&' U+2028 U+2029 escaped, a
+ * trailing newline. Takes value. Out of memory: a 500.
+ */
+void gopusher_reply_json(struct gopusher_reply *reply, json_t *value)
+{
+    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    size_t length, at, written = 0;
+    char *body;
+
+    json_decref(value);
+    if (text == NULL) {
+        gopusher_reply_text(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return;
+    }
+    length = strlen(text);
+    body = malloc(length * 6 + 2);
+    if (body == NULL) {
+        free(text);
+        gopusher_reply_text(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return;
+    }
+    for (at = 0; at < length; at++) {
+        unsigned char c = (unsigned char)text[at];
+        if (c == '<' || c == '>' || c == '&') {
+            written += (size_t)sprintf(body + written, "\\u%04x", c);
+        } else if (c == 0xe2 && at + 2 < length && (unsigned char)text[at + 1] == 0x80 &&
+                   ((unsigned char)text[at + 2] == 0xa8 || (unsigned char)text[at + 2] == 0xa9)) {
+            written += (size_t)sprintf(body + written, "\\u20%s",
+                                       (unsigned char)text[at + 2] == 0xa8 ? "28" : "29");
+            at += 2;
+        } else {
+            body[written++] = (char)c;
+        }
+    }
+    body[written++] = '\n';
+    free(text);
+    free(reply->body);
+    reply->status = MHD_HTTP_OK;
+    reply->error = false;
+    reply->body = body;
+    reply->length = written;
+}
+
+void gopusher_reply_redis_failed(struct gopusher_reply *reply, int status)
+{
+    gopusher_reply_text(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "redis: %s", gim_strerror(status));
+}

@@ -1,0 +1,95 @@
+"""A stand-in comet for job: registers itself in the Redis registry as a comet
+does (common/registry.h) and records the BroadcastRoom requests job sends it
+over nng (proto/comet.proto, written by hand), answering each after `delay`
+seconds so that job's lanes stay busy and merge what queues behind them."""
+
+import json
+import queue
+import struct
+import threading
+import time
+
+import pynng
+
+from support import logic_wire
+
+BROADCAST_ROOM = 3
+
+
+def split_frames(body):
+    """The goim frames of an OpRaw body: [(op, body), ...]."""
+    frames, at = [], 0
+    while at < len(body):
+        length, header, _ver, op, _seq = struct.unpack(">IHHII", body[at:at + 16])
+        frames.append((op, body[at + header:at + length]))
+        at += length
+    return frames
+
+
+def broadcast_room_req(data):
+    """{room, op, frames, pattern, text, close} of a BroadcastRoomReq."""
+    request = {"room": "", "op": 0, "frames": [], "pattern": "", "text": False, "close": False}
+    for number, value in logic_wire._fields(data):
+        if number == 1:
+            request["room"] = value.decode()
+        elif number == 2:
+            for inner, proto_value in logic_wire._fields(value):
+                if inner == 2:
+                    request["op"] = proto_value
+                elif inner == 4:
+                    request["frames"] = split_frames(proto_value)
+        elif number == 3:
+            request["pattern"] = value.decode()
+        elif number == 4:
+            request["text"] = bool(value)
+        elif number == 5:
+            request["close"] = bool(value)
+    return request
+
+
+class RecordingComet:
+    def __init__(self, redis, hostname, port, delay=0.0):
+        self.url = "tcp://127.0.0.1:%d" % port
+        self.rooms = queue.Queue()
+        self.delay = delay
+        self._redis = redis
+        self.hostname = hostname
+        self._sock = pynng.Rep0(listen=self.url, recv_timeout=200)
+        self._stopping = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        self.publish()
+
+    def publish(self):
+        instance = {"region": "", "zone": "", "env": "", "appid": "goim.comet",
+                    "hostname": self.hostname, "addrs": [self.url], "version": "",
+                    "latest_timestamp": time.time_ns(),
+                    "metadata": {"addrs": "", "conn_count": "0", "ip_count": "0",
+                                 "offline": "false", "weight": "10"}}
+        self._redis.set("goim_comet_" + self.hostname, json.dumps(instance), ex=600)
+        self._redis.zadd("goim_comets", {self.hostname: int(time.time())})
+
+    def _serve(self):
+        while not self._stopping:
+            try:
+                request = self._sock.recv()
+            except pynng.Timeout:
+                continue
+            except pynng.NNGException:
+                return
+            method = struct.unpack(">I", request[:4])[0]
+            if method == BROADCAST_ROOM:
+                self.rooms.put(broadcast_room_req(request[4:]))
+                if self.delay:
+                    time.sleep(self.delay)
+            self._sock.send(struct.pack(">i", 0))
+
+    def next_room(self, timeout=30.0):
+        return self.rooms.get(timeout=timeout)
+
+    def close(self):
+        self._stopping = True
+        self._thread.join(5)
+        self._sock.close()
+        self._redis.delete("goim_comet_" + self.hostname)
+        self._redis.zrem("goim_comets", self.hostname)
