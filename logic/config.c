@@ -71,8 +71,9 @@ static const struct gim_config_option logic_options[] = {
     ROW("node.regionWeight", GIM_CONFIG_DOUBLE, node_region_weight, "1.6", 1, 0, NULL, NULL,
         "weight gain of same-region comets"),
 
-    ROW("gopusher.addr", GIM_CONFIG_STRING, gopusher_addr, ":8002", 1, 0, NULL, NULL,
-        "gopusher API listen address (gopusher's api_listen); empty: no gopusher API"),
+    ROW("gopusher.addr", GIM_CONFIG_STRING, gopusher_addr, "", 1, 0, NULL, NULL,
+        "gopusher API listen address (gopusher's api_listen, e.g. :8002); empty (default until "
+        "comet serves gopusher clients): no gopusher API"),
     ROW("gopusher.authAccount", GIM_CONFIG_STRING, gopusher_auth_account, NULL, 1, 0, NULL, NULL,
         "gopusher super admin account (gopusher's auth_account; empty: no super admin)"),
     ROW("gopusher.authPassword", GIM_CONFIG_STRING, gopusher_auth_password, NULL, 1, 0, NULL, NULL,
