@@ -125,6 +125,50 @@ static void apply_socket_options(const struct comet_config *config, int fd)
     }
 }
 
+/*
+ * Accept failed for want of descriptors or memory: the connection stays in the kernel's backlog,
+ * and a level-triggered listener would be ready again at once. Stop watching it for
+ * LISTENER_BACKOFF_MS (comet_listeners_resume re-arms it) and log at most once per
+ * LISTENER_REPORT_MS.
+ */
+static void listener_pause(struct comet_listener *listener, int error)
+{
+    struct event_loop *loop = listener->set->loop;
+
+    event_loop_modify(loop, &listener->handle, 0);
+    listener->paused_until_ms = loop->now_ms + LISTENER_BACKOFF_MS;
+    if (listener->paused_until_ms == 0)
+        listener->paused_until_ms = 1;
+    listener->failures_unreported++;
+    if (loop->now_ms >= listener->next_report_ms) {
+        gim_log_warn("loop %d: accept on %s: %s: %ld failures since the last report; accepts "
+                     "paused %d ms at a time",
+                     loop->index, listener->kind->setting, strerror(error),
+                     listener->failures_unreported, LISTENER_BACKOFF_MS);
+        listener->failures_unreported = 0;
+        listener->next_report_ms = loop->now_ms + LISTENER_REPORT_MS;
+    }
+}
+
+int comet_listeners_resume(struct comet_listeners *listeners, struct event_loop *loop)
+{
+    int64_t next_due = -1;
+    int index;
+
+    for (index = 0; index < listeners->count; index++) {
+        struct comet_listener *listener = &listeners->items[index];
+        if (listener->paused_until_ms == 0 || listener->handle.fd < 0)
+            continue;
+        if (listener->paused_until_ms <= loop->now_ms) {
+            listener->paused_until_ms = 0;
+            event_loop_modify(loop, &listener->handle, EPOLLIN);
+        } else if (next_due < 0 || listener->paused_until_ms < next_due) {
+            next_due = listener->paused_until_ms;
+        }
+    }
+    return next_due < 0 ? -1 : (int)(next_due - loop->now_ms);
+}
+
 static void listener_on_events(struct loop_handle *handle, uint32_t events)
 {
     struct comet_listener *listener = (struct comet_listener *)handle;
@@ -141,10 +185,13 @@ static void listener_on_events(struct loop_handle *handle, uint32_t events)
         int fd = accept4(listener->handle.fd, (struct sockaddr *)&peer, &peer_length,
                          SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED)
+            int error = errno;
+            if (error == EINTR || error == ECONNABORTED)
                 continue;
-            if (errno != EAGAIN && errno != EWOULDBLOCK)
-                gim_log_warn("accept: %s", strerror(errno)); /* EMFILE: retried next round */
+            if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM)
+                listener_pause(listener, error);
+            else if (error != EAGAIN && error != EWOULDBLOCK)
+                gim_log_warn("accept on %s: %s", listener->kind->setting, strerror(error));
             return;
         }
         apply_socket_options(set->comet->config, fd);

@@ -8,11 +8,20 @@
  * take (TCP: goim frames, goim), and per HTTP path of a WebSocket listener
  * which protocol an upgrade gets (/sub: goim). A new protocol is one more
  * row there and one more protocol file.
+ *
+ * When accept fails for want of descriptors or memory (EMFILE, ENFILE,
+ * ENOBUFS, ENOMEM) the listener stops being watched for
+ * LISTENER_BACKOFF_MS (it is level-triggered: watched, the loop would
+ * return to it at once and spin), the worker re-arms it before a wait once
+ * the backoff is over (comet_listeners_resume), and the failure is logged at
+ * most once per LISTENER_REPORT_MS per listener with the number of failures
+ * since the last report.
  */
 #ifndef COMET_LISTENER_H
 #define COMET_LISTENER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "comet/connection.h"
 #include "comet/event_loop.h"
@@ -20,10 +29,16 @@
 
 struct listener_kind;
 
+#define LISTENER_BACKOFF_MS 250  /* accepts paused this long after a descriptor shortage */
+#define LISTENER_REPORT_MS  5000 /* at most one log line per listener this often */
+
 struct comet_listener {
     struct loop_handle handle; /* first: epoll data points here */
     struct connection_set *set;
     const struct listener_kind *kind;
+    int64_t paused_until_ms;  /* 0: watched; else not watched until then (loop clock) */
+    int64_t next_report_ms;   /* the earliest time the next failure may be logged */
+    long failures_unreported; /* accept failures since the last log line */
 };
 
 struct comet_listeners {
@@ -39,6 +54,13 @@ struct comet_listeners {
  * stays in listeners for comet_listeners_close.
  */
 int comet_listeners_open(struct comet_listeners *listeners, struct connection_set *set);
+
+/*
+ * Re-arms every listener whose accept backoff is over (on the loop's thread,
+ * before a wait, with loop->now_ms current). Returns the ms until the next
+ * paused listener is due, or -1 when none is paused.
+ */
+int comet_listeners_resume(struct comet_listeners *listeners, struct event_loop *loop);
 
 /* Closes every listener (idempotent); new connections are refused by the kernel from now on. */
 void comet_listeners_close(struct comet_listeners *listeners, struct event_loop *loop);

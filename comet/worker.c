@@ -220,10 +220,13 @@ static void worker_timer_expired(struct timer_entry *entry, void *context)
 static int worker_before_wait(void *context)
 {
     struct comet_worker *worker = context;
-    int timeout = -1;
+    int timeout = comet_listeners_resume(&worker->listeners, worker->loop);
 
-    if (worker->paced != NULL)
-        timeout = pacer_run(worker, worker->loop->now_ms);
+    if (worker->paced != NULL) {
+        int pacer_wait = pacer_run(worker, worker->loop->now_ms);
+        if (pacer_wait >= 0 && (timeout < 0 || pacer_wait < timeout))
+            timeout = pacer_wait;
+    }
     if (worker->draining) {
         int drain_wait = worker_drain_step(worker);
         if (drain_wait >= 0 && (timeout < 0 || drain_wait < timeout))
