@@ -6,11 +6,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "comet/comet.h"
-#include "comet/worker.h"
+#include "comet/connection.h"
+#include "comet/latch.h"
 #include "comet/online.h"
+#include "comet/worker.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/redis.h"
@@ -28,7 +31,119 @@ struct operations {
     bool stopping;
     bool publish_now;    /* under lock: publish at once (went offline) */
     atomic_bool offline; /* draining: published as offline from now on */
+    bool published;      /* the registry entry was written once */
+    bool resync_due;     /* the entry was lost: re-send the sessions to logic */
 };
+
+/* One session of a live connection, as a loop saw it. */
+struct resync_session {
+    int64_t mid;
+    char *key;
+};
+
+/* What one loop hands the operations thread: its authenticated connections' sessions. */
+struct resync_part {
+    struct inbox_item item; /* first: the loop runs it */
+    struct latch *done;
+    struct resync_session *sessions;
+    size_t count;
+    int status;
+};
+
+/* On the loop: copies (mid, key) of every authenticated connection, then counts down. */
+static void resync_collect_item(struct inbox_item *item, struct event_loop *loop)
+{
+    struct resync_part *part = (struct resync_part *)item;
+    struct comet_connection *connection;
+    size_t total = 0;
+
+    part->status = GIM_OK;
+    for (connection = worker_of(loop)->connections.live; connection != NULL;
+         connection = connection->next)
+        total += connection->state == CONNECTION_ACTIVE && connection->key != NULL;
+    part->sessions = total ? calloc(total, sizeof(*part->sessions)) : NULL;
+    if (total > 0 && part->sessions == NULL)
+        part->status = GIM_ERR_NO_MEMORY;
+    for (connection = worker_of(loop)->connections.live;
+         part->status == GIM_OK && connection != NULL; connection = connection->next) {
+        struct resync_session *session = &part->sessions[part->count];
+        if (connection->state != CONNECTION_ACTIVE || connection->key == NULL)
+            continue;
+        session->mid = connection->mid;
+        session->key = strdup(connection->key);
+        if (session->key == NULL)
+            part->status = GIM_ERR_NO_MEMORY;
+        else
+            part->count++;
+    }
+    latch_count_down(part->done); /* part is not touched afterwards */
+}
+
+/*
+ * Redis lost this comet's registry entry, and with it (a restart without its data, a FLUSHALL)
+ * maybe every session of its clients: collects the sessions of the live connections from every
+ * loop through its inbox, then sends them to logic's Heartbeat, which writes a session again when
+ * it is missing (blocking calls, one at a time: this is not a loop). Returns GIM_OK when every
+ * session was sent, else the last failure (the caller tries again at the next publish).
+ */
+static int resync_sessions(struct operations *operations)
+{
+    struct comet *comet = operations->comet;
+    struct resync_part *parts = calloc((size_t)comet->worker_count, sizeof(*parts));
+    struct latch done;
+    int64_t started = gim_monotonic_ms();
+    size_t sent = 0, total = 0, index;
+    int worker, status = GIM_OK;
+
+    if (parts == NULL)
+        return GIM_ERR_NO_MEMORY;
+    latch_init(&done, comet->worker_count);
+    for (worker = 0; worker < comet->worker_count; worker++) {
+        parts[worker].item.run = resync_collect_item;
+        parts[worker].done = &done;
+        event_loop_post(comet->workers[worker]->loop, &parts[worker].item);
+    }
+    /* the loops run until operations_stop has returned (main.c), so every part is collected */
+    while (!latch_wait(&done, 1000)) {
+    }
+    latch_destroy(&done);
+    for (worker = 0; worker < comet->worker_count; worker++) {
+        struct resync_part *part = &parts[worker];
+        if (part->status != GIM_OK)
+            status = part->status;
+        total += part->count;
+        for (index = 0; index < part->count; index++) {
+            Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
+            ProtobufCMessage *answer = NULL;
+            int call_status;
+
+            request.mid = part->sessions[index].mid;
+            request.key = part->sessions[index].key;
+            request.server = comet->config->host;
+            call_status = gim_rpc_call(comet->logic, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                                       &goim__logic__heartbeat_reply__descriptor,
+                                       (int)comet->config->rpc_client_timeout_ms, &answer);
+            if (answer != NULL)
+                protobuf_c_message_free_unpacked(answer, NULL);
+            if (call_status == GIM_OK)
+                sent++;
+            else
+                status = call_status;
+        }
+        for (index = 0; index < part->count; index++)
+            free(part->sessions[index].key);
+        free(part->sessions);
+    }
+    free(parts);
+    if (status == GIM_OK)
+        gim_log_notice("registry entry was lost: %zu sessions sent to logic again in %lld ms", sent,
+                       (long long)(gim_monotonic_ms() - started));
+    else
+        gim_log_warn("registry entry was lost: %zu of %zu sessions sent to logic again (%s); "
+                     "trying again at the next publish",
+                     sent, total, gim_strerror(status));
+    return status;
+}
 
 static void publish(struct operations *operations)
 {
@@ -51,11 +166,20 @@ static void publish(struct operations *operations)
     instance.offline = config->offline || atomic_load(&operations->offline);
     instance.conn_count = comet_connection_count(operations->comet);
     instance.ip_count = (int64_t)ip_counter_distinct(&operations->comet->client_addresses);
+    if (operations->published) {
+        bool exists = true;
+        if (gim_registry_exists(operations->redis, config->host, &exists) == GIM_OK && !exists)
+            operations->resync_due = true; /* Redis lost it: a restart, a flush, or an expiry */
+    }
     status =
         gim_registry_publish(operations->redis, &instance, (int)(config->registry_ttl_ms / 1000));
     if (status != GIM_OK)
         gim_log_warn("registry publish failed: %s", gim_strerror(status));
     else
+        operations->published = true;
+    if (status == GIM_OK && operations->resync_due)
+        operations->resync_due = resync_sessions(operations) != GIM_OK;
+    if (status == GIM_OK)
         gim_log_debug("registry published conn_count=%lld ip_count=%lld",
                       (long long)instance.conn_count, (long long)instance.ip_count);
 }

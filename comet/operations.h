@@ -11,6 +11,12 @@
  * to logic RenewOnline (a blocking call, bounded by rpcClient.timeout) and
  * stores the cluster-wide counts of the answer for the heartbeat replies;
  * a failed call keeps the previous cluster-wide counts.
+ * Before each publish it checks that its entry is still in Redis: when it is
+ * gone (Redis restarted without its data, or was flushed) the sessions may be
+ * gone too, so it collects (mid, key) of every authenticated connection from
+ * the loops through their inboxes and sends them to logic Heartbeat (which
+ * writes a missing session again), from this thread; a failed round is tried
+ * again at the next publish.
  */
 #ifndef COMET_OPERATIONS_H
 #define COMET_OPERATIONS_H

@@ -149,6 +149,22 @@ int gim_registry_publish(struct gim_redis *redis, const struct gim_instance *ins
     return status;
 }
 
+int gim_registry_exists(struct gim_redis *redis, const char *hostname, bool *exists)
+{
+    redisReply *reply = gim_redis_command(redis, "EXISTS " GIM_REGISTRY_KEY_PREFIX "%s", hostname);
+    int status = GIM_OK;
+
+    *exists = false;
+    if (reply == NULL)
+        return GIM_ERR_UNAVAILABLE;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        *exists = reply->integer > 0;
+    else
+        status = GIM_ERR_REMOTE;
+    freeReplyObject(reply);
+    return status;
+}
+
 int gim_registry_withdraw(struct gim_redis *redis, const char *hostname)
 {
     redisReply *reply = gim_redis_command(redis, "DEL " GIM_REGISTRY_KEY_PREFIX "%s", hostname);

@@ -50,6 +50,13 @@ struct gim_instance {
 int gim_registry_publish(struct gim_redis *redis, const struct gim_instance *instance,
                          int ttl_seconds);
 
+/*
+ * Sets *exists to whether hostname's entry is in the registry (its key has not
+ * expired or been lost). Returns GIM_OK, GIM_ERR_UNAVAILABLE (Redis cannot be
+ * reached) or GIM_ERR_REMOTE (an error reply); *exists is false on failure.
+ */
+int gim_registry_exists(struct gim_redis *redis, const char *hostname, bool *exists);
+
 /* Removes hostname from the registry (graceful shutdown). Returns GIM_OK or
  * GIM_ERR_UNAVAILABLE (Redis unreachable). */
 int gim_registry_withdraw(struct gim_redis *redis, const char *hostname);
