@@ -79,20 +79,87 @@ static void resync_collect_item(struct inbox_item *item, struct event_loop *loop
     latch_count_down(part->done); /* part is not touched afterwards */
 }
 
+/* Heartbeat calls of a resync in flight, at most RESYNC_WINDOW at a time. */
+#define RESYNC_WINDOW 64
+
+struct resync_window {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int in_flight;
+    size_t sent;
+    int failure; /* the last failure, or GIM_OK */
+};
+
+/* An answer to a resync Heartbeat (an nng thread): counted, and a slot freed. */
+static void resync_answered(void *user, int status, ProtobufCMessage *reply)
+{
+    struct resync_window *window = user;
+
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    pthread_mutex_lock(&window->lock);
+    window->in_flight--;
+    if (status == GIM_OK)
+        window->sent++;
+    else
+        window->failure = status;
+    pthread_cond_signal(&window->changed);
+    pthread_mutex_unlock(&window->lock);
+}
+
+/* Waits (under window->lock) until at most limit calls are in flight. */
+static void resync_wait_below(struct resync_window *window, int limit)
+{
+    while (window->in_flight > limit)
+        pthread_cond_wait(&window->changed, &window->lock);
+}
+
+/* Sends one part's sessions to logic Heartbeat, RESYNC_WINDOW calls in flight at most. */
+static void resync_send(struct comet *comet, const struct resync_part *part,
+                        struct resync_window *window)
+{
+    size_t index;
+
+    for (index = 0; index < part->count; index++) {
+        Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
+        int status;
+
+        pthread_mutex_lock(&window->lock);
+        resync_wait_below(window, RESYNC_WINDOW - 1);
+        window->in_flight++;
+        pthread_mutex_unlock(&window->lock);
+        request.mid = part->sessions[index].mid;
+        request.key = part->sessions[index].key;
+        request.server = comet->config->host;
+        status =
+            gim_rpc_call_async(comet->logic, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
+                               &goim__logic__heartbeat_reply__descriptor,
+                               (int)comet->config->rpc_client_timeout_ms, resync_answered, window);
+        if (status != GIM_OK) {
+            pthread_mutex_lock(&window->lock);
+            window->in_flight--;
+            window->failure = status;
+            pthread_mutex_unlock(&window->lock);
+        }
+    }
+}
+
 /*
  * Redis lost this comet's registry entry, and with it (a restart without its data, a FLUSHALL)
  * maybe every session of its clients: collects the sessions of the live connections from every
  * loop through its inbox, then sends them to logic's Heartbeat, which writes a session again when
- * it is missing (blocking calls, one at a time: this is not a loop). Returns GIM_OK when every
- * session was sent, else the last failure (the caller tries again at the next publish).
+ * it is missing (asynchronous calls, RESYNC_WINDOW in flight at most, waited for here: this
+ * is not a loop). Returns GIM_OK when every session was sent, else the last failure (the
+ * caller tries again at the next publish).
  */
 static int resync_sessions(struct operations *operations)
 {
     struct comet *comet = operations->comet;
     struct resync_part *parts = calloc((size_t)comet->worker_count, sizeof(*parts));
+    struct resync_window window = {.failure = GIM_OK};
     struct latch done;
     int64_t started = gim_monotonic_ms();
-    size_t sent = 0, total = 0, index;
+    size_t total = 0, index;
     int worker, status = GIM_OK;
 
     if (parts == NULL)
@@ -107,41 +174,34 @@ static int resync_sessions(struct operations *operations)
     while (!latch_wait(&done, 1000)) {
     }
     latch_destroy(&done);
+    pthread_mutex_init(&window.lock, NULL);
+    pthread_cond_init(&window.changed, NULL);
     for (worker = 0; worker < comet->worker_count; worker++) {
-        struct resync_part *part = &parts[worker];
-        if (part->status != GIM_OK)
-            status = part->status;
-        total += part->count;
-        for (index = 0; index < part->count; index++) {
-            Goim__Logic__HeartbeatReq request = GOIM__LOGIC__HEARTBEAT_REQ__INIT;
-            ProtobufCMessage *answer = NULL;
-            int call_status;
-
-            request.mid = part->sessions[index].mid;
-            request.key = part->sessions[index].key;
-            request.server = comet->config->host;
-            call_status = gim_rpc_call(comet->logic, GIM_RPC_LOGIC_HEARTBEAT, &request.base,
-                                       &goim__logic__heartbeat_reply__descriptor,
-                                       (int)comet->config->rpc_client_timeout_ms, &answer);
-            if (answer != NULL)
-                protobuf_c_message_free_unpacked(answer, NULL);
-            if (call_status == GIM_OK)
-                sent++;
-            else
-                status = call_status;
-        }
-        for (index = 0; index < part->count; index++)
-            free(part->sessions[index].key);
-        free(part->sessions);
+        if (parts[worker].status != GIM_OK)
+            status = parts[worker].status;
+        total += parts[worker].count;
+        resync_send(comet, &parts[worker], &window);
+    }
+    pthread_mutex_lock(&window.lock);
+    resync_wait_below(&window, 0); /* every answer in (each call ends by its timeout) */
+    pthread_mutex_unlock(&window.lock);
+    pthread_cond_destroy(&window.changed);
+    pthread_mutex_destroy(&window.lock);
+    for (worker = 0; worker < comet->worker_count; worker++) {
+        for (index = 0; index < parts[worker].count; index++)
+            free(parts[worker].sessions[index].key);
+        free(parts[worker].sessions);
     }
     free(parts);
+    if (window.failure != GIM_OK)
+        status = window.failure;
     if (status == GIM_OK)
-        gim_log_notice("registry entry was lost: %zu sessions sent to logic again in %lld ms", sent,
-                       (long long)(gim_monotonic_ms() - started));
+        gim_log_notice("registry entry was lost: %zu sessions sent to logic again in %lld ms",
+                       window.sent, (long long)(gim_monotonic_ms() - started));
     else
         gim_log_warn("registry entry was lost: %zu of %zu sessions sent to logic again (%s); "
                      "trying again at the next publish",
-                     sent, total, gim_strerror(status));
+                     window.sent, total, gim_strerror(status));
     return status;
 }
 

@@ -15,8 +15,8 @@
  * gone (Redis restarted without its data, or was flushed) the sessions may be
  * gone too, so it collects (mid, key) of every authenticated connection from
  * the loops through their inboxes and sends them to logic Heartbeat (which
- * writes a missing session again), from this thread; a failed round is tried
- * again at the next publish.
+ * writes a missing session again) from this thread, 64 calls in flight at
+ * most; a failed round is tried again at the next publish.
  */
 #ifndef COMET_OPERATIONS_H
 #define COMET_OPERATIONS_H
