@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/rpc.h"
+#include "common/rpc_auth.h"
 #include "common/status.h"
 
 #define ROW(name, type, field, def, min, max, flag, env, help)                                     \
@@ -62,6 +63,11 @@ static const struct gim_config_option comet_options[] = {
         "logic RPC address"),
     ROW("rpcClient.timeout", GIM_CONFIG_DURATION, rpc_client_timeout_ms, "1s", 1, 600000, NULL,
         NULL, "timeout of a call to logic"),
+    ROW("rpcAuth.secret", GIM_CONFIG_STRING, rpc_auth_secret, "", 0, -1, NULL, "GOIM_RPC_SECRET",
+        "shared secret signing every internal RPC request (HMAC-SHA256), the same on every "
+        "comet, logic and job; empty = unsigned (loopback-only clusters)"),
+    ROW("rpcAuth.window", GIM_CONFIG_DURATION, rpc_auth_window_ms, "30s", 1000, 3600000, NULL, NULL,
+        "how far a signed request's time may be from this machine's clock"),
     ROW("protocol.handshakeTimeout", GIM_CONFIG_DURATION, handshake_timeout_ms, "5s", 1, 3600000,
         NULL, NULL, "auth deadline"),
     ROW("protocol.maxOutputBytes", GIM_CONFIG_INT, max_output_bytes, "262144", 4096,
@@ -161,6 +167,8 @@ int comet_config_load(struct comet_config *config, int argc, char **argv,
     status = gim_config_default_host(&config->host, "localhost", error, error_size);
     if (status != GIM_OK)
         return status;
+    if (gim_rpc_auth_check("rpcAuth.secret", config->rpc_auth_secret, error, error_size) != GIM_OK)
+        return GIM_ERR_INVALID;
     if (config->tcp_bind == NULL || config->tcp_bind[0] == '\0') {
         snprintf(error, error_size, "tcp.bind: at least one address is needed");
         return GIM_ERR_INVALID;

@@ -44,6 +44,8 @@ struct comet_config {
 
     char *rpc_client_logic; /* logic's RPC address */
     int64_t rpc_client_timeout_ms;
+    char *rpc_auth_secret;      /* rpcAuth.secret: HMAC key of internal RPC; "" = unsigned */
+    int64_t rpc_auth_window_ms; /* rpcAuth.window: accepted clock distance of a request */
 
     int64_t handshake_timeout_ms;
     int64_t max_output_bytes; /* per-connection output bound */

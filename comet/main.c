@@ -28,6 +28,7 @@
 #include "common/metrics.h"
 #include "common/metrics_http.h"
 #include "common/rpc.h"
+#include "common/rpc_auth.h"
 #include "common/status.h"
 
 static void raise_file_limit(void)
@@ -78,6 +79,8 @@ static int start_metrics(struct comet *comet, const struct comet_config *config,
     status = gim_metrics_create(registry);
     if (status == GIM_OK)
         status = comet_metrics_register(*registry, comet);
+    if (status == GIM_OK)
+        status = gim_rpc_auth_register_metrics(*registry, "comet_rpc_refused_total");
     if (status != GIM_OK) {
         gim_log_error("metrics: %s", gim_strerror(status));
         return status;
@@ -134,6 +137,11 @@ static int run(struct comet *comet, const struct comet_config *config)
     sigset_t signals;
     int index, status, signal_number = 0;
 
+    status = gim_rpc_auth_enable(config->rpc_auth_secret, config->rpc_auth_window_ms);
+    if (status != GIM_OK) {
+        gim_log_error("rpcAuth.secret: %s", gim_strerror(status));
+        return 1;
+    }
     status = gim_rpc_url(config->rpc_client_logic, false, logic_url, sizeof(logic_url));
     if (status == GIM_OK)
         status = gim_rpc_client_open(&comet->logic, logic_url);

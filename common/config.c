@@ -364,6 +364,18 @@ int gim_config_load(const struct gim_config_option *table, size_t rows, void *co
     return GIM_OK;
 }
 
+/* A credential, never written by the dump: the last name component contains "secret" or
+ * "token", or is "auth" or "password". */
+static bool config_row_is_secret(const struct gim_config_option *row)
+{
+    const char *last = strrchr(row->name, '.');
+
+    last = last ? last + 1 : row->name;
+    return strstr(last, "secret") != NULL || strstr(last, "Secret") != NULL ||
+           strstr(last, "token") != NULL || strstr(last, "Token") != NULL ||
+           strcmp(last, "auth") == 0 || strcmp(last, "password") == 0;
+}
+
 void gim_config_dump(const struct gim_config_option *table, size_t rows, const void *config,
                      FILE *out)
 {
@@ -378,7 +390,10 @@ void gim_config_dump(const struct gim_config_option *table, size_t rows, const v
         switch (row->type) {
         case GIM_CONFIG_STRING: {
             const char *text = *FIELD(config, row, char *const);
-            json_t *string = json_string(text ? text : "");
+            json_t *string;
+            if (text != NULL && text[0] != '\0' && config_row_is_secret(row))
+                text = "(set, not shown)";
+            string = json_string(text ? text : "");
             char *encoded = string ? json_dumps(string, JSON_ENCODE_ANY) : NULL;
             fprintf(out, "%s%s\n", encoded ? encoded : "\"\"", separator);
             free(encoded);

@@ -64,7 +64,11 @@ int gim_config_load(const struct gim_config_option *table, size_t rows, void *co
                     char **argv, struct gim_config_command *command, char *error,
                     size_t error_size);
 
-/* Writes the effective configuration as a JSON object to out. */
+/*
+ * Writes the effective configuration as a JSON object to out. A credential
+ * (a row whose last name component contains "secret" or "token", or is
+ * "auth" or "password") that is set is written as "(set, not shown)".
+ */
 void gim_config_dump(const struct gim_config_option *table, size_t rows, const void *config,
                      FILE *out);
 

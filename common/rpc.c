@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "frame.h"
 #include "log.h"
+#include "rpc_auth.h"
 #include "status.h"
 
 /* Translates an nng error once, at the edge. */
@@ -139,6 +140,10 @@ static void *rpc_server_worker(void *argument)
     }
     for (;;) {
         struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0};
+        enum gim_rpc_refusal refusal;
+        const uint8_t *payload;
+        size_t payload_length;
+        uint32_t method;
         nng_msg *request, *answer;
         int result;
 
@@ -150,12 +155,14 @@ static void *rpc_server_worker(void *argument)
         if (result != 0)
             continue;
         request = nng_aio_get_msg(aio);
-        if (nng_msg_len(request) < 4) {
-            gim_rpc_reply_error(&reply, GIM_ERR_INVALID, "request shorter than a method id");
+        if (gim_rpc_auth_verify(nng_msg_body(request), nng_msg_len(request), &method, &payload,
+                                &payload_length, &refusal) != GIM_OK) {
+            char text[64];
+            snprintf(text, sizeof(text), "request refused: %s", gim_rpc_auth_refusal_name(refusal));
+            gim_log_debug("rpc: %s", text);
+            gim_rpc_reply_error(&reply, GIM_ERR_INVALID, text);
         } else {
-            const uint8_t *body = nng_msg_body(request);
-            server->handler(server->user, gim_read_u32(body), body + 4, nng_msg_len(request) - 4,
-                            &reply);
+            server->handler(server->user, method, payload, payload_length, &reply);
             if (!reply.answered)
                 gim_rpc_reply_error(&reply, GIM_ERR_REMOTE, "no reply");
         }
@@ -208,6 +215,11 @@ int gim_rpc_server_start(struct gim_rpc_server **out, const char *listen_url, in
         free(server);
         return result == NNG_EADDRINVAL || result == NNG_ENOTSUP ? GIM_ERR_INVALID : GIM_ERR_IO;
     }
+    if (!gim_rpc_auth_enabled() && gim_rpc_url_is_public(listen_url))
+        gim_log_warn("rpc: WARNING: %s accepts requests from other machines WITHOUT "
+                     "credentials: anyone who reaches it can push to clients or drop sessions. "
+                     "Set rpcAuth.secret (the same on every daemon) or bind 127.0.0.1.",
+                     listen_url);
     for (index = 0; index < workers; index++) {
         server->workers[index].server = server;
         if (pthread_create(&server->workers[index].thread, NULL, rpc_server_worker,
@@ -336,16 +348,22 @@ const char *gim_rpc_client_url(const struct gim_rpc_client *client)
     return client->url;
 }
 
-/* Packs method + request into a new nng message, or returns NULL. */
+/*
+ * Packs method + request into a new nng message, or returns NULL. With
+ * authentication on, room is left for the header and the MAC, filled by
+ * gim_rpc_auth_sign when the request is sent (so its time is fresh).
+ */
 static nng_msg *rpc_request_build(uint32_t method, const ProtobufCMessage *request)
 {
     size_t length = protobuf_c_message_get_packed_size(request);
+    size_t header = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_HEADER : 0;
+    size_t trailer = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_MAC : 0;
     nng_msg *message;
 
-    if (nng_msg_alloc(&message, 4 + length) != 0)
+    if (nng_msg_alloc(&message, 4 + header + length + trailer) != 0)
         return NULL;
     gim_write_u32(nng_msg_body(message), method);
-    protobuf_c_message_pack(request, (uint8_t *)nng_msg_body(message) + 4);
+    protobuf_c_message_pack(request, (uint8_t *)nng_msg_body(message) + 4 + header);
     return message;
 }
 
@@ -388,6 +406,8 @@ static void rpc_slot_start(struct rpc_slot *slot, struct rpc_call *call)
 {
     int64_t left = call->deadline - gim_monotonic_ms();
 
+    if (gim_rpc_auth_enabled())
+        gim_rpc_auth_sign(nng_msg_body(call->request), nng_msg_len(call->request));
     slot->call = call;
     slot->state = RPC_SLOT_SENDING;
     nng_aio_set_timeout(slot->aio, left > 0 ? (nng_duration)left : 1);

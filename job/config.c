@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "common/rpc_auth.h"
 #include "common/status.h"
 
 /* min > max (1, 0) means no range check. */
@@ -81,6 +82,12 @@ static const struct gim_config_option job_options[] = {
     /* goim's room.batch. Unlike goim there is no room.signal timer: a room
      * with nothing in flight sends at once; merging happens only while a
      * previous delivery to the room is unacknowledged. */
+    JOB_OPTION("rpcAuth.secret", GIM_CONFIG_STRING, rpc_auth_secret, "", 1, 0, NULL,
+               "GOIM_RPC_SECRET",
+               "shared secret signing every internal RPC request (HMAC-SHA256), the same on every "
+               "comet, logic and job; empty = unsigned (loopback-only clusters)"),
+    JOB_OPTION("rpcAuth.window", GIM_CONFIG_DURATION, rpc_auth_window, "30s", 1000, 3600000, NULL,
+               NULL, "how far a signed request's time may be from this machine's clock"),
     JOB_OPTION("room.batch", GIM_CONFIG_INT, room_batch, "20", 1, 10000, NULL, NULL,
                "most messages merged into one OpRaw body for a room (or a key set)"),
     JOB_OPTION("dispatch.maxRecords", GIM_CONFIG_INT, dispatch_max_records, "10000", 1, 1000000,
@@ -129,6 +136,8 @@ int job_config_load(struct job_config *config, int argc, char **argv,
         snprintf(error, error_size, "kafka.brokers, kafka.topic and kafka.group must be set");
         return GIM_ERR_INVALID;
     }
+    if (gim_rpc_auth_check("rpcAuth.secret", config->rpc_auth_secret, error, error_size) != GIM_OK)
+        return GIM_ERR_INVALID;
     if (config->comet_retry_backoff_max < config->comet_retry_backoff)
         config->comet_retry_backoff_max = config->comet_retry_backoff;
     return GIM_OK;

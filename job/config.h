@@ -47,6 +47,8 @@ struct job_config {
     int64_t comet_retry_backoff_max; /* ms, cap of the doubling */
     int64_t comet_wait_for_comets;   /* ms a ROOM/BROADCAST waits when no comet is registered */
     bool comet_same_zone_only;       /* serve only comets whose zone equals `zone` */
+    char *rpc_auth_secret;           /* rpcAuth.secret: HMAC key of internal RPC; "" = unsigned */
+    int64_t rpc_auth_window;         /* ms, rpcAuth.window: accepted clock distance of a request */
     int64_t comet_queue; /* calls in flight or waiting per comet before reading pauses */
 
     /* dispatch */

@@ -13,6 +13,7 @@
 
 #include "common/log.h"
 #include "common/metrics_http.h"
+#include "common/rpc_auth.h"
 #include "common/status.h"
 #include "job/comets.h"
 #include "job/config.h"
@@ -57,6 +58,12 @@ int main(int argc, char **argv)
     atomic_init(&stopping, false);
     install_signal_handlers();
 
+    status = gim_rpc_auth_enable(config.rpc_auth_secret, config.rpc_auth_window);
+    if (status != GIM_OK) {
+        gim_log_error("job: rpcAuth.secret: %s", gim_strerror(status));
+        exit_code = 1;
+        goto out;
+    }
     status = job_metrics_create(&metrics);
     if (status != GIM_OK) {
         gim_log_error("job: metrics: %s", gim_strerror(status));

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "common/rpc.h"
+#include "common/rpc_auth.h"
 #include "common/status.h"
 
 #define ROW(name, type, field, def, min, max, flag, env, help)                                     \
@@ -35,6 +36,12 @@ static const struct gim_config_option logic_options[] = {
         "nng RPC listen address (\":3119\" or an nng URL)"),
     ROW("rpcServer.workers", GIM_CONFIG_INT, rpc_workers, "8", 1, 1024, NULL, NULL,
         "RPC worker threads"),
+
+    ROW("rpcAuth.secret", GIM_CONFIG_STRING, rpc_auth_secret, "", 1, 0, NULL, "GOIM_RPC_SECRET",
+        "shared secret signing every internal RPC request (HMAC-SHA256), the same on every "
+        "comet, logic and job; empty = unsigned (loopback-only clusters)"),
+    ROW("rpcAuth.window", GIM_CONFIG_DURATION, rpc_auth_window_ms, "30s", 1000, 3600 * 1000, NULL,
+        NULL, "how far a signed request's time may be from this machine's clock"),
 
     ROW("kafka.brokers", GIM_CONFIG_STRING, kafka_brokers, "127.0.0.1:9092", 1, 0, NULL,
         "KAFKA_BROKERS", "Kafka bootstrap servers, comma-separated"),
@@ -146,6 +153,8 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
                  "gopusher.authPassword: not a bcrypt hash (make one with logic -hash-password)");
         return GIM_ERR_INVALID;
     }
+    if (gim_rpc_auth_check("rpcAuth.secret", config->rpc_auth_secret, error, error_size) != GIM_OK)
+        return GIM_ERR_INVALID;
     if (logic_check_address("httpServer.addr", config->http_addr, error, error_size) != GIM_OK ||
         logic_check_address("rpcServer.addr", config->rpc_addr, error, error_size) != GIM_OK ||
         logic_check_address("redis.addr", config->redis_addr, error, error_size) != GIM_OK)

@@ -29,8 +29,10 @@ struct logic_config {
     int64_t http_max_body; /* httpServer.maxBody, bytes; larger bodies get HTTP 413 */
     int64_t http_threads;  /* httpServer.threads, libmicrohttpd thread pool size */
 
-    char *rpc_addr;      /* rpcServer.addr, ":3119" */
-    int64_t rpc_workers; /* rpcServer.workers */
+    char *rpc_addr;             /* rpcServer.addr, ":3119" */
+    int64_t rpc_workers;        /* rpcServer.workers */
+    char *rpc_auth_secret;      /* rpcAuth.secret: HMAC key of internal RPC; "" = unsigned */
+    int64_t rpc_auth_window_ms; /* rpcAuth.window: accepted clock distance of a request */
 
     char *kafka_brokers; /* comma-separated host:port list */
     char *kafka_topic;

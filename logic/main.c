@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "common/rpc.h"
+#include "common/rpc_auth.h"
 #include "common/status.h"
 #include "logic/balancer.h"
 #include "logic/config.h"
@@ -74,7 +75,14 @@ int main(int argc, char **argv)
     main_block_signals(&stop_signals);
     logic.config = &config;
 
+    status = gim_rpc_auth_enable(config.rpc_auth_secret, config.rpc_auth_window_ms);
+    if (status != GIM_OK) {
+        gim_log_error("rpcAuth.secret: %s", gim_strerror(status));
+        goto stop;
+    }
     status = logic_metrics_create(&logic.metrics);
+    if (status == GIM_OK)
+        status = gim_rpc_auth_register_metrics(logic.metrics->registry, "logic_rpc_refused_total");
     if (status != GIM_OK) {
         gim_log_error("metrics: %s", gim_strerror(status));
         goto stop;
