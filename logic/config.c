@@ -27,8 +27,24 @@ static const struct gim_config_option logic_options[] = {
 
     ROW("httpServer.addr", GIM_CONFIG_STRING, http_addr, ":3111", 1, 0, NULL, NULL,
         "HTTP API listen address"),
-    ROW("httpServer.maxBody", GIM_CONFIG_INT, http_max_body, "1048576", 0, 256 * 1024 * 1024, NULL,
-        NULL, "largest push body in bytes (larger: HTTP 413)"),
+    ROW("httpServer.maxBody", GIM_CONFIG_INT, http_max_body, "0", 0, 256 * 1024 * 1024, NULL, NULL,
+        "largest push body in bytes (larger: HTTP 413); 0 or more than one Kafka record holds "
+        "(995904) = 995904"),
+    ROW("httpServer.maxConnections", GIM_CONFIG_INT, http_max_connections, "4096", 1, 1000000, NULL,
+        NULL, "open HTTP connections at most; past it a new one is closed at accept"),
+    ROW("httpServer.maxConnectionsPerIP", GIM_CONFIG_INT, http_max_connections_per_ip, "256", 0,
+        1000000, NULL, NULL,
+        "open HTTP connections per client address at most (0 = no limit per address)"),
+    ROW("httpServer.requestTimeout", GIM_CONFIG_DURATION, http_request_timeout_ms, "10s", 100,
+        3600 * 1000, NULL, NULL,
+        "a request must arrive whole within this of the connection's start or previous answer"),
+    ROW("httpServer.maxUrlBytes", GIM_CONFIG_INT, http_max_url_bytes, "1048576", 4096,
+        64 * 1024 * 1024, NULL, NULL,
+        "longest request line (path and query) in bytes (longer: HTTP 414); the default holds "
+        "goim's 10,000 mids or keys"),
+    ROW("httpServer.pushTokens", GIM_CONFIG_STRING, http_push_tokens, "", 1, 0, NULL,
+        "GOIM_PUSH_TOKENS",
+        "comma list of bearer tokens required by /goim/push/* and /goim/online/*; empty = open"),
     ROW("httpServer.threads", GIM_CONFIG_INT, http_threads, "4", 1, 256, NULL, NULL,
         "HTTP worker threads (a push blocks one until Kafka acknowledges)"),
 
@@ -57,6 +73,10 @@ static const struct gim_config_option logic_options[] = {
         "Redis connect/read/write timeout"),
     ROW("redis.expire", GIM_CONFIG_DURATION, redis_expire_ms, "30m", 1000, 365 * MAX_DURATION_MS,
         NULL, NULL, "TTL of the session keys mid_/key_ and of the room counts ol_"),
+
+    ROW("comet.maxOutputBytes", GIM_CONFIG_INT, comet_max_output_bytes, "262144", 4096,
+        1024 * 1024 * 1024, NULL, NULL,
+        "comet's protocol.maxOutputBytes: a push body that cannot fit it is refused with 413"),
 
     ROW("online.interval", GIM_CONFIG_DURATION, online_interval_ms, "10s", 100, MAX_DURATION_MS,
         NULL, NULL, "how often the comet list and the room counts are reloaded from Redis"),
@@ -155,6 +175,11 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
     }
     if (gim_rpc_auth_check("rpcAuth.secret", config->rpc_auth_secret, error, error_size) != GIM_OK)
         return GIM_ERR_INVALID;
+    if (gim_config_list_length(config->http_push_tokens) > 64 ||
+        (config->http_push_tokens[0] != '\0' && strstr(config->http_push_tokens, ",,") != NULL)) {
+        snprintf(error, error_size, "httpServer.pushTokens: at most 64 tokens, none empty");
+        return GIM_ERR_INVALID;
+    }
     if (logic_check_address("httpServer.addr", config->http_addr, error, error_size) != GIM_OK ||
         logic_check_address("rpcServer.addr", config->rpc_addr, error, error_size) != GIM_OK ||
         logic_check_address("redis.addr", config->redis_addr, error, error_size) != GIM_OK)

@@ -25,9 +25,15 @@ struct logic_config {
     char *env;
     bool debug;
 
-    char *http_addr;       /* httpServer.addr, ":3111" */
-    int64_t http_max_body; /* httpServer.maxBody, bytes; larger bodies get HTTP 413 */
-    int64_t http_threads;  /* httpServer.threads, libmicrohttpd thread pool size */
+    char *http_addr;                     /* httpServer.addr, ":3111" */
+    int64_t http_max_body;               /* httpServer.maxBody, bytes; larger bodies get HTTP 413 */
+    int64_t http_threads;                /* httpServer.threads, libmicrohttpd thread pool size */
+    int64_t http_max_connections;        /* httpServer.maxConnections */
+    int64_t http_max_connections_per_ip; /* httpServer.maxConnectionsPerIP, 0 = no limit */
+    int64_t http_request_timeout_ms;     /* httpServer.requestTimeout: whole request deadline */
+    int64_t http_max_url_bytes;          /* httpServer.maxUrlBytes: longest request line */
+    char *http_push_tokens; /* httpServer.pushTokens: bearer tokens, comma list; "" = open */
+    int64_t comet_max_output_bytes; /* comet.maxOutputBytes: comet's protocol.maxOutputBytes */
 
     char *rpc_addr;             /* rpcServer.addr, ":3119" */
     int64_t rpc_workers;        /* rpcServer.workers */

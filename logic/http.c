@@ -18,7 +18,9 @@
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/status.h"
+#include "logic/config.h"
 #include "logic/context.h"
+#include "logic/http_edge.h"
 #include "logic/http_nodes.h"
 #include "logic/http_online.h"
 #include "logic/http_params.h"
@@ -28,15 +30,6 @@
 
 /* Idle keep-alive connections are closed after this many seconds. */
 #define HTTP_CONNECTION_TIMEOUT_SECONDS 60
-/*
- * Per-connection memory of libmicrohttpd (request line, headers, query
- * values). It bounds the URL: a request whose headers do not fit is refused
- * by libmicrohttpd with 414/431. 64 KiB holds about 4000 mids. libmicrohttpd
- * zeroes the whole pool before every request of a keep-alive connection, so
- * the size is paid on every request (256 KiB cost logic 14 % of its CPU at
- * 3,500 pushes/s).
- */
-#define HTTP_CONNECTION_MEMORY_LIMIT (64u * 1024u)
 
 struct http_route {
     const char *method;
@@ -63,6 +56,7 @@ struct http_server {
     size_t max_body;
     /* deferred requests without their answer yet; http_server_stop waits for 0 */
     atomic_int deferred_count;
+    struct http_edge *edge; /* admission: limits, deadline, credentials (http_edge.h) */
 };
 
 /* Where a deferred request stands (http_request_defer). */
@@ -93,9 +87,11 @@ struct http_exchange {
     struct http_answer answer; /* a deferred request's answer, once ANSWERED */
 };
 
-/* Sends the envelope of answer; consumes answer->data. */
+/* Sends the envelope of answer, with header name: value when name is not NULL; consumes
+ * answer->data. */
 static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
-                                        struct http_answer *answer, const char *allow)
+                                        struct http_answer *answer, const char *name,
+                                        const char *value)
 {
     struct MHD_Response *response;
     char *text = http_answer_render(answer);
@@ -109,8 +105,8 @@ static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
         return MHD_NO;
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
                             "application/json; charset=utf-8");
-    if (allow != NULL)
-        MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow);
+    if (name != NULL)
+        MHD_add_response_header(response, name, value);
     result = MHD_queue_response(connection, answer->http_status, response);
     MHD_destroy_response(response);
     return result;
@@ -155,8 +151,10 @@ static enum MHD_Result http_send_too_large(struct MHD_Connection *connection, si
 
     http_answer_init(&answer);
     http_answer_error(&answer, MHD_HTTP_CONTENT_TOO_LARGE, HTTP_CODE_REQUEST_ERR,
-                      "body larger than httpServer.maxBody (%zu bytes)", max_body);
-    return http_send_answer(connection, &answer, NULL);
+                      "body larger than %zu bytes (what one Kafka record holds, or "
+                      "httpServer.maxBody when lower)",
+                      max_body);
+    return http_send_answer(connection, &answer, NULL, NULL);
 }
 
 /* Sends the answer a deferred request was given (ANSWERED: no other thread touches it). */
@@ -167,7 +165,7 @@ static enum MHD_Result http_send_deferred_answer(struct http_server *server,
     gim_log_debug("http: %s -> %u code=%d %s (deferred)", path, exchange->answer.http_status,
                   exchange->answer.code, exchange->answer.message);
     logic_metrics_count_http(server->logic->metrics, path, exchange->answer.code);
-    return http_send_answer(connection, &exchange->answer, NULL);
+    return http_send_answer(connection, &exchange->answer, NULL, NULL);
 }
 
 struct http_deferred *http_request_defer(const struct http_request *request)
@@ -243,18 +241,18 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
             gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status,
                           answer.code, answer.message);
             logic_metrics_count_http(server->logic->metrics, path, answer.code);
-            return http_send_answer(connection, &answer, NULL);
+            return http_send_answer(connection, &answer, NULL, NULL);
         }
     }
     if (path_match != NULL) {
         http_answer_error(&answer, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_CODE_NOT_ALLOWED,
                           "method not allowed");
         logic_metrics_count_http(server->logic->metrics, path, HTTP_CODE_NOT_ALLOWED);
-        return http_send_answer(connection, &answer, path_match->method);
+        return http_send_answer(connection, &answer, MHD_HTTP_HEADER_ALLOW, path_match->method);
     }
     http_answer_error(&answer, MHD_HTTP_NOT_FOUND, HTTP_CODE_NOT_FOUND, "not found");
     logic_metrics_count_http(server->logic->metrics, path, HTTP_CODE_NOT_FOUND);
-    return http_send_answer(connection, &answer, NULL);
+    return http_send_answer(connection, &answer, NULL, NULL);
 }
 
 static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection, const char *url,
@@ -263,8 +261,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
 {
     struct http_server *server = cls;
     struct http_exchange *exchange = *request_state;
+    struct http_answer answer;
+    const char *challenge;
 
     (void)version;
+    http_answer_init(&answer);
     if (exchange == NULL) {
         const char *declared;
         exchange = calloc(1, sizeof(*exchange));
@@ -274,6 +275,11 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         exchange->connection = connection;
         pthread_mutex_init(&exchange->lock, NULL);
         *request_state = exchange;
+        if (http_edge_admit(server->edge, connection, url, &answer, &challenge) != GIM_OK) {
+            logic_metrics_count_http(server->logic->metrics, url, answer.code);
+            return http_send_answer(connection, &answer,
+                                    challenge ? MHD_HTTP_HEADER_WWW_AUTHENTICATE : NULL, challenge);
+        }
         declared = MHD_lookup_connection_value(connection, MHD_HEADER_KIND,
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared != NULL) {
@@ -299,17 +305,22 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
         logic_metrics_count_http(server->logic->metrics, url, HTTP_CODE_REQUEST_ERR);
         return http_send_too_large(connection, server->max_body);
     }
+    if (http_edge_check_body(server->edge, connection, url, exchange->length, &answer) != GIM_OK) {
+        logic_metrics_count_http(server->logic->metrics, url, answer.code);
+        return http_send_answer(connection, &answer, NULL, NULL);
+    }
+    http_edge_request_received(server->edge, connection);
     return http_dispatch(server, connection, url, method, exchange);
 }
 
 static void http_completed(void *cls, struct MHD_Connection *connection, void **request_state,
                            enum MHD_RequestTerminationCode code)
 {
+    struct http_server *server = cls;
     struct http_exchange *exchange = *request_state;
 
-    (void)cls;
-    (void)connection;
     (void)code;
+    http_edge_request_completed(server->edge, connection);
     if (exchange != NULL) {
         if (exchange->answer.data != NULL) /* an answer that was never sent */
             json_decref(exchange->answer.data);
@@ -398,15 +409,27 @@ int http_server_start(struct http_server **out, const struct logic_context *logi
     server->logic = logic;
     server->max_body = max_body;
     atomic_init(&server->deferred_count, 0);
+    status = http_edge_create(&server->edge, logic->config, logic->metrics);
+    if (status != GIM_OK) {
+        snprintf(error, error_size, "http: cannot start the request reaper: %s",
+                 gim_strerror(status));
+        free(server);
+        return status;
+    }
     /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
     server->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
         MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, NULL, MHD_OPTION_CONNECTION_TIMEOUT,
+        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)HTTP_CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONNECTION_MEMORY_LIMIT, MHD_OPTION_END);
+        http_edge_connection_memory(logic->config), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned int)logic->config->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned int)logic->config->http_max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
+        http_edge_notify_connection, server->edge, MHD_OPTION_URI_LOG_CALLBACK, http_edge_uri_log,
+        server->edge, MHD_OPTION_END);
     if (server->daemon == NULL) {
         snprintf(error, error_size, "httpServer.addr: cannot listen on %s", address);
+        http_edge_destroy(server->edge);
         free(server);
         return GIM_ERR_IO;
     }
@@ -439,5 +462,6 @@ void http_server_stop(struct http_server *server, int wait_ms)
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
     }
     MHD_stop_daemon(server->daemon);
+    http_edge_destroy(server->edge);
     free(server);
 }

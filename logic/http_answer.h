@@ -13,11 +13,12 @@
 #include <jansson.h>
 
 /* goim's envelope codes. */
-#define HTTP_CODE_OK          0
-#define HTTP_CODE_REQUEST_ERR (-400)
-#define HTTP_CODE_NOT_FOUND   (-404)
-#define HTTP_CODE_NOT_ALLOWED (-405)
-#define HTTP_CODE_SERVER_ERR  (-500)
+#define HTTP_CODE_OK           0
+#define HTTP_CODE_REQUEST_ERR  (-400)
+#define HTTP_CODE_UNAUTHORIZED (-401) /* httpServer.pushTokens set, no or a wrong token */
+#define HTTP_CODE_NOT_FOUND    (-404)
+#define HTTP_CODE_NOT_ALLOWED  (-405)
+#define HTTP_CODE_SERVER_ERR   (-500)
 
 /* What a handler fills in; http_answer_init gives HTTP 200, code 0, no message, no data. */
 struct http_answer {

@@ -22,6 +22,7 @@
 #include "logic/gopusher_api.h"
 #include "logic/gopusher_tools.h"
 #include "logic/http.h"
+#include "logic/http_edge.h"
 #include "logic/metrics.h"
 #include "logic/online.h"
 #include "logic/producer.h"
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
         goto stop;
     }
     status = http_server_start(&http, &logic, config.http_addr, (int)config.http_threads,
-                               (size_t)config.http_max_body, error, sizeof(error));
+                               http_edge_body_limit(&config), error, sizeof(error));
     if (status != GIM_OK) {
         gim_log_error("%s", error);
         goto stop;

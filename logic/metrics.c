@@ -16,10 +16,11 @@ static const char *const endpoint_names[LOGIC_METRICS_ENDPOINTS] = {
     "/goim/online/total",    "/goim/nodes/weighted",
     "/goim/nodes/instances", "other"};
 
-static const int code_values[LOGIC_METRICS_CODES] = {HTTP_CODE_OK, HTTP_CODE_REQUEST_ERR,
-                                                     HTTP_CODE_NOT_FOUND, HTTP_CODE_NOT_ALLOWED,
-                                                     HTTP_CODE_SERVER_ERR};
-static const char *const code_names[LOGIC_METRICS_CODES] = {"0", "-400", "-404", "-405", "-500"};
+static const int code_values[LOGIC_METRICS_CODES] = {HTTP_CODE_OK,           HTTP_CODE_REQUEST_ERR,
+                                                     HTTP_CODE_UNAUTHORIZED, HTTP_CODE_NOT_FOUND,
+                                                     HTTP_CODE_NOT_ALLOWED,  HTTP_CODE_SERVER_ERR};
+static const char *const code_names[LOGIC_METRICS_CODES] = {"0",    "-400", "-401",
+                                                            "-404", "-405", "-500"};
 
 /* Method ids GIM_RPC_LOGIC_CONNECT (101) .. GIM_RPC_LOGIC_RECEIVE (105), then "unknown". */
 static const char *const rpc_names[LOGIC_METRICS_RPC_METHODS] = {
@@ -63,6 +64,11 @@ int logic_metrics_create(struct logic_metrics **out)
             metrics->registry, "logic_kafka_produce_seconds",
             "Seconds from producing a record to Kafka's acknowledgement.", NULL, produce_bounds,
             sizeof(produce_bounds) / sizeof(produce_bounds[0]), &metrics->kafka_produce_seconds);
+    if (status == GIM_OK)
+        status = gim_metrics_counter(metrics->registry, "logic_http_deadline_closes_total",
+                                     "HTTP connections closed because a request did not arrive "
+                                     "whole within httpServer.requestTimeout.",
+                                     NULL, &metrics->http_deadline_closes);
     if (status == GIM_OK)
         status = gim_metrics_counter(metrics->registry, "logic_redis_errors_total",
                                      "Redis commands that failed (unreachable, connection lost, "

@@ -10,12 +10,13 @@
  *
  * Metrics (all prefixed logic_):
  *   http_requests_total{endpoint,code} counter  answers by endpoint and envelope code
- *                                               (0, -400, -404, -405, -500)
+ *                                               (0, -400, -401, -404, -405, -500)
  *   rpc_calls_total{method}            counter  connect, disconnect, heartbeat,
  *                                               renew_online, receive, unknown
  *   kafka_produced_total{result}       counter  records acknowledged (ok) or failed
  *   kafka_produce_seconds              histogram produce -> acknowledgement, per record
  *   redis_errors_total                 counter  Redis commands that failed
+ *   http_deadline_closes_total         counter  connections closed at httpServer.requestTimeout
  */
 #ifndef LOGIC_METRICS_H
 #define LOGIC_METRICS_H
@@ -26,8 +27,8 @@
 
 /* goim's HTTP endpoints plus "other" (any other path). */
 #define LOGIC_METRICS_ENDPOINTS 10
-/* The envelope codes: 0, -400, -404, -405, -500. */
-#define LOGIC_METRICS_CODES 5
+/* The envelope codes: 0, -400, -401, -404, -405, -500. */
+#define LOGIC_METRICS_CODES 6
 /* The logic RPC methods (101..105) plus "unknown". */
 #define LOGIC_METRICS_RPC_METHODS 6
 
@@ -39,6 +40,7 @@ struct logic_metrics {
     struct gim_counter *kafka_failed;
     struct gim_histogram *kafka_produce_seconds;
     struct gim_counter *redis_errors;
+    struct gim_counter *http_deadline_closes;
 };
 
 /*
