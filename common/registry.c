@@ -178,6 +178,31 @@ int gim_registry_withdraw(struct gim_redis *redis, const char *hostname)
     return GIM_OK;
 }
 
+int gim_registry_fingerprint(struct gim_redis *redis, uint64_t *fingerprint)
+{
+    redisReply *members = gim_redis_command(redis, "ZRANGE " GIM_REGISTRY_INDEX_KEY " 0 -1");
+    uint64_t sum = 0;
+    size_t index, at;
+
+    *fingerprint = 0;
+    if (members == NULL)
+        return GIM_ERR_UNAVAILABLE;
+    if (members->type != REDIS_REPLY_ARRAY) {
+        freeReplyObject(members);
+        return GIM_ERR_REMOTE;
+    }
+    for (index = 0; index < members->elements; index++) {
+        const redisReply *member = members->element[index];
+        uint64_t hash = 14695981039346656037ull; /* FNV-1a per name, summed: order-free */
+        for (at = 0; member->type == REDIS_REPLY_STRING && at < member->len; at++)
+            hash = (hash ^ (uint8_t)member->str[at]) * 1099511628211ull;
+        sum += hash;
+    }
+    *fingerprint = sum ^ (uint64_t)members->elements;
+    freeReplyObject(members);
+    return GIM_OK;
+}
+
 int gim_registry_list(struct gim_redis *redis, struct gim_instance **instances, size_t *count)
 {
     redisReply *members, *values;

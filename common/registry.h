@@ -70,6 +70,14 @@ int gim_registry_withdraw(struct gim_redis *redis, const char *hostname);
  */
 int gim_registry_list(struct gim_redis *redis, struct gim_instance **instances, size_t *count);
 
+/*
+ * A cheap summary of which comets are registered: *fingerprint is a hash of
+ * the set of hostnames in the index (order-independent; their publish times
+ * do not count), so it changes when a comet registers or is withdrawn.
+ * One ZRANGE. Returns GIM_OK, GIM_ERR_UNAVAILABLE or GIM_ERR_REMOTE.
+ */
+int gim_registry_fingerprint(struct gim_redis *redis, uint64_t *fingerprint);
+
 /* Frees an array returned by gim_registry_list. */
 void gim_registry_free_list(struct gim_instance *instances, size_t count);
 

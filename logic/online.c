@@ -22,6 +22,14 @@
  */
 #define ONLINE_MAX_ROOMS (1u << 20)
 
+/*
+ * Between rounds the refresher looks this often at which comets are
+ * registered (one ZRANGE) and refreshes at once when that set changed or
+ * while the view has no comet, so a new comet is offered within about this
+ * long instead of up to online.interval later.
+ */
+#define ONLINE_WATCH_MS 250
+
 struct logic_online {
     struct redis_pool *pool;
     struct balancer *balancer;
@@ -183,13 +191,47 @@ int logic_online_refresh(struct logic_online *online)
     return status;
 }
 
+/* Whether the view must be rebuilt before its round: the registered set changed, or the view
+ * has no comet (or failed). *fingerprint is the last set seen, updated here. */
+static bool online_registry_changed(struct logic_online *online, uint64_t *fingerprint)
+{
+    struct gim_redis *redis = redis_pool_acquire(online->pool);
+    uint64_t now_seen = 0;
+    bool empty;
+    int status;
+
+    status = redis == NULL ? GIM_ERR_NO_MEMORY : gim_registry_fingerprint(redis, &now_seen);
+    redis_pool_release(online->pool, redis);
+    pthread_mutex_lock(&online->lock);
+    empty = online->last_status != GIM_OK || online->current == NULL ||
+            online->current->instance_count == 0;
+    pthread_mutex_unlock(&online->lock);
+    if (status != GIM_OK)
+        return false; /* Redis trouble: the round finds it and marks the view failed */
+    if (now_seen != *fingerprint) {
+        *fingerprint = now_seen;
+        return true;
+    }
+    return empty && now_seen != (uint64_t)0;
+}
+
 static void *online_thread(void *argument)
 {
     struct logic_online *online = argument;
+    int64_t next_round = gim_monotonic_ms() + online->interval_ms;
+    uint64_t fingerprint = 0;
+    struct gim_redis *redis = redis_pool_acquire(online->pool);
 
+    if (redis != NULL) /* the set the start-up refresh saw (or one registered since) */
+        gim_registry_fingerprint(redis, &fingerprint);
+    redis_pool_release(online->pool, redis);
     for (;;) {
         struct timespec deadline;
-        gim_deadline_after_ms(&deadline, online->interval_ms);
+        int64_t wait = next_round - gim_monotonic_ms();
+        bool changed;
+
+        gim_deadline_after_ms(&deadline,
+                              wait < ONLINE_WATCH_MS ? (wait > 0 ? wait : 0) : ONLINE_WATCH_MS);
         pthread_mutex_lock(&online->lock);
         while (!online->stopping &&
                pthread_cond_timedwait(&online->wake, &online->lock, &deadline) == 0)
@@ -199,7 +241,11 @@ static void *online_thread(void *argument)
             return NULL;
         }
         pthread_mutex_unlock(&online->lock);
-        logic_online_refresh(online);
+        changed = online_registry_changed(online, &fingerprint);
+        if (changed || gim_monotonic_ms() >= next_round) {
+            logic_online_refresh(online);
+            next_round = gim_monotonic_ms() + online->interval_ms;
+        }
     }
 }
 
