@@ -23,7 +23,7 @@ VARIANT_LDFLAGS :=
 endif
 CFLAGS += $(BASE_CFLAGS) $(VARIANT_CFLAGS)
 LDFLAGS += -pthread $(VARIANT_LDFLAGS)
-LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto \
+LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto -ljwt \
         -lpcre2-8 -lcrypt -lsqlite3 -lm
 
 PROTOS := $(wildcard proto/*.proto)

@@ -16,6 +16,7 @@ void auth_token_free(struct auth_token *token)
     free(token->room_id);
     free(token->platform);
     free(token->accepts);
+    free(token->token);
     memset(token, 0, sizeof(*token));
 }
 
@@ -109,6 +110,8 @@ int auth_token_parse(const uint8_t *token, size_t length, struct auth_token *out
         status = auth_string_field(root, "platform", &out->platform, error, error_size);
     if (status == GIM_OK)
         status = auth_accepts_field(root, out, error, error_size);
+    if (status == GIM_OK)
+        status = auth_string_field(root, "token", &out->token, error, error_size);
     json_decref(root);
     return status;
 }

@@ -2,7 +2,10 @@
  * auth.h: the client's auth body (goim's op-7 frame body, ConnectReq.token).
  *
  *   {"mid":int64, "key":string, "room_id":string, "platform":string,
- *    "accepts":[int32,...]}
+ *    "accepts":[int32,...], "token":string}
+ *
+ * "token" is goim-c's: a JWT proving the mid when client authentication is
+ * on (logic/client_auth.h); goim ignores it.
  *
  * Decoded as goim does with Go's encoding/json into a struct: unknown
  * fields are ignored, missing or null fields stay zero/empty, a field of the
@@ -22,6 +25,7 @@ struct auth_token {
     char *platform;   /* never NULL after a successful parse; owned by the token */
     int32_t *accepts; /* accept_count entries, owned by the token (NULL if none) */
     size_t accept_count;
+    char *token; /* the "token" field; never NULL after a successful parse; owned */
 };
 
 /*

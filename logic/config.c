@@ -74,6 +74,9 @@ static const struct gim_config_option logic_options[] = {
     ROW("redis.expire", GIM_CONFIG_DURATION, redis_expire_ms, "30m", 1000, 365 * MAX_DURATION_MS,
         NULL, NULL, "TTL of the session keys mid_/key_ and of the room counts ol_"),
 
+    ROW("auth.jwtPublicKey", GIM_CONFIG_STRING, auth_jwt_public_key, "", 1, 0, NULL, NULL,
+        "PEM RSA public key file: clients must send an RS256 JWT (sub = mid) as the auth body's "
+        "\"token\"; empty = no client authentication (goim)"),
     ROW("comet.maxOutputBytes", GIM_CONFIG_INT, comet_max_output_bytes, "262144", 4096,
         1024 * 1024 * 1024, NULL, NULL,
         "comet's protocol.maxOutputBytes: a push body that cannot fit it is refused with 413"),

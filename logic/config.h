@@ -34,6 +34,7 @@ struct logic_config {
     int64_t http_max_url_bytes;          /* httpServer.maxUrlBytes: longest request line */
     char *http_push_tokens; /* httpServer.pushTokens: bearer tokens, comma list; "" = open */
     int64_t comet_max_output_bytes; /* comet.maxOutputBytes: comet's protocol.maxOutputBytes */
+    char *auth_jwt_public_key;      /* auth.jwtPublicKey: PEM file; "" = clients unauthenticated */
 
     char *rpc_addr;             /* rpcServer.addr, ":3119" */
     int64_t rpc_workers;        /* rpcServer.workers */

@@ -15,6 +15,7 @@ struct producer;
 struct logic_online;
 struct balancer;
 struct logic_metrics;
+struct client_auth;
 
 struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
@@ -26,6 +27,8 @@ struct logic_context {
     struct balancer *balancer;   /* nodes/weighted's choice of comets (balancer.h) */
     /* what the handlers count (metrics.h); NULL: nothing is counted */
     struct logic_metrics *metrics;
+    /* client authentication in Connect (client_auth.h); NULL: off, as goim */
+    struct client_auth *client_auth;
 };
 
 #endif

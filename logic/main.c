@@ -17,6 +17,7 @@
 #include "common/rpc_auth.h"
 #include "common/status.h"
 #include "logic/balancer.h"
+#include "logic/client_auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
 #include "logic/gopusher_api.h"
@@ -109,6 +110,16 @@ int main(int argc, char **argv)
     }
     producer_count_into(logic.producer, logic.metrics->kafka_acknowledged,
                         logic.metrics->kafka_failed, logic.metrics->kafka_produce_seconds);
+    if (config.auth_jwt_public_key[0] != '\0') {
+        status = client_auth_create(&logic.client_auth, config.auth_jwt_public_key, error,
+                                    sizeof(error));
+        if (status != GIM_OK) {
+            gim_log_error("%s", error);
+            goto stop;
+        }
+        gim_log_notice("clients authenticate with RS256 JWTs (auth.jwtPublicKey %s)",
+                       config.auth_jwt_public_key);
+    }
     status = balancer_create(&logic.balancer);
     if (status == GIM_OK)
         status = logic_online_create(&logic.online, logic.redis, logic.balancer);
@@ -154,6 +165,7 @@ stop:
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
     redis_pool_destroy(logic.redis);
+    client_auth_destroy(logic.client_auth);
     logic_metrics_destroy(logic.metrics);
     if (exit_code == 0)
         gim_log_notice("logic stopped");

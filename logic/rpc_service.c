@@ -12,6 +12,7 @@
 #include "common/status.h"
 #include "logic.pb-c.h"
 #include "logic/auth.h"
+#include "logic/client_auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
 #include "logic/metrics.h"
@@ -60,6 +61,16 @@ static void rpc_connect(const struct logic_context *logic, const uint8_t *reques
         gim_rpc_reply_error(reply, status, status == GIM_ERR_INVALID ? error : "connect");
         goto out;
     }
+    if (logic->client_auth != NULL) {
+        status = client_auth_verify(logic->client_auth, token.token, token.mid, token.room_id,
+                                    error, sizeof(error));
+        if (status != GIM_OK) {
+            gim_log_info("connect refused (server=%s mid=%" PRId64 "): %s", connect->server,
+                         token.mid, error);
+            gim_rpc_reply_error(reply, status, error);
+            goto out;
+        }
+    }
     answer.mid = token.mid;
     answer.key = token.key;
     if (token.key[0] == '\0') {
@@ -70,9 +81,20 @@ static void rpc_connect(const struct logic_context *logic, const uint8_t *reques
         answer.key = generated_key;
     }
     redis = redis_pool_acquire(logic->redis);
-    status = redis == NULL ? GIM_ERR_NO_MEMORY
-                           : session_add(redis, answer.mid, answer.key, connect->server,
-                                         rpc_expire_seconds(logic));
+    status = redis == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
+    if (status == GIM_OK && logic->client_auth != NULL && token.key[0] != '\0') {
+        status = client_auth_check_key(redis, answer.mid, answer.key, error, sizeof(error));
+        if (status == GIM_ERR_INVALID) {
+            redis_pool_release(logic->redis, redis);
+            gim_log_info("connect refused (server=%s mid=%" PRId64 "): %s", connect->server,
+                         token.mid, error);
+            gim_rpc_reply_error(reply, status, error);
+            goto out;
+        }
+    }
+    if (status == GIM_OK)
+        status =
+            session_add(redis, answer.mid, answer.key, connect->server, rpc_expire_seconds(logic));
     redis_pool_release(logic->redis, redis);
     if (status != GIM_OK) {
         rpc_reply_redis_error(reply, "connect", status);
