@@ -152,30 +152,34 @@ out:
     return status;
 }
 
-int client_auth_check_key(struct gim_redis *redis, int64_t mid, const char *key, char *error,
-                          size_t error_size)
+/* Takes an integer reply (and frees it): GIM_OK with *value, or the Redis error. */
+static int client_auth_integer(redisReply *reply, long long *value)
 {
-    redisReply *reply = gim_redis_command(redis, "EXISTS key_%s", key);
-    long long exists;
+    int status = GIM_OK;
 
     if (reply == NULL)
         return GIM_ERR_UNAVAILABLE;
-    exists = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        *value = reply->integer;
+    else
+        status = GIM_ERR_REMOTE;
     freeReplyObject(reply);
-    if (exists < 0)
-        return GIM_ERR_REMOTE;
-    if (exists == 0)
-        return GIM_OK;
-    reply = gim_redis_command(redis, "HEXISTS mid_%" PRId64 " %s", mid, key);
-    if (reply == NULL)
-        return GIM_ERR_UNAVAILABLE;
-    exists = reply->type == REDIS_REPLY_INTEGER ? reply->integer : -1;
-    freeReplyObject(reply);
-    if (exists < 0)
-        return GIM_ERR_REMOTE;
-    if (exists == 0) {
+    return status;
+}
+
+int client_auth_check_key(struct gim_redis *redis, int64_t mid, const char *key, char *error,
+                          size_t error_size)
+{
+    long long exists = 0;
+    int status = client_auth_integer(gim_redis_command(redis, "EXISTS key_%s", key), &exists);
+
+    if (status != GIM_OK || exists == 0)
+        return status;
+    status = client_auth_integer(gim_redis_command(redis, "HEXISTS mid_%" PRId64 " %s", mid, key),
+                                 &exists);
+    if (status == GIM_OK && exists == 0) {
         snprintf(error, error_size, "auth: key \"%s\" is another user's connection", key);
         return GIM_ERR_INVALID;
     }
-    return GIM_OK;
+    return status;
 }
