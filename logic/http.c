@@ -286,10 +286,12 @@ static enum MHD_Result http_access(void *cls, struct MHD_Connection *connection,
             char *end;
             unsigned long long length = strtoull(declared, &end, 10);
             if (*end == '\0' && length > server->max_body) {
-                /* Refuse before reading (and before "100 Continue"): the body is never read. */
-                exchange->too_large = true;
-                logic_metrics_count_http(server->logic->metrics, url, HTTP_CODE_REQUEST_ERR);
-                return http_send_too_large(connection, server->max_body);
+                exchange->too_large = true; /* read and dropped, then 413 (see http_edge.h) */
+                if (length > LOGIC_HTTP_DISCARD_LIMIT || http_edge_expects_continue(connection)) {
+                    /* Refuse before reading (and before "100 Continue"): never read. */
+                    logic_metrics_count_http(server->logic->metrics, url, HTTP_CODE_REQUEST_ERR);
+                    return http_send_too_large(connection, server->max_body);
+                }
             }
         }
         return MHD_YES;

@@ -307,13 +307,22 @@ int http_edge_admit(struct http_edge *edge, struct MHD_Connection *connection, c
         return GIM_ERR_INVALID;
     }
     declared = framing.first_length;
-    if (declared != NULL && http_edge_is_push(path)) {
+    if (declared != NULL && http_edge_is_push(path) && http_edge_expects_continue(connection)) {
+        /* The client waits for "100 Continue": refusing now costs it nothing. Otherwise the
+         * body (at most the body limit) is read first and checked by http_edge_check_body. */
         char *end;
         unsigned long long length = strtoull(declared, &end, 10);
         if (*end == '\0' && length <= edge->body_limit && length > edge->output_limit)
             return http_edge_refuse_output(edge, (size_t)length, answer);
     }
     return GIM_OK;
+}
+
+bool http_edge_expects_continue(struct MHD_Connection *connection)
+{
+    const char *expect =
+        MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+    return expect != NULL && strcasecmp(expect, "100-continue") == 0;
 }
 
 /* Adds the protobuf size of every "keys" parameter (tag, length, bytes) to *total. */

@@ -35,6 +35,7 @@
 #define LOGIC_HTTP_EDGE_H
 
 #include <microhttpd.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "logic/http_answer.h"
@@ -49,6 +50,17 @@ struct http_edge;
 #define LOGIC_KAFKA_RECORD_RESERVE 4096
 /* Bytes a pushed frame adds to its body on a comet connection (goim header, OpRaw, WebSocket). */
 #define LOGIC_PUSH_FRAME_OVERHEAD 64
+
+/*
+ * A refused body of at most this many bytes (by Content-Length) is still read
+ * and dropped before the 413 is sent: a client that sends its whole body
+ * before reading would otherwise meet a reset instead of the answer. Larger
+ * bodies, and clients that sent "Expect: 100-continue", get the 413 at once.
+ */
+#define LOGIC_HTTP_DISCARD_LIMIT (8u * 1024u * 1024u)
+
+/* Whether the request asked "Expect: 100-continue" (it then waits for our go before the body). */
+bool http_edge_expects_continue(struct MHD_Connection *connection);
 
 /* The body limit: min(httpServer.maxBody, LOGIC_KAFKA_MAX_MESSAGE - LOGIC_KAFKA_RECORD_RESERVE). */
 size_t http_edge_body_limit(const struct logic_config *config);

@@ -115,6 +115,12 @@ def test_a_push_that_cannot_fit_a_connection_is_413_and_never_produced(cluster):
         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n%x\r\n" % (mid, 300000)).encode()
         + b"y" * 300000 + b"\r\n0\r\n\r\n")
     assert status == 413 and "protocol.maxOutputBytes" in reply["message"]
+    # a client waiting for "100 Continue" is refused before it sends the body
+    status, reply = raw_request(cluster.logic_http_port, (
+        "POST /goim/push/mids?operation=1000&mids=%d HTTP/1.1\r\nHost: x\r\n"
+        "Content-Length: 300000\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n"
+        % mid).encode())
+    assert status == 413 and "protocol.maxOutputBytes" in reply["message"]
     # positive control: a push that fits arrives, and it is the only one produced
     status, reply = cluster.push_mids(1000, [mid], b"fits")
     assert (status, reply["code"]) == (200, 0)
