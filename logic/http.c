@@ -333,16 +333,6 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
     }
 }
 
-static void http_log(void *cls, const char *format, va_list arguments)
-{
-    char line[512];
-
-    (void)cls;
-    vsnprintf(line, sizeof(line), format, arguments);
-    line[strcspn(line, "\n")] = '\0';
-    gim_log_warn("http: %s", line);
-}
-
 /* Splits "host:port" / ":port" / "[v6]:port" and resolves it numerically. */
 static int http_resolve(const char *address, struct sockaddr_storage *out, socklen_t *length,
                         char *error, size_t error_size)
@@ -420,12 +410,13 @@ int http_server_start(struct http_server **out, const struct logic_context *logi
     }
     /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
     server->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_log, NULL,
-        MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)threads,
-        MHD_OPTION_NOTIFY_COMPLETED, http_completed, server, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned int)HTTP_CONNECTION_TIMEOUT_SECONDS, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        http_edge_connection_memory(logic->config), MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned int)logic->config->http_max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_edge_log,
+        server->edge, MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned int)threads, MHD_OPTION_NOTIFY_COMPLETED, http_completed, server,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_SECONDS,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, http_edge_connection_memory(logic->config),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)logic->config->http_max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)logic->config->http_max_connections_per_ip, MHD_OPTION_NOTIFY_CONNECTION,
         http_edge_notify_connection, server->edge, MHD_OPTION_URI_LOG_CALLBACK, http_edge_uri_log,
         server->edge, MHD_OPTION_END);

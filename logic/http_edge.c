@@ -20,6 +20,9 @@
 
 #define HTTP_EDGE_REAP_INTERVAL_MS 250
 #define HTTP_EDGE_MAX_TOKENS       64 /* httpServer.pushTokens entries; more is a config error */
+#define HTTP_EDGE_LOG_PER_SECOND                                                                   \
+    10 /* libmicrohttpd messages logged per second, the rest counted                               \
+        */
 
 /* One open connection (libmicrohttpd's socket context). */
 struct http_edge_connection {
@@ -45,6 +48,11 @@ struct http_edge {
     struct http_edge_connection *connections;
     bool stopping;
     pthread_t reaper;
+
+    pthread_mutex_t log_lock; /* the three below */
+    int64_t log_second;       /* monotonic second of the current window */
+    int log_count;            /* messages logged in it */
+    long log_suppressed;      /* messages dropped since the last line */
 };
 
 size_t http_edge_body_limit(const struct logic_config *config)
@@ -117,9 +125,11 @@ int http_edge_create(struct http_edge **out, const struct logic_config *config,
             cursor++;
     }
     pthread_mutex_init(&edge->lock, NULL);
+    pthread_mutex_init(&edge->log_lock, NULL);
     gim_cond_init_monotonic(&edge->wake);
     if (pthread_create(&edge->reaper, NULL, http_edge_reap, edge) != 0) {
         pthread_mutex_destroy(&edge->lock);
+        pthread_mutex_destroy(&edge->log_lock);
         pthread_cond_destroy(&edge->wake);
         free(edge);
         return GIM_ERR_IO;
@@ -143,8 +153,40 @@ void http_edge_destroy(struct http_edge *edge)
         edge->connections = next;
     }
     pthread_mutex_destroy(&edge->lock);
+    pthread_mutex_destroy(&edge->log_lock);
     pthread_cond_destroy(&edge->wake);
     free(edge);
+}
+
+void http_edge_log(void *cls, const char *format, va_list arguments)
+{
+    struct http_edge *edge = cls;
+    int64_t second = gim_monotonic_ms() / 1000;
+    long suppressed = 0;
+    bool log;
+    char line[512];
+
+    pthread_mutex_lock(&edge->log_lock);
+    if (second != edge->log_second) {
+        edge->log_second = second;
+        edge->log_count = 0;
+    }
+    log = edge->log_count < HTTP_EDGE_LOG_PER_SECOND;
+    if (log) {
+        edge->log_count++;
+        suppressed = edge->log_suppressed;
+        edge->log_suppressed = 0;
+    } else {
+        edge->log_suppressed++;
+    }
+    pthread_mutex_unlock(&edge->log_lock);
+    if (!log)
+        return;
+    if (suppressed > 0)
+        gim_log_warn("http: %ld more messages of libmicrohttpd were not logged", suppressed);
+    vsnprintf(line, sizeof(line), format, arguments);
+    line[strcspn(line, "\n")] = '\0';
+    gim_log_warn("http: %s", line);
 }
 
 void http_edge_notify_connection(void *cls, struct MHD_Connection *connection,

@@ -35,6 +35,7 @@
 #define LOGIC_HTTP_EDGE_H
 
 #include <microhttpd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -78,6 +79,14 @@ int http_edge_create(struct http_edge **edge, const struct logic_config *config,
 
 /* Stops the reaper and frees edge; the HTTP daemon must be stopped first. NULL allowed. */
 void http_edge_destroy(struct http_edge *edge);
+
+/*
+ * MHD_OPTION_EXTERNAL_LOGGER callback; cls is the edge. Logs libmicrohttpd's
+ * messages at warning level, at most HTTP_EDGE_LOG_PER_SECOND a second
+ * (a crowd of bad clients would otherwise flood the log); the rest are
+ * counted and reported as one line in the next second that logs.
+ */
+void http_edge_log(void *cls, const char *format, va_list arguments);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the edge. */
 void http_edge_notify_connection(void *cls, struct MHD_Connection *connection,
