@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include "common/clock.h"
@@ -69,6 +70,22 @@ size_t http_edge_connection_memory(const struct logic_config *config)
     /* The request line sits in the read buffer, and every query parameter takes a record of
      * about 56 bytes: 4 x the line holds parameters of 19 bytes and more (a mid is 5-25). */
     return 4 * (size_t)config->http_max_url_bytes + 64 * 1024;
+}
+
+void http_edge_reserve_descriptors(const struct logic_config *config)
+{
+    rlim_t needed = (rlim_t)config->http_max_connections + 1024;
+    struct rlimit limit;
+
+    if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= needed)
+        return;
+    limit.rlim_cur =
+        limit.rlim_max == RLIM_INFINITY || limit.rlim_max >= needed ? needed : limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur < needed)
+        gim_log_warn("http: %llu file descriptors allowed, httpServer.maxConnections %lld needs "
+                     "%llu: raise the hard limit (ulimit -Hn) or lower the setting",
+                     (unsigned long long)limit.rlim_cur, (long long)config->http_max_connections,
+                     (unsigned long long)needed);
 }
 
 static void *http_edge_reap(void *argument)

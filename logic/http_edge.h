@@ -70,6 +70,14 @@ size_t http_edge_body_limit(const struct logic_config *config);
 size_t http_edge_connection_memory(const struct logic_config *config);
 
 /*
+ * Makes room for httpServer.maxConnections descriptors plus 1024 for the
+ * rest of logic (Redis, Kafka, RPC): raises the soft RLIMIT_NOFILE up to
+ * the hard one when needed, and logs a warning when even that is short (a
+ * connection past the descriptors would fail at accept before the limit).
+ */
+void http_edge_reserve_descriptors(const struct logic_config *config);
+
+/*
  * Creates the edge for config (read now; both stay the caller's; metrics may
  * be NULL) and starts its reaper thread. On GIM_OK *edge is the caller's
  * (http_edge_destroy). Returns GIM_OK, GIM_ERR_NO_MEMORY or GIM_ERR_IO.

@@ -135,6 +135,7 @@ int main(int argc, char **argv)
         gim_log_error("rpcServer.addr %s: %s", rpc_url, gim_strerror(status));
         goto stop;
     }
+    http_edge_reserve_descriptors(&config);
     status = http_server_start(&http, &logic, config.http_addr, (int)config.http_threads,
                                http_edge_body_limit(&config), error, sizeof(error));
     if (status != GIM_OK) {
