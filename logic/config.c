@@ -38,10 +38,10 @@ static const struct gim_config_option logic_options[] = {
     ROW("httpServer.requestTimeout", GIM_CONFIG_DURATION, http_request_timeout_ms, "10s", 100,
         3600 * 1000, NULL, NULL,
         "a request must arrive whole within this of the connection's start or previous answer"),
-    ROW("httpServer.maxUrlBytes", GIM_CONFIG_INT, http_max_url_bytes, "1048576", 4096,
+    ROW("httpServer.maxUrlBytes", GIM_CONFIG_INT, http_max_url_bytes, "16384", 4096,
         64 * 1024 * 1024, NULL, NULL,
-        "longest request line (path and query) in bytes (longer: HTTP 414); the default holds "
-        "goim's 10,000 mids or keys"),
+        "longest request line (path and query) in bytes (longer: HTTP 414); 1048576 holds goim's "
+        "10,000 mids or keys, at a cost on every keep-alive request (see README)"),
     ROW("httpServer.pushTokens", GIM_CONFIG_STRING, http_push_tokens, "", 1, 0, NULL,
         "GOIM_PUSH_TOKENS",
         "comma list of bearer tokens required by /goim/push/* and /goim/online/*; empty = open"),

@@ -68,8 +68,12 @@ size_t http_edge_body_limit(const struct logic_config *config)
 size_t http_edge_connection_memory(const struct logic_config *config)
 {
     /* The request line sits in the read buffer, and every query parameter takes a record of
-     * about 56 bytes: 4 x the line holds parameters of 19 bytes and more (a mid is 5-25). */
-    return 4 * (size_t)config->http_max_url_bytes + 64 * 1024;
+     * about 56 bytes: 4 x the line holds parameters of 19 bytes and more (a mid is 5-25).
+     * libmicrohttpd zeroes the whole pool before every request of a keep-alive connection, so
+     * its size is paid on every request and stays resident per connection: 64 KiB at least
+     * (the default, 16 KiB of request line), more only when httpServer.maxUrlBytes asks. */
+    size_t memory = 4 * (size_t)config->http_max_url_bytes;
+    return memory > 64 * 1024 ? memory : 64 * 1024;
 }
 
 void http_edge_reserve_descriptors(const struct logic_config *config)
