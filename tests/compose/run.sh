@@ -35,6 +35,9 @@ kafka_version=$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here
 export KAFKA_IMAGE=goim-c-test/kafka:$kafka_version
 export REDIS_IMAGE=goim-c-test/redis:bookworm
 export GOIM_IMAGE=goim-c:compose-test
+# The cluster under test signs its internal RPC, as production should.
+GOIM_RPC_SECRET=$(head -c 24 /dev/urandom | od -An -tx1 | tr -d " \n")
+export GOIM_RPC_SECRET
 mkdir -p "$work"
 
 started=$SECONDS
