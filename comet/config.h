@@ -49,6 +49,7 @@ struct comet_config {
 
     int64_t handshake_timeout_ms;
     int64_t max_output_bytes; /* per-connection output bound */
+    int64_t write_delay_ms;   /* pushes may wait this long to be written together (0: none) */
 
     int64_t worker_threads; /* 0 = one per core (resolved by comet_config_load) */
 

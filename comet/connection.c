@@ -76,8 +76,23 @@ void connection_set_init(struct connection_set *set, struct event_loop *loop, st
     atomic_init(&set->dropped_pushes, 0);
 }
 
+static void connection_set_release_pending(struct connection_set *set)
+{
+    uint32_t index;
+
+    for (index = 0; index < set->pending_count; index++) {
+        set->pending[index]->output_pending = false;
+        connection_unref(set->pending[index]);
+    }
+    set->pending_count = 0;
+}
+
 void connection_set_destroy(struct connection_set *set)
 {
+    connection_set_release_pending(set);
+    free(set->pending);
+    set->pending = NULL;
+    set->pending_capacity = 0;
     string_map_destroy(&set->keys);
     room_index_destroy(&set->rooms);
 }
@@ -86,6 +101,7 @@ void connection_set_close_all(struct connection_set *set, enum connection_close_
 {
     while (set->live != NULL)
         connection_close_going_away(set->live, reason);
+    connection_set_release_pending(set); /* all closed: nothing left to write */
 }
 
 void connection_set_reap(struct connection_set *set)
@@ -347,24 +363,13 @@ static int connection_flush(struct comet_connection *connection)
     return GIM_OK;
 }
 
-/* Queues buffer after the output already waiting, writing at once when nothing waits. */
-static int connection_enqueue(struct comet_connection *connection, struct gim_shared_buffer *buffer)
+/* Appends buffer (its first offset bytes already written) to the output queue. Returns GIM_OK,
+ * or GIM_ERR_CLOSED after closing the connection (out of memory). */
+static int output_append(struct comet_connection *connection, struct gim_shared_buffer *buffer,
+                         size_t offset)
 {
-    struct output_item *item;
-    size_t offset = 0;
+    struct output_item *item = malloc(sizeof(*item));
 
-    if (connection->output_head == NULL) {
-        struct iovec whole = {buffer->data, buffer->length};
-        ssize_t written = connection->stream->writev(connection, &whole, 1);
-        if (written < 0 && written != GIM_ERR_AGAIN) {
-            connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
-            return GIM_ERR_CLOSED;
-        }
-        if (written == (ssize_t)buffer->length)
-            return GIM_OK;
-        offset = written > 0 ? (size_t)written : 0;
-    }
-    item = malloc(sizeof(*item));
     if (item == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
         return GIM_ERR_CLOSED;
@@ -379,11 +384,66 @@ static int connection_enqueue(struct comet_connection *connection, struct gim_sh
     if (connection->output_head == item)
         connection->output_offset = (uint32_t)offset;
     connection->output_bytes += (uint32_t)(buffer->length - offset);
-    if (!connection->write_armed) {
-        connection->write_armed = true;
-        connection_update_events(connection);
-    }
     return GIM_OK;
+}
+
+/* Writes the queued output now; a failure closes the connection. Returns GIM_OK or
+ * GIM_ERR_CLOSED. */
+static int connection_flush_or_close(struct comet_connection *connection)
+{
+    int status = connection_flush(connection);
+
+    if (status == GIM_OK)
+        return GIM_OK;
+    connection_close(connection, status == GIM_ERR_CLOSED
+                                     ? (enum connection_close_reason)connection->close_reason
+                                     : CONNECTION_CLOSE_WRITE_FAILED);
+    return GIM_ERR_CLOSED;
+}
+
+/* Puts the connection on its set's pending list (once, with a reference). Returns false when the
+ * list cannot grow (out of memory): the caller writes at once instead. */
+static bool connection_mark_pending(struct comet_connection *connection)
+{
+    struct connection_set *set = connection->set;
+
+    if (connection->output_pending)
+        return true;
+    if (set->pending_count == set->pending_capacity) {
+        uint32_t capacity = set->pending_capacity == 0 ? 64 : set->pending_capacity * 2;
+        struct comet_connection **grown = realloc(set->pending, capacity * sizeof(*grown));
+        if (grown == NULL)
+            return false;
+        set->pending = grown;
+        set->pending_capacity = capacity;
+    }
+    if (set->pending_count == 0)
+        set->pending_since_ms = set->loop->now_ms;
+    set->pending[set->pending_count++] = connection;
+    connection->output_pending = true;
+    connection_ref(connection);
+    return true;
+}
+
+int connection_set_flush_pending(struct connection_set *set)
+{
+    int64_t delay = set->comet->config->write_delay_ms;
+    uint32_t index;
+
+    if (set->pending_count == 0)
+        return -1;
+    if (delay > 0 && set->loop->now_ms - set->pending_since_ms < delay)
+        return (int)(set->pending_since_ms + delay - set->loop->now_ms);
+    /* a close during the pass may queue output elsewhere: it joins this pass */
+    for (index = 0; index < set->pending_count; index++) {
+        struct comet_connection *connection = set->pending[index];
+        connection->output_pending = false;
+        if (connection->state != CONNECTION_CLOSED)
+            connection_flush_or_close(connection);
+        connection_unref(connection);
+    }
+    set->pending_count = 0;
+    return -1;
 }
 
 static bool output_fits(const struct comet_connection *connection, size_t length)
@@ -395,6 +455,7 @@ static bool output_fits(const struct comet_connection *connection, size_t length
 int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer)
 {
     struct connection_set *set = connection->set;
+    bool was_empty = connection->output_head == NULL;
 
     if (connection->state == CONNECTION_CLOSED)
         return GIM_ERR_CLOSED;
@@ -407,7 +468,11 @@ int connection_push(struct comet_connection *connection, struct gim_shared_buffe
                       connection->key ? connection->key : "", connection->output_bytes);
         return GIM_ERR_TOO_LARGE;
     }
-    if (connection_enqueue(connection, buffer) != GIM_OK)
+    if (output_append(connection, buffer, 0) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    /* A queue that was not empty is pending already or waits for EPOLLOUT. */
+    if (was_empty && !connection_mark_pending(connection) &&
+        connection_flush_or_close(connection) != GIM_OK)
         return GIM_ERR_CLOSED;
     gim_counter_increment(&set->counters.pushes_delivered);
     return GIM_OK;
@@ -423,7 +488,30 @@ int connection_reply(struct comet_connection *connection, struct gim_shared_buff
         connection_close(connection, CONNECTION_CLOSE_OUTPUT_FULL);
         return GIM_ERR_CLOSED;
     }
-    return connection_enqueue(connection, buffer);
+    if (connection->output_head == NULL) {
+        /* nothing waits: one write, no queue node if the socket takes it all */
+        struct iovec whole = {buffer->data, buffer->length};
+        ssize_t written = connection->stream->writev(connection, &whole, 1);
+        if (written < 0 && written != GIM_ERR_AGAIN) {
+            connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
+            return GIM_ERR_CLOSED;
+        }
+        if (written == (ssize_t)buffer->length)
+            return GIM_OK;
+        if (output_append(connection, buffer, written > 0 ? (size_t)written : 0) != GIM_OK)
+            return GIM_ERR_CLOSED;
+        if (!connection->write_armed) {
+            connection->write_armed = true;
+            connection_update_events(connection);
+        }
+        return GIM_OK;
+    }
+    if (output_append(connection, buffer, 0) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    /* pending pushes go out with the reply now; behind a full socket it waits for EPOLLOUT */
+    if (connection->output_pending)
+        return connection_flush_or_close(connection);
+    return GIM_OK;
 }
 
 /* ---- input -------------------------------------------------------------------- */

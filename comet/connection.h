@@ -17,9 +17,15 @@
  * message is kept, in a heap buffer sized to it (connection_keep_input) and
  * freed as soon as it is consumed, so an idle connection holds no input memory.
  * Output: a queue of references to shared immutable buffers written with
- * writev. A write is tried at once when the queue is empty (no queue node is
- * allocated if the socket takes everything); EPOLLOUT is armed only while a
- * write would block. protocol.maxOutputBytes bounds the bytes queued:
+ * writev. A server push is queued and its connection marked pending (once, in
+ * the set's pending list); the loop's flush pass (connection_set_flush_pending,
+ * before the loop sleeps) writes each pending connection's whole queue with one
+ * writev, so the pushes that reach a connection in one loop iteration share one
+ * write. protocol.writeDelay > 0 holds the pass until the oldest pending output
+ * is that old (one deadline per loop). A reply is written at once, behind any
+ * pending pushes of its connection (no queue node is allocated if the socket
+ * takes everything); EPOLLOUT is armed only while a write would block.
+ * protocol.maxOutputBytes bounds the bytes queued, pending ones included:
  *   - a server push that does not fit is dropped and counted (the client
  *     is slow; the connection stays up and later pushes may fit again);
  *   - a reply to the client's own message that does not fit closes the
@@ -131,6 +137,7 @@ struct comet_connection {
     bool reading;            /* EPOLLIN registered */
     bool stream_wants_write; /* TLS: a read needs the socket writable (keep EPOLLOUT) */
     bool close_after_flush;  /* close once the queued output is written */
+    bool output_pending;     /* in the set's pending list (holds a reference) */
     const struct stream_ops *stream;
     struct ssl_st *tls;  /* TLS session (WSS), else NULL */
     void *framing_state; /* the framing's own per-connection state, or NULL */
@@ -165,6 +172,12 @@ struct connection_set {
      * older connection with it (connection_set_apply_claim); NULL with one loop */
     void (*key_claimed)(void *context, const char *key, uint64_t sequence);
     void *key_claimed_context;
+    /* connections with pushes queued for the next flush pass, each once and referenced; at
+     * most one entry per connection of the loop, so bounded by them (the array keeps its
+     * largest size) */
+    struct comet_connection **pending;
+    uint32_t pending_count, pending_capacity;
+    int64_t pending_since_ms;            /* loop clock when the first of them became pending */
     atomic_long authenticated;           /* read by other threads */
     atomic_ullong dropped_pushes;        /* pushes refused by a full connection output */
     struct comet_loop_counters counters; /* this thread's events, summed at scrape time */
@@ -178,6 +191,16 @@ void connection_set_destroy(struct connection_set *set);
 
 /* Closes every connection of the set (going_away first), e.g. the loop stops. */
 void connection_set_close_all(struct connection_set *set, enum connection_close_reason reason);
+
+/*
+ * The flush pass, called before the loop waits: writes the queued output of
+ * every pending connection, each with one writev (the rest waits for EPOLLOUT
+ * when the socket is full; a failed write closes the connection), and drops
+ * the pending list's references. With protocol.writeDelay > 0 it writes only
+ * once the oldest pending output has waited that long. Returns the ms until
+ * the pass wants to run again, or -1 when nothing is pending.
+ */
+int connection_set_flush_pending(struct connection_set *set);
 
 /* Safe point of the loop: releases the connections closed meanwhile. */
 void connection_set_reap(struct connection_set *set);
@@ -234,16 +257,19 @@ void connection_update_accepts(struct comet_connection *connection, const int32_
 bool connection_watches(const struct comet_connection *connection, int32_t operation);
 
 /*
- * Queues a server push, already encoded for this connection's wire. Takes its
- * own reference to buffer. Returns GIM_OK, GIM_ERR_TOO_LARGE when dropped at
- * the output bound, GIM_ERR_CLOSED if the connection is closed.
+ * Queues a server push, already encoded for this connection's wire, for the
+ * loop's next flush pass (connection_set_flush_pending). Takes its own
+ * reference to buffer. Returns GIM_OK, GIM_ERR_TOO_LARGE when dropped at the
+ * output bound, GIM_ERR_CLOSED if the connection is closed.
  */
 int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer);
 
 /*
- * Queues bytes already framed for this connection (a reply, a handshake
- * answer, a control frame; same sharing rule). Over the output bound the
- * connection is closed. Returns GIM_OK or GIM_ERR_CLOSED.
+ * Writes bytes already framed for this connection (a reply, a handshake
+ * answer, a control frame; same sharing rule) at once, together with the
+ * pushes pending on it (they go first); what the socket does not take waits
+ * for EPOLLOUT. Over the output bound the connection is closed. Returns
+ * GIM_OK or GIM_ERR_CLOSED.
  */
 int connection_reply(struct comet_connection *connection, struct gim_shared_buffer *buffer);
 

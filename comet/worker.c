@@ -220,7 +220,7 @@ static void worker_timer_expired(struct timer_entry *entry, void *context)
 static int worker_before_wait(void *context)
 {
     struct comet_worker *worker = context;
-    int timeout = comet_listeners_resume(&worker->listeners, worker->loop);
+    int timeout = comet_listeners_resume(&worker->listeners, worker->loop), flush_wait;
 
     if (worker->paced != NULL) {
         int pacer_wait = pacer_run(worker, worker->loop->now_ms);
@@ -232,6 +232,10 @@ static int worker_before_wait(void *context)
         if (drain_wait >= 0 && (timeout < 0 || drain_wait < timeout))
             timeout = drain_wait;
     }
+    /* last: the pushes queued by this iteration, the pacer and the drain share one write */
+    flush_wait = connection_set_flush_pending(&worker->connections);
+    if (flush_wait >= 0 && (timeout < 0 || flush_wait < timeout))
+        timeout = flush_wait;
     return timeout;
 }
 
