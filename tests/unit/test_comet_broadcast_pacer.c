@@ -179,12 +179,15 @@ static struct push_job *broadcast_job(struct harness *harness, int32_t operation
 }
 
 /*
- * Reads what every client's peer has received since the last call, checks that it is
- * whole copies of the push in the client's encoding, and returns how many pushes arrived.
+ * Runs the loop's flush pass (as before it sleeps), then reads what every client's peer has
+ * received since the last call, checks that it is whole copies of the push in the client's
+ * encoding, and returns how many pushes arrived.
  */
 static int collect(struct harness *harness)
 {
     int index, arrived = 0;
+
+    connection_set_flush_pending(&harness->worker->connections);
 
     for (index = 0; index < harness->client_count; index++) {
         struct client *client = &harness->clients[index];

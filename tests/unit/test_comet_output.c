@@ -1,0 +1,363 @@
+/*
+ * test_comet_output.c: unit tests of a connection's output (comet/connection.c):
+ * pushes queued on their connection and written by the loop's flush pass
+ * (connection_set_flush_pending), protocol.writeDelay, replies behind pending
+ * pushes, and the output bound at queue time.
+ *
+ * The loop is made by worker_create (its one listener binds an ephemeral port
+ * on 127.0.0.1 and is never used); every client is one end of a socketpair
+ * accepted by connection_accept on a goim route (TCP, or WebSocket as if
+ * upgraded) and authenticated through connection_authenticate; the test reads
+ * what a client would receive from the other end. Time is only the loop's
+ * now_ms, set by the test: nothing sleeps and nothing reads the clock.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "comet/comet.h"
+#include "comet/connection.h"
+#include "comet/listener.h"
+#include "comet/protocol_goim.h"
+#include "comet/websocket.h"
+#include "comet/worker.h"
+#include "common/frame.h"
+#include "common/shared_buffer.h"
+#include "common/status.h"
+
+#define OPERATION   1000
+#define PUSHES      5
+#define PEER_BUFFER (256 * 1024)
+
+struct harness {
+    struct comet_config config;
+    struct comet comet;
+    struct comet_worker *worker;
+    struct comet_connection *connection;
+    int peer; /* the client's end of the socketpair */
+    bool websocket;
+    struct gim_shared_buffer
+        *pushes[PUSHES]; /* push i's body is "push <i>", in the client's wire */
+};
+
+static struct gim_shared_buffer *encode_push(bool websocket, int operation, const char *body)
+{
+    uint8_t frame[GIM_FRAME_HEADER_SIZE + 64];
+    size_t length;
+
+    if (websocket)
+        return goim_encode_frame(&framing_websocket, 1, operation, 0, (const uint8_t *)body,
+                                 strlen(body));
+    length = gim_frame_encode(frame, sizeof(frame), 1, operation, 0, (const uint8_t *)body,
+                              strlen(body));
+    return length == 0 ? NULL : gim_shared_buffer_copy(frame, length);
+}
+
+/* A loop with one authenticated client on the given wire; write_delay_ms as protocol.writeDelay. */
+static struct harness *harness_new(bool websocket, int64_t write_delay_ms, int64_t max_output)
+{
+    struct harness *harness = calloc(1, sizeof(*harness));
+    struct sockaddr_un peer_address = {.sun_family = AF_UNIX};
+    struct connection_identity identity = {0};
+    int32_t operation = OPERATION;
+    int pair[2], index;
+
+    assert_non_null(harness);
+    harness->config.host = "output-test";
+    harness->config.tcp_bind = "127.0.0.1:0";
+    harness->config.websocket_bind = "";
+    harness->config.handshake_timeout_ms = 60000;
+    harness->config.max_output_bytes = max_output;
+    harness->config.write_delay_ms = write_delay_ms;
+    harness->comet.config = &harness->config;
+    harness->comet.worker_count = 1;
+    ip_counter_init(&harness->comet.client_addresses);
+    comet_online_init(&harness->comet.online);
+    assert_int_equal(worker_create(&harness->worker, &harness->comet, 0), GIM_OK);
+    harness->comet.workers = &harness->worker;
+    harness->websocket = websocket;
+    for (index = 0; index < PUSHES; index++) {
+        char body[32];
+        snprintf(body, sizeof(body), "push %d", index);
+        harness->pushes[index] = encode_push(websocket, OPERATION, body);
+        assert_non_null(harness->pushes[index]);
+    }
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(
+        connection_accept(&harness->worker->connections, pair[0], (struct sockaddr *)&peer_address,
+                          websocket ? &comet_route_goim_websocket : &comet_route_goim_tcp,
+                          websocket ? COMET_TRANSPORT_WEBSOCKET : COMET_TRANSPORT_TCP, false),
+        GIM_OK);
+    harness->connection = harness->worker->connections.live;
+    harness->peer = pair[1];
+    identity.mid = 7;
+    identity.key = "output-key";
+    identity.accepts = &operation;
+    identity.accept_count = 1;
+    assert_int_equal(connection_authenticate(harness->connection, &identity), GIM_OK);
+    return harness;
+}
+
+static void harness_free(struct harness *harness)
+{
+    int index;
+
+    if (harness->connection != NULL) /* "replaced": the one close that does not call logic */
+        connection_close(harness->connection, CONNECTION_CLOSE_REPLACED);
+    close(harness->peer);
+    worker_destroy(harness->worker); /* releases the closed connections */
+    ip_counter_destroy(&harness->comet.client_addresses);
+    comet_online_destroy(&harness->comet.online);
+    for (index = 0; index < PUSHES; index++)
+        gim_shared_buffer_unref(harness->pushes[index]);
+    free(harness);
+}
+
+/* Reads everything the client has received so far into buffer; returns its length. */
+static size_t peer_read_all(struct harness *harness, uint8_t *buffer, size_t size)
+{
+    size_t length = 0;
+
+    for (;;) {
+        ssize_t got = read(harness->peer, buffer + length, size - length);
+        if (got > 0) {
+            length += (size_t)got;
+            assert_true(length < size);
+            continue;
+        }
+        assert_true(got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK));
+        return length;
+    }
+}
+
+/* Asserts that buffer[0..length) is exactly pushes[first..first+count) back to back. */
+static void assert_pushes(const struct harness *harness, const uint8_t *buffer, size_t length,
+                          int first, int count)
+{
+    size_t offset = 0;
+    int index;
+
+    for (index = first; index < first + count; index++) {
+        const struct gim_shared_buffer *push = harness->pushes[index];
+        assert_true(offset + push->length <= length);
+        assert_memory_equal(buffer + offset, push->data, push->length);
+        offset += push->length;
+    }
+    assert_int_equal(offset, length);
+}
+
+static void pushes_queued_before_a_flush_arrive_in_order(bool websocket)
+{
+    struct harness *harness = harness_new(websocket, 0, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+    int index;
+
+    for (index = 0; index < PUSHES; index++)
+        assert_int_equal(connection_push(harness->connection, harness->pushes[index]), GIM_OK);
+    /* queued, not written: the connection is pending once, holding one reference */
+    assert_int_equal(set->pending_count, 1);
+    assert_true(harness->connection->output_pending);
+    assert_int_equal(harness->connection->references, 2);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(set->pending_count, 0);
+    assert_false(harness->connection->output_pending);
+    assert_int_equal(harness->connection->references, 1);
+    assert_null(harness->connection->output_head);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, PUSHES);
+
+    /* the next iteration's push is pending again, and written by the next pass */
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    assert_int_equal(set->pending_count, 1);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    harness_free(harness);
+}
+
+static void test_tcp_pushes_queued_before_a_flush_arrive_in_order(void **state)
+{
+    (void)state;
+    pushes_queued_before_a_flush_arrive_in_order(false);
+}
+
+static void test_websocket_pushes_queued_before_a_flush_arrive_in_order(void **state)
+{
+    (void)state;
+    pushes_queued_before_a_flush_arrive_in_order(true);
+}
+
+static void test_write_delay_holds_output_until_the_oldest_is_due(void **state)
+{
+    struct harness *harness = harness_new(false, 200, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    struct event_loop *loop = harness->worker->loop;
+    static uint8_t buffer[PEER_BUFFER];
+    int64_t start = loop->now_ms;
+
+    (void)state;
+    assert_int_equal(connection_set_flush_pending(set), -1); /* nothing pending: no wish */
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), 200);
+    loop->now_ms = start + 150;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_OK);
+    /* the deadline is the oldest pending output's, not the newest's */
+    assert_int_equal(connection_set_flush_pending(set), 50);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    loop->now_ms = start + 200;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 2);
+
+    /* the loop's wait is bounded by the pass's wish (worker's before-wait hook) */
+    loop->now_ms = start + 1000;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_OK);
+    assert_int_equal(event_loop_run_once(loop, 0), GIM_OK);
+    assert_int_equal(set->pending_count, 1);
+    loop->now_ms = start + 1200;
+    assert_int_equal(event_loop_run_once(loop, 0), GIM_OK);
+    assert_int_equal(set->pending_count, 0);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 2, 1);
+    harness_free(harness);
+}
+
+static void test_reply_takes_pending_pushes_with_it(void **state)
+{
+    struct harness *harness = harness_new(false, 200, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    struct gim_shared_buffer *reply = encode_push(false, 3, "reply");
+    static uint8_t buffer[PEER_BUFFER];
+    size_t length;
+
+    (void)state;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_OK);
+    assert_int_equal(connection_reply(harness->connection, reply), GIM_OK);
+    /* written at once, the pushes first, without waiting for the write delay */
+    length = peer_read_all(harness, buffer, sizeof(buffer));
+    assert_int_equal(length,
+                     harness->pushes[0]->length + harness->pushes[1]->length + reply->length);
+    assert_pushes(harness, buffer, length - reply->length, 0, 2);
+    assert_memory_equal(buffer + length - reply->length, reply->data, reply->length);
+    /* the pass finds nothing left to write and drops its reference */
+    harness->worker->loop->now_ms += 200;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(harness->connection->references, 1);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    gim_shared_buffer_unref(reply);
+    harness_free(harness);
+}
+
+static void test_output_bound_applies_at_queue_time(void **state)
+{
+    struct gim_shared_buffer *probe = encode_push(false, OPERATION, "push 0");
+    /* room for exactly two pushes */
+    struct harness *harness = harness_new(false, 0, (int64_t)probe->length * 2);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+
+    (void)state;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_OK);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_ERR_TOO_LARGE);
+    assert_int_equal(harness->connection->dropped_pushes, 1);
+    assert_int_equal(atomic_load(&set->dropped_pushes), 1);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 2);
+    /* written: the bound has room again, the connection stays */
+    assert_int_equal(connection_push(harness->connection, harness->pushes[3]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 3, 1);
+    assert_int_equal(harness->connection->state, CONNECTION_ACTIVE);
+    gim_shared_buffer_unref(probe);
+    harness_free(harness);
+}
+
+static void test_slow_client_queue_waits_for_epollout_within_the_bound(void **state)
+{
+    struct harness *harness = harness_new(false, 0, 1 << 16);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+    int sent = 0, dropped = 0, index;
+    size_t received = 0, offset;
+    int sndbuf = 4096;
+
+    (void)state;
+    /* a small socket buffer that the client does not read: the pass leaves the rest queued */
+    assert_int_equal(
+        setsockopt(harness->connection->handle.fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf)),
+        0);
+    for (index = 0; index < 20000 && dropped == 0; index++) {
+        int status = connection_push(harness->connection, harness->pushes[index % PUSHES]);
+        if (status == GIM_ERR_TOO_LARGE) {
+            dropped++;
+        } else {
+            assert_int_equal(status, GIM_OK);
+            sent++;
+        }
+        if (index % 64 == 63)
+            connection_set_flush_pending(set);
+    }
+    assert_int_equal(dropped, 1); /* the bound held with the socket full */
+    assert_true(harness->connection->write_armed);
+    assert_true(harness->connection->output_bytes <= harness->config.max_output_bytes);
+    connection_set_flush_pending(set);
+    /* the client reads; EPOLLOUT writes the rest, every accepted push in order */
+    for (;;) {
+        received += peer_read_all(harness, buffer + received, sizeof(buffer) - received);
+        if (harness->connection->output_head == NULL)
+            break;
+        assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
+    }
+    received += peer_read_all(harness, buffer + received, sizeof(buffer) - received);
+    assert_null(harness->connection->output_head);
+    for (offset = 0, index = 0; offset < received; index++) {
+        const struct gim_shared_buffer *push = harness->pushes[index % PUSHES];
+        assert_memory_equal(buffer + offset, push->data, push->length);
+        offset += push->length;
+    }
+    assert_int_equal(offset, received);
+    assert_int_equal(index, sent);
+    harness_free(harness);
+}
+
+static void test_closed_pending_connection_is_released_by_the_pass(void **state)
+{
+    struct harness *harness = harness_new(true, 0, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+
+    (void)state;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    connection_close(harness->connection, CONNECTION_CLOSE_REPLACED);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_ERR_CLOSED);
+    connection_set_reap(set); /* the pending list's reference keeps it */
+    assert_int_equal(harness->connection->references, 1);
+    harness->connection = NULL;
+    assert_int_equal(connection_set_flush_pending(set), -1); /* frees it (ASan checks) */
+    assert_int_equal(set->pending_count, 0);
+    harness_free(harness);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tcp_pushes_queued_before_a_flush_arrive_in_order),
+        cmocka_unit_test(test_websocket_pushes_queued_before_a_flush_arrive_in_order),
+        cmocka_unit_test(test_write_delay_holds_output_until_the_oldest_is_due),
+        cmocka_unit_test(test_reply_takes_pending_pushes_with_it),
+        cmocka_unit_test(test_output_bound_applies_at_queue_time),
+        cmocka_unit_test(test_slow_client_queue_waits_for_epollout_within_the_bound),
+        cmocka_unit_test(test_closed_pending_connection_is_released_by_the_pass),
+    };
+    return cmocka_run_group_tests_name("comet_output", tests, NULL, NULL);
+}
