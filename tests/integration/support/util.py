@@ -1,20 +1,42 @@
 """Small helpers shared by the integration fixtures: bounded waits and ports."""
 
+import random
 import socket
 import time
 
 _handed_out = set()
 
 
+def _ephemeral_range():
+    """The kernel's range for outgoing connections' local ports (ip_local_port_range)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low, high = (int(v) for v in f.read().split())
+            return low, high
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that is free now and not handed out before by this process."""
+    """A TCP port on 127.0.0.1 that is free now and not handed out before by this process.
+
+    Chosen below the kernel's ephemeral range: a port the kernel hands out by itself (bind to 0)
+    may be taken again at once by any outgoing connection on the machine (a daemon's own dial to
+    Redis, Kafka or logic) between this call and the daemon's bind, and the daemon then fails to
+    start with "Address already in use"."""
+    low, _ = _ephemeral_range()
+    first, last = 10000, max(10001, low - 1)
     while True:
+        port = random.randint(first, last)
+        if port in _handed_out:
+            continue
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port not in _handed_out:
-            _handed_out.add(port)
-            return port
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
 
 
 def port_open(port, host="127.0.0.1", timeout=0.5):
