@@ -164,6 +164,20 @@ redisReply *gim_redis_reply(struct gim_redis *redis)
     return redis_counted(redis, reply);
 }
 
+int gim_redis_integer_reply(redisReply *reply, long long *value)
+{
+    int status = GIM_OK;
+
+    if (reply == NULL)
+        return GIM_ERR_UNAVAILABLE;
+    if (reply->type == REDIS_REPLY_INTEGER)
+        *value = reply->integer;
+    else
+        status = GIM_ERR_REMOTE;
+    freeReplyObject(reply);
+    return status;
+}
+
 void gim_redis_close(struct gim_redis *redis)
 {
     if (redis == NULL)

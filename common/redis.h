@@ -48,6 +48,11 @@ redisReply *gim_redis_command_argv(struct gim_redis *redis, int argc, const char
 int gim_redis_append(struct gim_redis *redis, const char *format, ...);
 redisReply *gim_redis_reply(struct gim_redis *redis);
 
+/* Reads an integer reply and frees it (reply may be NULL, as the calls above return for a broken
+ * connection): GIM_OK with *value set, GIM_ERR_UNAVAILABLE for NULL, GIM_ERR_REMOTE for a reply of
+ * any other type (a Redis error); *value is left as it was on failure. */
+int gim_redis_integer_reply(redisReply *reply, long long *value);
+
 struct gim_counter;
 
 /*

@@ -151,17 +151,11 @@ int gim_registry_publish(struct gim_redis *redis, const struct gim_instance *ins
 
 int gim_registry_exists(struct gim_redis *redis, const char *hostname, bool *exists)
 {
-    redisReply *reply = gim_redis_command(redis, "EXISTS " GIM_REGISTRY_KEY_PREFIX "%s", hostname);
-    int status = GIM_OK;
+    long long count = 0;
+    int status = gim_redis_integer_reply(
+        gim_redis_command(redis, "EXISTS " GIM_REGISTRY_KEY_PREFIX "%s", hostname), &count);
 
-    *exists = false;
-    if (reply == NULL)
-        return GIM_ERR_UNAVAILABLE;
-    if (reply->type == REDIS_REPLY_INTEGER)
-        *exists = reply->integer > 0;
-    else
-        status = GIM_ERR_REMOTE;
-    freeReplyObject(reply);
+    *exists = status == GIM_OK && count > 0;
     return status;
 }
 

@@ -2,7 +2,6 @@
 #include "logic/client_auth.h"
 
 #include <errno.h>
-#include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <jwt.h>
@@ -152,31 +151,16 @@ out:
     return status;
 }
 
-/* Takes an integer reply (and frees it): GIM_OK with *value, or the Redis error. */
-static int client_auth_integer(redisReply *reply, long long *value)
-{
-    int status = GIM_OK;
-
-    if (reply == NULL)
-        return GIM_ERR_UNAVAILABLE;
-    if (reply->type == REDIS_REPLY_INTEGER)
-        *value = reply->integer;
-    else
-        status = GIM_ERR_REMOTE;
-    freeReplyObject(reply);
-    return status;
-}
-
 int client_auth_check_key(struct gim_redis *redis, int64_t mid, const char *key, char *error,
                           size_t error_size)
 {
     long long exists = 0;
-    int status = client_auth_integer(gim_redis_command(redis, "EXISTS key_%s", key), &exists);
+    int status = gim_redis_integer_reply(gim_redis_command(redis, "EXISTS key_%s", key), &exists);
 
     if (status != GIM_OK || exists == 0)
         return status;
-    status = client_auth_integer(gim_redis_command(redis, "HEXISTS mid_%" PRId64 " %s", mid, key),
-                                 &exists);
+    status = gim_redis_integer_reply(
+        gim_redis_command(redis, "HEXISTS mid_%" PRId64 " %s", mid, key), &exists);
     if (status == GIM_OK && exists == 0) {
         snprintf(error, error_size, "auth: key \"%s\" is another user's connection", key);
         return GIM_ERR_INVALID;
