@@ -38,7 +38,13 @@ enum gim_rpc_method {
     GIM_RPC_LOGIC_DISCONNECT = 102,   /* DisconnectReq -> DisconnectReply */
     GIM_RPC_LOGIC_HEARTBEAT = 103,    /* HeartbeatReq -> HeartbeatReply */
     GIM_RPC_LOGIC_RENEW_ONLINE = 104, /* OnlineReq -> OnlineReply */
-    GIM_RPC_LOGIC_RECEIVE = 105       /* ReceiveReq -> ReceiveReply */
+    GIM_RPC_LOGIC_RECEIVE = 105,      /* ReceiveReq -> ReceiveReply */
+    /* goim-c's own (proto/dialects.proto): admission of the other dialects' clients */
+    GIM_RPC_LOGIC_GUSHER_AUTH = 106,       /* GusherAuthReq -> GusherAuthReply */
+    GIM_RPC_LOGIC_GUSHER_CONNECT = 107,    /* GusherConnectReq -> GusherConnectReply */
+    GIM_RPC_LOGIC_GUSHER_DISCONNECT = 108, /* GusherSessionReq -> GusherSessionReply */
+    GIM_RPC_LOGIC_GUSHER_HEARTBEAT = 109,  /* GusherSessionReq -> GusherSessionReply */
+    GIM_RPC_LOGIC_GOPUSHER_CONNECT = 110   /* GopusherConnectReq -> GopusherConnectReply */
 };
 
 /* Largest request or reply accepted (bytes); larger messages are refused. */
