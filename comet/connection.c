@@ -37,6 +37,7 @@ static const struct {
     [CONNECTION_CLOSE_OUT_OF_MEMORY] = {"out of memory", COMET_CLOSE_OUT_OF_MEMORY},
     [CONNECTION_CLOSE_BAD_MESSAGE] = {"bad client message", COMET_CLOSE_PROTOCOL},
     [CONNECTION_CLOSE_BAD_UPGRADE] = {"bad websocket upgrade", COMET_CLOSE_PROTOCOL},
+    [CONNECTION_CLOSE_ANSWERED] = {"http request answered", COMET_CLOSE_PEER},
 };
 
 enum comet_close_class connection_close_class(enum connection_close_reason reason)

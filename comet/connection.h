@@ -78,8 +78,9 @@ enum connection_close_reason {
     CONNECTION_CLOSE_OUT_OF_MEMORY,
     CONNECTION_CLOSE_BAD_MESSAGE, /* a malformed or oversized client message */
     CONNECTION_CLOSE_BAD_UPGRADE, /* a refused HTTP upgrade request */
+    CONNECTION_CLOSE_ANSWERED,    /* a plain HTTP request was answered (Connection: close) */
 };
-#define CONNECTION_CLOSE_REASONS 15
+#define CONNECTION_CLOSE_REASONS 16
 
 /*
  * The calls a connection makes upwards, to its framing (the first member of

@@ -23,15 +23,19 @@
 #include "comet/connection.h"
 #include "common/shared_buffer.h"
 
+struct websocket_request;
+
 /* What a framing calls up: the first member of a protocol's table. */
 struct framing_receiver {
     /*
-     * The WebSocket framing routed the connection here on an upgrade
-     * (head[0..head_length): the request head), before answering 101.
-     * Returns GIM_OK, or an error: the upgrade is answered 400 and the
-     * connection closes. May be NULL.
+     * The WebSocket framing routed an upgrade here (request: its head, path, query; valid
+     * only during the call), before answering it. Returns GIM_OK (answered 101 at once),
+     * GIM_ERR_AGAIN (admission decided later: the protocol holds a reference to the
+     * connection and calls websocket_admit or websocket_answer from the loop's thread), or
+     * another error (answered 400, unless the protocol answered with websocket_answer). May
+     * be NULL (admitted at once).
      */
-    int (*open)(struct comet_connection *connection, const char *head, size_t head_length);
+    int (*open)(struct comet_connection *connection, const struct websocket_request *request);
     /*
      * One complete client message (text: a WebSocket text message). Returns
      * GIM_OK, GIM_ERR_CLOSED if the connection closed or is closing, or

@@ -33,12 +33,13 @@ const struct connection_route comet_route_websocket_upgrade = {&framing_websocke
 const struct connection_route comet_route_goim_websocket = {&framing_websocket.hooks,
                                                             &protocol_goim, WIRE_GOIM_WEBSOCKET};
 
-/* The HTTP paths of every WebSocket listener. */
-const struct websocket_path comet_websocket_paths[] = {
-    {"/sub", &comet_route_goim_websocket},
+/* The HTTP routes of every WebSocket listener (the first match wins): path, prefix, query
+ * string allowed, upgrade route, plain request handler. */
+const struct websocket_route comet_websocket_routes[] = {
+    {"/sub", false, false, &comet_route_goim_websocket, NULL},
 };
-const size_t comet_websocket_path_count =
-    sizeof(comet_websocket_paths) / sizeof(comet_websocket_paths[0]);
+const size_t comet_websocket_route_count =
+    sizeof(comet_websocket_routes) / sizeof(comet_websocket_routes[0]);
 
 /* What a listener serves. */
 struct listener_kind {
@@ -244,7 +245,7 @@ int comet_listeners_open(struct comet_listeners *listeners, struct connection_se
 
     listeners->items = NULL;
     listeners->count = 0;
-    websocket_set_paths(comet_websocket_paths, comet_websocket_path_count);
+    websocket_set_routes(comet_websocket_routes, comet_websocket_route_count);
     if (count == 0)
         return GIM_OK; /* a loop driven without listeners (tests/fuzz) */
     listeners->items = calloc(count, sizeof(*listeners->items));

@@ -6,8 +6,9 @@
  * over the loops and no hand-off is needed. The route table in listener.c
  * says, per listener kind, which framing and client protocol its connections
  * take (TCP: goim frames, goim), and per HTTP path of a WebSocket listener
- * which protocol an upgrade gets (/sub: goim). A new protocol is one more
- * row there and one more protocol file.
+ * which protocol an upgrade gets and which handler a plain HTTP request
+ * gets (exact paths or prefixes, comet/websocket.h; /sub: goim). A new
+ * protocol is one more row there and one more protocol file.
  *
  * When accept fails for want of descriptors or memory (EMFILE, ENFILE,
  * ENOBUFS, ENOMEM) the listener stops being watched for
@@ -49,7 +50,7 @@ struct comet_listeners {
 /*
  * Opens a listener on every configured address for set's loop (none when no
  * address is configured: a loop driven by tests or fuzzing). Also installs the
- * WebSocket path table (websocket_set_paths). Returns GIM_OK, GIM_ERR_IO (a
+ * WebSocket route table (websocket_set_routes). Returns GIM_OK, GIM_ERR_IO (a
  * listener cannot bind; logged) or GIM_ERR_NO_MEMORY; on error what opened
  * stays in listeners for comet_listeners_close.
  */
@@ -77,8 +78,8 @@ extern const struct connection_route comet_route_websocket_upgrade;
 /* The route of a WebSocket connection upgraded on /sub (goim protocol). */
 extern const struct connection_route comet_route_goim_websocket;
 
-/* The HTTP paths every WebSocket listener serves (today /sub: goim), and their number. */
-extern const struct websocket_path comet_websocket_paths[];
-extern const size_t comet_websocket_path_count;
+/* The HTTP routes every WebSocket listener serves (/sub: goim), and their number. */
+extern const struct websocket_route comet_websocket_routes[];
+extern const size_t comet_websocket_route_count;
 
 #endif

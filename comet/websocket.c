@@ -2,6 +2,7 @@
  * (see websocket.h). */
 #include "comet/websocket.h"
 
+#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <stdbool.h>
@@ -12,6 +13,7 @@
 
 #include "comet/event_loop.h"
 #include "comet/stream.h"
+#include "common/url_form.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -20,17 +22,23 @@
 #define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + GIM_FRAME_MAX_CLIENT_BODY)
 
 static const char websocket_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-static const char bad_request[] = "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n"
-                                  "Connection: close\r\n\r\n";
 
-/* The paths served (websocket_set_paths): read-only once the loops run. */
-static const struct websocket_path *served_paths;
-static size_t served_path_count;
+/* The routes served (websocket_set_routes): read-only once the loops run. */
+static const struct websocket_route *served_routes;
+static size_t served_route_count;
 
-/* A connection's state after its upgrade. */
+/* Where an upgraded connection is (its session exists from the upgrade's admission on). */
+enum websocket_phase {
+    WEBSOCKET_WAITING, /* the protocol's open answered "later": no 101 yet, nothing read */
+    WEBSOCKET_OPEN     /* 101 sent: messages */
+};
+
+/* A connection's state after its upgrade was routed. */
 struct websocket_session {
-    wslay_event_context_ptr context; /* only while needed (websocket_pump), else NULL */
-    const uint8_t *feed;             /* the frame wslay is reading (websocket_feed_frame) */
+    uint8_t phase;                      /* enum websocket_phase */
+    char accept[WEBSOCKET_ACCEPT_SIZE]; /* WEBSOCKET_WAITING: the 101's Sec-WebSocket-Accept */
+    wslay_event_context_ptr context;    /* only while needed (websocket_pump), else NULL */
+    const uint8_t *feed;                /* the frame wslay is reading (websocket_feed_frame) */
     size_t feed_length, feed_offset;
     bool in_fragmented_message; /* a text/binary frame without FIN was fed, its end not yet */
     char *cookie; /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
@@ -38,9 +46,12 @@ struct websocket_session {
 
 /* ---- the upgrade request ---------------------------------------------------- */
 
-/* Finds header name (case-insensitive) in the head; returns its trimmed value in out. */
-static bool find_header(const char *head, size_t length, const char *name, char *out,
-                        size_t out_size)
+/*
+ * Finds the n-th (from 0) header name (case-insensitive) in the head; its trimmed value in
+ * out[0..out_size). Returns GIM_OK, GIM_ERR_NOT_FOUND or GIM_ERR_TOO_LARGE.
+ */
+static int find_header_at(const char *head, size_t length, const char *name, int n, char *out,
+                          size_t out_size)
 {
     const char *line = memchr(head, '\n', length), *end = head + length;
     size_t name_length = strlen(name);
@@ -56,6 +67,8 @@ static bool find_header(const char *head, size_t length, const char *name, char 
         if ((size_t)(stop - start) <= name_length || start[name_length] != ':' ||
             strncasecmp(start, name, name_length) != 0)
             continue;
+        if (n-- > 0)
+            continue;
         value = start + name_length + 1;
         while (value < stop && (*value == ' ' || *value == '\t'))
             value++;
@@ -63,12 +76,26 @@ static bool find_header(const char *head, size_t length, const char *name, char 
             stop--;
         value_length = (size_t)(stop - value);
         if (value_length >= out_size)
-            return false;
+            return GIM_ERR_TOO_LARGE;
         memcpy(out, value, value_length);
         out[value_length] = '\0';
-        return true;
+        return GIM_OK;
     }
-    return false;
+    return GIM_ERR_NOT_FOUND;
+}
+
+/* The first header name's trimmed value in out; false if absent or too long. */
+static bool find_header(const char *head, size_t length, const char *name, char *out,
+                        size_t out_size)
+{
+    return find_header_at(head, length, name, 0, out, out_size) == GIM_OK;
+}
+
+/* True if the head has header name at all (even too long to read). */
+static bool has_header(const char *head, size_t length, const char *name)
+{
+    char ignored[1];
+    return find_header_at(head, length, name, 0, ignored, sizeof(ignored)) != GIM_ERR_NOT_FOUND;
 }
 
 /* True if the comma list contains token (case-insensitive, spaces trimmed). */
@@ -91,36 +118,113 @@ static bool list_has_token(const char *list, const char *token)
     return false;
 }
 
-/* The entry of paths whose path the request line "GET <path> HTTP/1.1" names exactly. */
-static const struct websocket_path *
-match_path(const char *head, size_t length, const struct websocket_path *paths, size_t path_count)
+/* The first route of routes whose path matches path[0..length) (with a query string or not). */
+static const struct websocket_route *match_route(const char *path, size_t length, bool has_query,
+                                                 const struct websocket_route *routes, size_t count)
 {
-    static const char version[] = " HTTP/1.1\r\n";
     size_t index;
 
-    if (length < 4 || memcmp(head, "GET ", 4) != 0)
-        return NULL;
-    for (index = 0; index < path_count; index++) {
-        size_t path_length = strlen(paths[index].path);
-        if (length >= 4 + path_length + sizeof(version) - 1 &&
-            memcmp(head + 4, paths[index].path, path_length) == 0 &&
-            memcmp(head + 4 + path_length, version, sizeof(version) - 1) == 0)
-            return &paths[index];
+    for (index = 0; index < count; index++) {
+        const struct websocket_route *route = &routes[index];
+        size_t route_length = strlen(route->path);
+        if (has_query && !route->query)
+            continue;
+        if (route->prefix ? length >= route_length && memcmp(path, route->path, route_length) == 0
+                          : length == route_length && memcmp(path, route->path, length) == 0)
+            return route;
     }
     return NULL;
 }
 
-int websocket_check_upgrade(const char *head, size_t length, const struct websocket_path *paths,
-                            size_t path_count, const struct websocket_path **matched,
+int websocket_parse_request(const char *head, size_t length, const struct websocket_route *routes,
+                            size_t count, struct websocket_request *request)
+{
+    static const char version[] = " HTTP/1.1\r\n";
+    const char *target, *target_end, *question;
+    char value[64], second[64];
+    size_t method_length;
+
+    memset(request, 0, sizeof(*request));
+    request->head = head;
+    request->head_length = length;
+    request->query = request->rest = "";
+    if (length >= 4 && memcmp(head, "GET ", 4) == 0) {
+        method_length = 3;
+    } else if (length >= 5 && memcmp(head, "POST ", 5) == 0) {
+        method_length = 4;
+        request->post = true;
+    } else {
+        return 400;
+    }
+    target = head + method_length + 1;
+    target_end = target;
+    while (target_end < head + length && (unsigned char)*target_end > ' ' && *target_end != 0x7f)
+        target_end++;
+    if (target_end == target || *target != '/' ||
+        (size_t)(head + length - target_end) < sizeof(version) - 1 ||
+        memcmp(target_end, version, sizeof(version) - 1) != 0)
+        return 400;
+    question = memchr(target, '?', (size_t)(target_end - target));
+    request->path = target;
+    request->path_length = (size_t)((question != NULL ? question : target_end) - target);
+    if (question != NULL) {
+        request->query = question + 1;
+        request->query_length = (size_t)(target_end - question - 1);
+    }
+    request->route =
+        match_route(request->path, request->path_length, question != NULL, routes, count);
+    if (request->route == NULL)
+        return 400;
+    if (request->route->prefix) {
+        size_t route_length = strlen(request->route->path);
+        request->rest = request->path + route_length;
+        request->rest_length = request->path_length - route_length;
+    }
+    request->upgrade = has_header(head, length, "Upgrade");
+    if (find_header_at(head, length, "Content-Length", 1, second, sizeof(second)) !=
+        GIM_ERR_NOT_FOUND)
+        return 400; /* two of them: which one frames the body is ambiguous */
+    if (find_header(head, length, "Content-Length", value, sizeof(value))) {
+        char *end;
+        unsigned long long parsed;
+        if (value[0] < '0' || value[0] > '9')
+            return 400;
+        errno = 0;
+        parsed = strtoull(value, &end, 10);
+        if (*end != '\0')
+            return 400;
+        if (errno != 0 || parsed > WEBSOCKET_MAX_REQUEST_BODY)
+            return 413;
+        request->content_length = (size_t)parsed;
+        if (has_header(head, length, "Transfer-Encoding"))
+            return 400; /* both: a smuggling attempt or a broken client */
+    } else if (has_header(head, length, "Transfer-Encoding")) {
+        return 411; /* chunked bodies are not read */
+    } else if (has_header(head, length, "Content-Length")) {
+        return 400; /* present but unreadable (too long a value) */
+    }
+    if (find_header(head, length, "Content-Type", value, sizeof(value))) {
+        char *semicolon = strchr(value, ';');
+        size_t type_length = semicolon != NULL ? (size_t)(semicolon - value) : strlen(value);
+        while (type_length > 0 && (value[type_length - 1] == ' ' || value[type_length - 1] == '\t'))
+            type_length--;
+        request->form_body =
+            type_length == strlen("application/x-www-form-urlencoded") &&
+            strncasecmp(value, "application/x-www-form-urlencoded", type_length) == 0;
+    }
+    return 0;
+}
+
+int websocket_check_upgrade(const struct websocket_request *request,
                             char accept[WEBSOCKET_ACCEPT_SIZE])
 {
     char value[256], key_and_guid[256 + sizeof(websocket_guid)];
     unsigned char digest[SHA_DIGEST_LENGTH];
-    const struct websocket_path *path = match_path(head, length, paths, path_count);
+    const char *head = request->head;
+    size_t length = request->head_length;
 
-    if (path == NULL)
-        return GIM_ERR_INVALID; /* not GET, or not exactly a served path (a query string fails,
-                                   as goim) */
+    if (request->post || request->route == NULL || request->route->upgrade == NULL)
+        return GIM_ERR_INVALID;
     if (!find_header(head, length, "Upgrade", value, sizeof(value)) ||
         strcasecmp(value, "websocket") != 0)
         return GIM_ERR_INVALID;
@@ -135,9 +239,26 @@ int websocket_check_upgrade(const char *head, size_t length, const struct websoc
     snprintf(key_and_guid, sizeof(key_and_guid), "%s%s", value, websocket_guid);
     SHA1((const unsigned char *)key_and_guid, strlen(key_and_guid), digest);
     EVP_EncodeBlock((unsigned char *)accept, digest, SHA_DIGEST_LENGTH); /* 28 chars + NUL */
-    if (matched != NULL)
-        *matched = path;
     return GIM_OK;
+}
+
+int websocket_request_header(const struct websocket_request *request, const char *name, char *out,
+                             size_t size)
+{
+    return find_header_at(request->head, request->head_length, name, 0, out, size);
+}
+
+int websocket_form_value(const struct websocket_request *request, const char *name, char *out,
+                         size_t size)
+{
+    int status = GIM_ERR_NOT_FOUND;
+
+    if (request->form_body && request->body != NULL)
+        status = gim_url_form_value((const char *)request->body, request->content_length, name, out,
+                                    size);
+    if (status == GIM_ERR_NOT_FOUND)
+        status = gim_url_form_value(request->query, request->query_length, name, out, size);
+    return status;
 }
 
 /* ---- output encoding -------------------------------------------------------- */
@@ -428,99 +549,274 @@ static void websocket_pump(struct comet_connection *connection)
     }
 }
 
-/* Answers 400 and closes once it is written; what else the client sent is discarded. */
-static void websocket_reject(struct comet_connection *connection,
-                             enum connection_close_reason reason)
+/* The reason phrase of the HTTP statuses comet answers. */
+static const char *status_text(int status)
 {
-    struct gim_shared_buffer *answer = gim_shared_buffer_copy(bad_request, sizeof(bad_request) - 1);
+    switch (status) {
+    case 101:
+        return "Switching Protocols";
+    case 200:
+        return "OK";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Payload Too Large";
+    case 429:
+        return "Too Many Requests";
+    case 500:
+        return "Internal Server Error";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    default:
+        return "Unknown";
+    }
+}
 
+int websocket_answer(struct comet_connection *connection, int status, const char *content_type,
+                     const char *extra_headers, const void *body, size_t length)
+{
+    struct gim_shared_buffer *answer;
+    char head[512];
+    int head_length;
+
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return GIM_ERR_CLOSED;
     free(connection->input);
     connection->input = NULL;
     connection->input_length = 0;
     /* read what is still there so the close does not turn into a reset that could
-     * overtake the 400 (best effort: one read) */
+     * overtake the answer (best effort: one read) */
     connection->stream->read(connection, connection->set->loop->scratch, LOOP_SCRATCH_SIZE);
+    head_length = snprintf(
+        head, sizeof(head), "HTTP/1.1 %d %s\r\n%s%s%sContent-Length: %zu\r\n", status,
+        status_text(status), content_type != NULL ? "Content-Type: " : "",
+        content_type != NULL ? content_type : "", content_type != NULL ? "\r\n" : "", length);
+    if (head_length < 0 || (size_t)head_length >= sizeof(head)) {
+        connection_close(connection, CONNECTION_CLOSE_BAD_UPGRADE);
+        return GIM_ERR_CLOSED;
+    }
+    if (extra_headers == NULL)
+        extra_headers = "";
+    answer = gim_shared_buffer_new((size_t)head_length + strlen(extra_headers) +
+                                   strlen("Connection: close\r\n\r\n") + length);
     if (answer == NULL) {
-        connection_close(connection, reason);
-        return;
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
+        return GIM_ERR_CLOSED;
+    }
+    {
+        uint8_t *cursor = answer->data;
+        memcpy(cursor, head, (size_t)head_length);
+        cursor += head_length;
+        memcpy(cursor, extra_headers, strlen(extra_headers));
+        cursor += strlen(extra_headers);
+        memcpy(cursor, "Connection: close\r\n\r\n", strlen("Connection: close\r\n\r\n"));
+        cursor += strlen("Connection: close\r\n\r\n");
+        if (length > 0)
+            memcpy(cursor, body, length);
     }
     if (connection_reply(connection, answer) == GIM_OK)
-        connection_close_after_flush(connection, reason);
+        connection_close_after_flush(connection, status < 400 ? CONNECTION_CLOSE_ANSWERED
+                                                 : status == 401 || status == 403 || status == 404
+                                                     ? CONNECTION_CLOSE_AUTH_FAILED
+                                                     : CONNECTION_CLOSE_BAD_UPGRADE);
     gim_shared_buffer_unref(answer);
+    return GIM_OK;
 }
 
-/* Switches the connection to WebSocket messages: answers 101, keeps the request's Cookie header
- * (head[0..head_length)) for the auth and the bytes that came behind the head as input. */
-static void websocket_accept(struct comet_connection *connection, const char *accept,
-                             const char *head, size_t head_length, const uint8_t *early,
-                             size_t early_length)
+/* Answers status with an empty body (a refused request) and closes once it is written. */
+static void websocket_reject(struct comet_connection *connection, int status)
+{
+    websocket_answer(connection, status, NULL, NULL, NULL, 0);
+}
+
+/* Answers 101 and switches the connection to WebSocket messages (session in WEBSOCKET_WAITING,
+ * early input in connection->input). Returns GIM_OK or GIM_ERR_CLOSED. */
+static int websocket_switch(struct comet_connection *connection)
+{
+    struct websocket_session *session = connection->framing_state;
+    struct gim_shared_buffer *answer;
+    char text[160];
+    int length, status;
+
+    length = snprintf(text, sizeof(text),
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                      session->accept);
+    answer = gim_shared_buffer_copy(text, (size_t)length);
+    if (answer == NULL) {
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
+        return GIM_ERR_CLOSED;
+    }
+    session->phase = WEBSOCKET_OPEN;
+    status = connection_reply(connection, answer);
+    gim_shared_buffer_unref(answer);
+    return status;
+}
+
+/* Makes the session of a routed upgrade: keeps the accept value, the request's Cookie header
+ * (head[0..head_length)) for the auth and the bytes that came behind the head as input.
+ * Returns GIM_OK or GIM_ERR_CLOSED (closed for want of memory). */
+static int websocket_session_start(struct comet_connection *connection, const char *accept,
+                                   const char *head, size_t head_length, const uint8_t *early,
+                                   size_t early_length)
 {
     char cookie[WEBSOCKET_MAX_REQUEST_HEAD];
     struct websocket_session *session = calloc(1, sizeof(*session));
-    struct gim_shared_buffer *answer;
-    char text[160];
-    int length;
 
     if (session == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
-        return;
+        return GIM_ERR_CLOSED;
     }
+    session->phase = WEBSOCKET_WAITING;
+    memcpy(session->accept, accept, WEBSOCKET_ACCEPT_SIZE);
     connection->framing_state = session; /* freed with the connection (websocket_release) */
     if (find_header(head, head_length, "Cookie", cookie, sizeof(cookie)) && cookie[0] != '\0' &&
         (session->cookie = strdup(cookie)) == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
-        return;
+        return GIM_ERR_CLOSED;
     }
     if (connection_keep_input(connection, early, early_length, WEBSOCKET_CLIENT_FRAME_MAX) !=
         GIM_OK) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
-        return;
+        return GIM_ERR_CLOSED;
     }
-    length = snprintf(text, sizeof(text),
-                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
-                      accept);
-    answer = gim_shared_buffer_copy(text, (size_t)length);
-    if (answer == NULL) {
-        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
-        return;
-    }
-    if (connection_reply(connection, answer) == GIM_OK)
-        websocket_pump(connection);
-    gim_shared_buffer_unref(answer);
+    return GIM_OK;
 }
 
-/* Collects the request head (bounded) and answers it. */
+int websocket_admit(struct comet_connection *connection, const struct connection_identity *identity)
+{
+    struct websocket_session *session = connection->framing_state;
+
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return GIM_ERR_CLOSED;
+    if (connection->route->framing != &framing_websocket.hooks || session == NULL ||
+        session->phase != WEBSOCKET_WAITING)
+        return GIM_ERR_INVALID;
+    connection->state = CONNECTION_HANDSHAKE;
+    if (websocket_switch(connection) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    if (identity != NULL && connection_authenticate(connection, identity) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    connection_resume_reading(connection);
+    return connection->state == CONNECTION_CLOSED ? GIM_ERR_CLOSED : GIM_OK;
+}
+
+/* A complete upgrade request (head[0..head_length), early[0..early_length) behind it): checks
+ * it and hands it to its protocol's open. */
+static void websocket_upgrade(struct comet_connection *connection,
+                              const struct websocket_request *request, const uint8_t *early,
+                              size_t early_length)
+{
+    char accept[WEBSOCKET_ACCEPT_SIZE];
+    const struct framing_receiver *receiver;
+    int status;
+
+    if (websocket_check_upgrade(request, accept) != GIM_OK) {
+        websocket_reject(connection, 400);
+        return;
+    }
+    connection_set_route(connection, request->route->upgrade);
+    receiver = framing_receiver_of(connection);
+    if (receiver == NULL) {
+        websocket_reject(connection, 400);
+        return;
+    }
+    if (websocket_session_start(connection, accept, request->head, request->head_length, early,
+                                early_length) != GIM_OK)
+        return;
+    status = receiver->open != NULL ? receiver->open(connection, request) : GIM_OK;
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return; /* answered (websocket_answer) or closed by the protocol */
+    if (status == GIM_ERR_AGAIN) {
+        /* admission later: nothing is read meanwhile, the handshake deadline still runs */
+        connection->state = CONNECTION_AUTHENTICATING;
+        connection_set_reading(connection, false);
+        return;
+    }
+    if (status != GIM_OK) {
+        websocket_reject(connection, 400);
+        return;
+    }
+    if (websocket_switch(connection) == GIM_OK)
+        websocket_pump(connection);
+}
+
+/* A complete plain HTTP request (body included): hands it to its route's handler. */
+static void websocket_plain_request(struct comet_connection *connection,
+                                    const struct websocket_request *request)
+{
+    int status;
+
+    if (request->route->request == NULL) {
+        websocket_reject(connection, 400);
+        return;
+    }
+    connection->state = CONNECTION_AUTHENTICATING; /* nothing more is read */
+    connection_set_reading(connection, false);
+    status = request->route->request(connection, request);
+    if (status == GIM_ERR_AGAIN || connection->state == CONNECTION_CLOSED ||
+        connection->close_after_flush)
+        return;
+    websocket_answer(connection, 500, NULL, NULL, NULL, 0); /* the handler did not answer */
+}
+
+/*
+ * Collects the request head (bounded), and for a plain request with a body, the body; routes
+ * and answers it once whole. What is not whole yet waits in connection->input.
+ */
 static void websocket_read_request(struct comet_connection *connection)
 {
     uint8_t *scratch = connection->set->loop->scratch;
-    size_t held = connection->input_length;
+    size_t held = connection->input_length, head_length = 0, want;
     const uint8_t *end = NULL;
-    char accept[WEBSOCKET_ACCEPT_SIZE];
-    const struct websocket_path *path = NULL;
-    const struct framing_receiver *receiver;
+    struct websocket_request request;
     uint8_t *kept;
 
     if (held > 0)
         memcpy(scratch, connection->input, held);
-    /* one byte more than the bound, so an oversized head is seen as such */
-    while (end == NULL && held <= WEBSOCKET_MAX_REQUEST_HEAD) {
-        ssize_t received =
-            connection_read(connection, scratch + held, WEBSOCKET_MAX_REQUEST_HEAD + 1 - held);
+    for (;;) {
+        ssize_t received;
+        if (head_length == 0 && held > 0 && (end = memmem(scratch, held, "\r\n\r\n", 4)) != NULL) {
+            int answer;
+            head_length = (size_t)(end - scratch) + 4;
+            answer = websocket_parse_request((const char *)scratch, head_length, served_routes,
+                                             served_route_count, &request);
+            if (answer != 0) {
+                websocket_reject(connection, answer);
+                return;
+            }
+        }
+        if (head_length == 0 && held > WEBSOCKET_MAX_REQUEST_HEAD) {
+            websocket_reject(connection, 400);
+            return;
+        }
+        /* an upgrade's early bytes are WebSocket frames: read no further than the head bound */
+        want = head_length == 0 || request.upgrade ? WEBSOCKET_MAX_REQUEST_HEAD + 1
+                                                   : head_length + request.content_length;
+        if (head_length != 0 && (request.upgrade || held >= want))
+            break;
+        received = connection_read(connection, scratch + held, want - held);
         if (received == GIM_ERR_AGAIN)
             break;
         if (received < 0)
             return; /* closed */
         held += (size_t)received;
-        end = memmem(scratch, held, "\r\n\r\n", 4);
     }
-    if (end == NULL && held > 0)
-        end = memmem(scratch, held, "\r\n\r\n", 4);
-    if (end == NULL) {
-        if (held > WEBSOCKET_MAX_REQUEST_HEAD) {
-            websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
-            return;
-        }
+    if (head_length == 0 || (!request.upgrade && held < head_length + request.content_length)) {
         if (held == connection->input_length)
             return;
         kept = realloc(connection->input, held);
@@ -533,36 +829,29 @@ static void websocket_read_request(struct comet_connection *connection)
         connection->input_length = (uint16_t)held;
         return;
     }
-    end += 4;
     free(connection->input);
     connection->input = NULL;
     connection->input_length = 0;
-    if (websocket_check_upgrade((const char *)scratch, (size_t)(end - scratch), served_paths,
-                                served_path_count, &path, accept) != GIM_OK) {
-        websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
+    if (request.upgrade) {
+        websocket_upgrade(connection, &request, scratch + head_length, held - head_length);
         return;
     }
-    connection_set_route(connection, path->route);
-    receiver = framing_receiver_of(connection);
-    if (receiver == NULL ||
-        (receiver->open != NULL &&
-         receiver->open(connection, (const char *)scratch, (size_t)(end - scratch)) != GIM_OK)) {
-        if (connection->state != CONNECTION_CLOSED)
-            websocket_reject(connection, CONNECTION_CLOSE_BAD_UPGRADE);
-        return;
-    }
-    websocket_accept(connection, accept, (const char *)scratch, (size_t)(end - scratch), end,
-                     held - (size_t)(end - scratch));
+    request.body = scratch + head_length;
+    websocket_plain_request(connection, &request);
 }
 
 static void websocket_readable(struct comet_connection *connection)
 {
+    const struct websocket_session *session = connection->framing_state;
+
     if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
         return;
-    if (connection->framing_state == NULL)
-        websocket_read_request(connection);
-    else
+    if (session == NULL) {
+        if (connection->state != CONNECTION_AUTHENTICATING) /* a plain request being answered */
+            websocket_read_request(connection);
+    } else if (session->phase == WEBSOCKET_OPEN) {
         websocket_pump(connection);
+    }
 }
 
 static void websocket_release(struct comet_connection *connection)
@@ -600,8 +889,9 @@ void websocket_forget_cookie(struct comet_connection *connection)
 static void websocket_going_away(struct comet_connection *connection)
 {
     struct gim_shared_buffer *close_frame;
+    const struct websocket_session *session = connection->framing_state;
 
-    if (connection->framing_state == NULL)
+    if (session == NULL || session->phase != WEBSOCKET_OPEN)
         return;
     close_frame = websocket_close_frame_new(WSLAY_CODE_GOING_AWAY);
     if (close_frame != NULL) {
@@ -616,10 +906,10 @@ static struct gim_shared_buffer *websocket_framing_message_new(size_t payload_le
     return websocket_message_new(payload_length, text, payload);
 }
 
-void websocket_set_paths(const struct websocket_path *paths, size_t count)
+void websocket_set_routes(const struct websocket_route *routes, size_t count)
 {
-    served_paths = paths;
-    served_path_count = count;
+    served_routes = routes;
+    served_route_count = count;
 }
 
 const struct framing framing_websocket = {

@@ -3,14 +3,22 @@
  *
  * Sits between a connection's byte stream (stream.h: plain or TLS) and the
  * client protocol of the path the upgrade asked for. Two phases:
- *   1. Upgrade: the HTTP request head is collected in connection->input
- *      (at most WEBSOCKET_MAX_REQUEST_HEAD bytes) and checked: GET, a path
- *      served exactly (websocket_set_paths: each path names the route, i.e.
- *      the protocol, its connections take; today /sub, goim), Upgrade:
- *      websocket, Connection containing "upgrade",
- *      Sec-WebSocket-Version: 13, non-empty Sec-WebSocket-Key. Anything else
- *      is answered "400 Bad Request" and the connection closes once that is
- *      written; a good request is answered 101 with Sec-WebSocket-Accept.
+ *   1. Request: the HTTP request head is collected in connection->input
+ *      (at most WEBSOCKET_MAX_REQUEST_HEAD bytes) and routed by its path
+ *      (websocket_set_routes: exact paths such as goim's /sub, prefixes such
+ *      as /ws/ with the rest of the path and the query string left to the
+ *      route). An upgrade (GET, Upgrade: websocket, Connection containing
+ *      "upgrade", Sec-WebSocket-Version: 13, non-empty Sec-WebSocket-Key) on
+ *      a route that takes upgrades goes to its protocol's receiver.open,
+ *      which admits it at once (101 with Sec-WebSocket-Accept), refuses it
+ *      (400, or its own answer through websocket_answer), or answers later
+ *      (GIM_ERR_AGAIN: the connection waits, not reading, under the handshake
+ *      deadline, until websocket_admit or websocket_answer). A plain GET or
+ *      POST on a route with a request handler is read whole (a body of at
+ *      most WEBSOCKET_MAX_REQUEST_BODY bytes by Content-Length: 413 past it,
+ *      411 for chunked) and answered by the handler, now or later, then the
+ *      connection closes. Anything else is answered "400 Bad Request" and
+ *      the connection closes once that is written.
  *   2. Messages: comet finds frame boundaries itself and hands wslay whole
  *      frames, one at a time; wslay parses, unmasks and reassembles them,
  *      answers ping with pong and runs the close handshake. Its event context
@@ -52,10 +60,49 @@
 /* Length of a Sec-WebSocket-Accept value plus its NUL. */
 #define WEBSOCKET_ACCEPT_SIZE 29
 
-/* One HTTP path served on a WebSocket listener and the route its connections take. */
-struct websocket_path {
-    const char *path; /* exactly, e.g. "/sub" (no query string) */
-    const struct connection_route *route;
+/* Largest body of a plain HTTP request on a WebSocket listener (Content-Length; over it: 413). */
+#define WEBSOCKET_MAX_REQUEST_BODY 8192
+
+struct websocket_request;
+
+/*
+ * One route of a WebSocket listener: an HTTP path, matched exactly or as a prefix, the route an
+ * upgrade on it takes (its protocol's receiver.open sees the request) and, optionally, a
+ * handler for plain HTTP requests (GET or POST that is not an upgrade). Tables are static.
+ */
+struct websocket_route {
+    const char *path; /* exactly (e.g. "/sub"), or with prefix the start (e.g. "/ws/") */
+    bool prefix;      /* the path only starts with path; the rest is request->rest */
+    bool query;       /* a query string is allowed (false: "/sub?x" is not this route, as goim) */
+    const struct connection_route *upgrade; /* what an upgrade takes; NULL: no upgrades here */
+    /*
+     * A plain HTTP request on this route (NULL: answered 400 as an upgrade gone wrong). It
+     * answers with websocket_answer now and returns GIM_OK, or takes a reference to the
+     * connection (connection_ref), returns GIM_ERR_AGAIN and answers later from its loop's
+     * thread (connection->state is then CONNECTION_AUTHENTICATING, reading paused, under the
+     * handshake deadline; websocket_answer does nothing on a connection closed meanwhile),
+     * then drops its reference. Another error is answered 500. request is valid only during
+     * the call.
+     */
+    int (*request)(struct comet_connection *connection, const struct websocket_request *request);
+};
+
+/* An HTTP request on a WebSocket listener, as its route sees it (pointers into the head). */
+struct websocket_request {
+    const struct websocket_route *route;
+    const char *head; /* the whole head, request line to blank line */
+    size_t head_length;
+    bool post;    /* POST, else GET */
+    bool upgrade; /* it carries an Upgrade header (checked further by websocket_check_upgrade) */
+    const char *path; /* raw (not decoded), without the query string */
+    size_t path_length;
+    const char *rest; /* path after the route's path ("" for an exact route) */
+    size_t rest_length;
+    const char *query; /* raw, after '?' ("" without one) */
+    size_t query_length;
+    size_t content_length; /* of the body (0 without Content-Length) */
+    const uint8_t *body;   /* plain requests: the body (content_length bytes), else NULL */
+    bool form_body;        /* Content-Type application/x-www-form-urlencoded */
 };
 
 /* The WebSocket framing: connections of a WebSocket listener start with a route naming it and
@@ -63,20 +110,66 @@ struct websocket_path {
 extern const struct framing framing_websocket;
 
 /*
- * Sets the paths served by every WebSocket listener (paths[0..count), static,
- * read-only afterwards). Call before the loops run.
+ * Sets the routes served by every WebSocket listener (routes[0..count), static, read-only
+ * afterwards; the first that matches a path wins). Call before the loops run.
  */
-void websocket_set_paths(const struct websocket_path *paths, size_t count);
+void websocket_set_routes(const struct websocket_route *routes, size_t count);
 
 /*
- * Checks one complete HTTP request head (head[0..length), ending with the
- * blank line) as a WebSocket upgrade for one of paths[0..path_count), sets
- * *matched (if not NULL) to that entry and writes the Sec-WebSocket-Accept
- * value for its key into accept. Returns GIM_OK or GIM_ERR_INVALID.
+ * Parses one complete HTTP request head (head[0..length), ending with the blank line) against
+ * routes[0..count): request line "GET|POST <target> HTTP/1.1", the route of its path, the
+ * query string, Upgrade, Content-Length (one; a second is refused), Transfer-Encoding and
+ * Content-Type. Fills *request (body NULL). Returns 0, or the HTTP status to answer: 400
+ * (malformed, another method, no route, Transfer-Encoding with Content-Length), 411
+ * (Transfer-Encoding without Content-Length: no chunked bodies), 413 (a body over
+ * WEBSOCKET_MAX_REQUEST_BODY).
  */
-int websocket_check_upgrade(const char *head, size_t length, const struct websocket_path *paths,
-                            size_t path_count, const struct websocket_path **matched,
+int websocket_parse_request(const char *head, size_t length, const struct websocket_route *routes,
+                            size_t count, struct websocket_request *request);
+
+/*
+ * Checks a parsed request as a WebSocket upgrade: GET, Upgrade: websocket, Connection
+ * containing "upgrade", Sec-WebSocket-Version: 13, a non-empty Sec-WebSocket-Key, a route that
+ * takes upgrades; writes the Sec-WebSocket-Accept value for its key into accept. Returns GIM_OK
+ * or GIM_ERR_INVALID.
+ */
+int websocket_check_upgrade(const struct websocket_request *request,
                             char accept[WEBSOCKET_ACCEPT_SIZE]);
+
+/*
+ * The trimmed value of header name (case-insensitive; the first one) of request's head, into
+ * out[0..size). Returns GIM_OK, GIM_ERR_NOT_FOUND or GIM_ERR_TOO_LARGE.
+ */
+int websocket_request_header(const struct websocket_request *request, const char *name, char *out,
+                             size_t size);
+
+/*
+ * A form field as Go's FormValue reads it: the urlencoded body first (form_body), then the
+ * query string; decoded into out[0..size). Returns as gim_url_form_value (common/url_form.h).
+ */
+int websocket_form_value(const struct websocket_request *request, const char *name, char *out,
+                         size_t size);
+
+/*
+ * Answers an HTTP request (a plain request, or an upgrade a protocol refuses) with status,
+ * Content-Type content_type (NULL: none), extra header lines (NULL, or each "Name: value\r\n"),
+ * body[0..length), Content-Length and Connection: close, then closes the connection once that
+ * is written; whatever else the client sent is discarded. Loop thread. Returns GIM_OK, or
+ * GIM_ERR_CLOSED when the connection is already closed or answered (nothing is written).
+ */
+int websocket_answer(struct comet_connection *connection, int status, const char *content_type,
+                     const char *extra_headers, const void *body, size_t length);
+
+/*
+ * Admits an upgrade whose protocol's receiver.open returned GIM_ERR_AGAIN (asynchronous
+ * admission): answers 101, then, when identity is not NULL, authenticates the connection with
+ * it (connection_authenticate: rooms, key, heartbeat deadline; after the 101, so no push can
+ * overtake it), then reads the client's messages (those that came early first). Loop thread.
+ * Returns GIM_OK, GIM_ERR_CLOSED (the connection closed meanwhile, or closed now for want of
+ * memory), or GIM_ERR_INVALID (it is not waiting for admission).
+ */
+int websocket_admit(struct comet_connection *connection,
+                    const struct connection_identity *identity);
 
 /*
  * Finds where the client frame at the start of data[0..length) ends (boundaries only; wslay

@@ -278,7 +278,7 @@ static void check_websocket_frames(const uint8_t *data, size_t length)
 static void check_output(bool websocket)
 {
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n";
-    static const char rejected[] = "HTTP/1.1 400 Bad Request\r\n";
+    static const char refused[] = "HTTP/1.1 4"; /* 400, 411 (chunked), 413 (body too large) */
     const uint8_t *head_end;
 
     if (!websocket) {
@@ -291,10 +291,12 @@ static void check_output(bool websocket)
     if (head_end == NULL)
         return; /* cut short */
     head_end += 4;
-    if (output_length >= sizeof(rejected) - 1 &&
-        memcmp(output, rejected, sizeof(rejected) - 1) == 0) {
-        if (head_end != output + output_length)
-            abort(); /* nothing may follow a 400 */
+    if (output_length >= sizeof(refused) - 1 && memcmp(output, refused, sizeof(refused) - 1) == 0) {
+        const uint8_t *length_header =
+            memmem(output, (size_t)(head_end - output), "\r\nContent-Length: ", 18);
+        if (length_header == NULL || strtoul((const char *)length_header + 18, NULL, 10) !=
+                                         output_length - (size_t)(head_end - output))
+            abort(); /* nothing may follow a refusal but its own body */
         return;
     }
     if (output_length < sizeof(switching) - 1 ||

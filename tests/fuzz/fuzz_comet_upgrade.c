@@ -1,8 +1,10 @@
 /*
  * fuzz_comet_upgrade.c: libFuzzer target for comet's WebSocket upgrade check
- * (websocket_check_upgrade in comet/websocket.c, with the paths comet serves), the first thing
- * comet parses from an untrusted WebSocket client. Checks that an accepted head always yields a
- * 28-character accept value and that a rejected one is reported as invalid, never as anything else;
+ * (websocket_parse_request and websocket_check_upgrade in comet/websocket.c, with the routes
+ * comet serves, then the path segment and form helpers of common/url_form.h on what the route
+ * leaves to its protocol), the first thing comet parses from an untrusted WebSocket client.
+ * Checks that an accepted head always yields a 28-character accept value, that the parts found
+ * lie inside the head, and that a refusal is one of the statuses documented, never anything else;
  * the head is passed without a terminator, so reading past it is an ASan report.
  */
 #include <stddef.h>
@@ -13,13 +15,14 @@
 #include "comet/listener.h"
 #include "comet/websocket.h"
 #include "common/status.h"
+#include "common/url_form.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char accept[WEBSOCKET_ACCEPT_SIZE];
-    const struct websocket_path *matched = NULL;
+    char accept[WEBSOCKET_ACCEPT_SIZE], value[64];
+    struct websocket_request request;
     char *head;
     int status;
 
@@ -31,16 +34,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     memcpy(head, data, size);
     memset(accept, 0x5a, sizeof(accept));
-    status = websocket_check_upgrade(head, size, comet_websocket_paths, comet_websocket_path_count,
-                                     &matched, accept);
-    if (status == GIM_OK) {
-        if (memchr(accept, '\0', sizeof(accept)) == NULL || strlen(accept) != 28)
+    status = websocket_parse_request(head, size, comet_websocket_routes,
+                                     comet_websocket_route_count, &request);
+    if (status == 0) {
+        /* the route matched is the one the request line names; the parts lie inside the head */
+        if (request.route == NULL || request.path_length < strlen(request.route->path) ||
+            memcmp(request.path, request.route->path, strlen(request.route->path)) != 0 ||
+            request.content_length > WEBSOCKET_MAX_REQUEST_BODY)
             abort();
-        /* the path matched is the one the request line names */
-        if (matched == NULL || size < 4 + strlen(matched->path) ||
-            memcmp(head + 4, matched->path, strlen(matched->path)) != 0)
+        if (request.query_length > 0 &&
+            (request.query < head || request.query + request.query_length > head + size))
             abort();
-    } else if (status != GIM_ERR_INVALID) {
+        /* the helpers the protocols use on the path and the query string */
+        for (size_t index = 0; index < 4; index++) {
+            int got = gim_url_path_segment(request.rest, request.rest_length, index, value,
+                                           sizeof(value));
+            if (got == GIM_OK && (strlen(value) >= sizeof(value) || strchr(value, '/') != NULL))
+                abort();
+        }
+        status = websocket_form_value(&request, "token", value, sizeof(value));
+        if (status == GIM_OK && strlen(value) >= sizeof(value))
+            abort();
+        if (status != GIM_OK && status != GIM_ERR_NOT_FOUND && status != GIM_ERR_INVALID &&
+            status != GIM_ERR_TOO_LARGE)
+            abort();
+        memset(accept, 0x5a, sizeof(accept));
+        status = websocket_check_upgrade(&request, accept);
+        if (status == GIM_OK) {
+            if (memchr(accept, '\0', sizeof(accept)) == NULL || strlen(accept) != 28 ||
+                !request.upgrade || request.post)
+                abort();
+        } else if (status != GIM_ERR_INVALID) {
+            abort();
+        }
+    } else if (status != 400 && status != 411 && status != 413) {
         abort();
     }
     free(head);
