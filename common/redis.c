@@ -151,6 +151,21 @@ int gim_redis_append(struct gim_redis *redis, const char *format, ...)
     return GIM_OK;
 }
 
+int gim_redis_append_argv(struct gim_redis *redis, int argc, const char **argv,
+                          const size_t *lengths)
+{
+    if (redis_ensure(redis) != GIM_OK) {
+        redis_counted(redis, NULL);
+        return GIM_ERR_UNAVAILABLE;
+    }
+    if (redisAppendCommandArgv(redis->context, argc, argv, lengths) != REDIS_OK) {
+        redis_drop(redis, redis->context->errstr);
+        redis_counted(redis, NULL);
+        return GIM_ERR_UNAVAILABLE;
+    }
+    return GIM_OK;
+}
+
 redisReply *gim_redis_reply(struct gim_redis *redis)
 {
     void *reply = NULL;

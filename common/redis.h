@@ -48,6 +48,10 @@ redisReply *gim_redis_command_argv(struct gim_redis *redis, int argc, const char
 int gim_redis_append(struct gim_redis *redis, const char *format, ...);
 redisReply *gim_redis_reply(struct gim_redis *redis);
 
+/* gim_redis_append with an argument vector (binary-safe; lengths may be NULL for C strings). */
+int gim_redis_append_argv(struct gim_redis *redis, int argc, const char **argv,
+                          const size_t *lengths);
+
 /* Reads an integer reply and frees it (reply may be NULL, as the calls above return for a broken
  * connection): GIM_OK with *value set, GIM_ERR_UNAVAILABLE for NULL, GIM_ERR_REMOTE for a reply of
  * any other type (a Redis error); *value is left as it was on failure. */
