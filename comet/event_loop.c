@@ -185,9 +185,19 @@ void event_loop_destroy(struct event_loop *loop)
     free(loop);
 }
 
-int event_loop_post_bounded(struct event_loop *loop, struct inbox_item *item)
+int event_loop_reserve(struct event_loop *loop)
 {
-    return inbox_post_bounded(&loop->inbox, item, LOOP_MAX_WAITING_JOBS);
+    return inbox_reserve(&loop->inbox, LOOP_MAX_WAITING_JOBS);
+}
+
+void event_loop_unreserve(struct event_loop *loop)
+{
+    inbox_unreserve(&loop->inbox);
+}
+
+void event_loop_post_reserved(struct event_loop *loop, struct inbox_item *item)
+{
+    inbox_post_reserved(&loop->inbox, item);
 }
 
 void event_loop_post(struct event_loop *loop, struct inbox_item *item)

@@ -40,7 +40,7 @@ struct event_loop_hooks {
     void (*stopped)(void *context);
 };
 
-/* Pushes and other items allowed to wait in one inbox when posted bounded. */
+/* Pushes and other items allowed to wait or be reserved in one inbox (event_loop_reserve). */
 #define LOOP_MAX_WAITING_JOBS 4096
 
 /* Read scratch: one per loop; a connection keeps only an unfinished frame. */
@@ -104,8 +104,16 @@ void event_loop_join(struct event_loop *loop);
  */
 void event_loop_destroy(struct event_loop *loop);
 
-/* Posts an item unless LOOP_MAX_WAITING_JOBS already wait: then GIM_ERR_AGAIN. Any thread. */
-int event_loop_post_bounded(struct event_loop *loop, struct inbox_item *item);
+/* Takes a place in the inbox (inbox_reserve) unless LOOP_MAX_WAITING_JOBS items already wait or
+ * are reserved: then GIM_ERR_AGAIN. GIM_OK obliges the caller to event_loop_post_reserved or
+ * event_loop_unreserve once. Any thread. */
+int event_loop_reserve(struct event_loop *loop);
+
+/* Gives back a place taken by event_loop_reserve. Any thread. */
+void event_loop_unreserve(struct event_loop *loop);
+
+/* Posts an item in a place taken by event_loop_reserve; never refuses. Any thread. */
+void event_loop_post_reserved(struct event_loop *loop, struct inbox_item *item);
 
 /* Posts an item that is bounded elsewhere (see inbox.h). Any thread. */
 void event_loop_post(struct event_loop *loop, struct inbox_item *item);

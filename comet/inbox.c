@@ -1,6 +1,7 @@
 /* inbox.c: the loop's inbound queue with an eventfd wake-up (see inbox.h). */
 #include "comet/inbox.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -11,6 +12,7 @@ int inbox_init(struct inbox *inbox)
 {
     inbox->head = inbox->tail = NULL;
     inbox->waiting = 0;
+    inbox->reserved = 0;
     inbox->event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (inbox->event_fd < 0)
         return GIM_ERR_IO;
@@ -35,37 +37,62 @@ static void inbox_wake(struct inbox *inbox)
     }
 }
 
-static int inbox_append(struct inbox *inbox, struct inbox_item *item, size_t limit)
+/* Appends item; the caller holds the lock. Returns true if the list was empty (wake the loop). */
+static bool inbox_append_locked(struct inbox *inbox, struct inbox_item *item)
 {
-    int was_empty;
+    bool was_empty = inbox->head == NULL;
 
     item->next = NULL;
-    pthread_mutex_lock(&inbox->lock);
-    if (inbox->waiting >= limit) {
-        pthread_mutex_unlock(&inbox->lock);
-        return GIM_ERR_AGAIN;
-    }
-    was_empty = inbox->head == NULL;
     if (was_empty)
         inbox->head = item;
     else
         inbox->tail->next = item;
     inbox->tail = item;
     inbox->waiting++;
-    pthread_mutex_unlock(&inbox->lock);
-    if (was_empty)
-        inbox_wake(inbox);
-    return GIM_OK;
+    return was_empty;
 }
 
 void inbox_post(struct inbox *inbox, struct inbox_item *item)
 {
-    inbox_append(inbox, item, SIZE_MAX);
+    bool was_empty;
+
+    pthread_mutex_lock(&inbox->lock);
+    was_empty = inbox_append_locked(inbox, item);
+    pthread_mutex_unlock(&inbox->lock);
+    if (was_empty)
+        inbox_wake(inbox);
 }
 
-int inbox_post_bounded(struct inbox *inbox, struct inbox_item *item, size_t limit)
+int inbox_reserve(struct inbox *inbox, size_t limit)
 {
-    return inbox_append(inbox, item, limit);
+    int status = GIM_OK;
+
+    pthread_mutex_lock(&inbox->lock);
+    if (inbox->waiting + inbox->reserved >= limit)
+        status = GIM_ERR_AGAIN;
+    else
+        inbox->reserved++;
+    pthread_mutex_unlock(&inbox->lock);
+    return status;
+}
+
+void inbox_unreserve(struct inbox *inbox)
+{
+    pthread_mutex_lock(&inbox->lock);
+    inbox->reserved--;
+    pthread_mutex_unlock(&inbox->lock);
+}
+
+void inbox_post_reserved(struct inbox *inbox, struct inbox_item *item)
+{
+    bool was_empty;
+
+    pthread_mutex_lock(&inbox->lock);
+    inbox->reserved--;
+    was_empty = inbox_append_locked(inbox, item);
+    pthread_mutex_unlock(&inbox->lock);
+    if (was_empty)
+        inbox_wake(inbox);
 }
 
 struct inbox_item *inbox_take_all(struct inbox *inbox)

@@ -6,11 +6,15 @@
  * burst of posts costs one wake-up. Items are embedded in the poster's own
  * structures (no allocation here); the loop takes the whole list at once.
  *
- * Bound: inbox_post_bounded refuses an item when `limit` items are already
- * waiting (callers that can answer "busy", such as pushes from the RPC
- * server, use it). inbox_post never refuses: it is for items whose number
- * is already bounded by something else (one auth result per connection in
- * flight, one key claim per authentication).
+ * Bound: inbox_reserve takes a place for one item unless `limit` items are
+ * already waiting or reserved (callers that can answer "busy", such as pushes
+ * from the RPC server, use it); inbox_post_reserved then queues the item in
+ * that place and cannot fail, and inbox_unreserve gives an unused place back.
+ * Reserving first lets a caller that posts one item to several inboxes
+ * refuse before it has queued anywhere (all or none). inbox_post never
+ * refuses: it is for items whose number is already bounded by something else
+ * (one auth result per connection in flight, one key claim per
+ * authentication).
  */
 #ifndef COMET_INBOX_H
 #define COMET_INBOX_H
@@ -30,8 +34,9 @@ struct inbox_item {
 struct inbox {
     pthread_mutex_t lock;
     struct inbox_item *head, *tail;
-    size_t waiting;
-    int event_fd; /* readable when the list is not empty */
+    size_t waiting;  /* items in the list */
+    size_t reserved; /* places taken by inbox_reserve, not yet posted or given back */
+    int event_fd;    /* readable when the list is not empty */
 };
 
 /* Creates the eventfd and an empty list. Returns GIM_OK or GIM_ERR_IO. */
@@ -43,8 +48,17 @@ void inbox_destroy(struct inbox *inbox);
 /* Appends item (still owned by the poster's structure) and wakes the loop if needed. */
 void inbox_post(struct inbox *inbox, struct inbox_item *item);
 
-/* Same, unless `limit` items are already waiting: then returns GIM_ERR_AGAIN and queues nothing. */
-int inbox_post_bounded(struct inbox *inbox, struct inbox_item *item, size_t limit);
+/* Takes a place for one item unless `limit` items are already waiting or reserved: then returns
+ * GIM_ERR_AGAIN and takes nothing. GIM_OK obliges the caller to inbox_post_reserved or
+ * inbox_unreserve exactly once. Any thread. */
+int inbox_reserve(struct inbox *inbox, size_t limit);
+
+/* Gives back a place taken by inbox_reserve (nothing is queued). Any thread. */
+void inbox_unreserve(struct inbox *inbox);
+
+/* Queues item (still owned by the poster's structure) in a place taken by inbox_reserve and wakes
+ * the loop if needed. Never refuses. Any thread. */
+void inbox_post_reserved(struct inbox *inbox, struct inbox_item *item);
 
 /* Loop side: clears the eventfd and returns every queued item in order (NULL if none). */
 struct inbox_item *inbox_take_all(struct inbox *inbox);

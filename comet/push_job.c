@@ -19,6 +19,7 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct 
         return NULL;
     }
     atomic_init(&job->references, 1);
+    atomic_init(&job->state, PUSH_JOB_POSTED);
     latch_init(&job->delivered, loop_count);
     pthread_mutex_init(&job->encode_lock, NULL);
     for (index = 0; index < CONNECTION_WIRES; index++)
@@ -67,6 +68,30 @@ int push_job_deliver(struct push_job *job, struct comet_connection *connection)
     if (buffer == NULL)
         return GIM_ERR_NO_MEMORY;
     return connection_push(connection, buffer);
+}
+
+bool push_job_start(struct push_job *job)
+{
+    int expected = PUSH_JOB_POSTED;
+
+    /* POSTED -> STARTED, or already STARTED by another loop; CANCELLED stays */
+    if (atomic_compare_exchange_strong_explicit(&job->state, &expected, PUSH_JOB_STARTED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return true;
+    return expected == PUSH_JOB_STARTED;
+}
+
+int push_job_wait(struct push_job *job, int64_t timeout_ms)
+{
+    int expected = PUSH_JOB_POSTED;
+
+    if (latch_wait(&job->delivered, timeout_ms))
+        return GIM_OK;
+    /* out of time: cancel unless a loop started it (then every loop will deliver it) */
+    if (atomic_compare_exchange_strong_explicit(&job->state, &expected, PUSH_JOB_CANCELLED,
+                                                memory_order_acq_rel, memory_order_acquire))
+        return GIM_ERR_TIMEOUT;
+    return GIM_OK;
 }
 
 void push_job_ref(struct push_job *job)

@@ -2,8 +2,13 @@
  * push_job.h: one delivery request handed from an RPC worker to every loop (layer 5).
  *
  * The RPC worker wraps the request in a push_job with one inbox item per
- * loop, posts the items, and waits on the latch until each loop has queued
- * the push to its matching connections. The push is encoded lazily, once per
+ * loop, posts the items to every loop or to none (worker_post_push_job), and
+ * waits on the latch until each loop has queued the push to its matching
+ * connections (push_job_wait). What the RPC answers is all or nothing, so
+ * that the caller's retry never delivers twice: the first loop that runs its
+ * item starts the job for every loop (push_job_start), and a wait that runs
+ * out of time cancels the job only if no loop has started it; a cancelled
+ * job's items still run, but deliver nothing. The push is encoded lazily, once per
  * wire (framing and protocol pair, connection_route.wire) present among its
  * targets, by the first loop that meets a target on that wire; every other
  * target on it shares that buffer. The job is reference counted
@@ -41,8 +46,15 @@ struct push_job_item {
     struct push_job *job;
 };
 
+enum push_job_state {
+    PUSH_JOB_POSTED,   /* no loop has started it yet */
+    PUSH_JOB_STARTED,  /* a loop has started it: every loop delivers it */
+    PUSH_JOB_CANCELLED /* the wait ran out first: no loop delivers it */
+};
+
 struct push_job {
     atomic_int references;
+    atomic_int state;       /* enum push_job_state: POSTED, then STARTED or CANCELLED, once */
     struct latch delivered; /* counted down once by each loop */
     enum push_kind kind;
     int32_t operation;
@@ -80,6 +92,22 @@ struct gim_shared_buffer *push_job_encoding(struct push_job *job,
 /* Queues the push to connection (encoded for its route). Returns connection_push's status, or
  * GIM_ERR_NO_MEMORY when the push cannot be encoded for it. Loop thread. */
 int push_job_deliver(struct push_job *job, struct comet_connection *connection);
+
+/*
+ * Loop side, before delivering: returns true if the loop must deliver the job (the first call
+ * moves it from POSTED to STARTED, for every loop), false if the job was cancelled (the loop
+ * only counts down and drops its reference). Any thread.
+ */
+bool push_job_start(struct push_job *job);
+
+/*
+ * RPC worker side, after the items are posted: waits until every loop has run its item, at
+ * most timeout_ms. When the time is up, cancels the job unless a loop has started it. Returns
+ * GIM_OK when every loop has queued the push, or when a loop had started it (the others hold it
+ * in their inboxes and will queue it: answered as done), or GIM_ERR_TIMEOUT when it was
+ * cancelled (no loop queued it and none will: the caller may send it again).
+ */
+int push_job_wait(struct push_job *job, int64_t timeout_ms);
 
 /* Takes one more reference. */
 void push_job_ref(struct push_job *job);

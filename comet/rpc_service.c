@@ -21,29 +21,23 @@ static struct comet_push push_of(const Goim__Protocol__Proto *proto)
 }
 
 /*
- * Posts job to every loop and waits until each has queued it. Consumes the
- * caller's reference to job. Answers reply.
+ * Posts job to every loop or to none and waits until each has queued it, so that the answer is
+ * all or nothing: an error means no loop delivered the push and none will (job's retry delivers
+ * it once). Consumes the caller's reference to job. Answers reply.
  */
 static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage *ok_reply,
                     struct gim_rpc_reply *reply)
 {
-    int index, refused = 0;
-    bool done;
+    int status = worker_post_push_job(comet, job);
 
-    for (index = 0; index < comet->worker_count; index++) {
-        push_job_ref(job);
-        if (worker_post_job(comet->workers[index], &job->items[index].item) != GIM_OK) {
-            refused++;
-            latch_count_down(&job->delivered);
-            push_job_unref(job);
-        }
-    }
-    done = latch_wait(&job->delivered, comet->config->rpc_server_timeout_ms);
+    if (status == GIM_OK)
+        status = push_job_wait(job, comet->config->rpc_server_timeout_ms);
     push_job_unref(job);
-    if (refused > 0)
-        gim_rpc_reply_error(reply, GIM_ERR_AGAIN, "comet busy: push queue full");
-    else if (!done)
-        gim_rpc_reply_error(reply, GIM_ERR_TIMEOUT, "comet loops did not queue the push in time");
+    if (status == GIM_ERR_AGAIN)
+        gim_rpc_reply_error(reply, GIM_ERR_AGAIN, "comet busy: push queue full, nothing queued");
+    else if (status != GIM_OK)
+        gim_rpc_reply_error(reply, GIM_ERR_TIMEOUT,
+                            "comet loops did not start the push in time, cancelled");
     else
         gim_rpc_reply_message(reply, ok_reply);
 }

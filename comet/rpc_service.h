@@ -3,15 +3,18 @@
  *
  * PushMsg, BroadcastRoom and Broadcast hand the request to every loop as a
  * push_job and answer only after every loop has queued it to its connections
- * (bounded by rpcServer.timeout; past it the caller gets an error and may
- * retry: delivery is at least once). A push is encoded once per client wire
- * (protocol and framing) present among its targets, not once per connection.
- * Broadcast's speed paces the delivery (connections per second for this
- * comet, split over the loops, broadcast_pacer.h); it is acknowledged once
- * each loop has taken its snapshot of targets. Rooms answers every room with
- * members on this comet (goim's map of room -> true).
- * A loop whose inbox holds LOOP_MAX_WAITING_JOBS jobs already answers
- * GIM_ERR_AGAIN ("comet busy").
+ * (bounded by rpcServer.timeout). The answer is all or nothing, so that
+ * job's retry of a push answered with an error never delivers it twice: a
+ * loop whose inbox holds LOOP_MAX_WAITING_JOBS items already refuses the push
+ * before any loop has it (GIM_ERR_AGAIN, "comet busy"); a push no loop has
+ * started by the deadline is cancelled on every loop (GIM_ERR_TIMEOUT); a
+ * push one loop has started is delivered by all and answered as done, even
+ * if others have not run it by the deadline (push_job.h). A push is encoded
+ * once per client wire (protocol and framing) present among its targets, not
+ * once per connection. Broadcast's speed paces the delivery (connections per
+ * second for this comet, split over the loops, broadcast_pacer.h); it is
+ * acknowledged once each loop has taken its snapshot of targets. Rooms
+ * answers every room with members on this comet (goim's map of room -> true).
  */
 #ifndef COMET_RPC_SERVICE_H
 #define COMET_RPC_SERVICE_H

@@ -95,16 +95,32 @@ static void worker_push_job_item(struct inbox_item *item, struct event_loop *loo
 {
     struct push_job *job = ((struct push_job_item *)item)->job;
 
-    if (!loop->stopping)
+    if (!loop->stopping && push_job_start(job))
         worker_run_push_job(worker_of(loop), job);
     latch_count_down(&job->delivered);
     push_job_unref(job);
 }
 
-int worker_post_job(struct comet_worker *worker, struct inbox_item *item)
+int worker_post_push_job(struct comet *comet, struct push_job *job)
 {
-    item->run = worker_push_job_item;
-    return event_loop_post_bounded(worker->loop, item);
+    int index, reserved;
+
+    /* a place in every inbox first, so that a full one refuses before anything is queued */
+    for (reserved = 0; reserved < comet->worker_count; reserved++) {
+        if (event_loop_reserve(comet->workers[reserved]->loop) != GIM_OK)
+            break;
+    }
+    if (reserved < comet->worker_count) {
+        for (index = 0; index < reserved; index++)
+            event_loop_unreserve(comet->workers[index]->loop);
+        return GIM_ERR_AGAIN;
+    }
+    for (index = 0; index < comet->worker_count; index++) {
+        job->items[index].item.run = worker_push_job_item;
+        push_job_ref(job);
+        event_loop_post_reserved(comet->workers[index]->loop, &job->items[index].item);
+    }
+    return GIM_OK;
 }
 
 /* ---- key claims --------------------------------------------------------------- */

@@ -8,7 +8,7 @@
  * replacement) and the drain. It gives the loop its hooks (deadlines go to
  * the connections, the safe point reaps them, stop closes everything) and
  * each inbox item its function. Other threads reach it only through
- * worker_post_job, worker_stop, worker_drain and the atomics it exposes.
+ * worker_post_push_job, worker_stop, worker_drain and the atomics it exposes.
  */
 #ifndef COMET_WORKER_H
 #define COMET_WORKER_H
@@ -23,6 +23,7 @@
 
 struct comet;
 struct paced_broadcast;
+struct push_job;
 
 struct comet_worker {
     struct comet *comet;
@@ -76,9 +77,15 @@ void worker_join(struct comet_worker *worker);
  */
 void worker_destroy(struct comet_worker *worker);
 
-/* Posts a push job's item for this worker (job->items[worker->index]); GIM_ERR_AGAIN if
- * LOOP_MAX_WAITING_JOBS already wait. Any thread. */
-int worker_post_job(struct comet_worker *worker, struct inbox_item *item);
+/*
+ * Posts job (made for comet->worker_count loops) to every worker of comet, or to none: a place
+ * is reserved in each loop's inbox first, and if one already holds LOOP_MAX_WAITING_JOBS items
+ * (waiting or reserved) the places taken are given back and nothing is queued anywhere. On GIM_OK
+ * each loop holds one more reference to job and runs job->items[its index] once (push_job_start,
+ * then delivery, then a count-down of job->delivered). Returns GIM_OK or GIM_ERR_AGAIN. Any
+ * thread.
+ */
+int worker_post_push_job(struct comet *comet, struct push_job *job);
 
 /* Sum of authenticated connections over every worker of comet. Any thread. */
 long comet_connection_count(const struct comet *comet);
