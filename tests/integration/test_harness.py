@@ -14,7 +14,7 @@ import threading
 import pytest
 
 from support import goim_client as gc
-from support.util import wait_for
+from support.util import free_port, port_listening, wait_for
 
 
 # ---- codec ------------------------------------------------------------------------
@@ -182,6 +182,19 @@ def test_wait_for_returns_value_and_times_out():
     assert wait_for(lambda: calls.append(1) or len(calls) >= 3, timeout=5, interval=0.01)
     with pytest.raises(AssertionError, match="never"):
         wait_for(lambda: False, timeout=0.1, interval=0.01, message="never")
+
+
+def test_port_listening_sees_listen_state_without_connecting():
+    port = free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", port))
+        assert not port_listening(port)  # bound is not listening
+        s.listen(1)
+        s.setblocking(False)
+        assert port_listening(port)
+        with pytest.raises(BlockingIOError):  # asking made no connection
+            s.accept()
+    assert not port_listening(port)
 
 
 def test_kafka_fixture_creates_topics(kafka_broker, kafka):

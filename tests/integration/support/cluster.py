@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 
 from .goim_client import TcpClient
-from .util import Abort, free_port, port_open, tail, wait_for
+from .util import Abort, free_port, port_listening, tail, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 LSAN_SUPP = os.path.join(os.path.dirname(HERE), "lsan.supp")
@@ -124,11 +124,11 @@ class Daemon:
         def ready():
             if self.proc.poll() is not None:
                 raise Abort("%s exited with code %s during start-up" % (self.name, self.proc.returncode))
-            return all(port_open(p) for p in self.ready_ports) and self.ready_line_seen()
+            return all(port_listening(p) for p in self.ready_ports) and self.ready_line_seen()
 
         try:
             wait_for(ready, timeout, interval=0.05,
-                     message="%s: ports %s open and a '%s ready' log line"
+                     message="%s: ports %s listening and a '%s ready' log line"
                      % (self.name, list(self.ready_ports), self.role))
         except (AssertionError, Abort) as e:
             raise AssertionError("%s\n%s" % (e, self.describe())) from None
