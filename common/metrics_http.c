@@ -3,12 +3,12 @@
 
 #include <microhttpd.h>
 #include <netdb.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
+#include "common/http_log.h"
 #include "common/http_text.h"
 #include "common/listen_address.h"
 #include "common/log.h"
@@ -65,16 +65,6 @@ static enum MHD_Result metrics_http_access(void *cls, struct MHD_Connection *con
     return (enum MHD_Result)gim_metrics_http_answer(connection, server->metrics, method);
 }
 
-static void metrics_http_log(void *cls, const char *format, va_list arguments)
-{
-    char line[512];
-
-    (void)cls;
-    vsnprintf(line, sizeof(line), format, arguments);
-    line[strcspn(line, "\n")] = '\0';
-    gim_log_warn("metrics http: %s", line);
-}
-
 int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics *metrics,
                              const char *address, char *error, size_t error_size)
 {
@@ -98,8 +88,8 @@ int gim_metrics_server_start(struct gim_metrics_server **out, struct gim_metrics
     server->metrics = metrics;
     /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
     server->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, metrics_http_access, server, MHD_OPTION_EXTERNAL_LOGGER,
-        metrics_http_log, NULL, MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
+        flags, 0, NULL, NULL, metrics_http_access, server, MHD_OPTION_EXTERNAL_LOGGER, gim_http_log,
+        (void *)"metrics http", MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned int)METRICS_HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
         (unsigned int)METRICS_HTTP_MAX_CONNECTIONS_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned int)METRICS_HTTP_TIMEOUT_SECONDS, MHD_OPTION_END);

@@ -2,13 +2,13 @@
 #include "logic/gopusher_api.h"
 
 #include <microhttpd.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/http_log.h"
 #include "common/listen_address.h"
 #include "common/log.h"
 #include "common/status.h"
@@ -523,16 +523,6 @@ static void gopusher_completed(void *cls, struct MHD_Connection *connection, voi
     *request_state = NULL;
 }
 
-static void gopusher_log(void *cls, const char *format, va_list arguments)
-{
-    char line[512];
-
-    (void)cls;
-    vsnprintf(line, sizeof(line), format, arguments);
-    line[strcspn(line, "\n")] = '\0';
-    gim_log_warn("gopusher http: %s", line);
-}
-
 int gopusher_api_start(struct gopusher_api **out, const struct logic_context *logic, char *error,
                        size_t error_size)
 {
@@ -558,8 +548,8 @@ int gopusher_api_start(struct gopusher_api **out, const struct logic_context *lo
     api->max_body = (size_t)config->gopusher_max_body;
     /* The logger must be the first option, or early messages go to libmicrohttpd's own. */
     api->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, gopusher_access, api, MHD_OPTION_EXTERNAL_LOGGER, gopusher_log, NULL,
-        MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE,
+        flags, 0, NULL, NULL, gopusher_access, api, MHD_OPTION_EXTERNAL_LOGGER, gim_http_log,
+        (void *)"gopusher http", MHD_OPTION_SOCK_ADDR, &bind_address, MHD_OPTION_THREAD_POOL_SIZE,
         (unsigned int)config->gopusher_threads, MHD_OPTION_NOTIFY_COMPLETED, gopusher_completed,
         NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)GOPUSHER_CONNECTION_TIMEOUT_SECONDS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)GOPUSHER_CONNECTION_MEMORY_LIMIT,

@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 
 #include "common/clock.h"
+#include "common/http_log.h"
 #include "common/log.h"
 #include "common/status.h"
 #include "logic/config.h"
@@ -185,7 +186,6 @@ void http_edge_log(void *cls, const char *format, va_list arguments)
     int64_t second = gim_monotonic_ms() / 1000;
     long suppressed = 0;
     bool log;
-    char line[512];
 
     pthread_mutex_lock(&edge->log_lock);
     if (second != edge->log_second) {
@@ -205,9 +205,7 @@ void http_edge_log(void *cls, const char *format, va_list arguments)
         return;
     if (suppressed > 0)
         gim_log_warn("http: %ld more messages of libmicrohttpd were not logged", suppressed);
-    vsnprintf(line, sizeof(line), format, arguments);
-    line[strcspn(line, "\n")] = '\0';
-    gim_log_warn("http: %s", line);
+    gim_http_log_message("http", format, arguments);
 }
 
 void http_edge_notify_connection(void *cls, struct MHD_Connection *connection,
