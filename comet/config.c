@@ -217,3 +217,30 @@ void comet_config_free(struct comet_config *config)
 {
     gim_config_free(comet_options, COMET_OPTION_ROWS, config);
 }
+
+/* ---- the shared start-up's view of these functions (common/daemon.h) ---- */
+
+static int daemon_load(void *config, int argc, char **argv, struct gim_config_command *command,
+                       char *error, size_t error_size)
+{
+    return comet_config_load(config, argc, argv, command, error, error_size);
+}
+
+static void daemon_dump(const void *config, FILE *out)
+{
+    comet_config_dump(config, out);
+}
+
+static void daemon_free(void *config)
+{
+    comet_config_free(config);
+}
+
+const struct gim_daemon comet_daemon = {
+    .role = "comet",
+    .load = daemon_load,
+    .usage = comet_config_usage,
+    .dump = daemon_dump,
+    .free = daemon_free,
+    .debug_offset = offsetof(struct comet_config, debug),
+};

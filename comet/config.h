@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "common/config.h"
+#include "common/daemon.h"
 
 struct comet_config {
     char *host; /* server id; default gethostname() */
@@ -84,5 +85,8 @@ void comet_config_usage(const char *program, FILE *out);
 
 /* Frees the strings inside config (not config itself). */
 void comet_config_free(struct comet_config *config);
+
+/* The functions above for the shared start-up (common/daemon.h), role "comet". */
+extern const struct gim_daemon comet_daemon;
 
 #endif

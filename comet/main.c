@@ -200,32 +200,6 @@ static int run(struct comet *comet, const struct comet_config *config)
     return status == GIM_OK ? 0 : 1;
 }
 
-/* comet's configuration functions for the shared start-up (common/daemon.h). */
-static int daemon_load(void *config, int argc, char **argv, struct gim_config_command *command,
-                       char *error, size_t error_size)
-{
-    return comet_config_load(config, argc, argv, command, error, error_size);
-}
-
-static void daemon_dump(const void *config, FILE *out)
-{
-    comet_config_dump(config, out);
-}
-
-static void daemon_free(void *config)
-{
-    comet_config_free(config);
-}
-
-static const struct gim_daemon comet_daemon = {
-    .role = "comet",
-    .load = daemon_load,
-    .usage = comet_config_usage,
-    .dump = daemon_dump,
-    .free = daemon_free,
-    .debug_offset = offsetof(struct comet_config, debug),
-};
-
 int main(int argc, char **argv)
 {
     struct comet_config config = {0};
