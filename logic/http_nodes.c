@@ -99,10 +99,10 @@ void http_nodes_weighted(const struct http_request *request, struct http_answer 
 
 void http_nodes_instances(const struct http_request *request, struct http_answer *answer)
 {
-    struct online_snapshot *snapshot;
+    struct logic_online_snapshot *snapshot;
     json_t *list;
     size_t index;
-    int status = online_acquire(request->logic->online, &snapshot);
+    int status = logic_online_acquire(request->logic->online, &snapshot);
 
     if (status != GIM_OK) {
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR,
@@ -110,7 +110,7 @@ void http_nodes_instances(const struct http_request *request, struct http_answer
         return;
     }
     if (snapshot->instance_count == 0) {
-        online_release(request->logic->online, snapshot);
+        logic_online_release(request->logic->online, snapshot);
         answer->data = json_null(); /* goim: a nil slice */
         return;
     }
@@ -124,7 +124,7 @@ void http_nodes_instances(const struct http_request *request, struct http_answer
             list = NULL;
         }
     }
-    online_release(request->logic->online, snapshot);
+    logic_online_release(request->logic->online, snapshot);
     if (list == NULL) {
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
         return;

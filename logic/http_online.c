@@ -15,11 +15,11 @@
 #define HTTP_ONLINE_MAX_ROOM_KEY 1024
 
 /* Takes the view or fills the answer with -500. */
-static struct online_snapshot *http_online_view(const struct http_request *request,
-                                                struct http_answer *answer)
+static struct logic_online_snapshot *http_online_view(const struct http_request *request,
+                                                      struct http_answer *answer)
 {
-    struct online_snapshot *snapshot;
-    int status = online_acquire(request->logic->online, &snapshot);
+    struct logic_online_snapshot *snapshot;
+    int status = logic_online_acquire(request->logic->online, &snapshot);
 
     if (status != GIM_OK)
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR,
@@ -30,8 +30,8 @@ static struct online_snapshot *http_online_view(const struct http_request *reque
 /* Count descending, then room id ascending. */
 static int http_online_top_order(const void *left, const void *right)
 {
-    const struct online_room *a = *(const struct online_room *const *)left;
-    const struct online_room *b = *(const struct online_room *const *)right;
+    const struct logic_online_room *a = *(const struct logic_online_room *const *)left;
+    const struct logic_online_room *b = *(const struct logic_online_room *const *)right;
 
     if (a->count != b->count)
         return a->count > b->count ? -1 : 1;
@@ -40,8 +40,8 @@ static int http_online_top_order(const void *left, const void *right)
 
 void http_online_top(const struct http_request *request, struct http_answer *answer)
 {
-    const struct online_room **matches;
-    struct online_snapshot *snapshot;
+    const struct logic_online_room **matches;
+    struct logic_online_snapshot *snapshot;
     const char *type;
     int32_t limit;
     size_t index, count = 0, type_length;
@@ -64,12 +64,12 @@ void http_online_top(const struct http_request *request, struct http_answer *ans
     if (matches == NULL || list == NULL) {
         free(matches);
         json_decref(list);
-        online_release(request->logic->online, snapshot);
+        logic_online_release(request->logic->online, snapshot);
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
         return;
     }
     for (index = 0; index < snapshot->room_count; index++) {
-        const struct online_room *room = &snapshot->rooms[index];
+        const struct logic_online_room *room = &snapshot->rooms[index];
         if (strncmp(room->room, type, type_length) == 0 && strstr(room->room, "://") != NULL)
             matches[count++] = room;
     }
@@ -80,13 +80,13 @@ void http_online_top(const struct http_request *request, struct http_answer *ans
                                               (json_int_t)matches[index]->count));
     }
     free(matches);
-    online_release(request->logic->online, snapshot);
+    logic_online_release(request->logic->online, snapshot);
     answer->data = list;
 }
 
 void http_online_room(const struct http_request *request, struct http_answer *answer)
 {
-    struct online_snapshot *snapshot;
+    struct logic_online_snapshot *snapshot;
     struct http_values rooms;
     const char *type;
     size_t index;
@@ -109,12 +109,12 @@ void http_online_room(const struct http_request *request, struct http_answer *an
         char room_key[HTTP_ONLINE_MAX_ROOM_KEY];
         int length = snprintf(room_key, sizeof(room_key), "%s://%s", type, rooms.items[index]);
         int64_t count = length >= 0 && (size_t)length < sizeof(room_key)
-                            ? online_room_lookup(snapshot, room_key)
+                            ? logic_online_room_lookup(snapshot, room_key)
                             : 0;
         /* a room name that is not UTF-8 cannot be a JSON key: it is left out */
         json_object_set_new(counts, rooms.items[index], json_integer(count));
     }
-    online_release(request->logic->online, snapshot);
+    logic_online_release(request->logic->online, snapshot);
     http_values_free(&rooms);
     if (counts == NULL) {
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
@@ -125,13 +125,13 @@ void http_online_room(const struct http_request *request, struct http_answer *an
 
 void http_online_total(const struct http_request *request, struct http_answer *answer)
 {
-    struct online_snapshot *snapshot = http_online_view(request, answer);
+    struct logic_online_snapshot *snapshot = http_online_view(request, answer);
 
     if (snapshot == NULL)
         return;
     answer->data = json_pack("{s:I, s:I}", "conn_count", (json_int_t)snapshot->conn_count,
                              "ip_count", (json_int_t)snapshot->ip_count);
-    online_release(request->logic->online, snapshot);
+    logic_online_release(request->logic->online, snapshot);
     if (answer->data == NULL)
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");
 }

@@ -35,15 +35,15 @@ struct logic_online {
     struct balancer *balancer;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    struct online_snapshot *current; /* NULL before the first successful refresh */
-    int last_status;                 /* of the last refresh */
+    struct logic_online_snapshot *current; /* NULL before the first successful refresh */
+    int last_status;                       /* of the last refresh */
     bool started;
     bool stopping;
     int64_t interval_ms;
     pthread_t thread;
 };
 
-static void logic_online_snapshot_free(struct online_snapshot *snapshot)
+static void logic_online_snapshot_free(struct logic_online_snapshot *snapshot)
 {
     size_t index;
 
@@ -75,12 +75,12 @@ int logic_online_create(struct logic_online **out, struct redis_pool *pool,
 
 static int online_room_order(const void *left, const void *right)
 {
-    return strcmp(((const struct online_room *)left)->room,
-                  ((const struct online_room *)right)->room);
+    return strcmp(((const struct logic_online_room *)left)->room,
+                  ((const struct logic_online_room *)right)->room);
 }
 
 /* Moves totals (room -> count) into snapshot->rooms, sorted. */
-static int online_snapshot_rooms(struct online_snapshot *snapshot, json_t *totals)
+static int online_snapshot_rooms(struct logic_online_snapshot *snapshot, json_t *totals)
 {
     const char *room;
     json_t *count;
@@ -93,7 +93,7 @@ static int online_snapshot_rooms(struct online_snapshot *snapshot, json_t *total
         return GIM_ERR_NO_MEMORY;
     json_object_foreach(totals, room, count)
     {
-        struct online_room *slot = &snapshot->rooms[snapshot->room_count];
+        struct logic_online_room *slot = &snapshot->rooms[snapshot->room_count];
         slot->room = strdup(room);
         if (slot->room == NULL)
             return GIM_ERR_NO_MEMORY;
@@ -105,10 +105,10 @@ static int online_snapshot_rooms(struct online_snapshot *snapshot, json_t *total
 }
 
 /* Reads the registry and the ol_ hashes into a new snapshot. */
-static int online_load(struct gim_redis *redis, struct online_snapshot **out)
+static int online_load(struct gim_redis *redis, struct logic_online_snapshot **out)
 {
     struct gim_instance *instances = NULL;
-    struct online_snapshot *snapshot;
+    struct logic_online_snapshot *snapshot;
     json_t *totals;
     size_t count = 0, index, live = 0;
     int64_t now = (int64_t)time(NULL);
@@ -164,7 +164,7 @@ static int online_load(struct gim_redis *redis, struct online_snapshot **out)
 int logic_online_refresh(struct logic_online *online)
 {
     struct gim_redis *redis = redis_pool_acquire(online->pool);
-    struct online_snapshot *snapshot = NULL, *old = NULL;
+    struct logic_online_snapshot *snapshot = NULL, *old = NULL;
     int status;
 
     status = redis == NULL ? GIM_ERR_NO_MEMORY : online_load(redis, &snapshot);
@@ -259,7 +259,7 @@ int logic_online_start(struct logic_online *online, int64_t interval_ms)
     return GIM_OK;
 }
 
-int online_acquire(struct logic_online *online, struct online_snapshot **snapshot)
+int logic_online_acquire(struct logic_online *online, struct logic_online_snapshot **snapshot)
 {
     int status;
 
@@ -276,7 +276,7 @@ int online_acquire(struct logic_online *online, struct online_snapshot **snapsho
     return status;
 }
 
-void online_release(struct logic_online *online, struct online_snapshot *snapshot)
+void logic_online_release(struct logic_online *online, struct logic_online_snapshot *snapshot)
 {
     bool last;
 
@@ -289,13 +289,13 @@ void online_release(struct logic_online *online, struct online_snapshot *snapsho
         logic_online_snapshot_free(snapshot);
 }
 
-int64_t online_room_lookup(const struct online_snapshot *snapshot, const char *room)
+int64_t logic_online_room_lookup(const struct logic_online_snapshot *snapshot, const char *room)
 {
-    struct online_room key = {(char *)room, 0};
-    const struct online_room *found = snapshot->room_count == 0
-                                          ? NULL
-                                          : bsearch(&key, snapshot->rooms, snapshot->room_count,
-                                                    sizeof(*snapshot->rooms), online_room_order);
+    struct logic_online_room key = {(char *)room, 0};
+    const struct logic_online_room *found =
+        snapshot->room_count == 0 ? NULL
+                                  : bsearch(&key, snapshot->rooms, snapshot->room_count,
+                                            sizeof(*snapshot->rooms), online_room_order);
     return found ? found->count : 0;
 }
 

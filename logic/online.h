@@ -26,14 +26,14 @@ struct balancer;
 struct redis_pool;
 
 /* One room of the cluster-wide counts. */
-struct online_room {
+struct logic_online_room {
     char *room; /* "<type>://<room>" */
     int64_t count;
 };
 
 /* The view at one refresh; read-only for holders. */
-struct online_snapshot {
-    struct online_room *rooms; /* sorted by room name */
+struct logic_online_snapshot {
+    struct logic_online_room *rooms; /* sorted by room name */
     size_t room_count;
     int64_t conn_count; /* sum of the live comets' conn_count metadata */
     int64_t ip_count;
@@ -67,17 +67,17 @@ int logic_online_start(struct logic_online *online, int64_t interval_ms);
 
 /*
  * Takes a reference on the current snapshot into *snapshot (release with
- * online_release). Returns GIM_OK, or the status of the last refresh when
+ * logic_online_release). Returns GIM_OK, or the status of the last refresh when
  * it failed (or GIM_ERR_UNAVAILABLE before the first one), with
  * *snapshot NULL.
  */
-int online_acquire(struct logic_online *online, struct online_snapshot **snapshot);
+int logic_online_acquire(struct logic_online *online, struct logic_online_snapshot **snapshot);
 
-/* Drops a reference taken by online_acquire. NULL is allowed. */
-void online_release(struct logic_online *online, struct online_snapshot *snapshot);
+/* Drops a reference taken by logic_online_acquire. NULL is allowed. */
+void logic_online_release(struct logic_online *online, struct logic_online_snapshot *snapshot);
 
 /* Returns the count of room in snapshot (0 if unknown). */
-int64_t online_room_lookup(const struct online_snapshot *snapshot, const char *room);
+int64_t logic_online_room_lookup(const struct logic_online_snapshot *snapshot, const char *room);
 
 /* Stops the refresher thread (if started) and frees online. NULL is allowed. */
 void logic_online_destroy(struct logic_online *online);

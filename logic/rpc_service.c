@@ -169,7 +169,7 @@ static void rpc_heartbeat(const struct logic_context *logic, const uint8_t *requ
 }
 
 /* Builds allRoomCount from the cluster-wide view; entries point into snapshot. */
-static int rpc_all_room_count(const struct online_snapshot *snapshot,
+static int rpc_all_room_count(const struct logic_online_snapshot *snapshot,
                               Goim__Logic__OnlineReply *answer,
                               Goim__Logic__OnlineReply__AllRoomCountEntry **entries,
                               Goim__Logic__OnlineReply__AllRoomCountEntry ***pointers)
@@ -206,7 +206,7 @@ static void rpc_renew_online(const struct logic_context *logic, const uint8_t *r
     Goim__Logic__OnlineReply answer = GOIM__LOGIC__ONLINE_REPLY__INIT;
     Goim__Logic__OnlineReply__AllRoomCountEntry *entries = NULL, **pointers = NULL;
     struct online_room_count *rooms = NULL;
-    struct online_snapshot *snapshot = NULL;
+    struct logic_online_snapshot *snapshot = NULL;
     struct gim_redis *redis;
     size_t index;
     int status;
@@ -241,14 +241,14 @@ static void rpc_renew_online(const struct logic_context *logic, const uint8_t *r
     }
     /* The cluster-wide view may be unavailable (Redis was down at the last refresh): answer empty.
      */
-    online_acquire(logic->online, &snapshot);
+    logic_online_acquire(logic->online, &snapshot);
     if (rpc_all_room_count(snapshot, &answer, &entries, &pointers) != GIM_OK)
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "renew online: out of memory");
     else
         gim_rpc_reply_message(reply, &answer.base);
     gim_log_debug("renew online: server=%s rooms=%zu all=%zu", online->server, online->n_roomcount,
                   answer.n_allroomcount);
-    online_release(logic->online, snapshot);
+    logic_online_release(logic->online, snapshot);
 out:
     free(entries);
     free(pointers);
