@@ -6,12 +6,10 @@ seconds so that job's lanes stay busy and merge what queues behind them."""
 import json
 import queue
 import struct
-import threading
 import time
 
-import pynng
-
 from support import logic_wire
+from support.nng_responder import NngResponder
 
 BROADCAST_ROOM = 3
 
@@ -47,17 +45,13 @@ def broadcast_room_req(data):
     return request
 
 
-class RecordingComet:
+class RecordingComet(NngResponder):
     def __init__(self, redis, hostname, port, delay=0.0):
-        self.url = "tcp://127.0.0.1:%d" % port
         self.rooms = queue.Queue()
         self.delay = delay
         self._redis = redis
         self.hostname = hostname
-        self._sock = pynng.Rep0(listen=self.url, recv_timeout=200)
-        self._stopping = False
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
+        super().__init__(port)
         self.publish()
 
     def publish(self):
@@ -69,27 +63,17 @@ class RecordingComet:
         self._redis.set("goim_comet_" + self.hostname, json.dumps(instance), ex=600)
         self._redis.zadd("goim_comets", {self.hostname: int(time.time())})
 
-    def _serve(self):
-        while not self._stopping:
-            try:
-                request = self._sock.recv()
-            except pynng.Timeout:
-                continue
-            except pynng.NNGException:
-                return
-            method = struct.unpack(">I", request[:4])[0]
-            if method == BROADCAST_ROOM:
-                self.rooms.put(broadcast_room_req(request[4:]))
-                if self.delay:
-                    time.sleep(self.delay)
-            self._sock.send(struct.pack(">i", 0))
+    def answer(self, method, body):
+        if method == BROADCAST_ROOM:
+            self.rooms.put(broadcast_room_req(body))
+            if self.delay:
+                time.sleep(self.delay)
+        return b""
 
     def next_room(self, timeout=30.0):
         return self.rooms.get(timeout=timeout)
 
     def close(self):
-        self._stopping = True
-        self._thread.join(5)
-        self._sock.close()
+        super().close()
         self._redis.delete("goim_comet_" + self.hostname)
         self._redis.zrem("goim_comets", self.hostname)
