@@ -24,7 +24,7 @@ endif
 CFLAGS += $(BASE_CFLAGS) $(VARIANT_CFLAGS)
 LDFLAGS += -pthread $(VARIANT_LDFLAGS)
 LIBS := -lnng -lprotobuf-c -lhiredis -lrdkafka -lmicrohttpd -ljansson -lwslay -lssl -lcrypto -ljwt \
-        -lpcre2-8 -lcrypt -lsqlite3 -lm
+        -lpcre2-8 -lcrypt -lsqlite3 -lcurl -lm
 
 PROTOS := $(wildcard proto/*.proto)
 PROTO_C := $(patsubst proto/%.proto,$(OUT)/gen/%.pb-c.c,$(PROTOS))

@@ -20,6 +20,8 @@
 
 struct comet_worker;
 struct gim_rpc_client;
+struct gopusher_presence;
+struct redis_writer;
 struct ssl_ctx_st;
 
 struct comet {
@@ -32,6 +34,8 @@ struct comet {
     struct ssl_ctx_st *tls_context;     /* WSS (websocket.tlsOpen), else NULL; owned by main */
     struct comet_online online;         /* comet-wide room counts (loops + operations thread) */
     struct comet_counters counters;     /* RPC calls served (metrics.h) */
+    struct redis_writer *redis_writer;  /* Redis writes off the loops (presence); or NULL */
+    struct gopusher_presence *gopusher_presence; /* gopusher's user_tags per app; or NULL */
 };
 
 #endif

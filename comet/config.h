@@ -63,6 +63,12 @@ struct comet_config {
     int64_t
         protocol_renew_interval_ms; /* least time between two logic Heartbeats of a connection */
 
+    /* gopusher clients (/ws/{app_key}/{user_tag} on the WebSocket listener) */
+    int64_t gopusher_connect_timeout_ms; /* admission through logic (its connect hook: 5 s) */
+    int64_t gopusher_ping_interval_ms;   /* WebSocket ping this often */
+    int64_t gopusher_pong_timeout_ms;    /* closed when no pong came this long */
+    int64_t gopusher_max_message_bytes;  /* a client message over this closes */
+
     char *metrics_addr;      /* Prometheus GET /metrics listen address; empty = none */
     int64_t drain_period_ms; /* graceful stop: clients closed spread over it (0 = at once) */
 };

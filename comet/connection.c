@@ -270,7 +270,8 @@ int connection_authenticate(struct comet_connection *connection,
     if (identity->room != NULL && identity->room[0] != '\0' &&
         room_join(&set->rooms, connection, &connection->rooms, identity->room) != GIM_OK)
         goto no_memory;
-    if (string_map_put(&set->keys, connection->key, connection, &previous) != GIM_OK)
+    if (identity->key != NULL &&
+        string_map_put(&set->keys, connection->key, connection, &previous) != GIM_OK)
         goto no_memory;
     connection->state = CONNECTION_ACTIVE;
     connection->renewed_ms = loop->now_ms;
@@ -280,7 +281,7 @@ int connection_authenticate(struct comet_connection *connection,
     ip_counter_add(&comet->client_addresses, connection->address);
     if (previous != NULL && previous != connection)
         connection_close(previous, CONNECTION_CLOSE_REPLACED);
-    if (set->key_claimed != NULL)
+    if (set->key_claimed != NULL && identity->key != NULL)
         set->key_claimed(set->key_claimed_context, connection->key, connection->auth_sequence);
     timer_wheel_arm(&loop->wheel, &connection->deadline, loop->now_ms + connection->heartbeat_ms);
     return GIM_OK;
@@ -596,8 +597,8 @@ void connection_deadline_expired(struct timer_entry *entry)
         (struct comet_connection *)((char *)entry - offsetof(struct comet_connection, deadline));
     bool active = connection->state == CONNECTION_ACTIVE;
 
-    gim_counter_increment(&connection->set->counters.timeouts[active ? COMET_TIMEOUT_HEARTBEAT
-                                                                     : COMET_TIMEOUT_HANDSHAKE]);
+    /* a timeout is counted when it closes the connection (connection_close): a protocol that
+     * pings its clients uses the deadline as its tick */
     if (connection->route->framing->deadline != NULL)
         connection->route->framing->deadline(connection);
     else
@@ -639,6 +640,11 @@ void connection_close(struct comet_connection *connection, enum connection_close
                   connection->key ? connection->key : "-", connection_close_text(reason));
     gim_counter_increment(&set->counters.closed[connection->transport]);
     gim_counter_increment(&set->counters.closes[connection_close_class(reason)]);
+    if (reason == CONNECTION_CLOSE_HANDSHAKE_TIMEOUT ||
+        reason == CONNECTION_CLOSE_HEARTBEAT_TIMEOUT)
+        gim_counter_increment(&set->counters.timeouts[reason == CONNECTION_CLOSE_HEARTBEAT_TIMEOUT
+                                                          ? COMET_TIMEOUT_HEARTBEAT
+                                                          : COMET_TIMEOUT_HANDSHAKE]);
     connection->state = CONNECTION_CLOSED;
     timer_entry_cancel(&connection->deadline);
     event_loop_forget(set->loop, &connection->handle);

@@ -140,8 +140,9 @@ struct comet_connection {
     bool close_after_flush;  /* close once the queued output is written */
     bool output_pending;     /* in the set's pending list (holds a reference) */
     const struct stream_ops *stream;
-    struct ssl_st *tls;  /* TLS session (WSS), else NULL */
-    void *framing_state; /* the framing's own per-connection state, or NULL */
+    struct ssl_st *tls;   /* TLS session (WSS), else NULL */
+    void *framing_state;  /* the framing's own per-connection state, or NULL */
+    void *protocol_state; /* the protocol's own (gopusher's tag...), freed by its closed hook */
     uint16_t input_length;
     uint8_t *input; /* unfinished input, or NULL */
     struct output_item *output_head, *output_tail;
@@ -231,7 +232,7 @@ void connection_set_route(struct comet_connection *connection,
 /* Who is authenticated (connection_authenticate copies what it keeps). */
 struct connection_identity {
     int64_t mid;
-    const char *key; /* NULL is "" */
+    const char *key; /* NULL: "" and not indexed (no push by key, never replaced) */
     const int32_t *accepts;
     size_t accept_count;  /* over CONNECTION_MAX_ACCEPTS: the rest are ignored */
     const char *room;     /* room to join, or NULL / "" for none */

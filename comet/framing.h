@@ -49,6 +49,8 @@ struct framing_receiver {
                    bool was_active);
     /* Its deadline fell due; NULL: closed with a handshake or heartbeat timeout. */
     void (*deadline)(struct comet_connection *connection);
+    /* A WebSocket pong arrived (the answer to websocket_ping); may be NULL. */
+    void (*pong)(struct comet_connection *connection);
 };
 
 struct framing {

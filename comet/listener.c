@@ -16,6 +16,7 @@
 #include "comet/comet.h"
 #include "comet/framing.h"
 #include "comet/protocol_goim.h"
+#include "comet/protocol_gopusher.h"
 #include "comet/websocket.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -24,7 +25,7 @@
 #define ACCEPTS_PER_EVENT 64 /* fairness: the rest are taken on the next iteration */
 
 /* Wires: one per (framing, protocol) pair a push may be encoded for. */
-enum { WIRE_GOIM_STREAM, WIRE_GOIM_WEBSOCKET };
+enum { WIRE_GOIM_STREAM, WIRE_GOIM_WEBSOCKET, WIRE_GOPUSHER_WEBSOCKET };
 
 const struct connection_route comet_route_goim_tcp = {&framing_goim_stream.hooks, &protocol_goim,
                                                       WIRE_GOIM_STREAM};
@@ -33,10 +34,14 @@ const struct connection_route comet_route_websocket_upgrade = {&framing_websocke
 const struct connection_route comet_route_goim_websocket = {&framing_websocket.hooks,
                                                             &protocol_goim, WIRE_GOIM_WEBSOCKET};
 
+const struct connection_route comet_route_gopusher_websocket = {
+    &framing_websocket.hooks, &protocol_gopusher, WIRE_GOPUSHER_WEBSOCKET};
+
 /* The HTTP routes of every WebSocket listener (the first match wins): path, prefix, query
  * string allowed, upgrade route, plain request handler. */
 const struct websocket_route comet_websocket_routes[] = {
     {"/sub", false, false, &comet_route_goim_websocket, NULL},
+    {"/ws/", true, true, &comet_route_gopusher_websocket, NULL}, /* /ws/{app_key}/{user_tag} */
 };
 const size_t comet_websocket_route_count =
     sizeof(comet_websocket_routes) / sizeof(comet_websocket_routes[0]);

@@ -78,7 +78,11 @@ extern const struct connection_route comet_route_websocket_upgrade;
 /* The route of a WebSocket connection upgraded on /sub (goim protocol). */
 extern const struct connection_route comet_route_goim_websocket;
 
-/* The HTTP routes every WebSocket listener serves (/sub: goim), and their number. */
+/* The route of a WebSocket connection upgraded on /ws/{app_key}/{user_tag} (gopusher). */
+extern const struct connection_route comet_route_gopusher_websocket;
+
+/* The HTTP routes every WebSocket listener serves (/sub: goim, /ws/: gopusher), and their number.
+ */
 extern const struct websocket_route comet_websocket_routes[];
 extern const size_t comet_websocket_route_count;
 

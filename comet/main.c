@@ -19,7 +19,9 @@
 #include "comet/config.h"
 #include "comet/worker.h"
 #include "comet/metrics.h"
+#include "comet/gopusher_presence.h"
 #include "comet/operations.h"
+#include "comet/redis_writer.h"
 #include "comet/rpc_service.h"
 #include "comet/stream.h"
 #include "common/clock.h"
@@ -50,6 +52,30 @@ static void stop_loops(struct comet *comet)
         worker_stop(comet->workers[index]);
     for (index = 0; index < comet->worker_count; index++)
         worker_join(comet->workers[index]);
+}
+
+/*
+ * Starts the Redis writer (redis.addr, off the loops) and gopusher's presence table, which it
+ * refreshes every GOPUSHER_PRESENCE_REFRESH_MS. Returns GIM_OK or an error.
+ */
+static int start_redis_writer(struct comet *comet, const struct comet_config *config)
+{
+    struct redis_writer_options options = {0};
+    int status = gopusher_presence_create(&comet->gopusher_presence, config->host);
+
+    if (status != GIM_OK)
+        return status;
+    options.address = config->redis_addr;
+    options.password = config->redis_auth;
+    options.timeout_ms = (int)config->redis_timeout_ms;
+    options.tick_ms = GOPUSHER_PRESENCE_REFRESH_MS;
+    options.tick = gopusher_presence_refresh;
+    options.tick_context = comet->gopusher_presence;
+    status = redis_writer_start(&comet->redis_writer, &options);
+    if (status != GIM_OK)
+        return status;
+    gopusher_presence_attach(comet->gopusher_presence, comet->redis_writer);
+    return GIM_OK;
 }
 
 static void destroy_loops(struct comet *comet)
@@ -149,6 +175,11 @@ static int run(struct comet *comet, const struct comet_config *config)
         gim_log_error("rpcClient.logic %s: %s", config->rpc_client_logic, gim_strerror(status));
         return 1;
     }
+    status = start_redis_writer(comet, config);
+    if (status != GIM_OK) {
+        gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
+        return 1;
+    }
     comet->workers = calloc((size_t)config->worker_threads, sizeof(*comet->workers));
     if (comet->workers == NULL)
         return 1;
@@ -195,6 +226,11 @@ static int run(struct comet *comet, const struct comet_config *config)
     gim_rpc_client_close(comet->logic); /* waits for Connect/Disconnect in flight */
     comet->logic = NULL;
     destroy_loops(comet);
+    /* after every connection closed: writes what waits, then withdraws gopusher's presence */
+    redis_writer_stop(comet->redis_writer, gopusher_presence_withdraw, comet->gopusher_presence);
+    comet->redis_writer = NULL;
+    gopusher_presence_destroy(comet->gopusher_presence);
+    comet->gopusher_presence = NULL;
     gim_metrics_destroy(metrics);
     gim_log_notice("comet stopped");
     return status == GIM_OK ? 0 : 1;

@@ -16,7 +16,10 @@
  *     due (NULL: close with a timeout; a protocol that pings its clients
  *     re-arms it instead);
  *   - encode_push: a server push as bytes for a connection of this protocol
- *     on framing (once per push and wire, shared by every such connection).
+ *     on framing (once per push and wire, shared by every such connection);
+ *   - accept_push: per connection, whether a push is delivered, skipped or
+ *     handled by the protocol itself (a filter such as gopusher's user_tag
+ *     regex, a room close, a control push that changes the connection).
  * Authentication ends in connection_authenticate (connection.h).
  */
 #ifndef COMET_PROTOCOL_H
@@ -29,6 +32,8 @@
 #include "comet/framing.h"
 #include "common/shared_buffer.h"
 
+struct gim_tag_pattern;
+
 /* A server push as comet receives it (goim's Proto: the one push format of every dialect). */
 struct comet_push {
     int32_t version;
@@ -36,6 +41,17 @@ struct comet_push {
     int32_t sequence;
     const uint8_t *body;
     size_t body_length;
+    /* goim-c's room push fields (BroadcastRoomReq 3-5; false/NULL elsewhere): */
+    bool text;       /* the frames' bodies are UTF-8 text for text-message protocols */
+    bool close_room; /* close every connection of the room; nothing is delivered */
+    struct gim_tag_pattern *user_tag_pattern; /* only connections whose tag matches; NULL: all */
+};
+
+/* What a push does to one connection (client_protocol.accept_push). */
+enum protocol_push_action {
+    PROTOCOL_PUSH_DELIVER, /* queue the push's encoding for this protocol */
+    PROTOCOL_PUSH_SKIP,    /* not for this connection */
+    PROTOCOL_PUSH_HANDLED  /* the protocol acted itself (closed it, changed its state, replied) */
 };
 
 struct client_protocol {
@@ -45,6 +61,14 @@ struct client_protocol {
      * or too large). */
     struct gim_shared_buffer *(*encode_push)(const struct comet_push *push,
                                              const struct framing *framing);
+    /*
+     * Decides what push does to connection before it is encoded and queued (loop thread; it
+     * may reply, change the connection's state or close it: a room walk survives that). NULL:
+     * deliver every push that has neither text nor close_room (those are for the protocols
+     * that ask for them, e.g. gopusher's text pushes and an app's unregister).
+     */
+    enum protocol_push_action (*accept_push)(struct comet_connection *connection,
+                                             const struct comet_push *push);
 };
 
 /* The protocol of a connection's route, or NULL before one is chosen. */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "common/log.h"
+#include "common/tag_pattern.h"
 #include "common/status.h"
 
 struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct comet_push *push,
@@ -16,6 +17,7 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct 
     if (job == NULL) {
         if (request != NULL)
             protobuf_c_message_free_unpacked(request, NULL);
+        gim_tag_pattern_free(push->user_tag_pattern);
         return NULL;
     }
     atomic_init(&job->references, 1);
@@ -60,10 +62,20 @@ struct gim_shared_buffer *push_job_encoding(struct push_job *job,
 
 int push_job_deliver(struct push_job *job, struct comet_connection *connection)
 {
+    const struct client_protocol *protocol = protocol_of(connection);
     struct gim_shared_buffer *buffer;
 
-    if (connection->state == CONNECTION_CLOSED)
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
         return GIM_ERR_CLOSED;
+    if (protocol == NULL)
+        return GIM_OK;
+    if (protocol->accept_push != NULL) {
+        enum protocol_push_action action = protocol->accept_push(connection, &job->push);
+        if (action != PROTOCOL_PUSH_DELIVER)
+            return GIM_OK;
+    } else if (job->push.text || job->push.close_room) {
+        return GIM_OK;
+    }
     buffer = push_job_encoding(job, connection->route);
     if (buffer == NULL)
         return GIM_ERR_NO_MEMORY;
@@ -113,6 +125,7 @@ void push_job_unref(struct push_job *job)
     }
     if (job->request != NULL)
         protobuf_c_message_free_unpacked(job->request, NULL);
+    gim_tag_pattern_free(job->push.user_tag_pattern);
     pthread_mutex_destroy(&job->encode_lock);
     latch_destroy(&job->delivered);
     free(job);

@@ -74,9 +74,10 @@ struct push_job {
 /*
  * Allocates a job for loop_count loops with references = 1 (the caller's),
  * the latch at loop_count, push copied (its body must live as long as the
- * job: inside request, or the caller's), and takes ownership of request
- * (freed with protobuf_c_message_free_unpacked; may be NULL). Returns NULL if
- * memory is short (request is then released).
+ * job: inside request, or the caller's; its user_tag_pattern, if any, becomes
+ * the job's), and takes ownership of request (freed with
+ * protobuf_c_message_free_unpacked; may be NULL). Returns NULL if memory is
+ * short (request and the pattern are then released).
  */
 struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct comet_push *push,
                               ProtobufCMessage *request);
@@ -89,8 +90,10 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct 
 struct gim_shared_buffer *push_job_encoding(struct push_job *job,
                                             const struct connection_route *route);
 
-/* Queues the push to connection (encoded for its route). Returns connection_push's status, or
- * GIM_ERR_NO_MEMORY when the push cannot be encoded for it. Loop thread. */
+/* Queues the push to connection (encoded for its route) when its protocol accepts it
+ * (client_protocol.accept_push). Returns connection_push's status (GIM_OK also when the
+ * protocol skipped or handled the push), or GIM_ERR_NO_MEMORY when the push cannot be encoded
+ * for it. Loop thread. */
 int push_job_deliver(struct push_job *job, struct comet_connection *connection);
 
 /*

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "comet.pb-c.h"
 #include "comet/comet.h"
@@ -12,11 +13,13 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/tag_pattern.h"
 
 /* The push a proto carries (its body stays in the request the job owns). */
 static struct comet_push push_of(const Goim__Protocol__Proto *proto)
 {
-    struct comet_push push = {proto->ver, proto->op, proto->seq, proto->body.data, proto->body.len};
+    struct comet_push push = {proto->ver,      proto->op, proto->seq, proto->body.data,
+                              proto->body.len, false,     false,      NULL};
     return push;
 }
 
@@ -90,6 +93,21 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
         return;
     }
     push = push_of(message->proto);
+    push.text = message->text;
+    push.close_room = message->closeroom;
+    if (message->usertagpattern != NULL && message->usertagpattern[0] != '\0') {
+        char error[256];
+        /* compiled once per request, matched by every loop (match data per call) */
+        if (gim_tag_pattern_compile(&push.user_tag_pattern, message->usertagpattern,
+                                    strlen(message->usertagpattern), error,
+                                    sizeof(error)) != GIM_OK) {
+            char text[320];
+            snprintf(text, sizeof(text), "userTagPattern: %s", error);
+            goim__comet__broadcast_room_req__free_unpacked(message, NULL);
+            gim_rpc_reply_error(reply, GIM_ERR_INVALID, text);
+            return;
+        }
+    }
     job = push_job_new(comet->worker_count, PUSH_TO_ROOM, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");

@@ -356,6 +356,11 @@ static void websocket_message_callback(wslay_event_context_ptr context,
     int status;
 
     (void)context;
+    if (message->opcode == WSLAY_PONG && receiver != NULL && receiver->pong != NULL &&
+        connection->state == CONNECTION_ACTIVE) {
+        receiver->pong(connection);
+        return;
+    }
     if ((connection->state != CONNECTION_HANDSHAKE && connection->state != CONNECTION_ACTIVE) ||
         (message->opcode != WSLAY_TEXT_FRAME && message->opcode != WSLAY_BINARY_FRAME) ||
         receiver == NULL)
@@ -898,6 +903,40 @@ static void websocket_going_away(struct comet_connection *connection)
         connection_reply(connection, close_frame);
         gim_shared_buffer_unref(close_frame);
     }
+}
+
+int websocket_ping(struct comet_connection *connection)
+{
+    uint8_t frame[GIM_WEBSOCKET_MAX_HEADER];
+    size_t length;
+    struct gim_shared_buffer *ping;
+    int status;
+
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return GIM_ERR_CLOSED;
+    length = gim_websocket_encode_header(frame, true, GIM_WEBSOCKET_PING, 0, NULL);
+    ping = gim_shared_buffer_copy(frame, length);
+    if (ping == NULL) {
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
+        return GIM_ERR_CLOSED;
+    }
+    status = connection_reply(connection, ping);
+    gim_shared_buffer_unref(ping);
+    return status;
+}
+
+void websocket_close(struct comet_connection *connection, uint16_t status_code,
+                     enum connection_close_reason reason)
+{
+    const struct websocket_session *session = connection->framing_state;
+
+    if (connection->state == CONNECTION_CLOSED || connection->close_after_flush)
+        return;
+    if (session == NULL || session->phase != WEBSOCKET_OPEN) {
+        connection_close(connection, reason);
+        return;
+    }
+    websocket_refuse(connection, status_code, reason);
 }
 
 static struct gim_shared_buffer *websocket_framing_message_new(size_t payload_length, bool text,

@@ -190,6 +190,20 @@ struct gim_shared_buffer *websocket_message_new(size_t payload_length, bool text
                                                 uint8_t **payload);
 
 /*
+ * Sends a WebSocket ping (empty payload) on an upgraded connection; its pong reaches the
+ * protocol's receiver.pong. Returns GIM_OK or GIM_ERR_CLOSED.
+ */
+int websocket_ping(struct comet_connection *connection);
+
+/*
+ * Closes an upgraded connection the WebSocket way: a close frame with status_code (e.g. 1000),
+ * then the socket once that is written (reason counted); a connection not upgraded yet closes
+ * at once. Nothing more is read. Loop thread.
+ */
+void websocket_close(struct comet_connection *connection, uint16_t status_code,
+                     enum connection_close_reason reason);
+
+/*
  * The Cookie header of the connection's upgrade request ("" when there was
  * none, after websocket_forget_cookie, or on another framing). Owned by the
  * connection; valid until the next websocket_forget_cookie or its release.

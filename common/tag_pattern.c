@@ -3,6 +3,7 @@
 #include "common/tag_pattern.h"
 
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -68,4 +69,38 @@ bool gim_tag_pattern_matches(struct gim_tag_pattern *pattern, const char *subjec
     int result = pcre2_match(pattern->code, (PCRE2_SPTR)subject, length, 0, 0, pattern->match,
                              pattern->context);
     return result >= 0; /* no match, a limit passed or bad input: not a match */
+}
+
+/* Each thread's match data for gim_tag_pattern_matches_shared, freed when the thread exits. */
+static pthread_key_t shared_match_key;
+static pthread_once_t shared_match_once = PTHREAD_ONCE_INIT;
+
+static void shared_match_free(void *match)
+{
+    pcre2_match_data_free(match);
+}
+
+static void shared_match_key_create(void)
+{
+    pthread_key_create(&shared_match_key, shared_match_free);
+}
+
+bool gim_tag_pattern_matches_shared(const struct gim_tag_pattern *pattern, const char *subject,
+                                    size_t length)
+{
+    pcre2_match_data *match;
+    int result;
+
+    pthread_once(&shared_match_once, shared_match_key_create);
+    match = pthread_getspecific(shared_match_key);
+    /* one pair is enough: only "matched or not" is read (a match with a short vector returns 0) */
+    if (match == NULL) {
+        match = pcre2_match_data_create(1, NULL);
+        if (match == NULL || pthread_setspecific(shared_match_key, match) != 0) {
+            pcre2_match_data_free(match);
+            return false;
+        }
+    }
+    result = pcre2_match(pattern->code, (PCRE2_SPTR)subject, length, 0, 0, match, pattern->context);
+    return result >= 0;
 }

@@ -42,6 +42,14 @@ int gim_tag_pattern_compile(struct gim_tag_pattern **out, const char *pattern, s
  */
 bool gim_tag_pattern_matches(struct gim_tag_pattern *pattern, const char *subject, size_t length);
 
+/*
+ * gim_tag_pattern_matches that many threads may call at once on one pattern (each thread keeps
+ * one small match data of its own for as long as it lives), e.g. comet's loops matching one
+ * push's pattern.
+ */
+bool gim_tag_pattern_matches_shared(const struct gim_tag_pattern *pattern, const char *subject,
+                                    size_t length);
+
 /* Frees a compiled pattern. NULL is allowed. */
 void gim_tag_pattern_free(struct gim_tag_pattern *pattern);
 

@@ -18,7 +18,7 @@ PACKAGES=(
     build-essential pkg-config make
     libnng-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev librdkafka-dev
     libmicrohttpd-dev libjansson-dev libjwt-dev libwslay-dev libssl-dev libcmocka-dev
-    libpcre2-dev libcrypt-dev libsqlite3-dev
+    libpcre2-dev libcrypt-dev libsqlite3-dev libcurl4-openssl-dev
     clang-14 libclang-rt-14-dev redis-server clang-format python3 python3-venv python3-pip curl ca-certificates
     chromium
 )

@@ -101,9 +101,8 @@ static const struct gim_config_option logic_options[] = {
     ROW("node.regionWeight", GIM_CONFIG_DOUBLE, node_region_weight, "1.6", 1, 0, NULL, NULL,
         "weight gain of same-region comets"),
 
-    ROW("gopusher.addr", GIM_CONFIG_STRING, gopusher_addr, "", 1, 0, NULL, NULL,
-        "gopusher API listen address (gopusher's api_listen, e.g. :8002); empty (default until "
-        "comet serves gopusher clients): no gopusher API"),
+    ROW("gopusher.addr", GIM_CONFIG_STRING, gopusher_addr, ":8002", 1, 0, NULL, NULL,
+        "gopusher API listen address (gopusher's api_listen); empty: no gopusher API"),
     ROW("gopusher.authAccount", GIM_CONFIG_STRING, gopusher_auth_account, NULL, 1, 0, NULL, NULL,
         "gopusher super admin account (gopusher's auth_account; empty: no super admin)"),
     ROW("gopusher.authPassword", GIM_CONFIG_STRING, gopusher_auth_password, NULL, 1, 0, NULL, NULL,
@@ -112,6 +111,11 @@ static const struct gim_config_option logic_options[] = {
         "gopusher API worker threads (a push blocks one until Kafka acknowledges)"),
     ROW("gopusher.maxBody", GIM_CONFIG_INT, gopusher_max_body, "1048576", 0, 256 * 1024 * 1024,
         NULL, NULL, "largest gopusher API request body in bytes (larger: HTTP 413)"),
+    ROW("gopusher.hookTimeout", GIM_CONFIG_DURATION, gopusher_hook_timeout_ms, "5s", 100, 60000,
+        NULL, NULL, "longest wait for an app's connect hook (gopusher: 5 s)"),
+    ROW("gopusher.hookWorkers", GIM_CONFIG_INT, gopusher_hook_workers, "4", 1, 1024, NULL, NULL,
+        "RPC workers that may wait on connect hooks at once (fewer than rpcServer.workers; "
+        "past it a client is refused with 503)"),
 
     ROW("backoff.maxDelay", GIM_CONFIG_INT, backoff_max_delay, "300", 0, 86400, NULL, NULL,
         "client reconnect backoff: max delay (s)"),
@@ -170,6 +174,13 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
     if (config->gopusher_addr[0] != '\0' &&
         logic_check_address("gopusher.addr", config->gopusher_addr, error, error_size) != GIM_OK)
         return GIM_ERR_INVALID;
+    if (config->gopusher_hook_workers >= config->rpc_workers) {
+        snprintf(error, error_size,
+                 "gopusher.hookWorkers (%lld) must be below rpcServer.workers (%lld): the "
+                 "other workers serve Connect, Heartbeat...",
+                 (long long)config->gopusher_hook_workers, (long long)config->rpc_workers);
+        return GIM_ERR_INVALID;
+    }
     if (config->gopusher_auth_account[0] != '\0' &&
         strncmp(config->gopusher_auth_password, "$2", 2) != 0) {
         snprintf(error, error_size,

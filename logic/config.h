@@ -62,11 +62,13 @@ struct logic_config {
     double node_region_weight;
 
     /* gopusher's API (logic/gopusher_api.h): its own listener, apart from httpServer */
-    char *gopusher_addr;          /* gopusher.addr, ":8002" (gopusher's api_listen); "" = off */
-    char *gopusher_auth_account;  /* gopusher.authAccount: the super admin ("" = none) */
-    char *gopusher_auth_password; /* gopusher.authPassword: bcrypt(account + password) */
-    int64_t gopusher_threads;     /* gopusher.threads */
-    int64_t gopusher_max_body;    /* gopusher.maxBody, bytes */
+    char *gopusher_addr;              /* gopusher.addr, ":8002" (gopusher's api_listen); "" = off */
+    char *gopusher_auth_account;      /* gopusher.authAccount: the super admin ("" = none) */
+    char *gopusher_auth_password;     /* gopusher.authPassword: bcrypt(account + password) */
+    int64_t gopusher_threads;         /* gopusher.threads */
+    int64_t gopusher_max_body;        /* gopusher.maxBody, bytes */
+    int64_t gopusher_hook_timeout_ms; /* gopusher.hookTimeout: a connect hook call at most */
+    int64_t gopusher_hook_workers;    /* gopusher.hookWorkers: RPC workers waiting on hooks */
 
     int64_t backoff_max_delay;
     int64_t backoff_base_delay;

@@ -29,6 +29,8 @@ struct logic_context {
     struct logic_metrics *metrics;
     /* client authentication in Connect (client_auth.h); NULL: off, as goim */
     struct client_auth *client_auth;
+    /* gopusher's connect hooks (gopusher_hook.h), for GopusherConnect */
+    struct gopusher_hook *gopusher_hook;
 };
 
 #endif

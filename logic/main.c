@@ -20,6 +20,7 @@
 #include "logic/client_auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/gopusher_hook.h"
 #include "logic/gopusher_api.h"
 #include "logic/gopusher_tools.h"
 #include "logic/http.h"
@@ -120,6 +121,12 @@ int main(int argc, char **argv)
         gim_log_notice("clients authenticate with RS256 JWTs (auth.jwtPublicKey %s)",
                        config.auth_jwt_public_key);
     }
+    status = gopusher_hook_start(&logic.gopusher_hook, (int)config.gopusher_hook_timeout_ms,
+                                 (int)config.gopusher_hook_workers);
+    if (status != GIM_OK) {
+        gim_log_error("gopusher connect hooks: %s", gim_strerror(status));
+        goto stop;
+    }
     status = balancer_create(&logic.balancer);
     if (status == GIM_OK)
         status = logic_online_create(&logic.online, logic.redis, logic.balancer);
@@ -161,7 +168,8 @@ stop:
     /* pushes in flight get their lookup (redis.timeout) and acknowledgement (kafka.timeout) */
     http_server_stop(http, (int)(config.redis_timeout_ms + config.kafka_timeout_ms) + 1000);
     gim_rpc_server_stop(rpc);
-    session_batch_destroy(logic.sessions); /* before the producer: its lookups still produce */
+    gopusher_hook_stop(logic.gopusher_hook); /* no RPC worker calls it any more */
+    session_batch_destroy(logic.sessions);   /* before the producer: its lookups still produce */
     logic_online_destroy(logic.online);
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);

@@ -10,11 +10,14 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "dialects.pb-c.h"
 #include "logic.pb-c.h"
 #include "logic/auth.h"
 #include "logic/client_auth.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/gopusher_apps.h"
+#include "logic/gopusher_hook.h"
 #include "logic/metrics.h"
 #include "logic/online.h"
 #include "logic/online_store.h"
@@ -273,6 +276,80 @@ static void rpc_receive(const uint8_t *request, size_t length, struct gim_rpc_re
     goim__logic__receive_req__free_unpacked(receive, NULL);
 }
 
+/* Answers GopusherConnect with an HTTP status and text for comet to send (0: admitted). */
+static void gopusher_connect_answer(struct gim_rpc_reply *reply, int status, const char *text)
+{
+    Goim__Dialects__GopusherConnectReply answer = GOIM__DIALECTS__GOPUSHER_CONNECT_REPLY__INIT;
+
+    answer.status = status;
+    answer.text = (char *)text;
+    gim_rpc_reply_message(reply, &answer.base);
+}
+
+/*
+ * GopusherConnect (110): the app must exist (404 "app_key does not exist"); an app with a
+ * connect hook must answer the token with the user_tag (gopusher_hook.h: this worker waits for
+ * it, at most gopusher.hookTimeout; at most gopusher.hookWorkers workers wait at once, past
+ * that 503). Texts as gopusher's http.Error writes them.
+ */
+static void rpc_gopusher_connect(const struct logic_context *logic, const uint8_t *request,
+                                 size_t length, struct gim_rpc_reply *reply)
+{
+    Goim__Dialects__GopusherConnectReq *connect =
+        goim__dialects__gopusher_connect_req__unpack(NULL, length, request);
+    struct gopusher_app app;
+    struct gim_redis *redis;
+    char body[GOPUSHER_HOOK_MAX_BODY + 1], error[256], text[GOPUSHER_HOOK_MAX_BODY + 2400];
+    size_t body_length = 0;
+    int status;
+
+    if (connect == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad GopusherConnectReq");
+        return;
+    }
+    if (connect->appkey[0] == '\0' || connect->usertag[0] == '\0' ||
+        strchr(connect->appkey, '/') != NULL) {
+        gopusher_connect_answer(reply, 404, "app_key does not exist\n");
+        goto done;
+    }
+    redis = redis_pool_acquire(logic->redis);
+    status = redis != NULL ? gopusher_apps_get(redis, connect->appkey, &app) : GIM_ERR_NO_MEMORY;
+    redis_pool_release(logic->redis, redis);
+    if (status == GIM_ERR_NOT_FOUND) {
+        gopusher_connect_answer(reply, 404, "app_key does not exist\n");
+        goto done;
+    }
+    if (status != GIM_OK) {
+        rpc_reply_redis_error(reply, "gopusher app", status);
+        goto done;
+    }
+    if (app.connect_hook[0] == '\0') {
+        gopusher_connect_answer(reply, 0, ""); /* without a hook anyone is admitted */
+        gopusher_app_clear(&app);
+        goto done;
+    }
+    status = gopusher_hook_call(logic->gopusher_hook, app.connect_hook, connect->token, body,
+                                &body_length, error, sizeof(error));
+    gopusher_app_clear(&app);
+    if (status == GIM_ERR_AGAIN) {
+        gopusher_connect_answer(reply, 503, "connect hooks busy\n");
+    } else if (status != GIM_OK) {
+        snprintf(text, sizeof(text), "%s\n", error); /* gopusher: 404 with the error text */
+        gopusher_connect_answer(reply, 404, text);
+    } else if (body_length == strlen(connect->usertag) &&
+               memcmp(body, connect->usertag, body_length) == 0) {
+        gopusher_connect_answer(reply, 0, "");
+    } else {
+        snprintf(text, sizeof(text), "Error user_tag %s, response user_tag %.*s\n",
+                 connect->usertag,
+                 (int)(body_length > GOPUSHER_HOOK_MAX_BODY ? GOPUSHER_HOOK_MAX_BODY : body_length),
+                 body);
+        gopusher_connect_answer(reply, 404, text);
+    }
+done:
+    goim__dialects__gopusher_connect_req__free_unpacked(connect, NULL);
+}
+
 void rpc_service_handle(void *user, uint32_t method, const uint8_t *request, size_t request_length,
                         struct gim_rpc_reply *reply)
 {
@@ -294,6 +371,9 @@ void rpc_service_handle(void *user, uint32_t method, const uint8_t *request, siz
         break;
     case GIM_RPC_LOGIC_RECEIVE:
         rpc_receive(request, request_length, reply);
+        break;
+    case GIM_RPC_LOGIC_GOPUSHER_CONNECT:
+        rpc_gopusher_connect(logic, request, request_length, reply);
         break;
     default: {
         char text[64];

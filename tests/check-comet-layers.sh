@@ -23,11 +23,11 @@ declare -A layer=(
     [config.h]=0 [config.c]=0 [inbox.h]=0 [inbox.c]=0 [timer_wheel.h]=0 [timer_wheel.c]=0
     [string_map.h]=0 [string_map.c]=0 [latch.h]=0 [latch.c]=0 [ip_counter.h]=0 [ip_counter.c]=0
     [online.h]=0 [online.c]=0 [room.h]=0 [room.c]=0 [metrics.h]=0 [comet.h]=0
-    [logic_calls.h]=0 [logic_calls.c]=0 [redis_writer.h]=0 [redis_writer.c]=0
+    [logic_calls.h]=0 [logic_calls.c]=0 [redis_writer.h]=0 [redis_writer.c]=0 [gopusher_presence.h]=0 [gopusher_presence.c]=0
     [event_loop.h]=1 [event_loop.c]=1
     [connection.h]=2 [connection.c]=2 [stream.h]=2 [stream.c]=2
     [framing.h]=3 [framing_goim_stream.c]=3 [websocket.h]=3 [websocket.c]=3
-    [protocol.h]=4 [protocol_goim.h]=4 [protocol_goim.c]=4
+    [protocol.h]=4 [protocol_goim.h]=4 [protocol_goim.c]=4 [protocol_gopusher.h]=4 [protocol_gopusher.c]=4
     [push_job.h]=5 [push_job.c]=5 [broadcast_pacer.h]=5 [broadcast_pacer.c]=5 [worker.h]=5
     [worker.c]=5 [listener.h]=5 [listener.c]=5 [rpc_service.h]=5 [rpc_service.c]=5
     [main.c]=6 [metrics.c]=6 [operations.h]=6 [operations.c]=6
