@@ -168,8 +168,10 @@ static int add_client(struct harness *harness, bool websocket, int32_t operation
  * operation, as rpc_service.c builds it (one loop). */
 static struct push_job *broadcast_job(struct harness *harness, int32_t operation)
 {
-    struct comet_push push = {1, WATCHED_OPERATION, 0, (const uint8_t *)PUSH_BODY,
-                              strlen(PUSH_BODY)};
+    struct comet_push push = {.version = 1,
+                              .operation = WATCHED_OPERATION,
+                              .body = (const uint8_t *)PUSH_BODY,
+                              .body_length = strlen(PUSH_BODY)};
     struct push_job *job = push_job_new(1, PUSH_BROADCAST, &push, NULL);
 
     (void)harness;

@@ -96,7 +96,8 @@ static void test_raw_push_is_wrapped_in_op9(void **state)
 
     (void)state;
     gim_frame_encode(inner, sizeof(inner), 1, 1000, 0, (const uint8_t *)"body", 4);
-    struct comet_push push = {1, GIM_OP_RAW, 0, inner, sizeof(inner)};
+    struct comet_push push = {
+        .version = 1, .operation = GIM_OP_RAW, .body = inner, .body_length = sizeof(inner)};
 
     buffer = protocol_goim.encode_push(&push, &framing_websocket);
     assert_non_null(buffer);
