@@ -50,7 +50,7 @@ fi
 export KAFKA_BROKERS
 
 cluster_start_daemon "$bin" logic "$run_dir" "$host" \
-    -httpServer.addr 127.0.0.1:3111 -rpcServer.addr 127.0.0.1:3119
+    -httpServer.addr 127.0.0.1:3111 -rpcServer.addr 127.0.0.1:3119 -gopusher.addr 127.0.0.1:8002
 cluster_start_daemon "$bin" job "$run_dir" "$host" -metrics.addr 127.0.0.1:3106 "${job_flags[@]}"
 cluster_start_daemon "$bin" comet "$run_dir" "$host" -addrs 127.0.0.1 \
     -tcp.bind 127.0.0.1:3101 -websocket.bind 127.0.0.1:3102 -rpcServer.addr 127.0.0.1:3109 \
@@ -64,7 +64,8 @@ goim-c is running (host $host), every port on 127.0.0.1 only:
   HTTP push API  http://127.0.0.1:3111/goim/   (logic)
   demo page      http://127.0.0.1:3111/demo/?node=127.0.0.1   (browser client, pushes, cluster view)
   TCP clients    127.0.0.1:3101               (comet)
-  WebSocket      ws://127.0.0.1:3102/sub      (comet)
+  WebSocket      ws://127.0.0.1:3102/sub      (comet; gopusher clients: /ws/{app_key}/{user_tag})
+  gopusher API   http://127.0.0.1:8002/api/   (logic; no super admin unless -gopusher.authAccount)
   comet RPC      tcp://127.0.0.1:3109   logic RPC tcp://127.0.0.1:3119
   metrics        http://127.0.0.1:3111/metrics (logic)  :3104/metrics (comet)  :3106/metrics (job)
   Redis          $REDIS_ADDR

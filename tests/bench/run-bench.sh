@@ -19,7 +19,7 @@
 # this machine) add the comet's RSS and CPU and logic's CPU per request and per connect; without
 # them those figures are left out ("-").
 # Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC / 23104 metrics,
-# job metrics 23106, logic 23111/23119; BENCH_*_PORT change them) so it can run beside `make run`
+# job metrics 23106, logic 23111/23119, gopusher API 28002; BENCH_*_PORT change them) so it can run beside `make run`
 # and the integration tests.
 # The scenarios run in passes (scenarios.py --passes: the TCP ones, then the WebSocket ones), one
 # scenarios.py process each; the comet is restarted between passes so that each population is
@@ -50,6 +50,7 @@ comet_ws=127.0.0.1:${BENCH_COMET_WS_PORT:-23102}
 comet_rpc=127.0.0.1:${BENCH_COMET_RPC_PORT:-23109}
 logic_http=127.0.0.1:${BENCH_LOGIC_PORT:-23111}
 logic_rpc=127.0.0.1:${BENCH_LOGIC_RPC_PORT:-23119}
+logic_gopusher=127.0.0.1:${BENCH_LOGIC_GOPUSHER_PORT:-28002}
 host=bench-$(hostname)
 # The scenario names are checked before anything starts.
 passes=$(python3 "$here/scenarios.py" --passes) || exit 2
@@ -107,7 +108,8 @@ else
     export KAFKA_BROKERS
 
     cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
-        -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" "${extra_logic_flags[@]}"
+        -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" \
+        -gopusher.addr "$logic_gopusher" "${extra_logic_flags[@]}"
     logic_pid=$cluster_last_pid
     cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr "127.0.0.1:${BENCH_JOB_METRICS_PORT:-23106}" \
         "${job_flags[@]}" "${extra_job_flags[@]}"

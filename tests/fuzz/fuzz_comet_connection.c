@@ -47,6 +47,7 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "dialects.pb-c.h"
 #include "common/websocket_frame.h"
 #include "logic.pb-c.h"
 
@@ -123,6 +124,23 @@ static void logic_handler(void *user, uint32_t method, const uint8_t *request,
     case GIM_RPC_LOGIC_RECEIVE: {
         Goim__Logic__ReceiveReply answer = GOIM__LOGIC__RECEIVE_REPLY__INIT;
         gim_rpc_reply_message(reply, &answer.base);
+        return;
+    }
+    case GIM_RPC_LOGIC_GOPUSHER_CONNECT: { /* app "known" admits everyone, others are 404 */
+        Goim__Dialects__GopusherConnectReq *connect =
+            goim__dialects__gopusher_connect_req__unpack(NULL, request_length, request);
+        Goim__Dialects__GopusherConnectReply answer = GOIM__DIALECTS__GOPUSHER_CONNECT_REPLY__INIT;
+
+        if (connect == NULL) {
+            gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad GopusherConnectReq");
+            return;
+        }
+        if (strcmp(connect->appkey, "known") != 0) {
+            answer.status = 404;
+            answer.text = (char *)"app_key does not exist\n";
+        }
+        gim_rpc_reply_message(reply, &answer.base);
+        goim__dialects__gopusher_connect_req__free_unpacked(connect, NULL);
         return;
     }
     default:
@@ -278,7 +296,9 @@ static void check_websocket_frames(const uint8_t *data, size_t length)
 static void check_output(bool websocket)
 {
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n";
-    static const char refused[] = "HTTP/1.1 4"; /* 400, 411 (chunked), 413 (body too large) */
+    /* 400, 404 (gopusher: unknown app, path not routed), 411 (chunked), 413 (body too large),
+     * 503 (gopusher: admission unavailable) */
+    static const char refused[] = "HTTP/1.1 4", unavailable[] = "HTTP/1.1 5";
     const uint8_t *head_end;
 
     if (!websocket) {
@@ -291,7 +311,9 @@ static void check_output(bool websocket)
     if (head_end == NULL)
         return; /* cut short */
     head_end += 4;
-    if (output_length >= sizeof(refused) - 1 && memcmp(output, refused, sizeof(refused) - 1) == 0) {
+    if (output_length >= sizeof(refused) - 1 &&
+        (memcmp(output, refused, sizeof(refused) - 1) == 0 ||
+         memcmp(output, unavailable, sizeof(unavailable) - 1) == 0)) {
         const uint8_t *length_header =
             memmem(output, (size_t)(head_end - output), "\r\nContent-Length: ", 18);
         if (length_header == NULL || strtoul((const char *)length_header + 18, NULL, 10) !=

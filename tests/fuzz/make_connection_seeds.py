@@ -20,6 +20,8 @@ HEAD = (b"GET /sub HTTP/1.1\r\nHost: seed\r\nUpgrade: websocket\r\nConnection: k
         b"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\nSec-WebSocket-Version: 13\r\n"
         b"Cookie: a=b\r\n\r\n")
 
+GOPUSHER_HEAD = HEAD.replace(b"GET /sub ", b"GET /ws/known/A%3A1?token=t%2Bk ")
+
 
 def mode(transport, chunk, extra=0):
     return bytes([transport | CHUNK[chunk] << 2 | extra])
@@ -66,6 +68,12 @@ seeds = {
     ws(2, frame(1000, b"z" * 4096)) + ws(2, frame(1000, b"z" * 4097)),
     "ws_bad_upgrade": mode(WEBSOCKET, "all") + HEAD.replace(b"13", b"8") + ws(2, AUTH),
     "ws_unmasked": mode(WEBSOCKET, "all", UPGRADE_BY_HARNESS) + bytes([0x82, len(AUTH)]) + AUTH,
+    # gopusher's route: admitted by the stand-in logic for app "known", refused for others
+    "gopusher_session": mode(WEBSOCKET, "all") + GOPUSHER_HEAD + ws(1, b"hello") +
+    ws(9, b"ping") + ws(1, b"x" * 600),
+    "gopusher_unknown_app": mode(WEBSOCKET, 7) + GOPUSHER_HEAD.replace(b"known", b"other"),
+    "gopusher_http_post": mode(WEBSOCKET, "all") +
+    b"POST /ws/known/t HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
 }
 
 os.makedirs(OUT, exist_ok=True)
