@@ -298,3 +298,40 @@ def test_imported_app_admin_pushes_to_a_client(gp, bin_dir, tmp_path):
     assert push(gp, "legacy", "from carol", auth=basic("carol", "c4rol"))["Total"] == 1
     assert text(client) == "from carol"
     client.close()
+
+
+def test_pings_and_the_pong_deadline(make_cluster):
+    """gopusher.pingInterval 1s and pongTimeout 3s (54 s and 60 s by default): a client that
+    answers the pings stays, one that does not is closed."""
+    cluster = make_cluster(extra_args={
+        "logic": gopusher.super_admin_args(),
+        "comet": ["-gopusher.pingInterval", "1s", "-gopusher.pongTimeout", "3s"]})
+    cluster.ensure_push_path()
+    register(cluster, "pings")
+    answering, silent = connect(cluster, "pings", "a"), connect(cluster, "pings", "s")
+    received = {}
+
+    def read_answering():  # recv_message answers every ping while it waits
+        try:
+            received["text"] = text(answering, timeout=60)
+        except Exception as error:  # noqa: BLE001 - reported by the assertion below
+            received["error"] = error
+
+    reader = threading.Thread(target=read_answering)
+    reader.start()
+    pings = 0
+    deadline = time.monotonic() + 30
+    with pytest.raises(ConnectionClosed):
+        while True:
+            got = silent._take_ws_frame()
+            if got is None:
+                silent._fill(deadline)
+                continue
+            if got[1] == 0x9:
+                pings += 1
+    assert pings >= 1
+    # The silent one is gone; the answering one, older than the pong timeout, still gets pushes.
+    push(cluster, "pings", "alive")
+    reader.join(60)
+    assert received.get("text") == "alive", received
+    answering.close()
