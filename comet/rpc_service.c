@@ -97,7 +97,7 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
     push.close_room = message->closeroom;
     if (message->usertagpattern != NULL && message->usertagpattern[0] != '\0') {
         char error[256];
-        /* compiled once per request, matched by every loop (match data per call) */
+        /* compiled once per request, matched by every loop (gim_tag_pattern_matches_shared) */
         if (gim_tag_pattern_compile(&push.user_tag_pattern, message->usertagpattern,
                                     strlen(message->usertagpattern), error,
                                     sizeof(error)) != GIM_OK) {

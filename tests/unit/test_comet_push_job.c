@@ -109,7 +109,11 @@ static void harness_free(struct harness *harness)
 static struct push_job *room_push(int32_t sequence)
 {
     static const uint8_t body[] = "room push";
-    struct comet_push push = {1, OPERATION, sequence, body, sizeof(body) - 1};
+    struct comet_push push = {.version = 1,
+                              .operation = OPERATION,
+                              .sequence = sequence,
+                              .body = body,
+                              .body_length = sizeof(body) - 1};
     struct push_job *job = push_job_new(LOOPS, PUSH_TO_ROOM, &push, NULL);
 
     assert_non_null(job);
