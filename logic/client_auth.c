@@ -22,40 +22,56 @@ struct client_auth {
     int key_length;
 };
 
+int client_auth_read_public_key(const char *setting, const char *path, unsigned char **key,
+                                int *key_length, char *error, size_t error_size)
+{
+    unsigned char *text;
+    FILE *file;
+    size_t length;
+
+    *key = NULL;
+    *key_length = 0;
+    file = fopen(path, "rb");
+    if (file == NULL) {
+        snprintf(error, error_size, "%s: cannot open \"%s\": %s", setting, path, strerror(errno));
+        return GIM_ERR_INVALID;
+    }
+    text = malloc(CLIENT_AUTH_MAX_KEY + 1);
+    if (text == NULL) {
+        fclose(file);
+        return GIM_ERR_NO_MEMORY;
+    }
+    length = fread(text, 1, CLIENT_AUTH_MAX_KEY + 1, file);
+    fclose(file);
+    text[length > CLIENT_AUTH_MAX_KEY ? CLIENT_AUTH_MAX_KEY : length] = '\0';
+    if (length > CLIENT_AUTH_MAX_KEY ||
+        strstr((char *)text, "-----BEGIN PUBLIC KEY-----") == NULL) {
+        snprintf(error, error_size,
+                 "%s: \"%s\" is not a PEM public key (-----BEGIN PUBLIC KEY-----)", setting, path);
+        free(text);
+        return GIM_ERR_INVALID;
+    }
+    *key = text;
+    *key_length = (int)length;
+    return GIM_OK;
+}
+
 int client_auth_create(struct client_auth **out, const char *public_key_path, char *error,
                        size_t error_size)
 {
     struct client_auth *auth;
-    FILE *file;
-    size_t length;
+    int status;
 
     *out = NULL;
-    file = fopen(public_key_path, "rb");
-    if (file == NULL) {
-        snprintf(error, error_size, "auth.jwtPublicKey: cannot open \"%s\": %s", public_key_path,
-                 strerror(errno));
-        return GIM_ERR_INVALID;
-    }
     auth = calloc(1, sizeof(*auth));
-    if (auth != NULL)
-        auth->key = malloc(CLIENT_AUTH_MAX_KEY + 1);
-    if (auth == NULL || auth->key == NULL) {
-        fclose(file);
-        free(auth);
+    if (auth == NULL)
         return GIM_ERR_NO_MEMORY;
+    status = client_auth_read_public_key("auth.jwtPublicKey", public_key_path, &auth->key,
+                                         &auth->key_length, error, error_size);
+    if (status != GIM_OK) {
+        free(auth);
+        return status;
     }
-    length = fread(auth->key, 1, CLIENT_AUTH_MAX_KEY + 1, file);
-    fclose(file);
-    auth->key[length > CLIENT_AUTH_MAX_KEY ? CLIENT_AUTH_MAX_KEY : length] = '\0';
-    if (length > CLIENT_AUTH_MAX_KEY ||
-        strstr((char *)auth->key, "-----BEGIN PUBLIC KEY-----") == NULL) {
-        snprintf(error, error_size,
-                 "auth.jwtPublicKey: \"%s\" is not a PEM public key (-----BEGIN PUBLIC KEY-----)",
-                 public_key_path);
-        client_auth_destroy(auth);
-        return GIM_ERR_INVALID;
-    }
-    auth->key_length = (int)length;
     *out = auth;
     return GIM_OK;
 }

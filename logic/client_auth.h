@@ -32,6 +32,16 @@ struct gim_redis;
 int client_auth_create(struct client_auth **auth, const char *public_key_path, char *error,
                        size_t error_size);
 
+/*
+ * Reads the PEM public key file at path (at most 64 KiB, holding
+ * "-----BEGIN PUBLIC KEY-----"): *key (malloc'd, NUL-terminated, the
+ * caller's) and *key_length, as libjwt's jwt_decode takes them. Returns
+ * GIM_OK, GIM_ERR_INVALID (reason in error, naming setting) or
+ * GIM_ERR_NO_MEMORY. Shared with gusher's JWTs (logic/gusher_jwt.h).
+ */
+int client_auth_read_public_key(const char *setting, const char *path, unsigned char **key,
+                                int *key_length, char *error, size_t error_size);
+
 /* Frees auth. NULL allowed. */
 void client_auth_destroy(struct client_auth *auth);
 

@@ -117,6 +117,15 @@ static const struct gim_config_option logic_options[] = {
         "RPC workers that may wait on connect hooks at once (fewer than rpcServer.workers; "
         "past it a client is refused with 503)"),
 
+    ROW("gusher.apiPrefix", GIM_CONFIG_STRING, gusher_api_prefix, "/api/", 1, 0, NULL, NULL,
+        "path prefix of gusher.cluster's master API on httpServer.addr (gusher's "
+        "GUSHER_MASTER_URI_PREFIX), /.../; empty: no gusher API"),
+    ROW("gusher.publicKey", GIM_CONFIG_STRING, gusher_public_key, "", 1, 0, NULL, NULL,
+        "PEM RSA public key file verifying gusher JWTs (gusher's GUSHER_PUBLIC_PEM_FILE); empty: "
+        "every gusher auth and decode is refused"),
+    ROW("gusher.tokenTTL", GIM_CONFIG_DURATION, gusher_token_ttl_ms, "60s", 1, 24 * 3600 * 1000,
+        NULL, NULL, "how long a gusher auth token can open sockets (gusher: 60s)"),
+
     ROW("backoff.maxDelay", GIM_CONFIG_INT, backoff_max_delay, "300", 0, 86400, NULL, NULL,
         "client reconnect backoff: max delay (s)"),
     ROW("backoff.baseDelay", GIM_CONFIG_INT, backoff_base_delay, "3", 0, 86400, NULL, NULL,
@@ -185,6 +194,16 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
         strncmp(config->gopusher_auth_password, "$2", 2) != 0) {
         snprintf(error, error_size,
                  "gopusher.authPassword: not a bcrypt hash (make one with logic -hash-password)");
+        return GIM_ERR_INVALID;
+    }
+    if (config->gusher_api_prefix[0] != '\0' &&
+        (config->gusher_api_prefix[0] != '/' ||
+         config->gusher_api_prefix[strlen(config->gusher_api_prefix) - 1] != '/' ||
+         strncmp("/goim/", config->gusher_api_prefix, strlen(config->gusher_api_prefix)) == 0 ||
+         strncmp(config->gusher_api_prefix, "/goim/", 6) == 0)) {
+        snprintf(error, error_size,
+                 "gusher.apiPrefix: \"%s\" must be empty or /.../, apart from goim's /goim/",
+                 config->gusher_api_prefix);
         return GIM_ERR_INVALID;
     }
     if (gim_rpc_auth_check("rpcAuth.secret", config->rpc_auth_secret, error, error_size) != GIM_OK)

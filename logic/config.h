@@ -70,6 +70,11 @@ struct logic_config {
     int64_t gopusher_hook_timeout_ms; /* gopusher.hookTimeout: a connect hook call at most */
     int64_t gopusher_hook_workers;    /* gopusher.hookWorkers: RPC workers waiting on hooks */
 
+    /* gusher.cluster's master API (logic/gusher_api.h) and its JWTs (logic/gusher_jwt.h) */
+    char *gusher_api_prefix;     /* gusher.apiPrefix, "/api/"; "" = off */
+    char *gusher_public_key;     /* gusher.publicKey: PEM file; "" = auth and decode refused */
+    int64_t gusher_token_ttl_ms; /* gusher.tokenTTL: life of an auth token (60 s) */
+
     int64_t backoff_max_delay;
     int64_t backoff_base_delay;
     double backoff_factor;

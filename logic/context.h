@@ -16,6 +16,7 @@ struct logic_online;
 struct balancer;
 struct logic_metrics;
 struct client_auth;
+struct gusher_jwt;
 
 struct logic_context {
     const struct logic_config *config; /* read-only after start-up */
@@ -31,6 +32,8 @@ struct logic_context {
     struct client_auth *client_auth;
     /* gopusher's connect hooks (gopusher_hook.h), for GopusherConnect */
     struct gopusher_hook *gopusher_hook;
+    /* gusher's JWT key (gusher_jwt.h, gusher.publicKey); NULL: gusher auth and decode refused */
+    struct gusher_jwt *gusher_jwt;
 };
 
 #endif

@@ -34,8 +34,7 @@ void gopusher_reply_text(struct gopusher_reply *reply, unsigned int status, cons
         memcpy(reply->body, text, (size_t)length);
 }
 
-/* Length of the valid UTF-8 sequence at text[0..length), or 0 when it is not one. */
-static size_t gopusher_utf8_sequence(const unsigned char *text, size_t length)
+size_t gopusher_utf8_sequence(const unsigned char *text, size_t length)
 {
     size_t need, index;
     uint32_t code;

@@ -23,6 +23,7 @@
 #include "logic/gopusher_hook.h"
 #include "logic/gopusher_api.h"
 #include "logic/gopusher_tools.h"
+#include "logic/gusher_jwt.h"
 #include "logic/http.h"
 #include "logic/http_edge.h"
 #include "logic/metrics.h"
@@ -127,6 +128,14 @@ int main(int argc, char **argv)
         gim_log_error("gopusher connect hooks: %s", gim_strerror(status));
         goto stop;
     }
+    if (config.gusher_public_key[0] != '\0') {
+        status = gusher_jwt_create(&logic.gusher_jwt, "gusher.publicKey", config.gusher_public_key,
+                                   error, sizeof(error));
+        if (status != GIM_OK) {
+            gim_log_error("%s", error);
+            goto stop;
+        }
+    }
     status = balancer_create(&logic.balancer);
     if (status == GIM_OK)
         status = logic_online_create(&logic.online, logic.redis, logic.balancer);
@@ -175,6 +184,7 @@ stop:
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);
     redis_pool_destroy(logic.redis);
     client_auth_destroy(logic.client_auth);
+    gusher_jwt_destroy(logic.gusher_jwt);
     logic_metrics_destroy(logic.metrics);
     if (exit_code == 0)
         gim_log_notice("logic stopped");

@@ -18,6 +18,7 @@
 #include "logic/context.h"
 #include "logic/gopusher_apps.h"
 #include "logic/gopusher_hook.h"
+#include "logic/gusher_rpc.h"
 #include "logic/metrics.h"
 #include "logic/online.h"
 #include "logic/online_store.h"
@@ -377,6 +378,8 @@ void rpc_service_handle(void *user, uint32_t method, const uint8_t *request, siz
         break;
     default: {
         char text[64];
+        if (gusher_rpc_handle(logic, method, request, request_length, reply))
+            break; /* 106-109 */
         snprintf(text, sizeof(text), "unknown method %" PRIu32, method);
         gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, text);
         break;

@@ -27,9 +27,8 @@ void session_routes_free(struct session_routes *routes)
     routes->count = routes->capacity = 0;
 }
 
-/* Appends copies of key[0..key_length) and server[0..server_length). */
-static int session_routes_append(struct session_routes *routes, const char *key, size_t key_length,
-                                 const char *server, size_t server_length)
+int session_routes_append(struct session_routes *routes, const char *key, size_t key_length,
+                          const char *server, size_t server_length)
 {
     struct session_route *route;
 
@@ -53,12 +52,7 @@ static int session_routes_append(struct session_routes *routes, const char *key,
     return GIM_OK;
 }
 
-/*
- * Reads `pending` pipelined replies, always all of them so the connection
- * stays in step. integer_of_last (may be NULL) receives the integer of the
- * last reply. Returns GIM_OK, GIM_ERR_UNAVAILABLE or GIM_ERR_REMOTE.
- */
-static int session_drain(struct gim_redis *redis, int pending, long long *integer_of_last)
+int session_drain(struct gim_redis *redis, int pending, long long *integer_of_last)
 {
     int status = GIM_OK;
 

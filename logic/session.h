@@ -36,6 +36,21 @@ struct session_routes {
 void session_routes_free(struct session_routes *routes);
 
 /*
+ * Appends copies of key[0..key_length) and server[0..server_length) to
+ * routes. Returns GIM_OK or GIM_ERR_NO_MEMORY (routes unchanged).
+ */
+int session_routes_append(struct session_routes *routes, const char *key, size_t key_length,
+                          const char *server, size_t server_length);
+
+/*
+ * Reads `pending` pipelined replies, always all of them so the connection
+ * stays in step. integer_of_last (may be NULL) receives the integer of the
+ * last reply. Returns GIM_OK, GIM_ERR_UNAVAILABLE or GIM_ERR_REMOTE (a
+ * reply was an error; logged).
+ */
+int session_drain(struct gim_redis *redis, int pending, long long *integer_of_last);
+
+/*
  * Connect: HSET mid_<mid> key server + EXPIRE (if mid > 0), SET key_<key>
  * server EX expire_seconds (SET + EXPIRE when expire_seconds <= 0), in one
  * pipeline. Strings stay the caller's.
