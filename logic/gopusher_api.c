@@ -18,14 +18,13 @@
 #include "logic/gopusher_auth.h"
 #include "logic/gopusher_reply.h"
 #include "logic/gopusher_routes.h"
+#include "logic/http_form.h"
 #include "logic/redis_pool.h"
 
 /* As logic's goim API: idle keep-alive connections close after this many seconds. */
 #define GOPUSHER_CONNECTION_TIMEOUT_SECONDS 30
 /* Memory per connection for the request head; a larger head is refused by libmicrohttpd. */
 #define GOPUSHER_CONNECTION_MEMORY_LIMIT (64u * 1024u)
-/* libmicrohttpd's post processor buffer (it must hold one key). */
-#define GOPUSHER_POST_BUFFER 4096u
 /* The misspelt header gopusher's BasicAuth puts on every private answer. */
 #define GOPUSHER_AUTH_HEADER       "Www-Authenicate"
 #define GOPUSHER_AUTH_HEADER_VALUE "Basic realm=\"Restricted"
@@ -36,21 +35,11 @@ struct gopusher_api {
     size_t max_body;
 };
 
-/* One form value of the body. */
-struct gopusher_form_value {
-    char *key;
-    char *value; /* value_length bytes plus a NUL */
-    size_t value_length;
-};
-
 /* Per-request state, from the first call of the access handler to the completion callback. */
 struct gopusher_exchange {
-    struct MHD_PostProcessor *post; /* NULL: no form body */
-    struct gopusher_form_value *values;
-    size_t value_count, value_capacity;
+    struct http_form form; /* the body's form values */
     size_t body_length;
     bool too_large;
-    bool failed; /* out of memory while parsing the body */
 };
 
 enum gopusher_route_kind {
@@ -95,78 +84,13 @@ static enum MHD_Result gopusher_send(struct MHD_Connection *connection,
     return result;
 }
 
-/* ---- form values (Go's FormValue: the body's first, then the query's) ---- */
-
-static enum MHD_Result gopusher_post_value(void *cls, enum MHD_ValueKind kind, const char *key,
-                                           const char *filename, const char *content_type,
-                                           const char *transfer_encoding, const char *data,
-                                           uint64_t offset, size_t size)
-{
-    struct gopusher_exchange *exchange = cls;
-    struct gopusher_form_value *value;
-    char *grown;
-
-    (void)kind;
-    (void)content_type;
-    (void)transfer_encoding;
-    if (filename != NULL || key == NULL)
-        return MHD_YES; /* a file part is not a form value (Go keeps it apart too) */
-    value = exchange->value_count ? &exchange->values[exchange->value_count - 1] : NULL;
-    if (offset == 0 || value == NULL || strcmp(value->key, key) != 0) {
-        if (exchange->value_count == exchange->value_capacity) {
-            size_t capacity = exchange->value_capacity ? exchange->value_capacity * 2 : 8;
-            struct gopusher_form_value *values =
-                realloc(exchange->values, capacity * sizeof(*values));
-            if (values == NULL)
-                goto out_of_memory;
-            exchange->values = values;
-            exchange->value_capacity = capacity;
-        }
-        value = &exchange->values[exchange->value_count];
-        memset(value, 0, sizeof(*value));
-        value->key = strdup(key);
-        value->value = calloc(1, 1);
-        if (value->key == NULL || value->value == NULL) {
-            free(value->key);
-            free(value->value);
-            goto out_of_memory;
-        }
-        exchange->value_count++;
-    }
-    /* The body is bounded by gopusher.maxBody, so are the values. */
-    grown = realloc(value->value, value->value_length + size + 1);
-    if (grown == NULL)
-        goto out_of_memory;
-    memcpy(grown + value->value_length, data, size);
-    value->value_length += size;
-    grown[value->value_length] = '\0';
-    value->value = grown;
-    return MHD_YES;
-out_of_memory:
-    exchange->failed = true;
-    return MHD_NO;
-}
-
-/* The first value of name: *length bytes (NULL when absent). Points into the exchange or MHD. */
+/* Go's FormValue: the body's first, then the query's (logic/http_form.h). */
 static const char *gopusher_form_value(const struct gopusher_call *call, const char *name,
                                        size_t *length)
 {
     const struct gopusher_exchange *exchange = call->form;
-    const char *value = NULL;
-    size_t index;
 
-    for (index = 0; index < exchange->value_count; index++) {
-        if (strcmp(exchange->values[index].key, name) == 0) {
-            *length = exchange->values[index].value_length;
-            return exchange->values[index].value;
-        }
-    }
-    if (MHD_lookup_connection_value_n(call->connection, MHD_GET_ARGUMENT_KIND, name, strlen(name),
-                                      &value, length) == MHD_YES &&
-        value != NULL)
-        return value;
-    *length = 0;
-    return NULL;
+    return http_form_value(&exchange->form, call->connection, name, length);
 }
 
 /* ---- routes ---- */
@@ -472,10 +396,8 @@ static enum MHD_Result gopusher_access(void *cls, struct MHD_Connection *connect
                                                MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (declared != NULL && strtoull(declared, NULL, 10) > api->max_body)
             exchange->too_large = true; /* answered below, before the body is read */
-        /* Go's ParseForm reads a body only for POST (and PUT/PATCH, which no route takes). */
-        if (!exchange->too_large && strcmp(method, MHD_HTTP_METHOD_POST) == 0)
-            exchange->post = MHD_create_post_processor(connection, GOPUSHER_POST_BUFFER,
-                                                       gopusher_post_value, exchange);
+        if (!exchange->too_large)
+            http_form_begin(&exchange->form, connection, method);
         if (!exchange->too_large)
             return MHD_YES;
         /* Declared too large: refused before reading (and before "100 Continue"). */
@@ -485,18 +407,13 @@ static enum MHD_Result gopusher_access(void *cls, struct MHD_Connection *connect
         exchange->body_length += *upload_data_size;
         if (exchange->body_length > api->max_body)
             exchange->too_large = true; /* bound: the rest is read and dropped, then 413 */
-        else if (exchange->post != NULL && !exchange->failed &&
-                 MHD_post_process(exchange->post, upload_data, *upload_data_size) != MHD_YES)
-            exchange->failed = true;
+        else
+            http_form_feed(&exchange->form, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
     }
-    if (exchange->post != NULL) {
-        /* The body is complete: destroying the processor hands over a last value still held. */
-        MHD_destroy_post_processor(exchange->post);
-        exchange->post = NULL;
-    }
-    if (exchange->too_large || exchange->failed)
+    http_form_end(&exchange->form);
+    if (exchange->too_large || exchange->form.failed)
         return gopusher_refuse_body(api, connection, exchange);
     return gopusher_dispatch(api, connection, url, method, exchange);
 }
@@ -505,20 +422,13 @@ static void gopusher_completed(void *cls, struct MHD_Connection *connection, voi
                                enum MHD_RequestTerminationCode code)
 {
     struct gopusher_exchange *exchange = *request_state;
-    size_t index;
 
     (void)cls;
     (void)connection;
     (void)code;
     if (exchange == NULL)
         return;
-    if (exchange->post != NULL)
-        MHD_destroy_post_processor(exchange->post);
-    for (index = 0; index < exchange->value_count; index++) {
-        free(exchange->values[index].key);
-        free(exchange->values[index].value);
-    }
-    free(exchange->values);
+    http_form_clear(&exchange->form);
     free(exchange);
     *request_state = NULL;
 }

@@ -296,22 +296,13 @@ void gopusher_route_app_list(struct gopusher_call *call, bool paged)
     gopusher_reply_json(call->reply, answer);
 }
 
-/* Unix time in milliseconds (presence deadlines are wall-clock). */
-static int64_t gopusher_now_ms(void)
-{
-    struct timespec now;
-
-    clock_gettime(CLOCK_REALTIME, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 void gopusher_route_push(struct gopusher_call *call)
 {
     size_t content_length, pattern_length, index;
     const char *content = call->form_value(call, "content", &content_length);
     const char *pattern = call->form_value(call, "user_tag", &pattern_length);
     struct gim_tag_pattern *compiled = NULL;
-    struct gopusher_online online;
+    struct presence_sum online;
     struct gopusher_produce_wait wait;
     char error[256], *room;
     int64_t sockets = 0;
@@ -344,19 +335,19 @@ void gopusher_route_push(struct gopusher_call *call)
             return;
         }
     }
-    status = gopusher_presence_read(call->redis, call->app_key, gopusher_now_ms(), &online);
+    status = gopusher_presence_read(call->redis, call->app_key, presence_now_ms(), &online);
     if (status != GIM_OK) {
         gim_tag_pattern_free(compiled);
-        gopusher_online_clear(&online);
+        presence_sum_clear(&online);
         gopusher_reply_redis_failed(call->reply, status);
         return;
     }
     /* "Total": the sockets the push is aimed at, as presence saw them (docs/internals.md). */
-    for (index = 0; index < online.count; index++)
-        if (compiled == NULL ||
-            gim_tag_pattern_matches(compiled, online.tags[index].tag, online.tags[index].length))
-            sockets += online.tags[index].sockets;
-    gopusher_online_clear(&online);
+    for (index = 0; index < online.size; index++)
+        if (compiled == NULL || gim_tag_pattern_matches(compiled, online.entries[index].name,
+                                                        online.entries[index].length))
+            sockets += online.entries[index].count;
+    presence_sum_clear(&online);
     gim_tag_pattern_free(compiled);
 
     room = gopusher_room_of(call->app_key);
@@ -389,31 +380,33 @@ void gopusher_route_push(struct gopusher_call *call)
 
 void gopusher_route_online(struct gopusher_call *call, bool paged)
 {
-    struct gopusher_online online;
+    struct presence_sum online;
     size_t first = 0, count = 0, index;
     json_t *answer, *tags;
     bool ok;
-    int status = gopusher_presence_read(call->redis, call->app_key, gopusher_now_ms(), &online);
+    int status = gopusher_presence_read(call->redis, call->app_key, presence_now_ms(), &online);
 
     if (status != GIM_OK) {
-        gopusher_online_clear(&online);
+        presence_sum_clear(&online);
         gopusher_reply_redis_failed(call->reply, status);
         return;
     }
     if (paged) {
-        gopusher_page_window(call->limit, call->page, online.count, &first, &count);
+        gopusher_page_window(call->limit, call->page, online.size, &first, &count);
         tags = count ? json_array() : json_null();
         for (index = first; tags != NULL && index < first + count; index++)
-            if (json_array_append_new(tags, gopusher_json_string(online.tags[index].tag,
-                                                                 online.tags[index].length)) != 0) {
+            if (json_array_append_new(tags, gopusher_json_string(online.entries[index].name,
+                                                                 online.entries[index].length)) !=
+                0) {
                 json_decref(tags);
                 tags = NULL;
             }
     } else {
         /* v2: {"<tag>": null, ...}, the per-client user data gopusher never sets. */
         tags = json_object();
-        for (index = 0; tags != NULL && index < online.count; index++) {
-            json_t *key = gopusher_json_string(online.tags[index].tag, online.tags[index].length);
+        for (index = 0; tags != NULL && index < online.size; index++) {
+            json_t *key =
+                gopusher_json_string(online.entries[index].name, online.entries[index].length);
             if (key == NULL ||
                 json_object_set_new(tags, json_string_value(key), json_null()) != 0) {
                 json_decref(tags);
@@ -426,13 +419,13 @@ void gopusher_route_online(struct gopusher_call *call, bool paged)
     ok = answer != NULL && tags != NULL &&
          gopusher_json_set(answer, "app_key",
                            gopusher_json_string(call->app_key, strlen(call->app_key))) &&
-         gopusher_json_set(answer, "total", json_integer((json_int_t)online.count));
+         gopusher_json_set(answer, "total", json_integer((json_int_t)online.size));
     if (ok && paged)
         ok = gopusher_json_set(answer, "limit", json_integer(call->limit)) &&
              gopusher_json_set(answer, "page", json_integer(call->page));
     ok = ok && gopusher_json_set(answer, "user_tags", json_incref(tags));
     json_decref(tags);
-    gopusher_online_clear(&online);
+    presence_sum_clear(&online);
     if (!ok) {
         json_decref(answer);
         answer = NULL;

@@ -20,6 +20,7 @@
 #include "common/status.h"
 #include "logic/config.h"
 #include "logic/context.h"
+#include "logic/gusher_api.h"
 #include "logic/http_edge.h"
 #include "logic/http_nodes.h"
 #include "logic/http_online.h"
@@ -94,9 +95,25 @@ static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
                                         const char *value)
 {
     struct MHD_Response *response;
-    char *text = http_answer_render(answer);
     enum MHD_Result result;
+    char *text;
 
+    if (answer->raw) {
+        response = MHD_create_response_from_buffer(answer->raw_length, answer->raw_body,
+                                                   MHD_RESPMEM_MUST_COPY);
+        http_answer_release(answer);
+        if (response == NULL)
+            return MHD_NO;
+        if (answer->raw_content_type != NULL)
+            MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                    answer->raw_content_type);
+        if (name != NULL)
+            MHD_add_response_header(response, name, value);
+        result = MHD_queue_response(connection, answer->http_status, response);
+        MHD_destroy_response(response);
+        return result;
+    }
+    text = http_answer_render(answer);
     if (text == NULL)
         return MHD_NO; /* out of memory: close the connection */
     response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
@@ -190,6 +207,7 @@ void http_deferred_finish(struct http_deferred *deferred, struct http_answer *an
     pthread_mutex_lock(&exchange->lock);
     exchange->answer = *answer;
     answer->data = NULL; /* taken over */
+    answer->raw_body = NULL;
     parked = exchange->deferral == HTTP_DEFER_PARKED;
     exchange->deferral = HTTP_DEFER_ANSWERED;
     pthread_mutex_unlock(&exchange->lock);
@@ -200,6 +218,39 @@ void http_deferred_finish(struct http_deferred *deferred, struct http_answer *an
     if (parked)
         MHD_resume_connection(connection);
     atomic_fetch_sub(&server->deferred_count, 1);
+}
+
+/*
+ * Runs handler for the request and sends its answer, or parks the
+ * connection when the handler deferred it and the answer is not in yet.
+ */
+static enum MHD_Result http_run(struct http_server *server, struct MHD_Connection *connection,
+                                const char *method, const char *path,
+                                struct http_exchange *exchange, http_handler_fn handler)
+{
+    struct http_request request = {connection,     method,           path,    server->logic,
+                                   exchange->body, exchange->length, exchange};
+    struct http_answer answer;
+
+    http_answer_init(&answer);
+    handler(&request, &answer);
+    if (exchange->deferral != HTTP_NOT_DEFERRED) {
+        http_answer_release(&answer);
+        pthread_mutex_lock(&exchange->lock);
+        if (exchange->deferral == HTTP_DEFER_RUNNING) {
+            /* No answer yet: park the connection; http_deferred_finish resumes it. */
+            MHD_suspend_connection(connection);
+            exchange->deferral = HTTP_DEFER_PARKED;
+            pthread_mutex_unlock(&exchange->lock);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&exchange->lock);
+        return http_send_deferred_answer(server, connection, path, exchange);
+    }
+    gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status, answer.code,
+                  answer.message);
+    logic_metrics_count_http(server->logic->metrics, path, answer.code);
+    return http_send_answer(connection, &answer, NULL, NULL);
 }
 
 /* Runs the route for method + path once the body is complete. */
@@ -217,31 +268,15 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
                                                         server->logic->metrics->registry, method);
     if (http_static_owns(path)) /* the demo page and the JavaScript client */
         return (enum MHD_Result)http_static_answer(connection, path, method);
+    if (gusher_api_owns(server->logic->config, path)) /* gusher.cluster's master API */
+        return http_run(server, connection, method, path, exchange, gusher_api_handle);
 
     for (index = 0; index < sizeof(http_routes) / sizeof(http_routes[0]); index++) {
         if (strcmp(http_routes[index].path, path) != 0)
             continue;
         path_match = &http_routes[index];
         if (strcmp(http_routes[index].method, method) == 0) {
-            struct http_request request = {connection, server->logic, exchange->body,
-                                           exchange->length, exchange};
-            http_routes[index].handler(&request, &answer);
-            if (exchange->deferral != HTTP_NOT_DEFERRED) {
-                pthread_mutex_lock(&exchange->lock);
-                if (exchange->deferral == HTTP_DEFER_RUNNING) {
-                    /* No answer yet: park the connection; http_deferred_finish resumes it. */
-                    MHD_suspend_connection(connection);
-                    exchange->deferral = HTTP_DEFER_PARKED;
-                    pthread_mutex_unlock(&exchange->lock);
-                    return MHD_YES;
-                }
-                pthread_mutex_unlock(&exchange->lock);
-                return http_send_deferred_answer(server, connection, path, exchange);
-            }
-            gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status,
-                          answer.code, answer.message);
-            logic_metrics_count_http(server->logic->metrics, path, answer.code);
-            return http_send_answer(connection, &answer, NULL, NULL);
+            return http_run(server, connection, method, path, exchange, http_routes[index].handler);
         }
     }
     if (path_match != NULL) {
@@ -324,8 +359,7 @@ static void http_completed(void *cls, struct MHD_Connection *connection, void **
     (void)code;
     http_edge_request_completed(server->edge, connection);
     if (exchange != NULL) {
-        if (exchange->answer.data != NULL) /* an answer that was never sent */
-            json_decref(exchange->answer.data);
+        http_answer_release(&exchange->answer); /* an answer that was never sent */
         pthread_mutex_destroy(&exchange->lock);
         free(exchange->body);
         free(exchange);

@@ -36,6 +36,8 @@ struct http_exchange;
 /* What a handler gets: valid only during the handler call. */
 struct http_request {
     struct MHD_Connection *connection; /* for query parameters (http_params.h) */
+    const char *method;                /* "GET", "POST", ... */
+    const char *path;                  /* the request's path, percent-decoded */
     const struct logic_context *logic;
     const uint8_t *body; /* the raw request body, body_length bytes (may be 0) */
     size_t body_length;

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void http_answer_init(struct http_answer *answer)
@@ -11,6 +12,30 @@ void http_answer_init(struct http_answer *answer)
     answer->code = HTTP_CODE_OK;
     answer->message[0] = '\0';
     answer->data = NULL;
+    answer->raw = false;
+    answer->raw_body = NULL;
+    answer->raw_length = 0;
+    answer->raw_content_type = NULL;
+}
+
+void http_answer_raw(struct http_answer *answer, unsigned int http_status, const char *content_type,
+                     char *body, size_t length)
+{
+    free(answer->raw_body);
+    answer->raw = true;
+    answer->http_status = http_status;
+    answer->raw_body = body;
+    answer->raw_length = body != NULL ? length : 0;
+    answer->raw_content_type = content_type;
+}
+
+void http_answer_release(struct http_answer *answer)
+{
+    json_decref(answer->data);
+    answer->data = NULL;
+    free(answer->raw_body);
+    answer->raw_body = NULL;
+    answer->raw_length = 0;
 }
 
 void http_answer_error(struct http_answer *answer, unsigned int http_status, int code,

@@ -11,6 +11,8 @@
 #define LOGIC_HTTP_ANSWER_H
 
 #include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 /* goim's envelope codes. */
 #define HTTP_CODE_OK           0
@@ -26,7 +28,27 @@ struct http_answer {
     int code;
     char message[512];
     json_t *data; /* optional; owned by the answer (http_answer_render releases it) */
+    /*
+     * A raw answer instead of the envelope (gusher's API, http_answer_raw):
+     * raw_body (malloc'd, owned by the answer; freed once sent) with
+     * Content-Type raw_content_type (static; NULL: none).
+     */
+    bool raw;
+    char *raw_body;
+    size_t raw_length;
+    const char *raw_content_type;
 };
+
+/*
+ * Makes answer a raw one: HTTP status, body[0..length) (malloc'd, taken
+ * over; NULL with length 0 for none) and content_type (static, or NULL for
+ * no Content-Type header). A previous raw body is freed.
+ */
+void http_answer_raw(struct http_answer *answer, unsigned int http_status, const char *content_type,
+                     char *body, size_t length);
+
+/* Frees what answer owns (data, raw body); the answer is empty afterwards. */
+void http_answer_release(struct http_answer *answer);
 
 /* Resets answer to HTTP 200, code 0, empty message, no data. */
 void http_answer_init(struct http_answer *answer);

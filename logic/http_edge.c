@@ -41,7 +41,8 @@ struct http_edge {
     int64_t timeout_ms;
     size_t max_url;
     size_t body_limit;
-    size_t output_limit; /* largest push body a comet connection can hold */
+    size_t output_limit;       /* largest push body a comet connection can hold */
+    const char *gusher_prefix; /* gusher.apiPrefix: its paths are percent-decoded, as gorilla/mux */
     uint8_t tokens[HTTP_EDGE_MAX_TOKENS][SHA256_DIGEST_LENGTH];
     size_t token_count;
 
@@ -132,6 +133,7 @@ int http_edge_create(struct http_edge **out, const struct logic_config *config,
     edge->metrics = metrics;
     edge->timeout_ms = config->http_request_timeout_ms;
     edge->max_url = (size_t)config->http_max_url_bytes;
+    edge->gusher_prefix = config->gusher_api_prefix;
     edge->body_limit = http_edge_body_limit(config);
     edge->output_limit = (size_t)config->comet_max_output_bytes > LOGIC_PUSH_FRAME_OVERHEAD
                              ? (size_t)config->comet_max_output_bytes - LOGIC_PUSH_FRAME_OVERHEAD
@@ -349,7 +351,9 @@ int http_edge_admit(struct http_edge *edge, struct MHD_Connection *connection, c
                           edge->max_url);
         return GIM_ERR_INVALID;
     }
-    if (entry != NULL && entry->path_escaped) {
+    if (entry != NULL && entry->path_escaped &&
+        !(edge->gusher_prefix != NULL && edge->gusher_prefix[0] != '\0' &&
+          strncmp(path, edge->gusher_prefix, strlen(edge->gusher_prefix)) == 0)) {
         http_answer_error(answer, MHD_HTTP_NOT_FOUND, HTTP_CODE_NOT_FOUND,
                           "not found (paths are matched as sent, without percent-decoding)");
         return GIM_ERR_INVALID;

@@ -16,13 +16,9 @@
 #include "logic/session.h"
 #include "logic/session_batch.h"
 
-/*
- * One PUSH record per distinct server of routes, with that server's keys in
- * lookup order (logic/push_group.h); produces them; done as push.h.
- */
-static void push_routes(const struct logic_context *logic, int32_t operation,
-                        const struct session_routes *routes, const uint8_t *message, size_t length,
-                        producer_done_fn done, void *user)
+void push_routes(const struct logic_context *logic, int32_t operation,
+                 const struct session_routes *routes, const uint8_t *message, size_t length,
+                 producer_done_fn done, void *user)
 {
     struct producer_record *records;
     size_t record_count;
@@ -229,4 +225,46 @@ void push_all(const struct logic_context *logic, int32_t operation, int32_t spee
     push.msg.len = length;
     gim_log_debug("push: broadcast op=%d speed=%d bytes=%zu", operation, speed, length);
     push_one_record(logic, &push, key, done, user);
+}
+
+void push_rooms_text(const struct logic_context *logic, int32_t operation,
+                     const struct push_text_room *rooms, size_t count, producer_done_fn done,
+                     void *user)
+{
+    struct producer_record *records = calloc(count ? count : 1, sizeof(*records));
+    size_t index, packed_count = 0;
+
+    if (records == NULL) {
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+        return;
+    }
+    for (index = 0; index < count; index++) {
+        Goim__Logic__PushMsg push = GOIM__LOGIC__PUSH_MSG__INIT;
+        size_t packed_size;
+        uint8_t *packed;
+
+        push.type = GOIM__LOGIC__PUSH_MSG__TYPE__ROOM;
+        push.operation = operation;
+        push.room = (char *)rooms[index].room_key;
+        push.msg.data = (uint8_t *)rooms[index].message;
+        push.msg.len = rooms[index].length;
+        push.text = true;
+        packed_size = goim__logic__push_msg__get_packed_size(&push);
+        packed = malloc(packed_size ? packed_size : 1);
+        if (packed == NULL)
+            break;
+        goim__logic__push_msg__pack(&push, packed);
+        records[index].key = rooms[index].room_key;
+        records[index].key_length = strlen(rooms[index].room_key);
+        records[index].value = packed;
+        records[index].value_length = packed_size;
+        packed_count++;
+    }
+    if (packed_count < count)
+        done(user, GIM_ERR_NO_MEMORY, "out of memory");
+    else
+        producer_send_async(logic->producer, records, count, done, user); /* 0: GIM_OK */
+    for (index = 0; index < packed_count; index++)
+        free((void *)records[index].value);
+    free(records);
 }

@@ -27,6 +27,7 @@
 #include <stdint.h>
 
 #include "logic/producer.h"
+#include "logic/session.h"
 
 struct logic_context;
 
@@ -73,6 +74,34 @@ void push_room_text(const struct logic_context *logic, const char *room_key,
  * comes after the room's earlier pushes). gopusher's unregister.
  */
 void push_room_close(const struct logic_context *logic, const char *room_key, producer_done_fn done,
+                     void *user);
+
+/*
+ * Pushes message[0..length) with operation to the connections of routes
+ * (connection key -> comet server, looked up by the caller): one PUSH
+ * record per distinct server, with that server's keys in routes' order
+ * (logic/push_group.h). No routes: GIM_OK with nothing sent.
+ */
+void push_routes(const struct logic_context *logic, int32_t operation,
+                 const struct session_routes *routes, const uint8_t *message, size_t length,
+                 producer_done_fn done, void *user);
+
+/* One ROOM record of push_rooms_text; every pointer stays the caller's. */
+struct push_text_room {
+    const char *room_key; /* the room and the record key */
+    const uint8_t *message;
+    size_t length;
+};
+
+/*
+ * Pushes rooms[0..count), each its message with operation and text = true
+ * (UTF-8 for protocols that send pushes as WebSocket text messages), as one
+ * ROOM record per room with record key = the room, all produced together;
+ * done once every record has its report (count 0: GIM_OK). gusher's
+ * channel, pattern and batch pushes (logic/gusher_api.h).
+ */
+void push_rooms_text(const struct logic_context *logic, int32_t operation,
+                     const struct push_text_room *rooms, size_t count, producer_done_fn done,
                      void *user);
 
 /*
