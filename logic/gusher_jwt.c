@@ -189,6 +189,10 @@ static int gusher_auth_fill(const json_t *auth, struct gusher_claims *claims, ch
                 snprintf(error, error_size, "claim gusher.remotes.%s: not a boolean", name);
                 return GIM_ERR_INVALID;
             }
+            if (json_object_iter_key_len(json_object_key_to_iter(name)) != strlen(name)) {
+                snprintf(error, error_size, "claim gusher.remotes: a name with a NUL character");
+                return GIM_ERR_INVALID;
+            }
             claims->remote_names[claims->remote_count] = strdup(name);
             if (claims->remote_names[claims->remote_count] == NULL)
                 return GIM_ERR_NO_MEMORY;
