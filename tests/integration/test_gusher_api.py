@@ -8,6 +8,7 @@ GusherConnect) with JWTs signed here by openssl. The HTTP client is support/gopu
 """
 
 import json
+import queue
 import time
 
 import pytest
@@ -281,3 +282,46 @@ def test_prefix_is_configurable_and_can_be_off(make_cluster):
     cluster.start("logic")
     assert call(cluster.logic_http_port, "GET", "/gm/ping", auth=None).status == 404
     assert call(cluster.logic_http_port, "GET", "/api/ping", auth=None).status == 404
+
+
+def test_job_hands_gusher_pushes_to_the_comets_as_the_contract_says(gu, keys):
+    """ROOM records reach every comet as BroadcastRoomReq{room, text} with frames of op 2000;
+    PUSH records reach the comet holding the socket as PushMsgReq{keys, protoOp 2000-2002}."""
+    from support.recording_comet import RecordingComet
+    from support.util import free_port
+
+    comet = RecordingComet(gu.redis, "recording-%s" % gu.id, free_port())
+    try:
+        socket_id = "5" * 32
+        open_sockets(gu, keys[0], "u1", {socket_id: comet.hostname})
+        deadline = time.monotonic() + 60
+        while True:  # positive control: job has found the recording comet
+            assert api(gu, "POST", "push/%s/probe/e" % APP, form={"data": "1"}).status == 200
+            try:
+                comet.next_room(timeout=3)
+                break
+            except queue.Empty:
+                assert time.monotonic() < deadline, "job never called the recording comet"
+        while True:
+            try:
+                comet.next_room(timeout=2)
+            except queue.Empty:
+                break
+
+        answer = api(gu, "POST", "push/%s/room-1/ev" % APP, form={"data": "[1]"})
+        room = comet.next_room()
+        assert (room["room"], room["text"], room["pattern"], room["close"]) == \
+            ("gusher/TEST/room-1", True, "", False)
+        assert room["frames"] == [(2000, answer.body)]
+
+        for path, form, op, body in (("push/user/%s/u1", {"data": "x"}, 2000, b'"x"'),
+                                     ("push/socket/%s/" + socket_id, {"data": "{}"}, 2000, b"{}"),
+                                     ("reload/channel/user/%s/u1", {"data": '["A"]'}, 2001,
+                                      b'["A"]'),
+                                     ("add/channel/user/%s/u1", {"data": "B"}, 2002, b"B")):
+            assert api(gu, "POST", path % APP, form=form).status == 200
+            push = comet.next_push()
+            assert (push["keys"], push["op"]) == (["gusher/TEST/" + socket_id], op)
+            assert push["frames"] == [(op, body)]
+    finally:
+        comet.close()

@@ -1,5 +1,5 @@
 """A stand-in comet for job: registers itself in the Redis registry as a comet
-does (common/registry.h) and records the BroadcastRoom requests job sends it
+does (common/registry.h) and records the BroadcastRoom and PushMsg requests job sends it
 over nng (proto/comet.proto, written by hand), answering each after `delay`
 seconds so that job's lanes stay busy and merge what queues behind them."""
 
@@ -11,7 +11,7 @@ import time
 from support import logic_wire
 from support.nng_responder import NngResponder
 
-BROADCAST_ROOM = 3
+PUSH_MSG, BROADCAST_ROOM = 1, 3
 
 
 def split_frames(body):
@@ -45,9 +45,25 @@ def broadcast_room_req(data):
     return request
 
 
+def push_msg_req(data):
+    """{keys, op (protoOp), frames} of a PushMsgReq."""
+    request = {"keys": [], "op": 0, "frames": []}
+    for number, value in logic_wire._fields(data):
+        if number == 1:
+            request["keys"].append(value.decode())
+        elif number == 2:
+            for inner, proto_value in logic_wire._fields(value):
+                if inner == 4:
+                    request["frames"] = split_frames(proto_value)
+        elif number == 3:
+            request["op"] = value
+    return request
+
+
 class RecordingComet(NngResponder):
     def __init__(self, redis, hostname, port, delay=0.0):
         self.rooms = queue.Queue()
+        self.pushes = queue.Queue()
         self.delay = delay
         self._redis = redis
         self.hostname = hostname
@@ -64,6 +80,8 @@ class RecordingComet(NngResponder):
         self._redis.zadd("goim_comets", {self.hostname: int(time.time())})
 
     def answer(self, method, body):
+        if method == PUSH_MSG:
+            self.pushes.put(push_msg_req(body))
         if method == BROADCAST_ROOM:
             self.rooms.put(broadcast_room_req(body))
             if self.delay:
@@ -72,6 +90,9 @@ class RecordingComet(NngResponder):
 
     def next_room(self, timeout=30.0):
         return self.rooms.get(timeout=timeout)
+
+    def next_push(self, timeout=30.0):
+        return self.pushes.get(timeout=timeout)
 
     def close(self):
         super().close()
