@@ -296,8 +296,18 @@ static enum MHD_Result http_edge_framing_header(void *cls, enum MHD_ValueKind ki
     return MHD_YES;
 }
 
-static bool http_edge_needs_credentials(const char *path)
+/* Whether path is under gusher.apiPrefix (empty: never). */
+static bool http_edge_is_gusher(const struct http_edge *edge, const char *path)
 {
+    return edge->gusher_prefix != NULL && edge->gusher_prefix[0] != '\0' &&
+           strncmp(path, edge->gusher_prefix, strlen(edge->gusher_prefix)) == 0;
+}
+
+/* goim's push/... and online/..., and gusher's whole master API but its ping. */
+static bool http_edge_needs_credentials(const struct http_edge *edge, const char *path)
+{
+    if (http_edge_is_gusher(edge, path))
+        return strcmp(path + strlen(edge->gusher_prefix), "ping") != 0;
     return strncmp(path, "/goim/push/", 11) == 0 || strncmp(path, "/goim/online/", 13) == 0;
 }
 
@@ -351,9 +361,7 @@ int http_edge_admit(struct http_edge *edge, struct MHD_Connection *connection, c
                           edge->max_url);
         return GIM_ERR_INVALID;
     }
-    if (entry != NULL && entry->path_escaped &&
-        !(edge->gusher_prefix != NULL && edge->gusher_prefix[0] != '\0' &&
-          strncmp(path, edge->gusher_prefix, strlen(edge->gusher_prefix)) == 0)) {
+    if (entry != NULL && entry->path_escaped && !http_edge_is_gusher(edge, path)) {
         http_answer_error(answer, MHD_HTTP_NOT_FOUND, HTTP_CODE_NOT_FOUND,
                           "not found (paths are matched as sent, without percent-decoding)");
         return GIM_ERR_INVALID;
@@ -364,7 +372,7 @@ int http_edge_admit(struct http_edge *edge, struct MHD_Connection *connection, c
                           "conflicting Content-Length / Transfer-Encoding headers");
         return GIM_ERR_INVALID;
     }
-    if (edge->token_count > 0 && http_edge_needs_credentials(path) &&
+    if (edge->token_count > 0 && http_edge_needs_credentials(edge, path) &&
         !http_edge_authorized(edge, connection)) {
         http_answer_error(answer, MHD_HTTP_UNAUTHORIZED, HTTP_CODE_UNAUTHORIZED,
                           "missing or wrong credentials: send Authorization: Bearer <token>");

@@ -17,12 +17,16 @@
  *   (http_edge_connection_memory) so that goim's 10,000 mids or keys fit.
  * - Paths are matched as sent: a path with a percent escape routes nowhere
  *   (404), so "/goim/push/mids%00" and "/goim/push%2Fmids" are not
- *   "/goim/push/mids".
+ *   "/goim/push/mids". gusher's master API (gusher.apiPrefix) is the
+ *   exception: its paths are percent-decoded, as gorilla/mux matches them,
+ *   so channel names that need escapes can be addressed.
  * - Content-Length given twice with different values, or together with
  *   Transfer-Encoding, is refused with 400.
  * - Credentials: with httpServer.pushTokens set, /goim/push/... and
  *   /goim/online/... need "Authorization: Bearer <one of them>" (compared in
- *   constant time), else 401; nodes/... and /metrics stay public.
+ *   constant time), else 401; so does gusher's master API under
+ *   gusher.apiPrefix (gusher has no authentication), except its ping;
+ *   nodes/... and /metrics stay public.
  * - Bodies: the body limit is one Kafka record (LOGIC_KAFKA_MAX_MESSAGE)
  *   less room for the rest of the PushMsg, or httpServer.maxBody when that
  *   is lower (http_edge_body_limit); a push whose body cannot fit a comet

@@ -325,3 +325,15 @@ def test_job_hands_gusher_pushes_to_the_comets_as_the_contract_says(gu, keys):
             assert push["frames"] == [(op, body)]
     finally:
         comet.close()
+
+
+def test_push_tokens_guard_the_master_api_but_ping(make_cluster):
+    cluster = make_cluster(extra_args={"logic": ["-httpServer.pushTokens", "t0ken"]})
+    refused = api(cluster, "GET", "%s/channels" % APP)
+    assert refused.status == 401
+    assert refused.headers.get("www-authenticate", "").startswith("Bearer")
+    assert api(cluster, "POST", "push/%s/c/e" % APP, form={"data": "1"}).status == 401
+    assert api(cluster, "GET", "ping").body == b"pong"
+    allowed = call(cluster.logic_http_port, "GET", "/api/%s/channels" % APP,
+                   auth="Bearer t0ken")
+    assert_answer(allowed, 200, b"[]", gusher.JSON_TYPE)
