@@ -116,19 +116,27 @@ int auth_token_parse(const uint8_t *token, size_t length, struct auth_token *out
     return status;
 }
 
-int auth_generate_key(char out[37])
+int auth_random_bytes(uint8_t *out, size_t length)
 {
-    uint8_t random[16];
     size_t filled = 0;
 
-    while (filled < sizeof(random)) {
-        ssize_t got = getrandom(random + filled, sizeof(random) - filled, 0);
+    while (filled < length) {
+        ssize_t got = getrandom(out + filled, length - filled, 0);
         if (got < 0 && errno == EINTR)
             continue;
         if (got <= 0)
             return GIM_ERR_IO;
         filled += (size_t)got;
     }
+    return GIM_OK;
+}
+
+int auth_generate_key(char out[37])
+{
+    uint8_t random[16];
+
+    if (auth_random_bytes(random, sizeof(random)) != GIM_OK)
+        return GIM_ERR_IO;
     random[6] = (uint8_t)((random[6] & 0x0f) | 0x40); /* version 4 */
     random[8] = (uint8_t)((random[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",

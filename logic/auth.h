@@ -46,4 +46,7 @@ void auth_token_free(struct auth_token *token);
  */
 int auth_generate_key(char out[37]);
 
+/* Fills out[0..length) from getrandom (the kernel's CSPRNG). GIM_OK or GIM_ERR_IO. */
+int auth_random_bytes(uint8_t *out, size_t length);
+
 #endif

@@ -1,16 +1,15 @@
 /* gusher_store.c: gusher's tokens and socket sessions in Redis (see gusher_store.h). */
 #include "logic/gusher_store.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "common/redis.h"
 #include "common/status.h"
+#include "logic/auth.h"
 
 #define GUSHER_KEY_PREFIX "gusher/"
 
@@ -18,16 +17,10 @@ int gusher_token_generate(char out[GUSHER_TOKEN_LENGTH + 1])
 {
     static const char hex[] = "0123456789abcdef";
     uint8_t random[GUSHER_TOKEN_LENGTH / 2];
-    size_t filled = 0, index;
+    size_t index;
 
-    while (filled < sizeof(random)) {
-        ssize_t got = getrandom(random + filled, sizeof(random) - filled, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return GIM_ERR_IO;
-        filled += (size_t)got;
-    }
+    if (auth_random_bytes(random, sizeof(random)) != GIM_OK)
+        return GIM_ERR_IO;
     for (index = 0; index < sizeof(random); index++) {
         out[2 * index] = hex[random[index] >> 4];
         out[2 * index + 1] = hex[random[index] & 0xf];
@@ -89,16 +82,6 @@ int gusher_token_read(struct gim_redis *redis, const char *token, char **value, 
     return status;
 }
 
-/* Queues one command if nothing failed so far, counting it in `pending` (as logic/session.c). */
-#define GUSHER_QUEUE(...)                                                                          \
-    do {                                                                                           \
-        if (status == GIM_OK) {                                                                    \
-            status = gim_redis_append(redis, __VA_ARGS__);                                         \
-            if (status == GIM_OK)                                                                  \
-                pending++;                                                                         \
-        }                                                                                          \
-    } while (0)
-
 int gusher_session_write(struct gim_redis *redis, struct gusher_name app, struct gusher_name user,
                          struct gusher_name socket, const char *server, int64_t expire_seconds)
 {
@@ -106,13 +89,13 @@ int gusher_session_write(struct gim_redis *redis, struct gusher_name app, struct
 
     if (expire_seconds < 1)
         expire_seconds = 1;
-    GUSHER_QUEUE("SET " GUSHER_KEY_PREFIX "socket/%b/%b %s EX %" PRId64, app.bytes, app.length,
-                 socket.bytes, socket.length, server, expire_seconds);
+    SESSION_QUEUE("SET " GUSHER_KEY_PREFIX "socket/%b/%b %s EX %" PRId64, app.bytes, app.length,
+                  socket.bytes, socket.length, server, expire_seconds);
     if (user.length > 0) {
-        GUSHER_QUEUE("HSET " GUSHER_KEY_PREFIX "user/%b/%b %b %s", app.bytes, app.length,
-                     user.bytes, user.length, socket.bytes, socket.length, server);
-        GUSHER_QUEUE("EXPIRE " GUSHER_KEY_PREFIX "user/%b/%b %" PRId64, app.bytes, app.length,
-                     user.bytes, user.length, expire_seconds);
+        SESSION_QUEUE("HSET " GUSHER_KEY_PREFIX "user/%b/%b %b %s", app.bytes, app.length,
+                      user.bytes, user.length, socket.bytes, socket.length, server);
+        SESSION_QUEUE("EXPIRE " GUSHER_KEY_PREFIX "user/%b/%b %" PRId64, app.bytes, app.length,
+                      user.bytes, user.length, expire_seconds);
     }
     if (status != GIM_OK)
         return status;
@@ -124,11 +107,11 @@ int gusher_session_remove(struct gim_redis *redis, struct gusher_name app, struc
 {
     int pending = 0, status = GIM_OK;
 
-    GUSHER_QUEUE("DEL " GUSHER_KEY_PREFIX "socket/%b/%b", app.bytes, app.length, socket.bytes,
-                 socket.length);
+    SESSION_QUEUE("DEL " GUSHER_KEY_PREFIX "socket/%b/%b", app.bytes, app.length, socket.bytes,
+                  socket.length);
     if (user.length > 0)
-        GUSHER_QUEUE("HDEL " GUSHER_KEY_PREFIX "user/%b/%b %b", app.bytes, app.length, user.bytes,
-                     user.length, socket.bytes, socket.length);
+        SESSION_QUEUE("HDEL " GUSHER_KEY_PREFIX "user/%b/%b %b", app.bytes, app.length, user.bytes,
+                      user.length, socket.bytes, socket.length);
     if (status != GIM_OK)
         return status;
     return session_drain(redis, pending, NULL);

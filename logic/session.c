@@ -71,20 +71,6 @@ int session_drain(struct gim_redis *redis, int pending, long long *integer_of_la
     return status;
 }
 
-/*
- * Queues one command on the pipeline if nothing failed so far, counting it in
- * `pending`. After a failed append the connection has been dropped together
- * with everything queued, so nothing is left to read.
- */
-#define SESSION_QUEUE(...)                                                                         \
-    do {                                                                                           \
-        if (status == GIM_OK) {                                                                    \
-            status = gim_redis_append(redis, __VA_ARGS__);                                         \
-            if (status == GIM_OK)                                                                  \
-                pending++;                                                                         \
-        }                                                                                          \
-    } while (0)
-
 int session_add(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
                 int64_t expire_seconds)
 {

@@ -43,6 +43,21 @@ int session_routes_append(struct session_routes *routes, const char *key, size_t
                           const char *server, size_t server_length);
 
 /*
+ * Queues one command on the pipeline of redis if nothing failed so far
+ * (int status == GIM_OK in the caller's scope), counting it in the caller's
+ * int pending; read the replies with session_drain. After a failed append the connection has been
+ * dropped together with everything queued, so nothing is left to read.
+ */
+#define SESSION_QUEUE(...)                                                                         \
+    do {                                                                                           \
+        if (status == GIM_OK) {                                                                    \
+            status = gim_redis_append(redis, __VA_ARGS__);                                         \
+            if (status == GIM_OK)                                                                  \
+                pending++;                                                                         \
+        }                                                                                          \
+    } while (0)
+
+/*
  * Reads `pending` pipelined replies, always all of them so the connection
  * stays in step. integer_of_last (may be NULL) receives the integer of the
  * last reply. Returns GIM_OK, GIM_ERR_UNAVAILABLE or GIM_ERR_REMOTE (a

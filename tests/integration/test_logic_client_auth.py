@@ -3,45 +3,20 @@ body's "token" is an RS256 JWT whose sub is the mid, with an optional "rooms" cl
 connection may take over a key only as the key's own mid. Tokens are made here with the openssl
 command line, independently of libjwt."""
 
-import base64
-import hashlib
-import hmac
 import json
 import os
 import secrets
-import subprocess
 import time
 
 import pytest
 
+from support import gusher
 from support.goim_client import ConnectionClosed
-
-
-def b64(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def make_key(path):
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                    "-out", path], check=True, capture_output=True)
-    public = path + ".pub"
-    subprocess.run(["openssl", "pkey", "-in", path, "-pubout", "-out", public], check=True,
-                   capture_output=True)
-    return public
+from support.gusher import b64, hs256, make_key
 
 
 def rs256(private_path, claims):
-    signing = b64(json.dumps({"alg": "RS256", "typ": "JWT"}).encode()) + "." + \
-        b64(json.dumps(claims).encode())
-    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", private_path],
-                               input=signing.encode(), check=True, capture_output=True).stdout
-    return signing + "." + b64(signature)
-
-
-def hs256(secret, claims):
-    signing = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." + \
-        b64(json.dumps(claims).encode())
-    return signing + "." + b64(hmac.new(secret, signing.encode(), hashlib.sha256).digest())
+    return gusher.rs(private_path, claims, 256)
 
 
 @pytest.fixture
