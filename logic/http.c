@@ -86,6 +86,7 @@ struct http_exchange {
     pthread_mutex_t lock;
     enum http_deferral deferral;
     struct http_answer answer; /* a deferred request's answer, once ANSWERED */
+    const char *metrics_label; /* the endpoint label of its answer (static), NULL: the path */
 };
 
 /* Sends the envelope of answer, with header name: value when name is not NULL; consumes
@@ -181,7 +182,9 @@ static enum MHD_Result http_send_deferred_answer(struct http_server *server,
 {
     gim_log_debug("http: %s -> %u code=%d %s (deferred)", path, exchange->answer.http_status,
                   exchange->answer.code, exchange->answer.message);
-    logic_metrics_count_http(server->logic->metrics, path, exchange->answer.code);
+    logic_metrics_count_http(server->logic->metrics,
+                             exchange->metrics_label ? exchange->metrics_label : path,
+                             exchange->answer.code);
     return http_send_answer(connection, &exchange->answer, NULL, NULL);
 }
 
@@ -223,9 +226,10 @@ void http_deferred_finish(struct http_deferred *deferred, struct http_answer *an
 /*
  * Runs handler for the request and sends its answer, or parks the
  * connection when the handler deferred it and the answer is not in yet.
+ * label (static) names the endpoint in the metrics; NULL: the path.
  */
 static enum MHD_Result http_run(struct http_server *server, struct MHD_Connection *connection,
-                                const char *method, const char *path,
+                                const char *method, const char *path, const char *label,
                                 struct http_exchange *exchange, http_handler_fn handler)
 {
     struct http_request request = {connection,     method,           path,    server->logic,
@@ -233,6 +237,7 @@ static enum MHD_Result http_run(struct http_server *server, struct MHD_Connectio
     struct http_answer answer;
 
     http_answer_init(&answer);
+    exchange->metrics_label = label;
     handler(&request, &answer);
     if (exchange->deferral != HTTP_NOT_DEFERRED) {
         http_answer_release(&answer);
@@ -249,7 +254,7 @@ static enum MHD_Result http_run(struct http_server *server, struct MHD_Connectio
     }
     gim_log_debug("http: %s %s -> %u code=%d %s", method, path, answer.http_status, answer.code,
                   answer.message);
-    logic_metrics_count_http(server->logic->metrics, path, answer.code);
+    logic_metrics_count_http(server->logic->metrics, label ? label : path, answer.code);
     return http_send_answer(connection, &answer, NULL, NULL);
 }
 
@@ -269,14 +274,15 @@ static enum MHD_Result http_dispatch(struct http_server *server, struct MHD_Conn
     if (http_static_owns(path)) /* the demo page and the JavaScript client */
         return (enum MHD_Result)http_static_answer(connection, path, method);
     if (gusher_api_owns(server->logic->config, path)) /* gusher.cluster's master API */
-        return http_run(server, connection, method, path, exchange, gusher_api_handle);
+        return http_run(server, connection, method, path, "gusher", exchange, gusher_api_handle);
 
     for (index = 0; index < sizeof(http_routes) / sizeof(http_routes[0]); index++) {
         if (strcmp(http_routes[index].path, path) != 0)
             continue;
         path_match = &http_routes[index];
         if (strcmp(http_routes[index].method, method) == 0) {
-            return http_run(server, connection, method, path, exchange, http_routes[index].handler);
+            return http_run(server, connection, method, path, NULL, exchange,
+                            http_routes[index].handler);
         }
     }
     if (path_match != NULL) {

@@ -24,6 +24,8 @@ void http_answer_raw(struct http_answer *answer, unsigned int http_status, const
     free(answer->raw_body);
     answer->raw = true;
     answer->http_status = http_status;
+    /* for the metrics: the envelope code of that status (a code without one counts as -500) */
+    answer->code = http_status >= 400 ? -(int)http_status : HTTP_CODE_OK;
     answer->raw_body = body;
     answer->raw_length = body != NULL ? length : 0;
     answer->raw_content_type = content_type;

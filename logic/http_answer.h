@@ -42,7 +42,8 @@ struct http_answer {
 /*
  * Makes answer a raw one: HTTP status, body[0..length) (malloc'd, taken
  * over; NULL with length 0 for none) and content_type (static, or NULL for
- * no Content-Type header). A previous raw body is freed.
+ * no Content-Type header). A previous raw body is freed. code becomes
+ * -status for an error status (-400, -404 ...), else 0 (logic_http_requests_total).
  */
 void http_answer_raw(struct http_answer *answer, unsigned int http_status, const char *content_type,
                      char *body, size_t length);

@@ -8,13 +8,18 @@
 #include "common/status.h"
 #include "logic/http_answer.h"
 
-/* The endpoint label: goim's paths (logic/http.c's routes), then "other" last. */
-static const char *const endpoint_names[LOGIC_METRICS_ENDPOINTS] = {
-    "/goim/push/keys",       "/goim/push/mids",
-    "/goim/push/room",       "/goim/push/all",
-    "/goim/online/top",      "/goim/online/room",
-    "/goim/online/total",    "/goim/nodes/weighted",
-    "/goim/nodes/instances", "other"};
+/* The endpoint label: goim's paths (logic/http.c's routes), gusher's master API, "other" last. */
+static const char *const endpoint_names[LOGIC_METRICS_ENDPOINTS] = {"/goim/push/keys",
+                                                                    "/goim/push/mids",
+                                                                    "/goim/push/room",
+                                                                    "/goim/push/all",
+                                                                    "/goim/online/top",
+                                                                    "/goim/online/room",
+                                                                    "/goim/online/total",
+                                                                    "/goim/nodes/weighted",
+                                                                    "/goim/nodes/instances",
+                                                                    "gusher",
+                                                                    "other"};
 
 static const int code_values[LOGIC_METRICS_CODES] = {HTTP_CODE_OK,           HTTP_CODE_REQUEST_ERR,
                                                      HTTP_CODE_UNAUTHORIZED, HTTP_CODE_NOT_FOUND,
@@ -22,9 +27,11 @@ static const int code_values[LOGIC_METRICS_CODES] = {HTTP_CODE_OK,           HTT
 static const char *const code_names[LOGIC_METRICS_CODES] = {"0",    "-400", "-401",
                                                             "-404", "-405", "-500"};
 
-/* Method ids GIM_RPC_LOGIC_CONNECT (101) .. GIM_RPC_LOGIC_RECEIVE (105), then "unknown". */
+/* Method ids GIM_RPC_LOGIC_CONNECT (101) .. GIM_RPC_LOGIC_GUSHER_HEARTBEAT (109), then "unknown".
+ */
 static const char *const rpc_names[LOGIC_METRICS_RPC_METHODS] = {
-    "connect", "disconnect", "heartbeat", "renew_online", "receive", "unknown"};
+    "connect",     "disconnect",     "heartbeat",         "renew_online",     "receive",
+    "gusher_auth", "gusher_connect", "gusher_disconnect", "gusher_heartbeat", "unknown"};
 
 /* Seconds from producing a record to Kafka's acknowledgement (acks=all). */
 static const double produce_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

@@ -26,11 +26,11 @@
 #include "common/metrics.h"
 
 /* goim's HTTP endpoints plus "other" (any other path). */
-#define LOGIC_METRICS_ENDPOINTS 10
+#define LOGIC_METRICS_ENDPOINTS 11
 /* The envelope codes: 0, -400, -401, -404, -405, -500. */
 #define LOGIC_METRICS_CODES 6
 /* The logic RPC methods (101..105) plus "unknown". */
-#define LOGIC_METRICS_RPC_METHODS 6
+#define LOGIC_METRICS_RPC_METHODS 10
 
 struct logic_metrics {
     struct gim_metrics *registry; /* owned */

@@ -9,6 +9,7 @@ GusherConnect) with JWTs signed here by openssl. The HTTP client is support/gopu
 
 import json
 import queue
+import re
 import time
 
 import pytest
@@ -261,6 +262,16 @@ def test_decode_ping_and_unknown_paths(gu, keys, tmp_path):
     # push/user and push/socket shadow a channel push of app "user" (gorilla/mux order)
     shadowed = api(gu, "POST", "push/user/x/y", form={"data": "1"})
     assert_answer(shadowed, 200, b'{"user_id":"y","data":"1"}', gusher.JSON_TYPE)
+
+    # counted under one endpoint label, by HTTP status (deferred answers too)
+    metrics = call(gu.logic_http_port, "GET", "/metrics", auth=None).text
+    def counted(code):
+        found = re.search(r'^logic_http_requests_total\{code="%s",endpoint="gusher"\} (\d+)$'
+                          % code, metrics, re.M)
+        return int(found.group(1)) if found else 0
+    lines = [line for line in metrics.splitlines() if "gusher" in line]
+    assert counted("0") >= 4 and counted("-400") == 3 and counted("-404") == 1, lines
+    assert counted("-405") == 1, lines
 
 
 def test_kafka_failure_answers_data_error(make_cluster):

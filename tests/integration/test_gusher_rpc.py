@@ -11,6 +11,7 @@ import time
 import pytest
 
 from support import gusher
+from support.gopusher import call
 
 APP = "TEST"
 SOCKET = "ab" * 16
@@ -70,6 +71,11 @@ def test_token_exchange_reuse_and_expiry(gu, keys):
         assert time.monotonic() < deadline, "token never expired"
         time.sleep(0.1)
     assert gusher.connect(port, "comet-a", APP, token, "12" * 16)["status"] == gusher.TOKEN_ERROR
+
+    metrics = call(gu.logic_http_port, "GET", "/metrics", auth=None).text
+    for method, calls in (("gusher_auth", 1), ("gusher_connect", 6)):
+        assert re.search(r'^logic_rpc_calls_total\{method="%s"\} %d$' % (method, calls), metrics,
+                         re.M), metrics
 
 
 def test_remotes_anonymous_users_and_sessions(gu, keys):
