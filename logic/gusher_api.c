@@ -17,6 +17,7 @@
 #include "logic/gusher_json.h"
 #include "logic/gusher_jwt.h"
 #include "logic/gusher_store.h"
+#include "logic/http_edge.h"
 #include "logic/http_form.h"
 #include "logic/presence_sum.h"
 #include "logic/push.h"
@@ -180,6 +181,27 @@ static struct gusher_pending *gusher_defer(struct gusher_call *call, struct gush
 
 /* ---- helpers ---- */
 
+/*
+ * Whether a message of length bytes fits a comet connection's output bound
+ * (comet.maxOutputBytes less a frame's overhead, as goim's pushes: logic/http_edge.h); when
+ * not, answers 413 (gusher has no bound; a message no comet can send is refused up front).
+ */
+static bool gusher_fits_comet(struct gusher_call *call, size_t length)
+{
+    int64_t bound =
+        call->request->logic->config->comet_max_output_bytes - LOGIC_PUSH_FRAME_OVERHEAD;
+    char text[160];
+
+    if ((int64_t)length <= bound)
+        return true;
+    snprintf(
+        text, sizeof(text),
+        "message of %zu bytes larger than a comet connection holds (comet.maxOutputBytes %lld)",
+        length, (long long)call->request->logic->config->comet_max_output_bytes);
+    gusher_answer_text(call->answer, MHD_HTTP_CONTENT_TOO_LARGE, text);
+    return false;
+}
+
 /* FormValue(name) as a name (length 0 when absent). */
 static struct gusher_name gusher_form(const struct gusher_call *call, const char *name)
 {
@@ -226,6 +248,18 @@ static bool gusher_append_echo(struct gusher_text *text, const char *id_name, st
 
 /* ---- pushes to channels ---- */
 
+/* Whether every record fits a comet connection (else answered 413). */
+static bool gusher_rooms_fit(struct gusher_call *call, const struct push_text_room *rooms,
+                             size_t count)
+{
+    size_t index;
+
+    for (index = 0; index < count; index++)
+        if (!gusher_fits_comet(call, rooms[index].length))
+            return false;
+    return true;
+}
+
 /* Produces one text ROOM record per rooms[i] and answers success (taken) once acknowledged. */
 static void gusher_push_rooms(struct gusher_call *call, const struct push_text_room *rooms,
                               size_t count, struct gusher_text *success)
@@ -257,7 +291,7 @@ static void gusher_route_push_channel(struct gusher_call *call)
         !gusher_append_envelope(&envelope, channel, event, coerced.data, coerced.length) ||
         !gusher_append_key(&room, "gusher/", app, channel)) {
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-    } else {
+    } else if (gusher_fits_comet(call, envelope.length)) {
         record.room_key = room.data;
         record.message = (const uint8_t *)envelope.data;
         record.length = envelope.length;
@@ -375,6 +409,8 @@ static void gusher_route_push_batch(struct gusher_call *call)
     if (!ok) {
         gusher_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    } else if (!gusher_rooms_fit(call, records, count)) {
+        gusher_text_clear(&success); /* answered 413 */
     } else {
         gusher_push_rooms(call, records, count, &success);
     }
@@ -480,6 +516,8 @@ static void gusher_route_push_pattern(struct gusher_call *call)
     if (!ok) {
         gusher_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+    } else if (!gusher_rooms_fit(call, records, matched)) {
+        gusher_text_clear(&success); /* answered 413 */
     } else {
         gusher_push_rooms(call, records, matched, &success);
     }
@@ -508,9 +546,14 @@ static void gusher_push_sockets(struct gusher_call *call, bool by_user, int32_t 
     const struct logic_context *logic = call->request->logic;
     struct session_routes routes = {0};
     struct gusher_pending *pending;
-    struct gim_redis *redis = redis_pool_acquire(logic->redis);
+    struct gim_redis *redis;
     int status;
 
+    if (!gusher_fits_comet(call, length)) {
+        gusher_text_clear(success);
+        return;
+    }
+    redis = redis_pool_acquire(logic->redis);
     if (redis == NULL)
         status = GIM_ERR_NO_MEMORY;
     else if (by_user)

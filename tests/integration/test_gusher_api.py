@@ -368,3 +368,16 @@ def test_push_tokens_guard_the_master_api_but_ping(make_cluster):
     allowed = call(cluster.logic_http_port, "GET", "/api/%s/channels" % APP,
                    auth="Bearer t0ken")
     assert_answer(allowed, 200, b"[]", gusher.JSON_TYPE)
+
+
+def test_a_message_no_comet_can_hold_is_refused(make_cluster):
+    cluster = make_cluster(extra_args={"logic": ["-comet.maxOutputBytes", "4096"]})
+    # '<' becomes \u003c: 1,000 bytes of data make a 6,000-byte message
+    refused = api(cluster, "POST", "push/%s/c/e" % APP, form={"data": '"' + "<" * 1000 + '"'})
+    assert refused.status == 413 and refused.body.startswith(b"message of 6")
+    assert api(cluster, "POST", "push/user/%s/u" % APP,
+               form={"data": "x" * 5000}).status == 413
+    batch = json.dumps([{"channel": "a", "event": "e", "data": 1},
+                        {"channel": "b", "event": "e", "data": "y" * 5000}])
+    assert api(cluster, "POST", "push_batch/%s" % APP, form={"batch_data": batch}).status == 413
+    assert api(cluster, "POST", "push/%s/c/e" % APP, form={"data": "x" * 3000}).status == 200
