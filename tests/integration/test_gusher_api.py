@@ -153,11 +153,13 @@ def open_sockets(cluster, private, user_id, sockets):
     for socket_id, server in sockets.items():
         answer = gusher.connect(cluster.logic_rpc_port, server, APP, token, socket_id)
         assert answer["status"] == gusher.OK, answer
+    return token
 
 
 def test_user_socket_reload_and_add_reach_the_comets_holding_them(gu, keys):
     s1, s2, s3 = "1" * 32, "2" * 32, "3" * 32
-    open_sockets(gu, keys[0], "u1", {s1: "comet-a", s2: "comet-b"})
+    token = open_sockets(gu, keys[0], "u1", {s1: "comet-a", s2: "comet-b"})
+    assert 50000 < gu.redis.pttl("gusher/token/" + token) <= 60000  # gusher.tokenTTL's 60 s
     open_sockets(gu, keys[0], "u2", {s3: "comet-a"})
 
     answer = api(gu, "POST", "push/user/%s/u1" % APP, form={"data": '{"n": 1.0}'})
@@ -286,6 +288,10 @@ def test_kafka_failure_answers_data_error(make_cluster):
 def test_prefix_is_configurable_and_can_be_off(make_cluster):
     cluster = make_cluster(extra_args={"logic": ["-gusher.apiPrefix", "/gm/"]})
     assert call(cluster.logic_http_port, "GET", "/gm/ping", auth=None).body == b"pong"
+    # no gusher.publicKey: decode refuses everything
+    no_key = call(cluster.logic_http_port, "POST", "/gm/decode", form={"data": "a.b.c"},
+                  auth=None)
+    assert (no_key.status, no_key.body) == (400, b"data error")
     assert call(cluster.logic_http_port, "GET", "/api/ping", auth=None).status == 404
     cluster.stop("logic")
     cluster.logic.args = [a for a in cluster.logic.args if a not in ("-gusher.apiPrefix", "/gm/")]
