@@ -8,7 +8,6 @@ code with logic.
 """
 
 import os
-import queue
 import re
 import subprocess
 import time
@@ -358,6 +357,10 @@ def test_body_over_max_body_is_413(make_cluster):
     assert small.status == 200, small
 
 
+def probe(cluster):
+    assert api(cluster, "POST", "/api/push/chat", form={"content": "probe"}).status == 200
+
+
 def test_job_passes_pattern_and_text_to_comets_and_merges_only_equal_ones(gp):
     """job hands BroadcastRoomReq{userTagPattern, text} to every comet; pushes with
     different patterns keep their order in the app's lane and never share a body."""
@@ -368,20 +371,8 @@ def test_job_passes_pattern_and_text_to_comets_and_merges_only_equal_ones(gp):
     try:
         assert register(gp, "chat").status == 200
         # A positive control first: job has found the recording comet once it gets this one.
-        deadline = time.monotonic() + 60
-        while True:
-            assert api(gp, "POST", "/api/push/chat", form={"content": "probe"}).status == 200
-            try:
-                first = comet.next_room(timeout=3)
-                break
-            except queue.Empty:
-                assert time.monotonic() < deadline, "job never called the recording comet"
+        first = comet.found_by_job(lambda: probe(gp))
         assert (first["room"], first["text"], first["pattern"]) == ("gopusher/chat", True, "")
-        while True:   # drain further probes
-            try:
-                comet.next_room(timeout=2)
-            except queue.Empty:
-                break
 
         patterns = ["A:1", "", "^B$", "A:1", "A:1", "", "", "^B$", "A:1", ""]
         sent = []
@@ -422,19 +413,7 @@ def test_measure_push_latency_at_rest_to_kafka_and_to_a_comet(gp, capsys):
     comet = RecordingComet(gp.redis, "recording-%s" % gp.id, free_port())
     try:
         assert register(gp, "chat").status == 200
-        deadline = time.monotonic() + 60
-        while True:   # positive control: job has found the recording comet
-            assert api(gp, "POST", "/api/push/chat", form={"content": "probe"}).status == 200
-            try:
-                comet.next_room(timeout=3)
-                break
-            except queue.Empty:
-                assert time.monotonic() < deadline, "job never called the recording comet"
-        while True:
-            try:
-                comet.next_room(timeout=2)
-            except queue.Empty:
-                break
+        comet.found_by_job(lambda: probe(gp))  # positive control: job has found the comet
         acknowledged, delivered = [], []
         for number in range(100):
             content = "latency-%d" % number

@@ -8,7 +8,6 @@ GusherConnect) with JWTs signed here by openssl. The HTTP client is support/gopu
 """
 
 import json
-import queue
 import re
 import time
 
@@ -315,19 +314,10 @@ def test_job_hands_gusher_pushes_to_the_comets_as_the_contract_says(gu, keys, ca
     try:
         socket_id = "5" * 32
         open_sockets(gu, keys[0], "u1", {socket_id: comet.hostname})
-        deadline = time.monotonic() + 60
-        while True:  # positive control: job has found the recording comet
+        def probe():
             assert api(gu, "POST", "push/%s/probe/e" % APP, form={"data": "1"}).status == 200
-            try:
-                comet.next_room(timeout=3)
-                break
-            except queue.Empty:
-                assert time.monotonic() < deadline, "job never called the recording comet"
-        while True:
-            try:
-                comet.next_room(timeout=2)
-            except queue.Empty:
-                break
+
+        comet.found_by_job(probe)  # positive control: job has found the recording comet
 
         answer = api(gu, "POST", "push/%s/room-1/ev" % APP, form={"data": "[1]"})
         room = comet.next_room()

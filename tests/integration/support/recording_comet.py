@@ -91,6 +91,23 @@ class RecordingComet(NngResponder):
     def next_room(self, timeout=30.0):
         return self.rooms.get(timeout=timeout)
 
+    def found_by_job(self, probe, timeout=60.0):
+        """The positive control before a test: calls probe() (a push to a room) until job
+        delivers one here, then drains the rooms of further probes; returns the first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            probe()
+            try:
+                first = self.next_room(timeout=3)
+                break
+            except queue.Empty:
+                assert time.monotonic() < deadline, "job never called the recording comet"
+        while True:
+            try:
+                self.next_room(timeout=2)
+            except queue.Empty:
+                return first
+
     def next_push(self, timeout=30.0):
         return self.pushes.get(timeout=timeout)
 
