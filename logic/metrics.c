@@ -27,11 +27,12 @@ static const int code_values[LOGIC_METRICS_CODES] = {HTTP_CODE_OK,           HTT
 static const char *const code_names[LOGIC_METRICS_CODES] = {"0",    "-400", "-401",
                                                             "-404", "-405", "-500"};
 
-/* Method ids GIM_RPC_LOGIC_CONNECT (101) .. GIM_RPC_LOGIC_GUSHER_HEARTBEAT (109), then "unknown".
+/* Method ids GIM_RPC_LOGIC_CONNECT (101) .. GIM_RPC_LOGIC_GOPUSHER_CONNECT (110), then "unknown".
  */
 static const char *const rpc_names[LOGIC_METRICS_RPC_METHODS] = {
-    "connect",     "disconnect",     "heartbeat",         "renew_online",     "receive",
-    "gusher_auth", "gusher_connect", "gusher_disconnect", "gusher_heartbeat", "unknown"};
+    "connect",          "disconnect",       "heartbeat",      "renew_online",
+    "receive",          "gusher_auth",      "gusher_connect", "gusher_disconnect",
+    "gusher_heartbeat", "gopusher_connect", "unknown"};
 
 /* Seconds from producing a record to Kafka's acknowledgement (acks=all). */
 static const double produce_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,

@@ -30,7 +30,7 @@
 /* The envelope codes: 0, -400, -401, -404, -405, -500. */
 #define LOGIC_METRICS_CODES 6
 /* The logic RPC methods (101..105) plus "unknown". */
-#define LOGIC_METRICS_RPC_METHODS 10
+#define LOGIC_METRICS_RPC_METHODS 11
 
 struct logic_metrics {
     struct gim_metrics *registry; /* owned */
