@@ -16,6 +16,9 @@
 #include "common/status.h"
 
 #define WRITEV_BATCH 64
+/* Output queue nodes a set keeps for reuse; past that a released node is freed (the spares of
+ * a pass that queued for a whole large room go back to malloc). */
+#define SPARE_OUTPUT_ITEMS 4096
 
 static const struct {
     const char *text;
@@ -91,6 +94,12 @@ static void connection_set_release_pending(struct connection_set *set)
 void connection_set_destroy(struct connection_set *set)
 {
     connection_set_release_pending(set);
+    while (set->spare_items != NULL) {
+        struct output_item *item = set->spare_items;
+        set->spare_items = item->next;
+        free(item);
+    }
+    set->spare_count = 0;
     free(set->pending);
     set->pending = NULL;
     set->pending_capacity = 0;
@@ -300,14 +309,38 @@ void connection_set_reading(struct comet_connection *connection, bool reading)
 
 /* ---- output ------------------------------------------------------------------- */
 
+/* A queue node from the set's spares, else from malloc; NULL when out of memory. */
+static struct output_item *output_item_new(struct connection_set *set)
+{
+    struct output_item *item = set->spare_items;
+
+    if (item == NULL)
+        return malloc(sizeof(*item));
+    set->spare_items = item->next;
+    set->spare_count--;
+    return item;
+}
+
+/* Drops the node's buffer reference and keeps the node as a spare (freed past the bound). */
+static void output_item_release(struct connection_set *set, struct output_item *item)
+{
+    gim_shared_buffer_unref(item->buffer);
+    if (set->spare_count >= SPARE_OUTPUT_ITEMS) {
+        free(item);
+        return;
+    }
+    item->next = set->spare_items;
+    set->spare_items = item;
+    set->spare_count++;
+}
+
 static void output_release_all(struct comet_connection *connection)
 {
     struct output_item *item = connection->output_head, *next;
 
     for (; item != NULL; item = next) {
         next = item->next;
-        gim_shared_buffer_unref(item->buffer);
-        free(item);
+        output_item_release(connection->set, item);
     }
     connection->output_head = connection->output_tail = NULL;
     connection->output_bytes = 0;
@@ -347,8 +380,7 @@ static int connection_flush(struct comet_connection *connection)
             left -= remaining;
             connection->output_offset = 0;
             connection->output_head = item->next;
-            gim_shared_buffer_unref(item->buffer);
-            free(item);
+            output_item_release(connection->set, item);
         }
         if (connection->output_head == NULL)
             connection->output_tail = NULL;
@@ -370,7 +402,7 @@ static int connection_flush(struct comet_connection *connection)
 static int output_append(struct comet_connection *connection, struct gim_shared_buffer *buffer,
                          size_t offset)
 {
-    struct output_item *item = malloc(sizeof(*item));
+    struct output_item *item = output_item_new(connection->set);
 
     if (item == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
@@ -386,6 +418,29 @@ static int output_append(struct comet_connection *connection, struct gim_shared_
     if (connection->output_head == item)
         connection->output_offset = (uint32_t)offset;
     connection->output_bytes += (uint32_t)(buffer->length - offset);
+    return GIM_OK;
+}
+
+/* Writes buffer at once on a connection with nothing queued; what the socket does not take is
+ * queued (no node when it takes everything) and waits for EPOLLOUT. Returns GIM_OK, or
+ * GIM_ERR_CLOSED after closing the connection (a failed write, out of memory). */
+static int output_write_now(struct comet_connection *connection, struct gim_shared_buffer *buffer)
+{
+    struct iovec whole = {buffer->data, buffer->length};
+    ssize_t written = connection->stream->writev(connection, &whole, 1);
+
+    if (written < 0 && written != GIM_ERR_AGAIN) {
+        connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
+        return GIM_ERR_CLOSED;
+    }
+    if (written == (ssize_t)buffer->length)
+        return GIM_OK;
+    if (output_append(connection, buffer, written > 0 ? (size_t)written : 0) != GIM_OK)
+        return GIM_ERR_CLOSED;
+    if (!connection->write_armed) {
+        connection->write_armed = true;
+        connection_update_events(connection);
+    }
     return GIM_OK;
 }
 
@@ -470,12 +525,21 @@ int connection_push(struct comet_connection *connection, struct gim_shared_buffe
                       connection->key ? connection->key : "", connection->output_bytes);
         return GIM_ERR_TOO_LARGE;
     }
-    if (output_append(connection, buffer, 0) != GIM_OK)
-        return GIM_ERR_CLOSED;
-    /* A queue that was not empty is pending already or waits for EPOLLOUT. */
-    if (was_empty && !connection_mark_pending(connection) &&
-        connection_flush_or_close(connection) != GIM_OK)
-        return GIM_ERR_CLOSED;
+    if (set->push_writes_now && was_empty) {
+        /* no push of this batch follows: one write now, no queue node, no flush pass */
+        if (output_write_now(connection, buffer) != GIM_OK)
+            return GIM_ERR_CLOSED;
+    } else {
+        if (output_append(connection, buffer, 0) != GIM_OK)
+            return GIM_ERR_CLOSED;
+        /* A queue that was not empty is pending already or waits for EPOLLOUT; a pending one
+         * goes out now, with this push, when no push of this batch follows. */
+        if (was_empty ? !connection_mark_pending(connection)
+                      : set->push_writes_now && connection->output_pending) {
+            if (connection_flush_or_close(connection) != GIM_OK)
+                return GIM_ERR_CLOSED;
+        }
+    }
     gim_counter_increment(&set->counters.pushes_delivered);
     return GIM_OK;
 }
@@ -490,24 +554,8 @@ int connection_reply(struct comet_connection *connection, struct gim_shared_buff
         connection_close(connection, CONNECTION_CLOSE_OUTPUT_FULL);
         return GIM_ERR_CLOSED;
     }
-    if (connection->output_head == NULL) {
-        /* nothing waits: one write, no queue node if the socket takes it all */
-        struct iovec whole = {buffer->data, buffer->length};
-        ssize_t written = connection->stream->writev(connection, &whole, 1);
-        if (written < 0 && written != GIM_ERR_AGAIN) {
-            connection_close(connection, CONNECTION_CLOSE_WRITE_FAILED);
-            return GIM_ERR_CLOSED;
-        }
-        if (written == (ssize_t)buffer->length)
-            return GIM_OK;
-        if (output_append(connection, buffer, written > 0 ? (size_t)written : 0) != GIM_OK)
-            return GIM_ERR_CLOSED;
-        if (!connection->write_armed) {
-            connection->write_armed = true;
-            connection_update_events(connection);
-        }
-        return GIM_OK;
-    }
+    if (connection->output_head == NULL) /* nothing waits: one write */
+        return output_write_now(connection, buffer);
     if (output_append(connection, buffer, 0) != GIM_OK)
         return GIM_ERR_CLOSED;
     /* pending pushes go out with the reply now; behind a full socket it waits for EPOLLOUT */

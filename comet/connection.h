@@ -21,8 +21,11 @@
  * the set's pending list); the loop's flush pass (connection_set_flush_pending,
  * before the loop sleeps) writes each pending connection's whole queue with one
  * writev, so the pushes that reach a connection in one loop iteration share one
- * write. protocol.writeDelay > 0 holds the pass until the oldest pending output
- * is that old (one deadline per loop). A reply is written at once, behind any
+ * write. The last push of an inbox batch with no write delay (nothing could
+ * share its write) is written at once instead, without a queue node or a
+ * second pass (push_writes_now). protocol.writeDelay > 0 holds the pass until
+ * the oldest pending output is that old (one deadline per loop). Queue nodes
+ * are reused from a bounded per-set list. A reply is written at once, behind any
  * pending pushes of its connection (no queue node is allocated if the socket
  * takes everything); EPOLLOUT is armed only while a write would block.
  * protocol.maxOutputBytes bounds the bytes queued, pending ones included:
@@ -179,7 +182,13 @@ struct connection_set {
      * largest size) */
     struct comet_connection **pending;
     uint32_t pending_count, pending_capacity;
-    int64_t pending_since_ms;            /* loop clock when the first of them became pending */
+    int64_t pending_since_ms; /* loop clock when the first of them became pending */
+    /* set by the loop's owner while it delivers a push that no other push of the same inbox
+     * batch follows, with no write delay: connection_push writes at once (see there) */
+    bool push_writes_now;
+    /* released output queue nodes kept for reuse (at most SPARE_OUTPUT_ITEMS, connection.c) */
+    struct output_item *spare_items;
+    uint32_t spare_count;
     atomic_long authenticated;           /* read by other threads */
     atomic_ullong dropped_pushes;        /* pushes refused by a full connection output */
     struct comet_loop_counters counters; /* this thread's events, summed at scrape time */
@@ -260,9 +269,12 @@ bool connection_watches(const struct comet_connection *connection, int32_t opera
 
 /*
  * Queues a server push, already encoded for this connection's wire, for the
- * loop's next flush pass (connection_set_flush_pending). Takes its own
- * reference to buffer. Returns GIM_OK, GIM_ERR_TOO_LARGE when dropped at the
- * output bound, GIM_ERR_CLOSED if the connection is closed.
+ * loop's next flush pass (connection_set_flush_pending). With the set's
+ * push_writes_now (no later push of this batch could share the write) it is
+ * written at once instead, together with what is pending on the connection;
+ * a connection waiting for EPOLLOUT only queues it. Takes its own reference
+ * to buffer when it queues it. Returns GIM_OK, GIM_ERR_TOO_LARGE when dropped
+ * at the output bound, GIM_ERR_CLOSED if the connection is closed.
  */
 int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer);
 

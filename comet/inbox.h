@@ -27,7 +27,9 @@ struct event_loop;
 struct inbox_item {
     struct inbox_item *next;
     /* what the loop calls for the item, on its thread; the item's owner frees it there if it
-     * must (the item is not touched afterwards). loop->stopping tells a loop that is stopping. */
+     * must (the item is not touched afterwards). loop->stopping tells a loop that is stopping.
+     * A batch taken at once runs in order, and while an item runs its next still links the
+     * items of the batch not yet run (read-only). */
     void (*run)(struct inbox_item *item, struct event_loop *loop);
 };
 

@@ -91,12 +91,31 @@ static void worker_run_push_job(struct comet_worker *worker, struct push_job *jo
     }
 }
 
+static void worker_push_job_item(struct inbox_item *item, struct event_loop *loop);
+
+/* True if another push job follows item in the batch the loop is running. Each item is looked
+ * at by the nearest push before it only, so a batch costs one walk in all. */
+static bool worker_push_follows(const struct inbox_item *item)
+{
+    for (item = item->next; item != NULL; item = item->next)
+        if (item->run == worker_push_job_item)
+            return true;
+    return false;
+}
+
 static void worker_push_job_item(struct inbox_item *item, struct event_loop *loop)
 {
     struct push_job *job = ((struct push_job_item *)item)->job;
+    struct comet_worker *worker = worker_of(loop);
 
-    if (!loop->stopping && push_job_start(job))
-        worker_run_push_job(worker_of(loop), job);
+    if (!loop->stopping && push_job_start(job)) {
+        /* Without a write delay, only a later push of this batch could share a connection's
+         * write: the last one (at rest, the only one) writes at once, as it is delivered. */
+        worker->connections.push_writes_now =
+            worker->comet->config->write_delay_ms == 0 && !worker_push_follows(item);
+        worker_run_push_job(worker, job);
+        worker->connections.push_writes_now = false;
+    }
     latch_count_down(&job->delivered);
     push_job_unref(job);
 }

@@ -51,7 +51,10 @@ WS_SCENARIOS = ["idle_ws", "fanout_ws"]
 PASSES = [TCP_SCENARIOS, WS_SCENARIOS]
 SCENARIOS = TCP_SCENARIOS + WS_SCENARIOS
 FANOUT_RATE = float(os.environ.get("BENCH_FANOUT_RATE", 10))
-FANOUT_STEPS = [20, 50, 100, 200, 400, 800, 1600]
+# BENCH_FANOUT_STEPS: the rising rates after the fixed one (comma separated; empty: none).
+FANOUT_STEPS = [int(rate) for rate in
+                os.environ.get("BENCH_FANOUT_STEPS", "20,50,100,200,400,800,1600").split(",")
+                if rate.strip()]
 # A step is sustained when the pusher keeps its rate, >= 99 % is delivered and p99 stays under
 # this: with the dev broker the pipeline alone costs ~0.5 s, a growing backlog costs seconds.
 FANOUT_MAX_P99_US = 1000 * int(os.environ.get("BENCH_FANOUT_MAX_P99_MS", 2000))
@@ -353,11 +356,14 @@ def fanout_phase(population, rate, seconds):
     status = population.wait_frames(expected, 15, quiet_seconds=2.0)
     wall = time.time() - wall_before
     delivered = status["push_frames"]
+    comet_cpu = comet_cpu_seconds() - cpu_before
     return {"requested_rate": rate, "pushes_ok": answer["ok"], "push_failed": answer["failed"],
             "push_rate": answer["rate"], "expected": expected, "delivered": delivered,
             "delivered_fraction": round(delivered / expected, 4) if expected else 0,
             "delivered_per_second": round(delivered / answer["elapsed_s"]),
-            "comet_cpu_percent": cpu_percent(COMET_PID, comet_cpu_seconds() - cpu_before, wall),
+            "comet_cpu_percent": cpu_percent(COMET_PID, comet_cpu, wall),
+            "comet_cpu_us_per_message": (round(1e6 * comet_cpu / delivered, 2)
+                                         if COMET_PID and delivered else None),
             "loadgen_cpu_percent": round(100 * (status["loadgen_cpu_s"] - loadgen_cpu_before) /
                                          wall, 1),
             "frames_per_read": round(delivered / status["reads"], 2) if status["reads"] else None,
@@ -510,10 +516,11 @@ def table(results):
                     rows.append(("3 fan-out " + label, "no step sustained"))
                     continue
                 rows.append(("3 fan-out %s %g/s" % (label, phase["requested_rate"]),
-                             "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%% "
-                             "(%s frames per read)" % (
+                             "%d msg/s delivered (%.1f%%), comet CPU %s%% (%s us/msg), "
+                             "loadgen CPU %s%% (%s frames per read)" % (
                                  phase["delivered_per_second"],
                                  100 * phase["delivered_fraction"], phase["comet_cpu_percent"],
+                                 phase.get("comet_cpu_us_per_message"),
                                  phase["loadgen_cpu_percent"], phase.get("frames_per_read"))))
                 rows.append(("", lat(phase["latency_us"])))
     if "fanout_ws" in results:
@@ -523,9 +530,11 @@ def table(results):
         else:
             phase = r["fixed"]
             rows.append(("3w fan-out WebSocket fixed %g/s" % phase["requested_rate"],
-                         "%d msg/s delivered (%.1f%%), comet CPU %s%%, loadgen CPU %s%%" % (
+                         "%d msg/s delivered (%.1f%%), comet CPU %s%% (%s us/msg), "
+                         "loadgen CPU %s%%" % (
                              phase["delivered_per_second"], 100 * phase["delivered_fraction"],
-                             phase["comet_cpu_percent"], phase["loadgen_cpu_percent"])))
+                             phase["comet_cpu_percent"], phase.get("comet_cpu_us_per_message"),
+                             phase["loadgen_cpu_percent"])))
             rows.append(("", lat(phase["latency_us"])))
     if "mids" in results:
         for name, r in results["mids"].items():

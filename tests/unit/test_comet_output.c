@@ -1,8 +1,9 @@
 /*
  * test_comet_output.c: unit tests of a connection's output (comet/connection.c):
  * pushes queued on their connection and written by the loop's flush pass
- * (connection_set_flush_pending), protocol.writeDelay, replies behind pending
- * pushes, and the output bound at queue time.
+ * (connection_set_flush_pending), the last push of an inbox batch written at
+ * once (push_writes_now), protocol.writeDelay, replies behind pending pushes,
+ * and the output bound at queue time.
  *
  * The loop is made by worker_create (its one listener binds an ephemeral port
  * on 127.0.0.1 and is never used); every client is one end of a socketpair
@@ -29,6 +30,7 @@
 #include "comet/connection.h"
 #include "comet/listener.h"
 #include "comet/protocol_goim.h"
+#include "comet/push_job.h"
 #include "comet/websocket.h"
 #include "comet/worker.h"
 #include "common/frame.h"
@@ -348,6 +350,96 @@ static void test_closed_pending_connection_is_released_by_the_pass(void **state)
     harness_free(harness);
 }
 
+static void test_push_writes_now_takes_pending_pushes_along(void **state)
+{
+    struct harness *harness = harness_new(false, 0, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+
+    (void)state;
+    /* nothing pending: written at once, no queue node, not pending */
+    set->push_writes_now = true;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
+    assert_null(harness->connection->output_head);
+    assert_false(harness->connection->output_pending);
+    assert_int_equal(set->pending_count, 0);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    /* earlier pushes of the batch pending: the last one writes them all, in order */
+    set->push_writes_now = false;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_OK);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_OK);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    set->push_writes_now = true;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[3]), GIM_OK);
+    set->push_writes_now = false;
+    assert_null(harness->connection->output_head);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 1, 3);
+    /* the pass only drops the pending list's reference */
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(harness->connection->references, 1);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    harness_free(harness);
+}
+
+/* Posts a broadcast of "push <index>" (watched by the harness's client) to the harness's loop. */
+static void post_push(struct harness *harness, int index)
+{
+    static const char *const bodies[PUSHES] = {"push 0", "push 1", "push 2", "push 3", "push 4"};
+    struct comet_push push = {.version = 1, .operation = OPERATION, .sequence = 0};
+    struct push_job *job;
+
+    push.body = (const uint8_t *)bodies[index];
+    push.body_length = strlen(bodies[index]);
+    job = push_job_new(1, PUSH_BROADCAST, &push, NULL);
+    assert_non_null(job);
+    job->operation = OPERATION;
+    assert_int_equal(worker_post_push_job(&harness->comet, job), GIM_OK);
+    push_job_unref(job);
+}
+
+static void test_last_push_of_an_inbox_batch_is_written_at_once(void **state)
+{
+    struct harness *harness = harness_new(false, 0, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+
+    (void)state;
+    /* alone in its batch: written while it is delivered, nothing left for the pass */
+    post_push(harness, 0);
+    assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
+    assert_int_equal(set->pending_count, 0);
+    assert_false(set->push_writes_now);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    /* three in one batch: the first two are queued, the last writes all three together */
+    post_push(harness, 1);
+    post_push(harness, 2);
+    post_push(harness, 3);
+    assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
+    assert_int_equal(set->pending_count, 1); /* its entry is released by the next pass */
+    assert_null(harness->connection->output_head);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 1, 3);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(harness->connection->references, 1);
+    harness_free(harness);
+}
+
+static void test_with_a_write_delay_the_batch_waits_for_the_pass(void **state)
+{
+    struct harness *harness = harness_new(false, 200, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    static uint8_t buffer[PEER_BUFFER];
+
+    (void)state;
+    post_push(harness, 0);
+    assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
+    assert_int_equal(set->pending_count, 1);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    harness->worker->loop->now_ms += 200;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    harness_free(harness);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -358,6 +450,9 @@ int main(void)
         cmocka_unit_test(test_output_bound_applies_at_queue_time),
         cmocka_unit_test(test_slow_client_queue_waits_for_epollout_within_the_bound),
         cmocka_unit_test(test_closed_pending_connection_is_released_by_the_pass),
+        cmocka_unit_test(test_push_writes_now_takes_pending_pushes_along),
+        cmocka_unit_test(test_last_push_of_an_inbox_batch_is_written_at_once),
+        cmocka_unit_test(test_with_a_write_delay_the_batch_waits_for_the_pass),
     };
     return cmocka_run_group_tests_name("comet_output", tests, NULL, NULL);
 }
