@@ -94,21 +94,53 @@ static ssize_t tls_read(struct comet_connection *connection, uint8_t *buffer, si
     return tls_failure(connection, result, true);
 }
 
+/* Plaintext of one full TLS record: the most that small buffers are joined into per SSL_write. */
+#define TLS_JOIN_BYTES 16384
+
+/* The joined plaintext of one SSL_write (one per loop thread; used only within a call). */
+static _Thread_local uint8_t tls_join[TLS_JOIN_BYTES];
+
+/*
+ * SSL_write takes one buffer: small buffers are joined (up to one record's plaintext) so that
+ * pushes queued together leave as one record and one send, and a buffer of a record or more, or
+ * the last one, is written from where it is. A retry after WANT_WRITE must offer at least the
+ * bytes of the failed call, starting with them (the buffer may move:
+ * SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER): it does, because the queue only grows at its end until a
+ * write succeeds, and the join is a function of the queue's head. Stops at the first short
+ * write.
+ */
 static ssize_t tls_writev(struct comet_connection *connection, const struct iovec *vector,
                           int count)
 {
     ssize_t total = 0;
-    int index;
+    size_t skip = 0; /* bytes of vector[index] already written by this call */
+    int index = 0;
 
-    /* SSL_write takes one buffer: write them in order, stop at the first short write. */
-    for (index = 0; index < count; index++) {
-        int request = vector[index].iov_len > INT32_MAX ? INT32_MAX : (int)vector[index].iov_len;
-        int result;
+    while (index < count) {
+        const uint8_t *data = (const uint8_t *)vector[index].iov_base + skip;
+        size_t length = vector[index].iov_len - skip;
+        int request, result;
 
-        if (request == 0)
+        if (length == 0) {
+            index++, skip = 0;
             continue;
+        }
+        if (length < TLS_JOIN_BYTES && index + 1 < count) {
+            size_t used = 0, part = skip;
+            int join = index;
+            for (; join < count && used < TLS_JOIN_BYTES; join++, part = 0) {
+                size_t take = vector[join].iov_len - part;
+                if (take > TLS_JOIN_BYTES - used)
+                    take = TLS_JOIN_BYTES - used;
+                memcpy(tls_join + used, (const uint8_t *)vector[join].iov_base + part, take);
+                used += take;
+            }
+            data = tls_join;
+            length = used;
+        }
+        request = length > INT32_MAX ? INT32_MAX : (int)length;
         ERR_clear_error();
-        result = SSL_write(connection->tls, vector[index].iov_base, request);
+        result = SSL_write(connection->tls, data, request);
         if (result <= 0) {
             ssize_t status = tls_failure(connection, result, false);
             if (total > 0 && status == GIM_ERR_AGAIN)
@@ -118,6 +150,16 @@ static ssize_t tls_writev(struct comet_connection *connection, const struct iove
         total += result;
         if (result < request)
             break;
+        /* step over the bytes written */
+        for (size_t left = (size_t)result; left > 0;) {
+            size_t rest = vector[index].iov_len - skip;
+            if (left < rest) {
+                skip += left;
+                break;
+            }
+            left -= rest;
+            index++, skip = 0;
+        }
     }
     return total > 0 ? total : GIM_ERR_AGAIN;
 }

@@ -292,16 +292,21 @@ def certificate(tmp_path):
     return str(cert), str(key)
 
 
-@pytest.fixture
-def wss_cluster(make_cluster, certificate):
+def start_wss_cluster(make_cluster, certificate, comet_args=()):
     from support.util import free_port
     port = free_port()
     c = make_cluster(extra_args={"comet": ["-websocket.tlsOpen", "true",
                                            "-websocket.tlsBind", "127.0.0.1:%d" % port,
                                            "-websocket.certFile", certificate[0],
-                                           "-websocket.privateFile", certificate[1]]})
+                                           "-websocket.privateFile", certificate[1]] +
+                                 list(comet_args)})
     c.comet.wss_port = port
     return c
+
+
+@pytest.fixture
+def wss_cluster(make_cluster, certificate):
+    return start_wss_cluster(make_cluster, certificate)
 
 
 def test_wss_auth_heartbeat_and_push(wss_cluster):
@@ -313,6 +318,24 @@ def test_wss_auth_heartbeat_and_push(wss_cluster):
     assert status == 200 and answer["code"] == 0, answer
     f = c.read_frame(timeout=30)
     assert (f.op, f.body) == (1000, b"secure")
+
+
+def test_wss_pushes_held_by_the_write_delay_arrive_whole_and_in_order(make_cluster, certificate):
+    # pushes held together are joined into records of at most 16 KiB; a push of a record or more
+    # is written from its own buffer
+    cluster = start_wss_cluster(make_cluster, certificate, ["-protocol.writeDelay", "200ms"])
+    c = open_client(cluster, "wss")
+    c.auth(mid=25, key="k-wss-coalesce", room_id="live://wss-coalesce", accepts=[1000])
+    cluster.ensure_push_path()
+    bodies = [b"push 0", b"a" * 9000, b"b" * 9000, b"push 3", b"c" * 20000, b"push 5",
+              b"d" * 15000, b"push 7"]
+    for body in bodies:
+        status, answer = cluster.push_room(1000, "live", "wss-coalesce", body)
+        assert status == 200 and answer["code"] == 0, answer
+    for body in bodies:
+        f = c.read_frame(timeout=30)
+        assert (f.op, f.body) == (1000, body)
+    assert c.heartbeat(timeout=30) == 1
 
 
 def test_wss_bad_upgrade_is_400(wss_cluster):
