@@ -275,11 +275,12 @@ def connect_idle_population(name, mid_base, websocket):
 
     Returns (population, idle memory measurement, final status, ramp seconds)."""
     rss_before, sock_before, slab_before = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
-    logic_cpu_before = logic_cpu_seconds()
+    logic_cpu_before, comet_cpu_before = logic_cpu_seconds(), comet_cpu_seconds()
     population = Loadgen(name, CONNS, mid_base, "test://1", websocket=websocket)
     try:
         status = population.wait_authed(max(120, CONNS // 50))
         logic_cpu_ramp = logic_cpu_seconds() - logic_cpu_before
+        comet_cpu_ramp = comet_cpu_seconds() - comet_cpu_before
         if status["authed"] < CONNS:
             log("only %d of %d connections authenticated" % (status["authed"], CONNS))
         ramp_seconds = (status["last_auth_us"] - status["first_connect_us"]) / 1e6
@@ -305,7 +306,9 @@ def connect_idle_population(name, mid_base, websocket):
                 "(/proc/meminfo) holds the socket structures of both ends, loopback",
         "loadgen_cpu_s": status["loadgen_cpu_s"],
         "logic_cpu_us_per_connect": (round(1e6 * logic_cpu_ramp / authed, 1)
-                                     if LOGIC_PID else None)}
+                                     if LOGIC_PID else None),
+        "comet_cpu_us_per_connect": (round(1e6 * comet_cpu_ramp / authed, 1)
+                                     if COMET_PID else None)}
     return population, idle, status, ramp_seconds
 
 
@@ -320,7 +323,8 @@ def start_population(results, wanted):
             "connections": status["authed"], "failed": status["connect_failed"],
             "seconds": round(ramp_seconds, 3),
             "per_second": round(status["authed"] / ramp_seconds) if ramp_seconds > 0 else None,
-            "logic_cpu_us_per_connect": idle["logic_cpu_us_per_connect"]}
+            "logic_cpu_us_per_connect": idle["logic_cpu_us_per_connect"],
+            "comet_cpu_us_per_connect": idle["comet_cpu_us_per_connect"]}
     return population
 
 
@@ -502,10 +506,11 @@ def table(results):
                          r["kernel_slab_bytes_per_conn_both_ends"])))
     if "connect" in results:
         r = results["connect"]
-        cpu = r.get("logic_cpu_us_per_connect")
-        rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)%s" % (
+        cpu, comet_cpu = r.get("logic_cpu_us_per_connect"), r.get("comet_cpu_us_per_connect")
+        rows.append(("2 connect rate", "%s auth conns/s (%d in %.2f s, %d failed)%s%s" % (
             r["per_second"], r["connections"], r["seconds"], r["failed"],
-            "" if cpu is None else ", logic CPU %.1f us/connect" % cpu)))
+            "" if cpu is None else ", logic CPU %.1f us/connect" % cpu,
+            "" if comet_cpu is None else ", comet CPU %.1f us/connect" % comet_cpu)))
     if "fanout" in results:
         r = results["fanout"]
         if "pending" in r:
