@@ -58,13 +58,36 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
     return (written < 0 || (size_t)written >= size) ? GIM_ERR_INVALID : GIM_OK;
 }
 
-/* ---- server ---- */
+/* ---- server ----
+ *
+ * A request is served on an exchange: an nng context with its own send aio, taken from the
+ * server's pool by a worker before it receives, and given back by the send's completion (an nng
+ * thread), so that a worker never waits for its answer to leave, and an answer can be deferred
+ * to another thread (gim_rpc_reply_defer) while the worker serves the next request. Contexts are
+ * opened once and closed only by nng_close of the socket (closing one from a callback while the
+ * socket closes crashes nng 1.5).
+ */
+
+/* Exchanges per worker thread: the requests being served, answered or deferred at once. At the
+ * bound a worker waits for an answer to leave before it receives again (the requests wait in the
+ * connection meanwhile). */
+#define RPC_SERVER_EXCHANGES_PER_WORKER 32
+
+struct gim_rpc_server;
+
+struct gim_rpc_deferred {
+    struct gim_rpc_server *server;
+    nng_ctx context;
+    nng_aio *send_aio; /* completion: rpc_exchange_sent */
+    struct gim_rpc_deferred *next_free;
+};
 
 struct gim_rpc_reply {
     int status;
     uint8_t *payload; /* malloc'd, or NULL */
     size_t length;
     int answered;
+    struct gim_rpc_deferred *exchange; /* the request's; NULL once deferred */
 };
 
 void gim_rpc_reply_message(struct gim_rpc_reply *reply, const ProtobufCMessage *message)
@@ -108,6 +131,13 @@ struct gim_rpc_server {
     void *user;
     int worker_count;
     struct rpc_worker *workers;
+    pthread_mutex_t lock;
+    pthread_cond_t freed; /* an exchange came back to the pool */
+    struct gim_rpc_deferred *exchanges;
+    int exchange_count; /* opened */
+    struct gim_rpc_deferred *free_exchanges;
+    int free_count;
+    int closing;
 };
 
 /* Builds the reply message: status, then payload. Returns NULL on allocation failure. */
@@ -125,35 +155,120 @@ static nng_msg *rpc_reply_build(const struct gim_rpc_reply *reply)
     return message;
 }
 
+static void rpc_exchange_release(struct gim_rpc_deferred *exchange)
+{
+    struct gim_rpc_server *server = exchange->server;
+
+    pthread_mutex_lock(&server->lock);
+    exchange->next_free = server->free_exchanges;
+    server->free_exchanges = exchange;
+    server->free_count++;
+    pthread_cond_broadcast(&server->freed);
+    pthread_mutex_unlock(&server->lock);
+}
+
+/* The send aio's completion (an nng thread): the exchange is free again. */
+static void rpc_exchange_sent(void *argument)
+{
+    struct gim_rpc_deferred *exchange = argument;
+
+    if (nng_aio_result(exchange->send_aio) != 0) {
+        nng_msg *unsent = nng_aio_get_msg(exchange->send_aio);
+        if (unsent != NULL)
+            nng_msg_free(unsent);
+        nng_aio_set_msg(exchange->send_aio, NULL);
+    }
+    rpc_exchange_release(exchange);
+}
+
+/* Sends reply on exchange without waiting (frees its payload); the completion frees the
+ * exchange. Without memory for the message the caller times out. */
+static void rpc_exchange_answer(struct gim_rpc_deferred *exchange, struct gim_rpc_reply *reply)
+{
+    nng_msg *answer = rpc_reply_build(reply);
+
+    free(reply->payload);
+    reply->payload = NULL;
+    if (answer == NULL) {
+        /* the context still waits for a reply: a new receive on it drops the request */
+        rpc_exchange_release(exchange);
+        return;
+    }
+    nng_aio_set_msg(exchange->send_aio, answer);
+    nng_ctx_send(exchange->context, exchange->send_aio);
+}
+
+struct gim_rpc_deferred *gim_rpc_reply_defer(struct gim_rpc_reply *reply)
+{
+    struct gim_rpc_deferred *deferred = reply->exchange;
+
+    reply->exchange = NULL;
+    reply->answered = 1;
+    return deferred;
+}
+
+void gim_rpc_deferred_message(struct gim_rpc_deferred *deferred, const ProtobufCMessage *message)
+{
+    struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0, NULL};
+
+    gim_rpc_reply_message(&reply, message);
+    rpc_exchange_answer(deferred, &reply);
+}
+
+void gim_rpc_deferred_error(struct gim_rpc_deferred *deferred, int status, const char *text)
+{
+    struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0, NULL};
+
+    gim_rpc_reply_error(&reply, status, text);
+    rpc_exchange_answer(deferred, &reply);
+}
+
+/* A free exchange, waiting while every one is busy; NULL once the server is closing. */
+static struct gim_rpc_deferred *rpc_exchange_take(struct gim_rpc_server *server)
+{
+    struct gim_rpc_deferred *exchange;
+
+    pthread_mutex_lock(&server->lock);
+    while (server->free_exchanges == NULL && !server->closing)
+        pthread_cond_wait(&server->freed, &server->lock);
+    exchange = server->closing ? NULL : server->free_exchanges;
+    if (exchange != NULL) {
+        server->free_exchanges = exchange->next_free;
+        server->free_count--;
+    }
+    pthread_mutex_unlock(&server->lock);
+    return exchange;
+}
+
 static void *rpc_server_worker(void *argument)
 {
     struct rpc_worker *worker = argument;
     struct gim_rpc_server *server = worker->server;
-    nng_ctx context;
     nng_aio *aio;
 
-    if (nng_ctx_open(&context, server->socket) != 0)
+    if (nng_aio_alloc(&aio, NULL, NULL) != 0)
         return NULL;
-    if (nng_aio_alloc(&aio, NULL, NULL) != 0) {
-        nng_ctx_close(context);
-        return NULL;
-    }
     for (;;) {
-        struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0};
+        struct gim_rpc_deferred *exchange = rpc_exchange_take(server);
+        struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0, exchange};
         enum gim_rpc_refusal refusal;
         const uint8_t *payload;
         size_t payload_length;
         uint32_t method;
-        nng_msg *request, *answer;
+        nng_msg *request;
         int result;
 
-        nng_ctx_recv(context, aio);
+        if (exchange == NULL)
+            break;
+        nng_ctx_recv(exchange->context, aio);
         nng_aio_wait(aio);
         result = nng_aio_result(aio);
-        if (result == NNG_ECLOSED)
-            break;
-        if (result != 0)
+        if (result != 0) {
+            rpc_exchange_release(exchange);
+            if (result == NNG_ECLOSED)
+                break;
             continue;
+        }
         request = nng_aio_get_msg(aio);
         if (gim_rpc_auth_verify(nng_msg_body(request), nng_msg_len(request), &method, &payload,
                                 &payload_length, &refusal) != GIM_OK) {
@@ -167,20 +282,36 @@ static void *rpc_server_worker(void *argument)
                 gim_rpc_reply_error(&reply, GIM_ERR_REMOTE, "no reply");
         }
         nng_msg_free(request);
-        answer = rpc_reply_build(&reply);
-        free(reply.payload);
-        if (answer == NULL)
-            continue; /* the caller times out */
-        nng_aio_set_msg(aio, answer);
-        nng_ctx_send(context, aio);
-        nng_aio_wait(aio);
-        if (nng_aio_result(aio) != 0)
-            nng_msg_free(answer);
+        if (reply.exchange != NULL)
+            rpc_exchange_answer(exchange, &reply);
+        else
+            free(reply.payload); /* deferred: its holder answers */
     }
-    /* The context is not closed here: nng_close of the socket closes every context, and
-     * closing one while the socket is being torn down races with it in nng 1.5. */
     nng_aio_free(aio);
     return NULL;
+}
+
+/* Opens count exchanges on server's socket (as many as it can). Returns GIM_OK if any. */
+static int rpc_exchanges_open(struct gim_rpc_server *server, int count)
+{
+    int index;
+
+    server->exchanges = calloc((size_t)count, sizeof(*server->exchanges));
+    if (server->exchanges == NULL)
+        return GIM_ERR_NO_MEMORY;
+    for (index = 0; index < count; index++) {
+        struct gim_rpc_deferred *exchange = &server->exchanges[index];
+        exchange->server = server;
+        if (nng_ctx_open(&exchange->context, server->socket) != 0)
+            break;
+        if (nng_aio_alloc(&exchange->send_aio, rpc_exchange_sent, exchange) != 0)
+            break; /* the context is closed with the socket */
+        exchange->next_free = server->free_exchanges;
+        server->free_exchanges = exchange;
+        server->exchange_count++;
+        server->free_count++;
+    }
+    return server->exchange_count > 0 ? GIM_OK : GIM_ERR_NO_MEMORY;
 }
 
 int gim_rpc_server_start(struct gim_rpc_server **out, const char *listen_url, int workers,
@@ -203,16 +334,29 @@ int gim_rpc_server_start(struct gim_rpc_server **out, const char *listen_url, in
     server->handler = handler;
     server->user = user;
     server->worker_count = workers;
+    pthread_mutex_init(&server->lock, NULL);
+    pthread_cond_init(&server->freed, NULL);
     result = nng_rep0_open(&server->socket);
     if (result == 0)
         result = nng_socket_set_size(server->socket, NNG_OPT_RECVMAXSZ, GIM_RPC_MAX_MESSAGE);
     if (result == 0)
         result = nng_listen(server->socket, listen_url, NULL, 0);
+    if (result == 0 &&
+        rpc_exchanges_open(server, workers * RPC_SERVER_EXCHANGES_PER_WORKER) != GIM_OK)
+        result = NNG_ENOMEM;
     if (result != 0) {
-        gim_log_error("rpc: cannot listen on %s: %s", listen_url, nng_strerror(result));
+        if (result != NNG_ENOMEM)
+            gim_log_error("rpc: cannot listen on %s: %s", listen_url, nng_strerror(result));
         nng_close(server->socket);
+        for (index = 0; index < server->exchange_count; index++)
+            nng_aio_free(server->exchanges[index].send_aio);
+        free(server->exchanges);
+        pthread_mutex_destroy(&server->lock);
+        pthread_cond_destroy(&server->freed);
         free(server->workers);
         free(server);
+        if (result == NNG_ENOMEM)
+            return GIM_ERR_NO_MEMORY;
         return result == NNG_EADDRINVAL || result == NNG_ENOTSUP ? GIM_ERR_INVALID : GIM_ERR_IO;
     }
     if (!gim_rpc_auth_enabled() && gim_rpc_url_is_public(listen_url))
@@ -236,11 +380,26 @@ void gim_rpc_server_stop(struct gim_rpc_server *server)
 
     if (server == NULL)
         return;
+    pthread_mutex_lock(&server->lock);
+    server->closing = 1;
+    pthread_cond_broadcast(&server->freed);
+    pthread_mutex_unlock(&server->lock);
     nng_close(server->socket);
     for (index = 0; index < server->worker_count; index++) {
         if (server->workers[index].started)
             pthread_join(server->workers[index].thread, NULL);
     }
+    /* answers still leaving, and deferred ones (their holders answer; a send on the closed
+     * socket fails at once and gives the exchange back) */
+    pthread_mutex_lock(&server->lock);
+    while (server->free_count < server->exchange_count)
+        pthread_cond_wait(&server->freed, &server->lock);
+    pthread_mutex_unlock(&server->lock);
+    for (index = 0; index < server->exchange_count; index++)
+        nng_aio_free(server->exchanges[index].send_aio); /* waits for a callback returning */
+    free(server->exchanges);
+    pthread_mutex_destroy(&server->lock);
+    pthread_cond_destroy(&server->freed);
     free(server->workers);
     free(server);
 }

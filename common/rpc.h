@@ -8,13 +8,16 @@
  * Method ids are the gim_rpc_method values below; messages are those of
  * proto/comet.proto and proto/logic.proto.
  *
- * Servers run a fixed pool of their own worker threads, each owning one nng
- * context, so a handler may block (on Redis, say) without stalling nng's
- * own threads. Clients dial with nng's automatic reconnect; calls carry a
- * timeout and are safe from any thread. A client runs 64 calls at once (one
- * nng context each); up to 65536 more wait in order for a free one, and a
- * call beyond that bound is refused at once with GIM_ERR_AGAIN (the caller
- * retries later or sheds the call; nothing waits unbounded).
+ * Servers run a fixed pool of their own worker threads, so a handler may
+ * block (on Redis, say) without stalling nng's own threads. A worker does
+ * not wait for its answer to leave, and a handler may defer its answer to
+ * another thread (gim_rpc_reply_defer) so that the worker serves the next
+ * request meanwhile; at most 32 requests per worker are in service at once
+ * (past that a worker waits for an answer to leave before it receives). Clients dial with nng's
+ * automatic reconnect; calls carry a timeout and are safe from any thread. A client runs 64 calls
+ * at once (one nng context each); up to 65536 more wait in order for a free one, and a call beyond
+ * that bound is refused at once with GIM_ERR_AGAIN (the caller retries later or sheds the call;
+ * nothing waits unbounded).
  *
  * Logging: a listen failure at ERROR, an abandoned socket close at WARN, a
  * peer's error reply (its text) at DEBUG; nothing else.
@@ -71,6 +74,26 @@ void gim_rpc_reply_message(struct gim_rpc_reply *reply, const ProtobufCMessage *
 /* Answers with a failure status (negative gim_status) and a text (copied). */
 void gim_rpc_reply_error(struct gim_rpc_reply *reply, int status, const char *text);
 
+/* A request whose answer was deferred (gim_rpc_reply_defer). */
+struct gim_rpc_deferred;
+
+/*
+ * Defers the answer instead of giving it now: the handler returns, and
+ * whoever holds the returned handle answers exactly once later, from any
+ * thread, with gim_rpc_deferred_message or gim_rpc_deferred_error (which
+ * consume it). Every deferred request must be answered: gim_rpc_server_stop
+ * waits for it (after the stop the answer is dropped). Returns the handle
+ * (never NULL).
+ */
+struct gim_rpc_deferred *gim_rpc_reply_defer(struct gim_rpc_reply *reply);
+
+/* Answers a deferred request with a protobuf message (packed at once; message stays the
+ * caller's). deferred is consumed. */
+void gim_rpc_deferred_message(struct gim_rpc_deferred *deferred, const ProtobufCMessage *message);
+
+/* Answers a deferred request with a failure status and a text (copied). deferred is consumed. */
+void gim_rpc_deferred_error(struct gim_rpc_deferred *deferred, int status, const char *text);
+
 struct gim_rpc_server;
 
 /*
@@ -83,7 +106,8 @@ struct gim_rpc_server;
 int gim_rpc_server_start(struct gim_rpc_server **server, const char *listen_url, int workers,
                          gim_rpc_handler_fn handler, void *user);
 
-/* Stops listening, waits for running handlers to return, joins the workers, frees server. */
+/* Stops listening, waits for running handlers to return and for every deferred request to be
+ * answered, joins the workers, frees server. */
 void gim_rpc_server_stop(struct gim_rpc_server *server);
 
 /* ---- client ---- */

@@ -188,6 +188,93 @@ static void test_close_finishes_calls_in_flight(void **state)
     assert_int_equal(result.status, GIM_ERR_CLOSED);
 }
 
+/* Holds Receive requests unanswered (their handles in held[]) and answers Connect at once. */
+static struct gim_rpc_deferred *held[4];
+static int held_count;
+
+static void deferring_handler(void *user, uint32_t method, const uint8_t *request, size_t length,
+                              struct gim_rpc_reply *reply)
+{
+    (void)user;
+    if (method == GIM_RPC_LOGIC_RECEIVE) {
+        assert_true(held_count < 4);
+        held[held_count++] = gim_rpc_reply_defer(reply); /* the worker goes on at once */
+        return;
+    }
+    echo_handler(NULL, method, request, length, reply);
+}
+
+/* async_done for replies that are not ConnectReply: status only. */
+static void status_done(void *user, int status, ProtobufCMessage *reply)
+{
+    struct async_result *result = user;
+
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    pthread_mutex_lock(&result->lock);
+    result->status = status;
+    result->finished++;
+    pthread_cond_signal(&result->done);
+    pthread_mutex_unlock(&result->lock);
+}
+
+static void wait_finished(struct async_result *result, int count)
+{
+    pthread_mutex_lock(&result->lock);
+    while (result->finished < count)
+        pthread_cond_wait(&result->done, &result->lock);
+    pthread_mutex_unlock(&result->lock);
+}
+
+static void test_deferred_answers_leave_the_worker_free(void **state)
+{
+    struct gim_rpc_server *server;
+    struct gim_rpc_client *client;
+    char url[128];
+    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
+    Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
+    Goim__Logic__ConnectReq connect = GOIM__LOGIC__CONNECT_REQ__INIT;
+    struct async_result first = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    struct async_result second = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    ProtobufCMessage *reply = NULL;
+
+    (void)state;
+    held_count = 0;
+    snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-defer-test-%d", (int)getpid());
+    /* one worker: a held request must not keep it from serving the next one */
+    assert_int_equal(gim_rpc_server_start(&server, url, 1, deferring_handler, NULL), GIM_OK);
+    assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
+    assert_int_equal(gim_rpc_call_async(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                        &goim__logic__receive_reply__descriptor, 10000, status_done,
+                                        &first),
+                     GIM_OK);
+    assert_int_equal(gim_rpc_call_async(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                        &goim__logic__receive_reply__descriptor, 10000, status_done,
+                                        &second),
+                     GIM_OK);
+    connect.server = "after";
+    connect.token.data = (uint8_t *)"xyz";
+    connect.token.len = 3;
+    assert_int_equal(gim_rpc_call(client, GIM_RPC_LOGIC_CONNECT, &connect.base,
+                                  &goim__logic__connect_reply__descriptor, 10000, &reply),
+                     GIM_OK);
+    assert_int_equal(((Goim__Logic__ConnectReply *)reply)->mid, 3);
+    protobuf_c_message_free_unpacked(reply, NULL);
+    /* both Receives were taken by the one worker and are still unanswered */
+    assert_int_equal(held_count, 2);
+    assert_int_equal(first.finished + second.finished, 0);
+    /* answered later, from this thread, in the other order */
+    gim_rpc_deferred_error(held[1], GIM_ERR_UNAVAILABLE, "later");
+    gim_rpc_deferred_message(held[0], &received.base);
+    wait_finished(&first, 1);
+    wait_finished(&second, 1);
+    /* one got the message, the other the error (the two may have crossed on the way in) */
+    assert_true((first.status == GIM_OK && second.status == GIM_ERR_REMOTE) ||
+                (first.status == GIM_ERR_REMOTE && second.status == GIM_OK));
+    gim_rpc_client_close(client);
+    gim_rpc_server_stop(server);
+}
+
 static void test_url_forms(void **state)
 {
     char url[64];
@@ -214,6 +301,7 @@ int main(void)
         cmocka_unit_test(test_timeout_when_peer_is_slow_or_absent),
         cmocka_unit_test(test_async_call_completes_once),
         cmocka_unit_test(test_close_finishes_calls_in_flight),
+        cmocka_unit_test(test_deferred_answers_leave_the_worker_free),
         cmocka_unit_test(test_url_forms),
     };
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);
