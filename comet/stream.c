@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "comet/connection.h"
@@ -29,13 +30,17 @@ static ssize_t plain_read(struct comet_connection *connection, uint8_t *buffer, 
     return errno == EAGAIN || errno == EWOULDBLOCK ? GIM_ERR_AGAIN : GIM_ERR_IO;
 }
 
+/* sendmsg rather than writev: the socket call skips the file layer's position and iterator
+ * steps (measured in the room fan-out, where one send per push and connection is most of
+ * comet's CPU). */
 static ssize_t plain_writev(struct comet_connection *connection, const struct iovec *vector,
                             int count)
 {
+    struct msghdr message = {.msg_iov = (struct iovec *)vector, .msg_iovlen = (size_t)count};
     ssize_t written;
 
     do {
-        written = writev(connection->handle.fd, vector, count);
+        written = sendmsg(connection->handle.fd, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
     } while (written < 0 && errno == EINTR);
     if (written > 0)
         return written;
