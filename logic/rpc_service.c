@@ -2,6 +2,7 @@
 #include "logic/rpc_service.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 #include "logic/online_store.h"
 #include "logic/redis_pool.h"
 #include "logic/session.h"
+#include "logic/session_batch.h"
 
 #define NANOSECONDS_PER_MILLISECOND INT64_C(1000000)
 
@@ -43,6 +45,83 @@ static void rpc_reply_redis_error(struct gim_rpc_reply *reply, const char *what,
     gim_rpc_reply_error(reply, GIM_ERR_UNAVAILABLE, text);
 }
 
+/* The ConnectReply for an accepted token (pointers into token and key, valid while they are). */
+static void rpc_connect_fill(const struct logic_context *logic, const struct auth_token *token,
+                             const char *key, Goim__Logic__ConnectReply *answer)
+{
+    answer->mid = token->mid;
+    answer->key = (char *)key;
+    answer->roomid = token->room_id;
+    answer->n_accepts = token->accept_count;
+    answer->accepts = token->accepts;
+    /* goim sends a Go duration: nanoseconds; the comet's timeout is heartbeat x heartbeatMax. */
+    answer->heartbeat = logic->config->node_heartbeat_ms * NANOSECONDS_PER_MILLISECOND *
+                        logic->config->node_heartbeat_max;
+}
+
+/* A Connect whose session write went to the session batch; answered when it is written. */
+struct rpc_connect_pending {
+    const struct logic_context *logic;
+    struct gim_rpc_deferred *deferred;
+    struct auth_token token; /* owned */
+    char key[37];            /* the generated key, when the token had none */
+};
+
+/* session_batch_written_fn of a pending Connect: answers it and frees it. */
+static void rpc_connect_written(void *user, int status)
+{
+    struct rpc_connect_pending *pending = user;
+    const char *key = pending->token.key[0] != '\0' ? pending->token.key : pending->key;
+
+    if (status != GIM_OK) {
+        char text[128];
+        snprintf(text, sizeof(text), "connect: redis: %s", gim_strerror(status));
+        gim_log_warn("rpc %s", text);
+        gim_rpc_deferred_error(pending->deferred, GIM_ERR_UNAVAILABLE, text);
+    } else {
+        Goim__Logic__ConnectReply answer = GOIM__LOGIC__CONNECT_REPLY__INIT;
+        rpc_connect_fill(pending->logic, &pending->token, key, &answer);
+        gim_log_debug("connect: mid=%" PRId64 " key=%s room=%s", answer.mid, answer.key,
+                      answer.roomid);
+        gim_rpc_deferred_message(pending->deferred, &answer.base);
+    }
+    auth_token_free(&pending->token);
+    free(pending);
+}
+
+/*
+ * Hands the session write of an accepted Connect to the session batch and defers the answer, so
+ * that this worker serves the next request while Redis answers (at rest the batch writes at
+ * once on this thread). Takes the token over. Returns false, with nothing done, when it cannot
+ * (no batch, no memory): the caller writes itself.
+ */
+static bool rpc_connect_defer(const struct logic_context *logic, struct auth_token *token,
+                              const char *key, const char *server, struct gim_rpc_reply *reply)
+{
+    struct rpc_connect_pending *pending;
+    int status;
+
+    if (logic->sessions == NULL || (pending = calloc(1, sizeof(*pending))) == NULL)
+        return false;
+    pending->logic = logic;
+    pending->token = *token;
+    memset(token, 0, sizeof(*token)); /* the pending Connect owns it now */
+    if (pending->token.key[0] == '\0')
+        snprintf(pending->key, sizeof(pending->key), "%s", key);
+    pending->deferred = gim_rpc_reply_defer(reply);
+    status = session_batch_add(logic->sessions, pending->token.mid, key, server,
+                               rpc_expire_seconds(logic), rpc_connect_written, pending);
+    if (status != GIM_OK) { /* queue full or stopping: write here; the answer is deferred now */
+        struct gim_redis *redis = redis_pool_acquire(logic->redis);
+        status = redis == NULL ? GIM_ERR_NO_MEMORY
+                               : session_add(redis, pending->token.mid, key, server,
+                                             rpc_expire_seconds(logic));
+        redis_pool_release(logic->redis, redis);
+        rpc_connect_written(pending, status);
+    }
+    return true;
+}
+
 static void rpc_connect(const struct logic_context *logic, const uint8_t *request, size_t length,
                         struct gim_rpc_reply *reply)
 {
@@ -51,6 +130,7 @@ static void rpc_connect(const struct logic_context *logic, const uint8_t *reques
     struct auth_token token;
     struct gim_redis *redis;
     char error[256], generated_key[37];
+    const char *key;
     int status;
 
     if (connect == NULL) {
@@ -75,19 +155,22 @@ static void rpc_connect(const struct logic_context *logic, const uint8_t *reques
             goto out;
         }
     }
-    answer.mid = token.mid;
-    answer.key = token.key;
+    key = token.key;
     if (token.key[0] == '\0') {
         if (auth_generate_key(generated_key) != GIM_OK) {
             gim_rpc_reply_error(reply, GIM_ERR_IO, "connect: no randomness for a key");
             goto out;
         }
-        answer.key = generated_key;
+        key = generated_key;
     }
+    /* A key of the client's own under client authentication is checked first, here. */
+    if ((logic->client_auth == NULL || token.key[0] == '\0') &&
+        rpc_connect_defer(logic, &token, key, connect->server, reply))
+        goto out;
     redis = redis_pool_acquire(logic->redis);
     status = redis == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
     if (status == GIM_OK && logic->client_auth != NULL && token.key[0] != '\0') {
-        status = client_auth_check_key(redis, answer.mid, answer.key, error, sizeof(error));
+        status = client_auth_check_key(redis, token.mid, key, error, sizeof(error));
         if (status == GIM_ERR_INVALID) {
             redis_pool_release(logic->redis, redis);
             gim_log_info("connect refused (server=%s mid=%" PRId64 "): %s", connect->server,
@@ -97,19 +180,13 @@ static void rpc_connect(const struct logic_context *logic, const uint8_t *reques
         }
     }
     if (status == GIM_OK)
-        status =
-            session_add(redis, answer.mid, answer.key, connect->server, rpc_expire_seconds(logic));
+        status = session_add(redis, token.mid, key, connect->server, rpc_expire_seconds(logic));
     redis_pool_release(logic->redis, redis);
     if (status != GIM_OK) {
         rpc_reply_redis_error(reply, "connect", status);
         goto out;
     }
-    answer.roomid = token.room_id;
-    answer.n_accepts = token.accept_count;
-    answer.accepts = token.accepts;
-    /* goim sends a Go duration: nanoseconds; the comet's timeout is heartbeat x heartbeatMax. */
-    answer.heartbeat = logic->config->node_heartbeat_ms * NANOSECONDS_PER_MILLISECOND *
-                       logic->config->node_heartbeat_max;
+    rpc_connect_fill(logic, &token, key, &answer);
     gim_log_debug("connect: mid=%" PRId64 " key=%s room=%s server=%s", answer.mid, answer.key,
                   answer.roomid, connect->server);
     gim_rpc_reply_message(reply, &answer.base);

@@ -71,8 +71,8 @@ int session_drain(struct gim_redis *redis, int pending, long long *integer_of_la
     return status;
 }
 
-int session_add(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
-                int64_t expire_seconds)
+int session_add_append(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
+                       int64_t expire_seconds, int *appended)
 {
     int pending = 0;
     int status = GIM_OK;
@@ -87,9 +87,24 @@ int session_add(struct gim_redis *redis, int64_t mid, const char *key, const cha
         SESSION_QUEUE("SET key_%s %s", key, server);
         SESSION_QUEUE("EXPIRE key_%s %" PRId64, key, expire_seconds);
     }
+    *appended = pending;
+    return status;
+}
+
+int session_add_read(struct gim_redis *redis, int appended)
+{
+    return session_drain(redis, appended, NULL);
+}
+
+int session_add(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
+                int64_t expire_seconds)
+{
+    int appended = 0;
+    int status = session_add_append(redis, mid, key, server, expire_seconds, &appended);
+
     if (status != GIM_OK)
         return status;
-    return session_drain(redis, pending, NULL);
+    return session_add_read(redis, appended);
 }
 
 int session_renew(struct gim_redis *redis, int64_t mid, const char *key, const char *server,

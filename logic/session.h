@@ -115,4 +115,14 @@ int session_routes_by_mids(struct gim_redis *redis, const int64_t *mids, size_t 
 int session_mids_append(struct gim_redis *redis, const int64_t *mids, size_t count);
 int session_mids_read(struct gim_redis *redis, size_t count, struct session_routes *routes);
 
+/*
+ * The two halves of session_add, under the same rules: session_add_append
+ * queues its commands without sending and sets *appended to how many it
+ * queued; session_add_read reads that many replies. Strings stay the
+ * caller's.
+ */
+int session_add_append(struct gim_redis *redis, int64_t mid, const char *key, const char *server,
+                       int64_t expire_seconds, int *appended);
+int session_add_read(struct gim_redis *redis, int appended);
+
 #endif

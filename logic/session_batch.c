@@ -1,4 +1,5 @@
-/* session_batch.c: session lookups of concurrent pushes in one pipeline (see session_batch.h). */
+/* session_batch.c: session lookups of concurrent pushes and session writes of concurrent Connects
+ * in one pipeline (see session_batch.h). */
 #include "logic/session_batch.h"
 
 #include <pthread.h>
@@ -9,14 +10,19 @@
 #include "common/status.h"
 #include "logic/redis_pool.h"
 
-/* One queued lookup: its mids follow the struct. */
+/* One queued job: a lookup (its mids follow the struct) or a session write (key != NULL; its
+ * key and server strings follow the struct). */
 struct session_lookup {
     struct session_lookup *next;
-    session_batch_fn done;
+    session_batch_fn done;            /* a lookup's */
+    session_batch_written_fn written; /* a write's */
     void *user;
     int status;
     struct session_routes routes;
-    size_t count;
+    size_t count; /* mids; a write counts one */
+    char *key, *server;
+    int64_t mid, expire_seconds;
+    int appended; /* commands a write queued */
     int64_t mids[];
 };
 
@@ -43,11 +49,18 @@ static void session_batch_round(struct session_batch *batch, struct session_look
     struct session_lookup *lookup;
     int status = redis == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
 
-    for (lookup = lookups; lookup != NULL && status == GIM_OK; lookup = lookup->next)
-        status = session_mids_append(redis, lookup->mids, lookup->count);
+    for (lookup = lookups; lookup != NULL && status == GIM_OK; lookup = lookup->next) {
+        if (lookup->key != NULL)
+            status = session_add_append(redis, lookup->mid, lookup->key, lookup->server,
+                                        lookup->expire_seconds, &lookup->appended);
+        else
+            status = session_mids_append(redis, lookup->mids, lookup->count);
+    }
     for (lookup = lookups; lookup != NULL; lookup = lookup->next) {
         if (status != GIM_OK)
             lookup->status = status;
+        else if (lookup->key != NULL)
+            lookup->status = session_add_read(redis, lookup->appended);
         else
             lookup->status = session_mids_read(redis, lookup->count, &lookup->routes);
     }
@@ -55,7 +68,10 @@ static void session_batch_round(struct session_batch *batch, struct session_look
     while (lookups != NULL) {
         lookup = lookups;
         lookups = lookup->next;
-        lookup->done(lookup->user, lookup->status, &lookup->routes);
+        if (lookup->key != NULL)
+            lookup->written(lookup->user, lookup->status);
+        else
+            lookup->done(lookup->user, lookup->status, &lookup->routes);
         session_routes_free(&lookup->routes);
         free(lookup);
     }
@@ -122,22 +138,12 @@ int session_batch_create(struct session_batch **out, struct redis_pool *pool)
     return GIM_OK;
 }
 
-int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,
-                              session_batch_fn done, void *user)
+/* Queues lookup (a new job), or runs it at once when nothing runs or waits. Returns GIM_OK, or
+ * GIM_ERR_AGAIN after freeing it (the queue full, or the batch stopping). */
+static int session_batch_submit(struct session_batch *batch, struct session_lookup *lookup)
 {
-    struct session_lookup *lookup;
     bool was_empty;
 
-    if (count == 0 || count > SESSION_BATCH_MAX_MIDS)
-        return GIM_ERR_AGAIN;
-    lookup = malloc(sizeof(*lookup) + count * sizeof(lookup->mids[0]));
-    if (lookup == NULL)
-        return GIM_ERR_NO_MEMORY;
-    memset(lookup, 0, sizeof(*lookup));
-    lookup->done = done;
-    lookup->user = user;
-    lookup->count = count;
-    memcpy(lookup->mids, mids, count * sizeof(mids[0]));
     pthread_mutex_lock(&batch->lock);
     if (batch->stopping || batch->queued_count >= SESSION_BATCH_MAX_QUEUED) {
         pthread_mutex_unlock(&batch->lock);
@@ -166,6 +172,45 @@ int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, 
         pthread_cond_signal(&batch->queued);
     pthread_mutex_unlock(&batch->lock);
     return GIM_OK;
+}
+
+int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,
+                              session_batch_fn done, void *user)
+{
+    struct session_lookup *lookup;
+
+    if (count == 0 || count > SESSION_BATCH_MAX_MIDS)
+        return GIM_ERR_AGAIN;
+    lookup = malloc(sizeof(*lookup) + count * sizeof(lookup->mids[0]));
+    if (lookup == NULL)
+        return GIM_ERR_NO_MEMORY;
+    memset(lookup, 0, sizeof(*lookup));
+    lookup->done = done;
+    lookup->user = user;
+    lookup->count = count;
+    memcpy(lookup->mids, mids, count * sizeof(mids[0]));
+    return session_batch_submit(batch, lookup);
+}
+
+int session_batch_add(struct session_batch *batch, int64_t mid, const char *key, const char *server,
+                      int64_t expire_seconds, session_batch_written_fn written, void *user)
+{
+    size_t key_size = strlen(key) + 1, server_size = strlen(server) + 1;
+    struct session_lookup *lookup = malloc(sizeof(*lookup) + key_size + server_size);
+
+    if (lookup == NULL)
+        return GIM_ERR_NO_MEMORY;
+    memset(lookup, 0, sizeof(*lookup));
+    lookup->written = written;
+    lookup->user = user;
+    lookup->count = 1;
+    lookup->key = (char *)(lookup + 1);
+    lookup->server = lookup->key + key_size;
+    memcpy(lookup->key, key, key_size);
+    memcpy(lookup->server, server, server_size);
+    lookup->mid = mid;
+    lookup->expire_seconds = expire_seconds;
+    return session_batch_submit(batch, lookup);
 }
 
 void session_batch_destroy(struct session_batch *batch)

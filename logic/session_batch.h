@@ -1,6 +1,7 @@
 /*
  * session_batch.h: one thread that pipelines the session lookups of
- * concurrent pushes on one Redis connection.
+ * concurrent pushes, and the session writes of concurrent Connects, on one
+ * Redis connection.
  *
  * A push by mid looks its users up (HGETALL mid_<mid>) before it produces.
  * Done on the HTTP thread, every request pays its own write, its own read
@@ -9,7 +10,9 @@
  * thread (at rest: no hand-off); one that arrives during a round queues,
  * and the batch thread takes everything queued as its next round, sends it
  * as one pipeline, reads the replies and hands each request its routes.
- * Under load one write and one read serve many requests.
+ * Under load one write and one read serve many requests. A Connect's session
+ * write (session_add's commands) takes the same way: its RPC answer is
+ * deferred, so the RPC worker serves the next request while it waits.
  *
  * Bounds: a lookup of more than SESSION_BATCH_MAX_MIDS mids, or one that
  * finds SESSION_BATCH_MAX_QUEUED lookups already queued, is refused
@@ -43,6 +46,10 @@ struct session_batch;
  */
 typedef void (*session_batch_fn)(void *user, int status, struct session_routes *routes);
 
+/* The end of one session write: status as session_add's. Runs on the batch thread or on the
+ * caller's (session_batch_add). */
+typedef void (*session_batch_written_fn)(void *user, int status);
+
 /*
  * Starts the batch thread, which borrows a connection from pool for each
  * round. pool stays the caller's and must outlive the batch. On GIM_OK
@@ -60,7 +67,18 @@ int session_batch_create(struct session_batch **batch, struct redis_pool *pool);
 int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, size_t count,
                               session_batch_fn done, void *user);
 
-/* Runs the lookups still queued, stops the thread and frees batch. NULL is allowed. */
+/*
+ * Writes a session as session_add does (mid, key, server copied): at once on
+ * the calling thread when no round runs and none waits (written runs before
+ * this returns), else queued (written runs on the batch thread), counting as
+ * one mid in a round. written runs exactly once. Returns GIM_OK, or
+ * GIM_ERR_AGAIN (the queue full, or the batch stopping) or GIM_ERR_NO_MEMORY,
+ * in which case written is never called (the caller writes itself).
+ */
+int session_batch_add(struct session_batch *batch, int64_t mid, const char *key, const char *server,
+                      int64_t expire_seconds, session_batch_written_fn written, void *user);
+
+/* Runs the lookups and writes still queued, stops the thread and frees batch. NULL is allowed. */
 void session_batch_destroy(struct session_batch *batch);
 
 #endif
