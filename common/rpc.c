@@ -61,15 +61,17 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
 /* ---- server ----
  *
  * A request is served on an exchange: an nng context with its own send aio, taken from the
- * server's pool by a worker before it receives, and given back by the send's completion (an nng
- * thread), so that a worker never waits for its answer to leave, and an answer can be deferred
- * to another thread (gim_rpc_reply_defer) while the worker serves the next request. Contexts are
+ * server's pool by a worker. The worker answers on its own aio and waits for the send (nng
+ * completes it at once when the connection is free: no thread hand-off), keeping the exchange
+ * for its next request; a deferred answer (gim_rpc_reply_defer) is sent later from another
+ * thread on the exchange's aio, whose completion (an nng thread) gives the exchange back, and
+ * the worker takes another one meanwhile. Contexts are
  * opened once and closed only by nng_close of the socket (closing one from a callback while the
  * socket closes crashes nng 1.5).
  */
 
-/* Exchanges per worker thread: the requests being served, answered or deferred at once. At the
- * bound a worker waits for an answer to leave before it receives again (the requests wait in the
+/* Exchanges per worker thread: the requests being served or deferred at once. At the bound a
+ * worker waits for a deferred answer to leave before it receives again (the requests wait in the
  * connection meanwhile). */
 #define RPC_SERVER_EXCHANGES_PER_WORKER 32
 
@@ -248,27 +250,27 @@ static void *rpc_server_worker(void *argument)
 
     if (nng_aio_alloc(&aio, NULL, NULL) != 0)
         return NULL;
+    struct gim_rpc_deferred *exchange = NULL;
+
     for (;;) {
-        struct gim_rpc_deferred *exchange = rpc_exchange_take(server);
-        struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0, exchange};
+        struct gim_rpc_reply reply = {GIM_ERR_REMOTE, NULL, 0, 0, NULL};
         enum gim_rpc_refusal refusal;
         const uint8_t *payload;
         size_t payload_length;
         uint32_t method;
-        nng_msg *request;
+        nng_msg *request, *answer;
         int result;
 
-        if (exchange == NULL)
+        if (exchange == NULL && (exchange = rpc_exchange_take(server)) == NULL)
             break;
+        reply.exchange = exchange;
         nng_ctx_recv(exchange->context, aio);
         nng_aio_wait(aio);
         result = nng_aio_result(aio);
-        if (result != 0) {
-            rpc_exchange_release(exchange);
-            if (result == NNG_ECLOSED)
-                break;
+        if (result == NNG_ECLOSED)
+            break;
+        if (result != 0)
             continue;
-        }
         request = nng_aio_get_msg(aio);
         if (gim_rpc_auth_verify(nng_msg_body(request), nng_msg_len(request), &method, &payload,
                                 &payload_length, &refusal) != GIM_OK) {
@@ -282,11 +284,23 @@ static void *rpc_server_worker(void *argument)
                 gim_rpc_reply_error(&reply, GIM_ERR_REMOTE, "no reply");
         }
         nng_msg_free(request);
-        if (reply.exchange != NULL)
-            rpc_exchange_answer(exchange, &reply);
-        else
-            free(reply.payload); /* deferred: its holder answers */
+        if (reply.exchange == NULL) { /* deferred: its holder answers; take another next */
+            free(reply.payload);
+            exchange = NULL;
+            continue;
+        }
+        answer = rpc_reply_build(&reply);
+        free(reply.payload);
+        if (answer == NULL)
+            continue; /* the caller times out */
+        nng_aio_set_msg(aio, answer);
+        nng_ctx_send(exchange->context, aio);
+        nng_aio_wait(aio);
+        if (nng_aio_result(aio) != 0)
+            nng_msg_free(answer);
     }
+    if (exchange != NULL)
+        rpc_exchange_release(exchange);
     nng_aio_free(aio);
     return NULL;
 }

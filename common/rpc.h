@@ -9,11 +9,11 @@
  * proto/comet.proto and proto/logic.proto.
  *
  * Servers run a fixed pool of their own worker threads, so a handler may
- * block (on Redis, say) without stalling nng's own threads. A worker does
- * not wait for its answer to leave, and a handler may defer its answer to
- * another thread (gim_rpc_reply_defer) so that the worker serves the next
- * request meanwhile; at most 32 requests per worker are in service at once
- * (past that a worker waits for an answer to leave before it receives). Clients dial with nng's
+ * block (on Redis, say) without stalling nng's own threads. A handler may
+ * also defer its answer to another thread (gim_rpc_reply_defer) so that the
+ * worker serves the next request meanwhile; at most 32 requests per worker
+ * are in service at once (past that a worker waits for a deferred answer to
+ * leave before it receives). Clients dial with nng's
  * automatic reconnect; calls carry a timeout and are safe from any thread. A client runs 64 calls
  * at once (one nng context each); up to 65536 more wait in order for a free one, and a call beyond
  * that bound is refused at once with GIM_ERR_AGAIN (the caller retries later or sheds the call;
