@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/go_json.h"
 #include "common/status.h"
 
 /* http.Error: the text and a newline. */
@@ -115,48 +116,26 @@ bool gopusher_json_set(json_t *object, const char *key, json_t *value)
     return value != NULL && json_object_set_new(object, key, value) == 0;
 }
 
-/*
- * json.Encoder's bytes: compact, '<' '>' '&' U+2028 U+2029 escaped, a
- * trailing newline. Takes value. Out of memory: a 500.
- */
+/* json.Encoder's bytes (common/go_json.h) and a trailing newline. Takes value. Out of memory:
+ * a 500. */
 void gopusher_reply_json(struct gopusher_reply *reply, json_t *value)
 {
-    char *text = value ? json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    size_t length, at, written = 0;
-    char *body;
+    size_t length;
+    char *text = gim_go_json_dumps(value, 0, &length), *body;
 
     json_decref(value);
-    if (text == NULL) {
-        gopusher_reply_text(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
-        return;
-    }
-    length = strlen(text);
-    body = malloc(length * 6 + 2);
+    body = text ? realloc(text, length + 1) : NULL;
     if (body == NULL) {
         free(text);
         gopusher_reply_text(reply, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return;
     }
-    for (at = 0; at < length; at++) {
-        unsigned char c = (unsigned char)text[at];
-        if (c == '<' || c == '>' || c == '&') {
-            written += (size_t)sprintf(body + written, "\\u%04x", c);
-        } else if (c == 0xe2 && at + 2 < length && (unsigned char)text[at + 1] == 0x80 &&
-                   ((unsigned char)text[at + 2] == 0xa8 || (unsigned char)text[at + 2] == 0xa9)) {
-            written += (size_t)sprintf(body + written, "\\u20%s",
-                                       (unsigned char)text[at + 2] == 0xa8 ? "28" : "29");
-            at += 2;
-        } else {
-            body[written++] = (char)c;
-        }
-    }
-    body[written++] = '\n';
-    free(text);
+    body[length] = '\n';
     free(reply->body);
     reply->status = MHD_HTTP_OK;
     reply->error = false;
     reply->body = body;
-    reply->length = written;
+    reply->length = length + 1;
 }
 
 void gopusher_reply_redis_failed(struct gopusher_reply *reply, int status)
