@@ -70,27 +70,49 @@ int room_join(struct room_index *index, struct comet_connection *connection,
     return GIM_OK;
 }
 
+/* Unlinks member from its room (freeing the room when it empties) and frees it; the caller
+ * unlinks it from its connection's list. */
+static void room_member_remove(struct room_index *index, struct room_member *member)
+{
+    struct room *room = member->room;
+
+    if (member->prev_in_room != NULL)
+        member->prev_in_room->next_in_room = member->next_in_room;
+    else
+        room->members = member->next_in_room;
+    if (member->next_in_room != NULL)
+        member->next_in_room->prev_in_room = member->prev_in_room;
+    free(member);
+    comet_online_add(index->online, room->id, -1);
+    if (--room->online == 0) {
+        string_map_remove_if(&index->rooms, room->id, room);
+        free(room->id);
+        free(room);
+    }
+}
+
 void room_leave_all(struct room_index *index, struct room_member **memberships)
 {
     struct room_member *member = *memberships, *next;
 
     for (; member != NULL; member = next) {
-        struct room *room = member->room;
-
         next = member->next_of_connection;
-        if (member->prev_in_room != NULL)
-            member->prev_in_room->next_in_room = member->next_in_room;
-        else
-            room->members = member->next_in_room;
-        if (member->next_in_room != NULL)
-            member->next_in_room->prev_in_room = member->prev_in_room;
-        free(member);
-        comet_online_add(index->online, room->id, -1);
-        if (--room->online == 0) {
-            string_map_remove_if(&index->rooms, room->id, room);
-            free(room->id);
-            free(room);
-        }
+        room_member_remove(index, member);
     }
     *memberships = NULL;
+}
+
+bool room_leave(struct room_index *index, struct room_member **memberships, const char *id)
+{
+    struct room_member **link;
+
+    for (link = memberships; *link != NULL; link = &(*link)->next_of_connection) {
+        struct room_member *member = *link;
+        if (strcmp(member->room->id, id) == 0) {
+            *link = member->next_of_connection;
+            room_member_remove(index, member);
+            return true;
+        }
+    }
+    return false;
 }

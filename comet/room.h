@@ -11,6 +11,7 @@
 #ifndef COMET_ROOM_H
 #define COMET_ROOM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "comet/string_map.h"
@@ -54,6 +55,9 @@ int room_join(struct room_index *index, struct comet_connection *connection,
 
 /* Removes the connection from every room in *memberships (left empty). */
 void room_leave_all(struct room_index *index, struct room_member **memberships);
+
+/* Removes the connection from room id, if it is in it; returns whether it was. */
+bool room_leave(struct room_index *index, struct room_member **memberships, const char *id);
 
 /* Returns the room with this id in the loop, or NULL. */
 struct room *room_find(const struct room_index *index, const char *id);

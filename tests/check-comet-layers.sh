@@ -24,7 +24,7 @@ declare -A layer=(
     [string_map.h]=0 [string_map.c]=0 [latch.h]=0 [latch.c]=0 [ip_counter.h]=0 [ip_counter.c]=0
     [online.h]=0 [online.c]=0 [room.h]=0 [room.c]=0 [metrics.h]=0 [comet.h]=0
     [logic_calls.h]=0 [logic_calls.c]=0 [redis_writer.h]=0 [redis_writer.c]=0 [gopusher_presence.h]=0 [gopusher_presence.c]=0
-    [gusher_command.h]=0 [gusher_command.c]=0
+    [gusher_command.h]=0 [gusher_command.c]=0 [gusher_presence.h]=0 [gusher_presence.c]=0
     [event_loop.h]=1 [event_loop.c]=1
     [connection.h]=2 [connection.c]=2 [stream.h]=2 [stream.c]=2
     [framing.h]=3 [framing_goim_stream.c]=3 [websocket.h]=3 [websocket.c]=3

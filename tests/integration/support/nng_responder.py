@@ -2,8 +2,9 @@
 recording_comet.py).
 
 The wire of docs/internals.md: a request is a 4-byte big-endian method id and a protobuf, a
-reply a 4-byte big-endian status and a protobuf. Every request is answered with status 0 and
-what the subclass's answer(method, body) returns.
+reply a 4-byte big-endian status and a protobuf (or, with a status other than 0, an error
+text). Every request is answered with what the subclass's answer(method, body) returns: the
+reply's bytes (status 0), or a (status, bytes) pair.
 """
 
 import struct
@@ -22,7 +23,8 @@ class NngResponder:
         self._thread.start()
 
     def answer(self, method, body):
-        """The reply's protobuf bytes for one request (runs on the serving thread)."""
+        """The reply's protobuf bytes for one request, or (status, bytes) (runs on the serving
+        thread)."""
         raise NotImplementedError
 
     def _serve(self):
@@ -34,7 +36,9 @@ class NngResponder:
             except pynng.NNGException:
                 return
             method = struct.unpack(">I", request[:4])[0]
-            self._sock.send(struct.pack(">i", 0) + self.answer(method, request[4:]))
+            reply = self.answer(method, request[4:])
+            status, body = reply if isinstance(reply, tuple) else (0, reply)
+            self._sock.send(struct.pack(">i", status) + body)
 
     def close(self):
         self._stopping = True
