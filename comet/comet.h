@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "comet/config.h"
+#include "comet/gusher_presence.h"
 #include "comet/ip_counter.h"
 #include "comet/metrics.h"
 #include "comet/online.h"
@@ -36,6 +37,10 @@ struct comet {
     struct comet_counters counters;     /* RPC calls served (metrics.h) */
     struct redis_writer *redis_writer;  /* Redis writes off the loops (presence); or NULL */
     struct gopusher_presence *gopusher_presence; /* gopusher's user_tags per app; or NULL */
+    /* gusher sockets per app, user and channel, written to Redis by redis_writer */
+    struct gusher_presence gusher_presence;
+    /* the gusher remote command's RPUSH: redis_writer, or its own on gusher.remoteRedis */
+    struct redis_writer *gusher_remote;
 };
 
 #endif

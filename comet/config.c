@@ -102,6 +102,20 @@ static const struct gim_config_option comet_options[] = {
         NULL, NULL, "a gopusher client that sent no pong for this long is closed"),
     ROW("gopusher.maxMessageBytes", GIM_CONFIG_INT, gopusher_max_message_bytes, "512", 1, 4096,
         NULL, NULL, "a gopusher client message over this closes the connection"),
+    ROW("gusher.clientPrefix", GIM_CONFIG_STRING, gusher_client_prefix, "/gusher/", 0, -1, NULL,
+        NULL,
+        "gusher.cluster client routes on the WebSocket listeners: {prefix}auth, "
+        "{prefix}ws/{app_key}, {prefix}ping; starts and ends with '/'; empty = none"),
+    ROW("gusher.maxMessageBytes", GIM_CONFIG_INT, gusher_max_message_bytes, "512", 1, 4096, NULL,
+        NULL, "a gusher client message longer than this closes its socket"),
+    ROW("gusher.pingInterval", GIM_CONFIG_DURATION, gusher_ping_interval_ms, "54s", 1000, 3600000,
+        NULL, NULL, "WebSocket ping period of gusher sockets"),
+    ROW("gusher.pongTimeout", GIM_CONFIG_DURATION, gusher_pong_timeout_ms, "60s", 1000, 3600000,
+        NULL, NULL, "a gusher socket that sent no pong for this long is closed"),
+    ROW("gusher.mustSubscribe", GIM_CONFIG_BOOL, gusher_must_subscribe, "true", 0, -1, NULL, NULL,
+        "close a gusher socket without a subscription at a ping"),
+    ROW("gusher.remoteRedis", GIM_CONFIG_STRING, gusher_remote_redis, "", 0, -1, NULL, NULL,
+        "Redis host:port of the gusher remote command's RPUSH; empty = redis.addr"),
     ROW("metrics.addr", GIM_CONFIG_STRING, metrics_addr, ":3104", 0, -1, NULL, NULL,
         "Prometheus GET /metrics listen address; empty = none"),
 };
@@ -202,6 +216,13 @@ int comet_config_load(struct comet_config *config, int argc, char **argv,
                  "lists %zu private key file(s): they pair by position, give as many of each",
                  gim_config_list_length(config->websocket_cert_file),
                  gim_config_list_length(config->websocket_private_file));
+        return GIM_ERR_INVALID;
+    }
+    if (config->gusher_client_prefix[0] != '\0' &&
+        (config->gusher_client_prefix[0] != '/' ||
+         config->gusher_client_prefix[strlen(config->gusher_client_prefix) - 1] != '/')) {
+        snprintf(error, error_size, "gusher.clientPrefix: must start and end with '/': \"%s\"",
+                 config->gusher_client_prefix);
         return GIM_ERR_INVALID;
     }
     if (config->worker_threads == 0) {

@@ -68,6 +68,13 @@ struct comet_config {
     int64_t gopusher_ping_interval_ms;   /* WebSocket ping this often */
     int64_t gopusher_pong_timeout_ms;    /* closed when no pong came this long */
     int64_t gopusher_max_message_bytes;  /* a client message over this closes */
+    /* gusher.cluster's clients (comet/protocol_gusher.h) */
+    char *gusher_client_prefix;       /* routes under it ("/gusher/"); empty = none */
+    int64_t gusher_max_message_bytes; /* a longer client message closes the socket */
+    int64_t gusher_ping_interval_ms;  /* WebSocket ping period */
+    int64_t gusher_pong_timeout_ms;   /* no pong for this long closes the socket */
+    bool gusher_must_subscribe;       /* no subscription at a ping closes the socket */
+    char *gusher_remote_redis;        /* Redis of the remote command's RPUSH; empty = redis.addr */
 
     char *metrics_addr;      /* Prometheus GET /metrics listen address; empty = none */
     int64_t drain_period_ms; /* graceful stop: clients closed spread over it (0 = at once) */

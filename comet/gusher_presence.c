@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/status.h"
 
@@ -26,14 +27,14 @@ struct presence_app {
     uint32_t sockets;
     struct string_map users;    /* user_id ("" counted too, left out of Redis) */
     struct string_map channels; /* channel -> struct presence_channel */
-    bool dirty;
 };
 
 void gusher_presence_init(struct gusher_presence *presence)
 {
     pthread_mutex_init(&presence->lock, NULL);
     string_map_init(&presence->apps);
-    presence->dirty = false;
+    presence->writer = NULL;
+    presence->server = NULL;
 }
 
 static void free_count(void *value, void *context)
@@ -70,6 +71,7 @@ void gusher_presence_destroy(struct gusher_presence *presence)
 {
     string_map_each(&presence->apps, free_app, NULL);
     string_map_destroy(&presence->apps);
+    free(presence->server);
     pthread_mutex_destroy(&presence->lock);
 }
 
@@ -99,6 +101,8 @@ static struct presence_app *app_entry(struct gusher_presence *presence, const ch
     return entry(&presence->apps, app_key, sizeof(struct presence_app), create);
 }
 
+static void mark(struct gusher_presence *presence, const char *app_key);
+
 static void add(uint32_t *counter, int delta)
 {
     if (delta > 0)
@@ -112,6 +116,7 @@ void gusher_presence_socket(struct gusher_presence *presence, const char *app_ke
 {
     struct presence_app *app;
     struct presence_count *user;
+    bool changed = false;
 
     pthread_mutex_lock(&presence->lock);
     app = app_entry(presence, app_key, delta > 0);
@@ -120,9 +125,11 @@ void gusher_presence_socket(struct gusher_presence *presence, const char *app_ke
         user = entry(&app->users, user_id, sizeof(*user), delta > 0);
         if (user != NULL)
             add(&user->count, delta);
-        app->dirty = presence->dirty = true;
+        changed = true;
     }
     pthread_mutex_unlock(&presence->lock);
+    if (changed)
+        mark(presence, app_key);
 }
 
 void gusher_presence_channel(struct gusher_presence *presence, const char *app_key,
@@ -131,6 +138,7 @@ void gusher_presence_channel(struct gusher_presence *presence, const char *app_k
     struct presence_app *app;
     struct presence_channel *channel;
     struct presence_count *user;
+    bool changed = false;
 
     pthread_mutex_lock(&presence->lock);
     app = app_entry(presence, app_key, delta > 0);
@@ -140,109 +148,106 @@ void gusher_presence_channel(struct gusher_presence *presence, const char *app_k
         user = entry(&channel->users, user_id, sizeof(*user), delta > 0);
         if (user != NULL)
             add(&user->count, delta);
-        app->dirty = presence->dirty = true;
+        changed = true;
     }
     pthread_mutex_unlock(&presence->lock);
+    if (changed)
+        mark(presence, app_key);
 }
 
-bool gusher_presence_dirty(struct gusher_presence *presence)
-{
-    bool dirty;
+/* ---- writing -------------------------------------------------------------------------- */
 
-    pthread_mutex_lock(&presence->lock);
-    dirty = presence->dirty;
-    pthread_mutex_unlock(&presence->lock);
-    return dirty;
-}
-
-/* ---- Redis protocol ----------------------------------------------------------------- */
-
-struct resp {
-    char *data;
-    size_t length, capacity;
-    int count;
+/* A command's arguments, grown as needed (strings owned). */
+struct command {
+    char **argv;
+    int argc, capacity;
     bool failed;
 };
 
-static void resp_append(struct resp *resp, const char *bytes, size_t length)
+static void argument(struct command *command, const char *text)
 {
-    if (resp->failed)
+    char *copy;
+
+    if (command->failed)
         return;
-    if (resp->length + length > resp->capacity) {
-        size_t capacity = resp->capacity ? resp->capacity : 1024;
-        char *grown;
-        while (capacity < resp->length + length)
-            capacity *= 2;
-        if ((grown = realloc(resp->data, capacity)) == NULL) {
-            resp->failed = true;
+    if (command->argc == command->capacity) {
+        int capacity = command->capacity ? command->capacity * 2 : 8;
+        char **grown = realloc(command->argv, (size_t)capacity * sizeof(*grown));
+        if (grown == NULL) {
+            command->failed = true;
             return;
         }
-        resp->data = grown;
-        resp->capacity = capacity;
+        command->argv = grown;
+        command->capacity = capacity;
     }
-    memcpy(resp->data + resp->length, bytes, length);
-    resp->length += length;
+    if ((copy = strdup(text)) == NULL) {
+        command->failed = true;
+        return;
+    }
+    command->argv[command->argc++] = copy;
 }
 
-/* Starts a command of argc arguments. */
-static void resp_command(struct resp *resp, size_t argc)
-{
-    char header[32];
-    int length = snprintf(header, sizeof(header), "*%zu\r\n", argc);
-
-    resp_append(resp, header, (size_t)length);
-    resp->count++;
-}
-
-static void resp_argument(struct resp *resp, const char *argument)
-{
-    char header[32];
-    size_t argument_length = strlen(argument);
-    int length = snprintf(header, sizeof(header), "$%zu\r\n", argument_length);
-
-    resp_append(resp, header, (size_t)length);
-    resp_append(resp, argument, argument_length);
-    resp_append(resp, "\r\n", 2);
-}
-
-static void resp_number(struct resp *resp, int64_t number)
+static void number(struct command *command, int64_t value)
 {
     char text[24];
 
-    snprintf(text, sizeof(text), "%" PRId64, number);
-    resp_argument(resp, text);
+    snprintf(text, sizeof(text), "%" PRId64, value);
+    argument(command, text);
 }
 
-static void resp_simple(struct resp *resp, const char *name, const char *key)
+/* Where the commands of one build go. */
+struct sink {
+    gusher_presence_command_fn command;
+    void *context;
+    int status;
+};
+
+/* Empties command without passing it. */
+static void discard(struct command *command)
 {
-    resp_command(resp, key ? 2 : 1);
-    resp_argument(resp, name);
-    if (key != NULL)
-        resp_argument(resp, key);
+    int index;
+
+    for (index = 0; index < command->argc; index++)
+        free(command->argv[index]);
+    command->argc = 0;
+    command->failed = false;
 }
 
-/* ---- rounds ------------------------------------------------------------------------- */
+/* Passes command to the sink (unless a previous one failed) and empties it. */
+static void flush(struct sink *sink, struct command *command)
+{
+    if (sink->status == GIM_OK) {
+        if (command->failed)
+            sink->status = GIM_ERR_NO_MEMORY;
+        else if (command->argc > 0)
+            sink->status =
+                sink->command(sink->context, command->argc, (const char *const *)command->argv);
+    }
+    discard(command);
+}
 
-struct hash_writer {
-    struct resp *resp;
+static void simple(struct sink *sink, struct command *command, const char *name, const char *key)
+{
+    argument(command, name);
+    if (key != NULL)
+        argument(command, key);
+    flush(sink, command);
+}
+
+struct hash_fields {
+    struct command *command;
     bool skip_empty_name; /* the users hash leaves user_id "" out */
-    size_t fields;
-    bool counting;
 };
 
 static void visit_count(void *value, void *context)
 {
     struct presence_count *count = value;
-    struct hash_writer *writer = context;
+    struct hash_fields *fields = context;
 
-    if (count->count == 0 || (writer->skip_empty_name && count->name[0] == '\0'))
+    if (count->count == 0 || (fields->skip_empty_name && count->name[0] == '\0'))
         return;
-    if (writer->counting) {
-        writer->fields++;
-        return;
-    }
-    resp_argument(writer->resp, count->name);
-    resp_number(writer->resp, count->count);
+    argument(fields->command, count->name);
+    number(fields->command, count->count);
 }
 
 static void visit_channel_count(void *value, void *context)
@@ -253,53 +258,55 @@ static void visit_channel_count(void *value, void *context)
     visit_count(&as_count, context);
 }
 
-/* DEL key, then (unless nothing counts) HSET key field count ... and PEXPIREAT key deadline. */
-static void write_hash(struct resp *resp, const char *key, const struct string_map *map,
-                       void (*visit)(void *, void *), bool skip_empty_name, int64_t deadline_ms,
-                       bool withdraw)
+/* DEL key, then (unless gone or nothing counts) HSET key field count ... and PEXPIREAT. */
+static void write_hash(struct sink *sink, struct command *command, const char *key,
+                       const struct string_map *map, void (*visit)(void *, void *),
+                       bool skip_empty_name, int64_t deadline_ms, bool gone)
 {
-    struct hash_writer writer = {resp, skip_empty_name, 0, true};
+    struct hash_fields fields = {command, skip_empty_name};
 
-    resp_simple(resp, "DEL", key);
-    if (withdraw)
+    simple(sink, command, "DEL", key);
+    if (gone)
         return;
-    string_map_each(map, visit, &writer);
-    if (writer.fields == 0)
+    argument(command, "HSET");
+    argument(command, key);
+    string_map_each(map, visit, &fields);
+    if (command->argc == 2 && !command->failed) {
+        discard(command); /* no field: nothing to write */
         return;
-    writer.counting = false;
-    resp_command(resp, 2 + 2 * writer.fields);
-    resp_argument(resp, "HSET");
-    resp_argument(resp, key);
-    string_map_each(map, visit, &writer);
-    resp_command(resp, 3);
-    resp_argument(resp, "PEXPIREAT");
-    resp_argument(resp, key);
-    resp_number(resp, deadline_ms);
+    }
+    flush(sink, command);
+    argument(command, "PEXPIREAT");
+    argument(command, key);
+    number(command, deadline_ms);
+    flush(sink, command);
 }
 
-struct app_round {
-    struct resp *resp;
+struct channel_hashes {
+    struct sink *sink;
+    struct command *command;
     const char *prefix; /* gusher/presence/<app>/<server> */
     int64_t deadline_ms;
-    bool withdraw;
+    bool gone;
 };
 
 static void visit_channel_hash(void *value, void *context)
 {
     struct presence_channel *channel = value;
-    struct app_round *round = context;
+    struct channel_hashes *hashes = context;
     char *key;
 
-    if (asprintf(&key, "%s/channel/%s", round->prefix, channel->name) < 0) {
-        round->resp->failed = true;
+    if (asprintf(&key, "%s/channel/%s", hashes->prefix, channel->name) < 0) {
+        hashes->command->failed = true;
+        flush(hashes->sink, hashes->command);
         return;
     }
-    write_hash(round->resp, key, &channel->users, visit_count, false, round->deadline_ms,
-               round->withdraw || channel->sockets == 0);
+    write_hash(hashes->sink, hashes->command, key, &channel->users, visit_count, false,
+               hashes->deadline_ms, hashes->gone || channel->sockets == 0);
     free(key);
 }
 
-/* Collects the entries of map whose count is zero (for pruning after a round). */
+/* Collects the entries of a map whose count is zero. */
 struct prune {
     void **items;
     size_t count;
@@ -311,10 +318,11 @@ static void visit_prune(void *value, void *context)
     struct prune *prune = context;
     uint32_t *counter = (uint32_t *)((char *)value + prune->offset);
 
-    if (*counter == 0 && prune->items != NULL)
-        prune->items[prune->count++] = value;
-    else if (*counter == 0)
-        prune->count++;
+    if (*counter != 0)
+        return;
+    if (prune->items != NULL)
+        prune->items[prune->count] = value;
+    prune->count++;
 }
 
 /* Removes the zero entries of map, freeing each with release. */
@@ -343,114 +351,194 @@ static void prune_channel_users(void *value, void *context)
     prune_map(&channel->users, offsetof(struct presence_count, count), free_count);
 }
 
-struct round_context {
-    struct gusher_presence *presence;
-    const char *server;
-    int64_t deadline_ms;
-    bool full, withdraw;
-    int (*emit)(void *, const char *, size_t, int);
-    void *emit_context;
-    struct presence_app **done; /* apps written, to prune after the walk */
-    size_t done_count;
-    int status;
-};
-
-static void visit_app(void *value, void *context)
-{
-    struct presence_app *app = value;
-    struct round_context *round = context;
-    struct resp resp = {0};
-    char *prefix = NULL, *key = NULL, *index_key = NULL;
-    bool gone = round->withdraw || app->sockets == 0;
-    struct app_round channels = {&resp, NULL, round->deadline_ms, gone};
-
-    if (round->status != GIM_OK || (!app->dirty && !round->full))
-        return;
-    if (asprintf(&prefix, "gusher/presence/%s/%s", app->name, round->server) < 0 ||
-        asprintf(&index_key, "gusher/presence/%s", app->name) < 0) {
-        free(prefix);
-        round->status = GIM_ERR_NO_MEMORY;
-        return;
-    }
-    channels.prefix = prefix;
-    resp_simple(&resp, "MULTI", NULL);
-    if (asprintf(&key, "%s/users", prefix) >= 0) {
-        write_hash(&resp, key, &app->users, visit_count, true, round->deadline_ms, gone);
-        free(key);
-    } else {
-        resp.failed = true;
-    }
-    if (asprintf(&key, "%s/channels", prefix) >= 0) {
-        write_hash(&resp, key, &app->channels, visit_channel_count, false, round->deadline_ms,
-                   gone);
-        free(key);
-    } else {
-        resp.failed = true;
-    }
-    string_map_each(&app->channels, visit_channel_hash, &channels);
-    if (gone) {
-        resp_command(&resp, 3);
-        resp_argument(&resp, "ZREM");
-        resp_argument(&resp, index_key);
-        resp_argument(&resp, round->server);
-    } else {
-        resp_command(&resp, 4);
-        resp_argument(&resp, "ZADD");
-        resp_argument(&resp, index_key);
-        resp_number(&resp, round->deadline_ms);
-        resp_argument(&resp, round->server);
-    }
-    resp_simple(&resp, "EXEC", NULL);
-    if (resp.failed)
-        round->status = GIM_ERR_NO_MEMORY;
-    else if (round->emit(round->emit_context, resp.data, resp.length, resp.count) == GIM_OK) {
-        app->dirty = false;
-        round->done[round->done_count++] = app;
-    }
-    free(resp.data);
-    free(prefix);
-    free(index_key);
-}
-
-static void visit_still_dirty(void *value, void *context)
-{
-    struct gusher_presence *presence = context;
-
-    if (((struct presence_app *)value)->dirty)
-        presence->dirty = true;
-}
-
-int gusher_presence_round(struct gusher_presence *presence, const char *server, int64_t deadline_ms,
-                          bool full, bool withdraw,
-                          int (*emit)(void *context, const char *commands, size_t length,
-                                      int count),
+int gusher_presence_build(struct gusher_presence *presence, const char *app_key, const char *server,
+                          int64_t deadline_ms, bool withdraw, gusher_presence_command_fn command_fn,
                           void *context)
 {
-    struct round_context round = {
-        presence, server, deadline_ms, full || withdraw, withdraw, emit, context, NULL, 0, GIM_OK};
-    size_t index;
+    struct sink sink = {command_fn, context, GIM_OK};
+    struct command command = {0};
+    struct presence_app *app;
+    char *prefix = NULL, *index_key = NULL, *key = NULL;
+    bool gone;
 
     pthread_mutex_lock(&presence->lock);
-    round.done = calloc(presence->apps.count > 0 ? presence->apps.count : 1, sizeof(void *));
-    if (round.done == NULL) {
+    app = string_map_get(&presence->apps, app_key);
+    if (app == NULL) {
+        pthread_mutex_unlock(&presence->lock);
+        return GIM_OK;
+    }
+    gone = withdraw || app->sockets == 0;
+    if (asprintf(&prefix, "gusher/presence/%s/%s", app->name, server) < 0 ||
+        asprintf(&index_key, "gusher/presence/%s", app->name) < 0) {
+        free(prefix);
         pthread_mutex_unlock(&presence->lock);
         return GIM_ERR_NO_MEMORY;
     }
-    string_map_each(&presence->apps, visit_app, &round);
-    for (index = 0; index < round.done_count; index++) {
-        struct presence_app *app = round.done[index];
-        if (app->sockets == 0) {
+    simple(&sink, &command, "MULTI", NULL);
+    if (asprintf(&key, "%s/users", prefix) >= 0) {
+        write_hash(&sink, &command, key, &app->users, visit_count, true, deadline_ms, gone);
+        free(key);
+    } else {
+        sink.status = GIM_ERR_NO_MEMORY;
+    }
+    if (asprintf(&key, "%s/channels", prefix) >= 0) {
+        write_hash(&sink, &command, key, &app->channels, visit_channel_count, false, deadline_ms,
+                   gone);
+        free(key);
+    } else {
+        sink.status = GIM_ERR_NO_MEMORY;
+    }
+    string_map_each(&app->channels, visit_channel_hash,
+                    &(struct channel_hashes){&sink, &command, prefix, deadline_ms, gone});
+    argument(&command, gone ? "ZREM" : "ZADD");
+    argument(&command, index_key);
+    if (!gone)
+        number(&command, deadline_ms);
+    argument(&command, server);
+    flush(&sink, &command);
+    simple(&sink, &command, "EXEC", NULL);
+    free(command.argv);
+    free(prefix);
+    free(index_key);
+    if (sink.status == GIM_OK) {
+        if (app->sockets == 0 || withdraw) {
             string_map_remove_if(&presence->apps, app->name, app);
             free_app(app, NULL);
-            continue;
+        } else {
+            prune_map(&app->users, offsetof(struct presence_count, count), free_count);
+            string_map_each(&app->channels, prune_channel_users, NULL);
+            prune_map(&app->channels, offsetof(struct presence_channel, sockets), free_channel);
         }
-        prune_map(&app->users, offsetof(struct presence_count, count), free_count);
-        string_map_each(&app->channels, prune_channel_users, NULL);
-        prune_map(&app->channels, offsetof(struct presence_channel, sockets), free_channel);
     }
-    free(round.done);
-    presence->dirty = false;
-    string_map_each(&presence->apps, visit_still_dirty, presence);
     pthread_mutex_unlock(&presence->lock);
-    return round.status;
+    return sink.status;
+}
+
+struct app_visit {
+    void (*visit)(const char *app_key, void *context);
+    void *context;
+};
+
+static void visit_app_name(void *value, void *context)
+{
+    struct app_visit *visit = context;
+
+    visit->visit(((struct presence_app *)value)->name, visit->context);
+}
+
+void gusher_presence_each_app(struct gusher_presence *presence,
+                              void (*visit)(const char *app_key, void *context), void *context)
+{
+    pthread_mutex_lock(&presence->lock);
+    string_map_each(&presence->apps, visit_app_name, &(struct app_visit){visit, context});
+    pthread_mutex_unlock(&presence->lock);
+}
+
+/* ---- through the Redis writer ------------------------------------------------------------ */
+
+#define MARK_PREFIX "gusher/presence/"
+#define DEADLINE_MS 30000 /* the refresh comes every 10 s: two may fail before keys expire */
+
+static int add_to_batch(void *context, int argc, const char *const *argv)
+{
+    return redis_batch_add(context, argc, argv, NULL);
+}
+
+static int64_t unix_ms(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* The writer's build for key "gusher/presence/<app>". */
+static int build_marked(void *context, const char *key, struct redis_batch *batch)
+{
+    struct gusher_presence *presence = context;
+
+    if (strncmp(key, MARK_PREFIX, strlen(MARK_PREFIX)) != 0)
+        return GIM_ERR_INVALID;
+    return gusher_presence_build(presence, key + strlen(MARK_PREFIX), presence->server,
+                                 unix_ms() + DEADLINE_MS, false, add_to_batch, batch);
+}
+
+static void mark(struct gusher_presence *presence, const char *app_key)
+{
+    char *key;
+
+    if (presence->writer == NULL || asprintf(&key, MARK_PREFIX "%s", app_key) < 0)
+        return;
+    redis_writer_mark(presence->writer, key, build_marked, presence); /* a drop: the refresh */
+    free(key);
+}
+
+int gusher_presence_attach(struct gusher_presence *presence, struct redis_writer *writer,
+                           const char *server)
+{
+    if ((presence->server = strdup(server)) == NULL)
+        return GIM_ERR_NO_MEMORY;
+    presence->writer = writer;
+    return GIM_OK;
+}
+
+struct app_names {
+    char **names;
+    size_t count, capacity;
+};
+
+static void collect_name(const char *app_key, void *context)
+{
+    struct app_names *names = context;
+
+    if (names->count < names->capacity && (names->names[names->count] = strdup(app_key)) != NULL)
+        names->count++;
+}
+
+/* The names of every app (a copy: marking and building take the lock themselves). */
+static struct app_names app_names(struct gusher_presence *presence)
+{
+    struct app_names names = {NULL, 0, 0};
+
+    pthread_mutex_lock(&presence->lock);
+    names.capacity = presence->apps.count;
+    names.names = calloc(names.capacity > 0 ? names.capacity : 1, sizeof(char *));
+    if (names.names != NULL)
+        string_map_each(&presence->apps, visit_app_name, &(struct app_visit){collect_name, &names});
+    pthread_mutex_unlock(&presence->lock);
+    return names;
+}
+
+static void free_names(struct app_names *names)
+{
+    size_t index;
+
+    for (index = 0; index < names->count; index++)
+        free(names->names[index]);
+    free(names->names);
+}
+
+void gusher_presence_refresh(struct gusher_presence *presence)
+{
+    struct app_names names = app_names(presence);
+    size_t index;
+
+    for (index = 0; index < names.count; index++)
+        mark(presence, names.names[index]);
+    free_names(&names);
+}
+
+int gusher_presence_withdraw_all(void *context, const char *key, struct redis_batch *batch)
+{
+    struct gusher_presence *presence = context;
+    struct app_names names = app_names(presence);
+    size_t index;
+    int status = GIM_OK;
+
+    (void)key;
+    for (index = 0; index < names.count && status == GIM_OK; index++)
+        status = gusher_presence_build(presence, names.names[index], presence->server, 0, true,
+                                       add_to_batch, batch);
+    free_names(&names);
+    return status;
 }

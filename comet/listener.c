@@ -6,6 +6,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "comet/framing.h"
 #include "comet/protocol_goim.h"
 #include "comet/protocol_gopusher.h"
+#include "comet/protocol_gusher.h"
 #include "comet/websocket.h"
 #include "common/config.h"
 #include "common/log.h"
@@ -25,7 +27,7 @@
 #define ACCEPTS_PER_EVENT 64 /* fairness: the rest are taken on the next iteration */
 
 /* Wires: one per (framing, protocol) pair a push may be encoded for. */
-enum { WIRE_GOIM_STREAM, WIRE_GOIM_WEBSOCKET, WIRE_GOPUSHER_WEBSOCKET };
+enum { WIRE_GOIM_STREAM, WIRE_GOIM_WEBSOCKET, WIRE_GOPUSHER_WEBSOCKET, WIRE_GUSHER_WEBSOCKET };
 
 const struct connection_route comet_route_goim_tcp = {&framing_goim_stream.hooks, &protocol_goim,
                                                       WIRE_GOIM_STREAM};
@@ -33,18 +35,22 @@ const struct connection_route comet_route_websocket_upgrade = {&framing_websocke
                                                                WIRE_GOIM_WEBSOCKET};
 const struct connection_route comet_route_goim_websocket = {&framing_websocket.hooks,
                                                             &protocol_goim, WIRE_GOIM_WEBSOCKET};
-
 const struct connection_route comet_route_gopusher_websocket = {
     &framing_websocket.hooks, &protocol_gopusher, WIRE_GOPUSHER_WEBSOCKET};
+const struct connection_route comet_route_gusher_websocket = {
+    &framing_websocket.hooks, &protocol_gusher, WIRE_GUSHER_WEBSOCKET};
 
 /* The HTTP routes of every WebSocket listener (the first match wins): path, prefix, query
- * string allowed, upgrade route, plain request handler. */
-const struct websocket_route comet_websocket_routes[] = {
+ * string allowed, upgrade route, plain request handler. gusher's prefix is gusher.clientPrefix
+ * (comet_listeners_open sets it; the last entry, left out when the prefix is empty). */
+struct websocket_route comet_websocket_routes[] = {
     {"/sub", false, false, &comet_route_goim_websocket, NULL},
     {"/ws/", true, true, &comet_route_gopusher_websocket, NULL}, /* /ws/{app_key}/{user_tag} */
+    {"/gusher/", true, true, &comet_route_gusher_websocket, gusher_http_request},
 };
 const size_t comet_websocket_route_count =
     sizeof(comet_websocket_routes) / sizeof(comet_websocket_routes[0]);
+static pthread_mutex_t routes_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* What a listener serves. */
 struct listener_kind {
@@ -242,6 +248,7 @@ int comet_listeners_open(struct comet_listeners *listeners, struct connection_se
 {
     const struct comet_config *config = set->comet->config;
     const char *websocket_bind = config->websocket_bind ? config->websocket_bind : "";
+    const char *gusher_prefix = config->gusher_client_prefix ? config->gusher_client_prefix : "";
     bool tls = config->websocket_tls_open;
     size_t count = gim_config_list_length(config->tcp_bind) +
                    gim_config_list_length(websocket_bind) +
@@ -250,7 +257,12 @@ int comet_listeners_open(struct comet_listeners *listeners, struct connection_se
 
     listeners->items = NULL;
     listeners->count = 0;
-    websocket_set_routes(comet_websocket_routes, comet_websocket_route_count);
+    pthread_mutex_lock(&routes_lock); /* every loop sets the same table */
+    if (gusher_prefix[0] != '\0')
+        comet_websocket_routes[comet_websocket_route_count - 1].path = gusher_prefix;
+    websocket_set_routes(comet_websocket_routes,
+                         comet_websocket_route_count - (gusher_prefix[0] == '\0'));
+    pthread_mutex_unlock(&routes_lock);
     if (count == 0)
         return GIM_OK; /* a loop driven without listeners (tests/fuzz) */
     listeners->items = calloc(count, sizeof(*listeners->items));

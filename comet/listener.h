@@ -81,9 +81,13 @@ extern const struct connection_route comet_route_goim_websocket;
 /* The route of a WebSocket connection upgraded on /ws/{app_key}/{user_tag} (gopusher). */
 extern const struct connection_route comet_route_gopusher_websocket;
 
-/* The HTTP routes every WebSocket listener serves (/sub: goim, /ws/: gopusher), and their number.
- */
-extern const struct websocket_route comet_websocket_routes[];
+/* The route of a WebSocket connection upgraded under gusher.clientPrefix (gusher protocol). */
+extern const struct connection_route comet_route_gusher_websocket;
+
+/* The HTTP routes every WebSocket listener serves (/sub: goim, /ws/: gopusher,
+ * gusher.clientPrefix (default /gusher/, set by comet_listeners_open): gusher), and their
+ * number. */
+extern struct websocket_route comet_websocket_routes[];
 extern const size_t comet_websocket_route_count;
 
 #endif

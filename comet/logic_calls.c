@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "dialects.pb-c.h"
 #include "logic.pb-c.h"
 
 static void forget_reply(void *user, int status, ProtobufCMessage *reply)
@@ -64,4 +65,32 @@ void logic_receive(struct comet *comet, int64_t mid, int32_t version, int32_t op
     request.proto = &proto;
     call_and_forget(comet, GIM_RPC_LOGIC_RECEIVE, &request.base,
                     &goim__logic__receive_reply__descriptor, "Receive");
+}
+
+/* A gusher session call (GusherDisconnect or GusherHeartbeat). */
+static void gusher_session_call(struct comet *comet, uint32_t method, const char *app_key,
+                                const char *user_id, const char *socket_id, const char *what)
+{
+    Goim__Dialects__GusherSessionReq request = GOIM__DIALECTS__GUSHER_SESSION_REQ__INIT;
+
+    request.server = comet->config->host;
+    request.appkey = (char *)app_key;
+    request.userid = (char *)user_id;
+    request.socketid = (char *)socket_id;
+    call_and_forget(comet, method, &request.base, &goim__dialects__gusher_session_reply__descriptor,
+                    what);
+}
+
+void logic_gusher_disconnect(struct comet *comet, const char *app_key, const char *user_id,
+                             const char *socket_id)
+{
+    gusher_session_call(comet, GIM_RPC_LOGIC_GUSHER_DISCONNECT, app_key, user_id, socket_id,
+                        "GusherDisconnect");
+}
+
+void logic_gusher_heartbeat(struct comet *comet, const char *app_key, const char *user_id,
+                            const char *socket_id)
+{
+    gusher_session_call(comet, GIM_RPC_LOGIC_GUSHER_HEARTBEAT, app_key, user_id, socket_id,
+                        "GusherHeartbeat");
 }

@@ -54,13 +54,35 @@ static void stop_loops(struct comet *comet)
         worker_join(comet->workers[index]);
 }
 
+/* The writer's tick: gopusher's and gusher's presence are written again. */
+static void presence_refresh(void *context)
+{
+    struct comet *comet = context;
+
+    gopusher_presence_refresh(comet->gopusher_presence);
+    gusher_presence_refresh(&comet->gusher_presence);
+}
+
+/* The writer's last batch at stop: every app of both withdrawn. */
+static int presence_withdraw(void *context, const char *key, struct redis_batch *batch)
+{
+    struct comet *comet = context;
+    int status = gopusher_presence_withdraw(comet->gopusher_presence, key, batch);
+
+    return status == GIM_OK ? gusher_presence_withdraw_all(&comet->gusher_presence, key, batch)
+                            : status;
+}
+
 /*
- * Starts the Redis writer (redis.addr, off the loops) and gopusher's presence table, which it
- * refreshes every GOPUSHER_PRESENCE_REFRESH_MS. Returns GIM_OK or an error.
+ * Starts the Redis writer (redis.addr, off the loops) with gopusher's and gusher's presence
+ * tables, which it refreshes every GOPUSHER_PRESENCE_REFRESH_MS, and the writer of gusher's
+ * remote command (the same one, or its own when gusher.remoteRedis names another Redis).
+ * Returns GIM_OK or an error (logged).
  */
 static int start_redis_writer(struct comet *comet, const struct comet_config *config)
 {
     struct redis_writer_options options = {0};
+    const char *remote = config->gusher_remote_redis;
     int status = gopusher_presence_create(&comet->gopusher_presence, config->host);
 
     if (status != GIM_OK)
@@ -69,13 +91,41 @@ static int start_redis_writer(struct comet *comet, const struct comet_config *co
     options.password = config->redis_auth;
     options.timeout_ms = (int)config->redis_timeout_ms;
     options.tick_ms = GOPUSHER_PRESENCE_REFRESH_MS;
-    options.tick = gopusher_presence_refresh;
-    options.tick_context = comet->gopusher_presence;
+    options.tick = presence_refresh;
+    options.tick_context = comet;
     status = redis_writer_start(&comet->redis_writer, &options);
+    if (status != GIM_OK) {
+        gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
+        return status;
+    }
+    gopusher_presence_attach(comet->gopusher_presence, comet->redis_writer);
+    status = gusher_presence_attach(&comet->gusher_presence, comet->redis_writer, config->host);
     if (status != GIM_OK)
         return status;
-    gopusher_presence_attach(comet->gopusher_presence, comet->redis_writer);
-    return GIM_OK;
+    if (remote[0] == '\0' || strcmp(remote, config->redis_addr) == 0) {
+        comet->gusher_remote = comet->redis_writer;
+        return GIM_OK;
+    }
+    options.address = remote;
+    options.tick_ms = 0;
+    options.tick = NULL;
+    options.tick_context = NULL;
+    status = redis_writer_start(&comet->gusher_remote, &options);
+    if (status != GIM_OK)
+        gim_log_error("gusher.remoteRedis %s: %s", remote, gim_strerror(status));
+    return status;
+}
+
+/* Writes what waits, then withdraws gopusher's and gusher's presence; frees gopusher's table. */
+static void stop_redis_writers(struct comet *comet)
+{
+    if (comet->gusher_remote != comet->redis_writer)
+        redis_writer_stop(comet->gusher_remote, NULL, NULL);
+    comet->gusher_remote = NULL;
+    redis_writer_stop(comet->redis_writer, presence_withdraw, comet);
+    comet->redis_writer = NULL;
+    gopusher_presence_destroy(comet->gopusher_presence);
+    comet->gopusher_presence = NULL;
 }
 
 static void destroy_loops(struct comet *comet)
@@ -177,12 +227,14 @@ static int run(struct comet *comet, const struct comet_config *config)
     }
     status = start_redis_writer(comet, config);
     if (status != GIM_OK) {
-        gim_log_error("redis.addr %s: %s", config->redis_addr, gim_strerror(status));
+        stop_redis_writers(comet);
         return 1;
     }
     comet->workers = calloc((size_t)config->worker_threads, sizeof(*comet->workers));
-    if (comet->workers == NULL)
+    if (comet->workers == NULL) {
+        stop_redis_writers(comet);
         return 1;
+    }
     for (index = 0; index < config->worker_threads; index++) {
         status = worker_create(&comet->workers[index], comet, index);
         if (status != GIM_OK)
@@ -226,11 +278,7 @@ static int run(struct comet *comet, const struct comet_config *config)
     gim_rpc_client_close(comet->logic); /* waits for Connect/Disconnect in flight */
     comet->logic = NULL;
     destroy_loops(comet);
-    /* after every connection closed: writes what waits, then withdraws gopusher's presence */
-    redis_writer_stop(comet->redis_writer, gopusher_presence_withdraw, comet->gopusher_presence);
-    comet->redis_writer = NULL;
-    gopusher_presence_destroy(comet->gopusher_presence);
-    comet->gopusher_presence = NULL;
+    stop_redis_writers(comet); /* after every connection closed */
     gim_metrics_destroy(metrics);
     gim_log_notice("comet stopped");
     return status == GIM_OK ? 0 : 1;
@@ -259,6 +307,7 @@ int main(int argc, char **argv)
     atomic_init(&comet.auth_sequence, 0);
     ip_counter_init(&comet.client_addresses);
     comet_online_init(&comet.online);
+    gusher_presence_init(&comet.gusher_presence);
     if (config.websocket_tls_open &&
         tls_certificates_load(&certificates, config.websocket_cert_file,
                               config.websocket_private_file) != GIM_OK) {
@@ -272,6 +321,7 @@ int main(int argc, char **argv)
     tls_certificates_free(certificates); /* after run: every TLS connection is closed */
     ip_counter_destroy(&comet.client_addresses);
     comet_online_destroy(&comet.online);
+    gusher_presence_destroy(&comet.gusher_presence);
     comet_config_free(&config);
     return status;
 }

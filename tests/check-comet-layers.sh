@@ -29,6 +29,7 @@ declare -A layer=(
     [connection.h]=2 [connection.c]=2 [stream.h]=2 [stream.c]=2
     [framing.h]=3 [framing_goim_stream.c]=3 [websocket.h]=3 [websocket.c]=3
     [protocol.h]=4 [protocol_goim.h]=4 [protocol_goim.c]=4 [protocol_gopusher.h]=4 [protocol_gopusher.c]=4
+    [protocol_gusher.h]=4 [protocol_gusher.c]=4
     [push_job.h]=5 [push_job.c]=5 [broadcast_pacer.h]=5 [broadcast_pacer.c]=5 [worker.h]=5
     [worker.c]=5 [listener.h]=5 [listener.c]=5 [rpc_service.h]=5 [rpc_service.c]=5
     [main.c]=6 [metrics.c]=6 [operations.h]=6 [operations.c]=6
