@@ -41,6 +41,22 @@ static int64_t open_connections(void *context, int argument)
     return accepted > closed ? (int64_t)(accepted - closed) : 0;
 }
 
+/* argument = a protocol: connections it admitted minus those closed, over every loop. */
+static int64_t protocol_connections(void *context, int argument)
+{
+    struct comet *comet = context;
+    uint64_t admitted = 0, closed = 0;
+    int index;
+
+    for (index = 0; index < comet->worker_count; index++)
+        closed += gim_counter_value(
+            &comet->workers[index]->connections.counters.protocol_closed[argument]);
+    for (index = 0; index < comet->worker_count; index++)
+        admitted += gim_counter_value(
+            &comet->workers[index]->connections.counters.protocol_admitted[argument]);
+    return admitted > closed ? (int64_t)(admitted - closed) : 0;
+}
+
 static int64_t authenticated_connections(void *context, int argument)
 {
     (void)argument;
@@ -89,6 +105,7 @@ static const char *const timeout_names[COMET_TIMEOUT_CLASSES] = {"handshake", "h
 static const char *const close_names[COMET_CLOSE_CLASSES] = {
     "peer",     "io_error",    "handshake_timeout", "heartbeat_timeout", "auth_failed",
     "replaced", "slow_reader", "shutdown",          "out_of_memory",     "protocol"};
+static const char *const protocol_names[COMET_PROTOCOL_CLASSES] = {"goim", "gusher"};
 static const char *const rpc_names[COMET_RPC_CLASSES] = {"push_msg", "broadcast", "broadcast_room",
                                                          "rooms", "unknown"};
 
@@ -110,6 +127,11 @@ int comet_metrics_register(struct gim_metrics *registry, struct comet *comet)
         status = gim_metrics_callback(registry, gauge, "comet_authenticated_connections",
                                       "Connections that passed the auth.", NULL,
                                       authenticated_connections, comet, 0);
+    for (index = 0; status == GIM_OK && index < COMET_PROTOCOL_CLASSES; index++)
+        status = gim_metrics_callback(registry, gauge, "comet_protocol_connections",
+                                      "Connections past their protocol's auth, by protocol.",
+                                      GIM_LABELS("protocol", protocol_names[index]),
+                                      protocol_connections, comet, index);
     if (status == GIM_OK)
         status = gim_metrics_callback(
             registry, counter, "comet_auth_total", "Auths answered by logic, by result.",

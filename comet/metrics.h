@@ -12,6 +12,7 @@
  *   connections{transport}            gauge    open client connections (tcp, websocket, wss)
  *   connections_accepted_total{transport} counter
  *   authenticated_connections         gauge    connections past auth
+ *   protocol_connections{protocol}    gauge    connections past auth by protocol (goim, gusher)
  *   auth_total{result}                counter  ok, failed (refused, unreachable or no memory)
  *   timeouts_total{kind}              counter  handshake (no auth in time), heartbeat
  *   frames_received_total{kind}       counter  auth, heartbeat, change_room, sub, unsub, other
@@ -75,6 +76,10 @@ enum comet_rpc_class {
 };
 #define COMET_RPC_CLASSES 5
 
+/* Client protocols (the protocol label of protocol_connections). */
+enum comet_protocol_class { COMET_PROTOCOL_GOIM, COMET_PROTOCOL_GUSHER };
+#define COMET_PROTOCOL_CLASSES 2
+
 /* One loop's counters: written by its thread only, read by the scraper. */
 struct comet_loop_counters {
     struct gim_counter accepted[COMET_TRANSPORT_CLASSES];
@@ -85,6 +90,9 @@ struct comet_loop_counters {
     struct gim_counter frames[COMET_FRAME_CLASSES];
     struct gim_counter pushes_delivered;
     struct gim_counter closes[COMET_CLOSE_CLASSES];
+    /* connections a protocol admitted, and those of them closed since */
+    struct gim_counter protocol_admitted[COMET_PROTOCOL_CLASSES];
+    struct gim_counter protocol_closed[COMET_PROTOCOL_CLASSES];
 };
 
 /* Comet-wide counters (RPC worker threads). */

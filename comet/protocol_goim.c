@@ -270,6 +270,7 @@ static void goim_finish_auth(struct inbox_item *item, struct event_loop *loop)
             gim_counter_increment(&set->counters.auth_failed); /* closed: out of memory */
         } else {
             gim_counter_increment(&set->counters.auth_ok);
+            gim_counter_increment(&set->counters.protocol_admitted[COMET_PROTOCOL_GOIM]);
             gim_log_debug("auth ok fd %d mid %lld key %s", connection->handle.fd,
                           (long long)connection->mid, connection->key);
             if (goim_reply(connection, connection->auth_version, GIM_OP_AUTH_REPLY,
@@ -286,6 +287,8 @@ static void goim_finish_auth(struct inbox_item *item, struct event_loop *loop)
 static void goim_closed(struct comet_connection *connection, enum connection_close_reason reason,
                         bool was_active)
 {
+    if (was_active)
+        gim_counter_increment(&connection->set->counters.protocol_closed[COMET_PROTOCOL_GOIM]);
     /* a replaced connection's key now maps to its successor, whose Redis mapping a
      * Disconnect would delete */
     if (was_active && reason != CONNECTION_CLOSE_REPLACED)

@@ -390,6 +390,7 @@ static void gusher_finish_connect(struct inbox_item *item, struct event_loop *lo
              * closed hook counts it down (the session may be gone when admit returns) */
             gusher_presence_socket(&comet->gusher_presence, session->app_key, session->user_id, 1);
             session->counted = true;
+            gim_counter_increment(&set->counters.protocol_admitted[COMET_PROTOCOL_GUSHER]);
             if (websocket_admit(connection, &identity) == GIM_OK)
                 gim_counter_increment(&set->counters.auth_ok);
             else if (connection->state != CONNECTION_ACTIVE)
@@ -733,6 +734,8 @@ static void gusher_closed(struct comet_connection *connection, enum connection_c
     for (index = 0; index < session->subscriptions; index++)
         gusher_presence_channel(&connection->set->comet->gusher_presence, session->app_key,
                                 session->user_id, session->subscribed[index], -1);
+    if (session->counted)
+        gim_counter_increment(&connection->set->counters.protocol_closed[COMET_PROTOCOL_GUSHER]);
     if (session->counted)
         gusher_presence_socket(&connection->set->comet->gusher_presence, session->app_key,
                                session->user_id, -1);

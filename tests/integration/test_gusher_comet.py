@@ -23,6 +23,8 @@ from support.gusher_client import KeyPair, claim, open_socket, receive, send, so
 from support.logic_wire import _field_bytes, _field_varint
 from support.recording_logic import GUSHER_CONNECT, GUSHER_DISCONNECT, RecordingLogic
 from support.util import free_port, wait_for
+from test_metrics import scrape
+from test_metrics import value as metric
 
 PUSH_MSG, BROADCAST_ROOM = 1, 3
 
@@ -355,3 +357,37 @@ def test_presence_after_connect_and_after_disconnect(gusher_cluster, keys):
     wait_for(lambda: redis.zscore("gusher/presence/TEST", host) is None, 10,
              message="the comet leaves the app's presence")
     assert redis.exists(base + "/users", base + "/channels", base + "/channel/AA") == 0
+
+
+def test_gusher_sockets_count_in_online_total_and_metrics(make_cluster, keys):
+    """online/total (and nodes/weighted, which reads the same registry counts) count gusher
+    sockets; /metrics has them by protocol."""
+    port = free_port()
+    logic = RecordingLogic(port, gusher_public_key=keys.public_pem)
+    cluster = make_cluster(extra_args={
+        "comet": ["-rpcClient.logic", "127.0.0.1:%d" % port, "-registry.ttl", "3s"],
+        "logic": ["-online.interval", "1s"]})
+    try:
+        def total():
+            status, reply = cluster.http("GET", "/goim/online/total")
+            assert status == 200, reply
+            return reply["data"]
+
+        def gusher_gauge():
+            samples = scrape(cluster.comet.metrics_port)
+            return (metric(samples, "comet_protocol_connections", protocol="gusher"),
+                    metric(samples, "comet_protocol_connections", protocol="goim"))
+
+        sockets = [socket_for(cluster, keys) for _ in range(2)]
+        goim = cluster.client()
+        assert goim.auth(mid=7, key="goim-key", room_id="live://1", accepts=[1000]).op == 8
+        wait_for(lambda: total() == {"conn_count": 3, "ip_count": 1}, 20,
+                 message="online/total with two gusher sockets and a goim client")
+        assert gusher_gauge() == (2, 1)
+        sockets[0].close()
+        wait_for(lambda: gusher_gauge() == (1, 1), 10, message="one gusher socket left")
+        wait_for(lambda: total() == {"conn_count": 2, "ip_count": 1}, 20,
+                 message="online/total after a gusher socket closed")
+        sockets[1].close()
+    finally:
+        logic.close()
