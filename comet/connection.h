@@ -147,6 +147,8 @@ struct comet_connection {
     void *framing_state;  /* the framing's own per-connection state, or NULL */
     void *protocol_state; /* the protocol's own (gopusher's tag...), freed by its closed hook */
     uint16_t input_length;
+    uint16_t accept_count; /* (packed here with the two beside it: no padding) */
+    uint32_t dropped_pushes;
     uint8_t *input; /* unfinished input, or NULL */
     struct output_item *output_head, *output_tail;
     uint32_t output_offset; /* bytes of output_head already written */
@@ -160,9 +162,7 @@ struct comet_connection {
     int64_t mid;
     char *key;
     int32_t *accepts;
-    uint16_t accept_count;
     struct room_member *rooms;
-    uint32_t dropped_pushes;
 };
 
 /* One loop's connections (owned by its worker, used on the loop thread only unless said). */

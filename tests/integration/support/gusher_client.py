@@ -1,8 +1,8 @@
-"""gusher.cluster clients for the integration tests: an RSA key pair and JWTs made in the test
-(PyJWT), plain HTTP to comet's gusher routes, and WebSocket sockets through the independent
-`websockets` client (text messages; it answers the server's pings itself)."""
+"""gusher.cluster's clients of comet for the integration tests: an RSA key pair and JWTs made in
+the test (PyJWT), plain HTTP to comet's gusher routes, and WebSocket sockets through the
+independent `websockets` client (text messages; it answers the server's pings itself). (logic's
+side of gusher has its own client.)"""
 
-import http.client
 import json
 import time
 import urllib.parse
@@ -11,6 +11,8 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from websockets.sync.client import connect as ws_connect
+
+from support.gopusher import call
 
 PREFIX = "/gusher/"
 
@@ -39,31 +41,10 @@ def claim(user_id="Test_User", channels=("AA", "BB"), app_key="TEST", remotes=No
     return out
 
 
-class Answer:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def __repr__(self):
-        return "Answer(%d, %r)" % (self.status, self.body)
-
-
 def request(port, method, path, form=None, timeout=10.0):
-    """One HTTP/1.1 request to comet's WebSocket listener; form is urlencoded as the body."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    body = None
-    headers = {}
-    if form is not None:
-        body = urllib.parse.urlencode(form)
-        headers["Content-Type"] = "application/x-www-form-urlencoded"
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()},
-                      response.read())
-    finally:
-        connection.close()
+    """One HTTP/1.1 request to comet's WebSocket listener (form urlencoded as the body); an
+    Answer (status, headers by lower-case name, body bytes)."""
+    return call(port, method, path, form=form, auth=None, timeout=timeout)
 
 
 def auth(port, token_jwt):
