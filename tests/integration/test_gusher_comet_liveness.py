@@ -57,7 +57,7 @@ def test_no_pong_closes_a_subscribed_socket(make_cluster):
             assert closed, frames
             opcodes = [opcode for opcode, _ in frames]
             assert OPCODE_TEXT in opcodes  # the subscribe reply
-            assert opcodes.count(OPCODE_PING) >= 2, opcodes  # pinged every second, never answered
+            assert OPCODE_PING in opcodes, opcodes  # pinged, never answered
             send(answering, "gusher.ping", {})
             assert json.loads(receive(answering))["event"] == "gusher.querychannel_succeeded"
         sock.close()
