@@ -240,6 +240,23 @@ def test_wildcards(gusher_cluster, keys):
         assert json.loads(receive(socket))["event"] == "gusher.multi_subscribe_succeeded"
 
 
+def test_subscriptions_are_bounded_per_socket(gusher_cluster, keys):
+    cluster, logic = gusher_cluster
+    with socket_for(cluster, keys, claim(channels=["*"])) as socket:
+        for index in range(1024):  # GUSHER_MAX_SUBSCRIPTIONS
+            socket.send('{"event":"gusher.subscribe","data":{"channel":"c%d"}}' % index)
+        for index in range(1024):
+            assert json.loads(receive(socket))["event"] == "gusher.subscribe_succeeded"
+        send(socket, "gusher.subscribe", {"channel": "one-more"})
+        assert json.loads(receive(socket))["event"] == "gusher.subscribe_error"
+        send(socket, "gusher.subscribe", {"channel": "c7"})  # subscribed already: fine
+        assert json.loads(receive(socket))["event"] == "gusher.subscribe_succeeded"
+        send(socket, "gusher.unsubscribe", {"channel": "c0"})
+        receive(socket)
+        send(socket, "gusher.subscribe", {"channel": "one-more"})
+        assert json.loads(receive(socket))["event"] == "gusher.subscribe_succeeded"
+
+
 @pytest.mark.parametrize("message", [
     '{"event":"gusher.login","data":{}}',
     'not json',
