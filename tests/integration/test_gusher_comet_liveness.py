@@ -6,10 +6,10 @@ test_gusher_comet.py."""
 import json
 import time
 
-from support import gusher
+from support import gusher_client as gusher
 from support.goim_ws import (OPCODE_PING, OPCODE_TEXT, encode_ws_frame, open_socket,
                              read_http_head, upgrade_request)
-from support.gusher import KeyPair, claim, receive, send, socket_id_of
+from support.gusher_client import KeyPair, claim, receive, send, socket_id_of
 from support.recording_logic import GUSHER_HEARTBEAT
 from test_gusher_comet import socket_for, start
 
