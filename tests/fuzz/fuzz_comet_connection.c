@@ -27,6 +27,7 @@
  * aborts.
  */
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -141,6 +142,53 @@ static void logic_handler(void *user, uint32_t method, const uint8_t *request,
         }
         gim_rpc_reply_message(reply, &answer.base);
         goim__dialects__gopusher_connect_req__free_unpacked(connect, NULL);
+        return;
+    }
+    case GIM_RPC_LOGIC_GUSHER_AUTH: { /* a JWT starting with '!' is refused */
+        Goim__Dialects__GusherAuthReq *auth =
+            goim__dialects__gusher_auth_req__unpack(NULL, request_length, request);
+        Goim__Dialects__GusherAuthReply answer = GOIM__DIALECTS__GUSHER_AUTH_REPLY__INIT;
+
+        if (auth == NULL || auth->jwt[0] == '!')
+            gim_rpc_reply_error(reply, GIM_ERR_INVALID, "jwt refused");
+        else {
+            answer.token = (char *)"tok";
+            gim_rpc_reply_message(reply, &answer.base);
+        }
+        if (auth != NULL)
+            goim__dialects__gusher_auth_req__free_unpacked(auth, NULL);
+        return;
+    }
+    case GIM_RPC_LOGIC_GUSHER_CONNECT: { /* token "tok" of app "TEST", any channel */
+        Goim__Dialects__GusherConnectReq *connect =
+            goim__dialects__gusher_connect_req__unpack(NULL, request_length, request);
+        Goim__Dialects__GusherConnectReply answer = GOIM__DIALECTS__GUSHER_CONNECT_REPLY__INIT;
+        char *channels[] = {(char *)"*"}, *remotes[] = {(char *)"chat"};
+
+        if (connect == NULL) {
+            gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad GusherConnectReq");
+            return;
+        }
+        if (strcmp(connect->token, "tok") != 0)
+            answer.status = GOIM__DIALECTS__GUSHER_CONNECT_REPLY__STATUS__TOKEN_ERROR;
+        else if (strcmp(connect->appkey, "TEST") != 0)
+            answer.status = GOIM__DIALECTS__GUSHER_CONNECT_REPLY__STATUS__APPKEY_ERROR;
+        else {
+            answer.userid = (char *)"u";
+            answer.channels = channels;
+            answer.n_channels = 1;
+            answer.remotes = remotes;
+            answer.n_remotes = 1;
+            answer.renewseconds = 600;
+        }
+        gim_rpc_reply_message(reply, &answer.base);
+        goim__dialects__gusher_connect_req__free_unpacked(connect, NULL);
+        return;
+    }
+    case GIM_RPC_LOGIC_GUSHER_DISCONNECT:
+    case GIM_RPC_LOGIC_GUSHER_HEARTBEAT: {
+        Goim__Dialects__GusherSessionReply answer = GOIM__DIALECTS__GUSHER_SESSION_REPLY__INIT;
+        gim_rpc_reply_message(reply, &answer.base);
         return;
     }
     default:
@@ -279,10 +327,18 @@ static void check_websocket_frames(const uint8_t *data, size_t length)
             return; /* cut short by a close */
         if (status != GIM_OK || frame.masked || !frame.final || !frame.shortest_length ||
             (frame.opcode != GIM_WEBSOCKET_BINARY && frame.opcode != GIM_WEBSOCKET_CLOSE &&
-             frame.opcode != GIM_WEBSOCKET_PONG))
+             frame.opcode != GIM_WEBSOCKET_PONG && frame.opcode != GIM_WEBSOCKET_TEXT &&
+             frame.opcode != GIM_WEBSOCKET_PING))
             abort();
         if (frame.payload_length > length - offset - frame.header_length)
-            return; /* cut short by a close */
+            return;                               /* cut short by a close */
+        if (frame.opcode == GIM_WEBSOCKET_TEXT) { /* gusher's replies: one JSON object each */
+            json_t *reply = json_loadb((const char *)data + offset + frame.header_length,
+                                       (size_t)frame.payload_length, 0, NULL);
+            if (!json_is_object(reply))
+                abort();
+            json_decref(reply);
+        }
         if (frame.opcode == GIM_WEBSOCKET_BINARY &&
             (gim_frame_decode_header(data + offset + frame.header_length,
                                      (size_t)frame.payload_length, GIM_FRAME_MAX_CLIENT_BODY,
@@ -298,7 +354,8 @@ static void check_output(bool websocket)
     static const char switching[] = "HTTP/1.1 101 Switching Protocols\r\n";
     /* 400, 404 (gopusher: unknown app, path not routed), 411 (chunked), 413 (body too large),
      * 503 (gopusher: admission unavailable) */
-    static const char refused[] = "HTTP/1.1 4", unavailable[] = "HTTP/1.1 5";
+    static const char refused[] = "HTTP/1.1 4", unavailable[] = "HTTP/1.1 5",
+                      answered[] = "HTTP/1.1 2"; /* gusher's auth and ping */
     const uint8_t *head_end;
 
     if (!websocket) {
@@ -313,7 +370,8 @@ static void check_output(bool websocket)
     head_end += 4;
     if (output_length >= sizeof(refused) - 1 &&
         (memcmp(output, refused, sizeof(refused) - 1) == 0 ||
-         memcmp(output, unavailable, sizeof(unavailable) - 1) == 0)) {
+         memcmp(output, unavailable, sizeof(unavailable) - 1) == 0 ||
+         memcmp(output, answered, sizeof(answered) - 1) == 0)) {
         const uint8_t *length_header =
             memmem(output, (size_t)(head_end - output), "\r\nContent-Length: ", 18);
         if (length_header == NULL || strtoul((const char *)length_header + 18, NULL, 10) !=

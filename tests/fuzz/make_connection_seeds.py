@@ -21,6 +21,21 @@ HEAD = (b"GET /sub HTTP/1.1\r\nHost: seed\r\nUpgrade: websocket\r\nConnection: k
         b"Cookie: a=b\r\n\r\n")
 
 GOPUSHER_HEAD = HEAD.replace(b"GET /sub ", b"GET /ws/known/A%3A1?token=t%2Bk ")
+GUSHER_HEAD = HEAD.replace(b"GET /sub ", b"GET /gusher/ws/TEST?token=tok ")
+
+
+def gusher(event, data, **extra):
+    import json
+    return json.dumps(dict({"event": event, "data": data}, **extra)).encode()
+
+
+GUSHER_SESSION = [gusher("gusher.subscribe", {"channel": "AA"}),
+                  gusher("gusher.multi_subscribe", {"multi_channel": ["B", "C"]}),
+                  gusher("gusher.querychannel", {}), gusher("gusher.ping", {"a": "<&>"}),
+                  gusher("gusher.remote", {"remote": "chat", "uid": "1", "payload": "{}"},
+                         debug=True),
+                  gusher("gusher.remote", {"remote": "other", "uid": "2", "payload": 1}),
+                  gusher("gusher.unsubscribe", {"channel": "AA"})]
 
 
 def mode(transport, chunk, extra=0):
@@ -74,6 +89,16 @@ seeds = {
     "gopusher_unknown_app": mode(WEBSOCKET, 7) + GOPUSHER_HEAD.replace(b"known", b"other"),
     "gopusher_http_post": mode(WEBSOCKET, "all") +
     b"POST /ws/known/t HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+    # gusher's routes: the stand-in logic admits token "tok" of app "TEST" with channels ["*"]
+    "gusher_session": mode(WEBSOCKET, "all") + GUSHER_HEAD +
+    b"".join(ws(1, m) for m in GUSHER_SESSION) + ws(10, b"") + ws(1, b"x" * 600),
+    "gusher_session_split": mode(WEBSOCKET, 7, HALF_CLOSE) + GUSHER_HEAD +
+    b"".join(ws(1, m) for m in GUSHER_SESSION) + ws(1, b'{"event":"gusher.login","data":{}}'),
+    "gusher_bad_token": mode(WEBSOCKET, "all") + GUSHER_HEAD.replace(b"tok ", b"bad "),
+    "gusher_auth": mode(WEBSOCKET, "all") +
+    b"POST /gusher/auth HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+    b"Content-Length: 9\r\n\r\njwt=a.b.c",
+    "gusher_ping": mode(WEBSOCKET, "all") + b"GET /gusher/ping HTTP/1.1\r\nHost: x\r\n\r\n",
 }
 
 os.makedirs(OUT, exist_ok=True)
