@@ -65,3 +65,12 @@ def test_check_finds_certificate_lists_of_different_lengths(bin_dir):
             in mismatched.stderr), mismatched.stderr
     paired = run(bin_dir, "comet", *common, "-websocket.certFile", "c1.pem,c2.pem")
     assert paired.returncode == 0, paired.stderr
+
+
+@pytest.mark.parametrize("prefix", ["gusher/", "/gusher", "x"])
+def test_gusher_client_prefix_must_start_and_end_with_a_slash(bin_dir, prefix):
+    result = run(bin_dir, "comet", "-t", "-gusher.clientPrefix", prefix)
+    assert result.returncode != 0
+    assert "gusher.clientPrefix: must start and end with '/'" in result.stderr
+    for good in ("", "/", "/gcs/"):
+        assert run(bin_dir, "comet", "-t", "-gusher.clientPrefix", good).returncode == 0

@@ -408,3 +408,21 @@ def test_gusher_sockets_count_in_online_total_and_metrics(make_cluster, keys):
         sockets[1].close()
     finally:
         logic.close()
+
+
+def test_the_client_prefix_is_configurable_and_can_be_off(make_cluster, keys):
+    cluster, logic = start(make_cluster, keys, "-gusher.clientPrefix", "/gcs/")
+    try:
+        port = cluster.comet.ws_port
+        answer = gusher.request(port, "GET", "/gcs/ping")
+        assert (answer.status, answer.body) == (200, b"pong")
+        answer = gusher.request(port, "POST", "/gcs/auth", form={"jwt": keys.sign(claim())})
+        assert answer.status == 200 and json.loads(answer.body)["token"]
+        assert gusher.request(port, "GET", "/gusher/ping").status == 400  # no such route now
+    finally:
+        logic.close()
+    cluster, logic = start(make_cluster, keys, "-gusher.clientPrefix", "")
+    try:
+        assert gusher.request(cluster.comet.ws_port, "GET", "/gusher/ping").status == 400
+    finally:
+        logic.close()
