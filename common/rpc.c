@@ -70,10 +70,8 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
  * socket closes crashes nng 1.5).
  */
 
-/* Exchanges per worker thread: the requests being served or deferred at once. At the bound a
- * worker waits for a deferred answer to leave before it receives again (the requests wait in the
- * connection meanwhile). */
-#define RPC_SERVER_EXCHANGES_PER_WORKER 32
+/* Exchanges per worker thread: GIM_RPC_SERVER_EXCHANGES_PER_WORKER (rpc.h). */
+#define RPC_SERVER_EXCHANGES_PER_WORKER GIM_RPC_SERVER_EXCHANGES_PER_WORKER
 
 struct gim_rpc_server;
 

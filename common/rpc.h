@@ -55,6 +55,11 @@ enum gim_rpc_method {
 
 /* ---- server ---- */
 
+/* Exchanges per worker thread: the requests being served or deferred at once, workers x this in
+ * all. At the bound a worker waits for a deferred answer to leave before it receives again (the
+ * requests wait in the connection meanwhile). */
+#define GIM_RPC_SERVER_EXCHANGES_PER_WORKER 32
+
 /* What a handler answers: filled through the gim_rpc_reply_* functions. */
 struct gim_rpc_reply;
 

@@ -113,9 +113,10 @@ static const struct gim_config_option logic_options[] = {
         NULL, NULL, "largest gopusher API request body in bytes (larger: HTTP 413)"),
     ROW("gopusher.hookTimeout", GIM_CONFIG_DURATION, gopusher_hook_timeout_ms, "5s", 100, 60000,
         NULL, NULL, "longest wait for an app's connect hook (gopusher: 5 s)"),
-    ROW("gopusher.hookWorkers", GIM_CONFIG_INT, gopusher_hook_workers, "4", 1, 1024, NULL, NULL,
-        "RPC workers that may wait on connect hooks at once (fewer than rpcServer.workers; "
-        "past it a client is refused with 503)"),
+    ROW("gopusher.hookConcurrency", GIM_CONFIG_INT, gopusher_hook_concurrency, "64", 1, 65536, NULL,
+        NULL,
+        "connect hook calls in flight at once (their RPC answers deferred, no worker waits; "
+        "past it a client is refused with 503 at once)"),
 
     ROW("gusher.apiPrefix", GIM_CONFIG_STRING, gusher_api_prefix, "/api/", 1, 0, NULL, NULL,
         "path prefix of gusher.cluster's master API on httpServer.addr (gusher's "
@@ -183,11 +184,15 @@ int logic_config_load(struct logic_config *config, int argc, char **argv,
     if (config->gopusher_addr[0] != '\0' &&
         logic_check_address("gopusher.addr", config->gopusher_addr, error, error_size) != GIM_OK)
         return GIM_ERR_INVALID;
-    if (config->gopusher_hook_workers >= config->rpc_workers) {
+    if (config->gopusher_hook_concurrency >
+        (config->rpc_workers - 1) * GIM_RPC_SERVER_EXCHANGES_PER_WORKER) {
         snprintf(error, error_size,
-                 "gopusher.hookWorkers (%lld) must be below rpcServer.workers (%lld): the "
-                 "other workers serve Connect, Heartbeat...",
-                 (long long)config->gopusher_hook_workers, (long long)config->rpc_workers);
+                 "gopusher.hookConcurrency (%lld) must be at most (rpcServer.workers - 1) x %d "
+                 "(%lld): the server serves or defers workers x %d requests at once, and one "
+                 "worker's share must stay free for Connect, Heartbeat...",
+                 (long long)config->gopusher_hook_concurrency, GIM_RPC_SERVER_EXCHANGES_PER_WORKER,
+                 (long long)(config->rpc_workers - 1) * GIM_RPC_SERVER_EXCHANGES_PER_WORKER,
+                 GIM_RPC_SERVER_EXCHANGES_PER_WORKER);
         return GIM_ERR_INVALID;
     }
     if (config->gopusher_auth_account[0] != '\0' &&

@@ -68,7 +68,7 @@ struct logic_config {
     int64_t gopusher_threads;         /* gopusher.threads */
     int64_t gopusher_max_body;        /* gopusher.maxBody, bytes */
     int64_t gopusher_hook_timeout_ms; /* gopusher.hookTimeout: a connect hook call at most */
-    int64_t gopusher_hook_workers;    /* gopusher.hookWorkers: RPC workers waiting on hooks */
+    int64_t gopusher_hook_concurrency; /* gopusher.hookConcurrency: hook calls in flight */
 
     /* gusher.cluster's master API (logic/gusher_api.h) and its JWTs (logic/gusher_jwt.h) */
     char *gusher_api_prefix;     /* gusher.apiPrefix, "/api/"; "" = off */

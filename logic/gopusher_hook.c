@@ -4,48 +4,45 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "common/log.h"
 #include "common/status.h"
 
-/* One call: shared by its caller and the hook thread (references under the hook's lock). */
+/* One call: its caller's until queued, then the hook thread's alone. */
 struct hook_call {
-    struct hook_call *next; /* the queue of calls not yet started */
-    int references;         /* 2 while both hold it */
-    bool done;
-    int status;
+    struct hook_call *previous, *next; /* the queue (next only), then the active list */
     CURL *easy;
     char *fields; /* token=<escaped> */
     char *url;
+    gopusher_hook_done_fn done;
+    void *user;
     char body[GOPUSHER_HOOK_MAX_BODY + 1];
     size_t body_length;
     char error[CURL_ERROR_SIZE];
-    pthread_cond_t finished;
 };
 
 struct gopusher_hook {
     pthread_mutex_t lock;
     pthread_t thread;
     CURLM *multi;
-    struct hook_call *queued; /* under lock: started by the thread */
-    int waiting;              /* callers waiting now (under lock) */
-    int max_waiting;
+    struct hook_call *queued; /* under lock: calls the thread has not taken yet */
+    struct hook_call *active; /* the thread's: calls added to multi */
+    int in_flight;            /* under lock: calls accepted and not yet ended */
+    int max_in_flight;
     int timeout_ms;
-    bool stopping;
+    bool stopping; /* under lock */
+    bool joined;   /* the stopper's */
 };
 
-static void call_release(struct hook_call *call)
+static void call_free(struct hook_call *call)
 {
-    if (--call->references > 0)
-        return;
     if (call->easy != NULL)
         curl_easy_cleanup(call->easy);
     free(call->fields);
     free(call->url);
-    pthread_cond_destroy(&call->finished);
     free(call);
 }
 
@@ -64,12 +61,27 @@ static size_t body_received(char *data, size_t size, size_t count, void *user)
     return length;
 }
 
-/* Ends call with status (under the lock), waking its caller. */
-static void call_finish(struct hook_call *call, int status)
+/* Ends call with status on the hook thread: reports it (outside the lock), frees it and gives
+ * its place in the bound back. */
+static void call_finish(struct gopusher_hook *hook, struct hook_call *call, int status)
 {
-    call->status = status;
-    call->done = true;
-    pthread_cond_signal(&call->finished);
+    if (status != GIM_OK && call->error[0] == '\0')
+        snprintf(call->error, sizeof(call->error), "%s", gim_strerror(status));
+    call->done(call->user, status, call->body, call->body_length, call->error);
+    call_free(call);
+    pthread_mutex_lock(&hook->lock);
+    hook->in_flight--;
+    pthread_mutex_unlock(&hook->lock);
+}
+
+static void active_unlink(struct gopusher_hook *hook, struct hook_call *call)
+{
+    if (call->previous != NULL)
+        call->previous->next = call->next;
+    else
+        hook->active = call->next;
+    if (call->next != NULL)
+        call->next->previous = call->previous;
 }
 
 static void *hook_main(void *argument)
@@ -90,60 +102,73 @@ static void *hook_main(void *argument)
         while (queued != NULL) {
             struct hook_call *call = queued;
             queued = call->next;
-            if (stopping || curl_multi_add_handle(hook->multi, call->easy) != CURLM_OK) {
-                pthread_mutex_lock(&hook->lock);
-                call_finish(call, stopping ? GIM_ERR_CLOSED : GIM_ERR_NO_MEMORY);
-                call_release(call);
-                pthread_mutex_unlock(&hook->lock);
+            if (stopping) {
+                call_finish(hook, call, GIM_ERR_CLOSED);
+            } else if (curl_multi_add_handle(hook->multi, call->easy) != CURLM_OK) {
+                call_finish(hook, call, GIM_ERR_NO_MEMORY);
+            } else {
+                call->previous = NULL;
+                call->next = hook->active;
+                if (hook->active != NULL)
+                    hook->active->previous = call;
+                hook->active = call;
             }
+        }
+        if (stopping) { /* every call in flight ends now */
+            while (hook->active != NULL) {
+                struct hook_call *call = hook->active;
+                active_unlink(hook, call);
+                curl_multi_remove_handle(hook->multi, call->easy);
+                call_finish(hook, call, GIM_ERR_CLOSED);
+            }
+            break;
         }
         curl_multi_perform(hook->multi, &running);
         while ((message = curl_multi_info_read(hook->multi, &left)) != NULL) {
             struct hook_call *call = NULL;
+            CURLcode result = message->data.result;
             if (message->msg != CURLMSG_DONE)
                 continue;
             curl_easy_getinfo(message->easy_handle, CURLINFO_PRIVATE, (char **)&call);
             curl_multi_remove_handle(hook->multi, message->easy_handle);
-            pthread_mutex_lock(&hook->lock);
-            if (message->data.result == CURLE_OK)
-                call_finish(call, GIM_OK);
-            else
-                call_finish(call, message->data.result == CURLE_OPERATION_TIMEDOUT ? GIM_ERR_TIMEOUT
-                                                                                   : GIM_ERR_IO);
-            if (call->error[0] == '\0')
-                snprintf(call->error, sizeof(call->error), "%s",
-                         curl_easy_strerror(message->data.result));
-            call_release(call);
-            pthread_mutex_unlock(&hook->lock);
+            active_unlink(hook, call);
+            if (result != CURLE_OK && call->error[0] == '\0')
+                snprintf(call->error, sizeof(call->error), "%s", curl_easy_strerror(result));
+            call_finish(hook, call,
+                        result == CURLE_OK                   ? GIM_OK
+                        : result == CURLE_OPERATION_TIMEDOUT ? GIM_ERR_TIMEOUT
+                                                             : GIM_ERR_IO);
         }
-        if (stopping && running == 0)
-            break; /* calls in flight end by themselves, each within the timeout */
         curl_multi_poll(hook->multi, NULL, 0, 1000, NULL);
     }
     return NULL;
 }
 
-int gopusher_hook_start(struct gopusher_hook **out, int timeout_ms, int max_waiting)
+int gopusher_hook_start(struct gopusher_hook **out, int timeout_ms, int max_in_flight)
 {
     struct gopusher_hook *hook;
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return GIM_ERR_IO;
     hook = calloc(1, sizeof(*hook));
-    if (hook == NULL)
+    if (hook == NULL) {
+        curl_global_cleanup();
         return GIM_ERR_NO_MEMORY;
+    }
     hook->multi = curl_multi_init();
     if (hook->multi == NULL) {
         free(hook);
+        curl_global_cleanup();
         return GIM_ERR_IO;
     }
     hook->timeout_ms = timeout_ms;
-    hook->max_waiting = max_waiting < 1 ? 1 : max_waiting;
+    hook->max_in_flight = max_in_flight < 1 ? 1 : max_in_flight;
     pthread_mutex_init(&hook->lock, NULL);
     if (pthread_create(&hook->thread, NULL, hook_main, hook) != 0) {
         curl_multi_cleanup(hook->multi);
         pthread_mutex_destroy(&hook->lock);
         free(hook);
+        curl_global_cleanup();
         return GIM_ERR_IO;
     }
     *out = hook;
@@ -185,74 +210,58 @@ static int call_prepare(struct gopusher_hook *hook, struct hook_call *call, cons
 }
 
 int gopusher_hook_call(struct gopusher_hook *hook, const char *url, const char *token,
-                       char body[GOPUSHER_HOOK_MAX_BODY + 1], size_t *body_length, char *error,
-                       size_t error_size)
+                       gopusher_hook_done_fn done, void *user)
 {
     struct hook_call *call;
-    struct timespec until;
     int status;
 
     pthread_mutex_lock(&hook->lock);
-    if (hook->stopping || hook->waiting >= hook->max_waiting) {
+    if (hook->stopping || hook->in_flight >= hook->max_in_flight) {
         status = hook->stopping ? GIM_ERR_CLOSED : GIM_ERR_AGAIN;
         pthread_mutex_unlock(&hook->lock);
         return status;
     }
-    hook->waiting++;
+    hook->in_flight++; /* the place is taken before the call is built */
     pthread_mutex_unlock(&hook->lock);
 
     call = calloc(1, sizeof(*call));
-    if (call == NULL) {
-        status = GIM_ERR_NO_MEMORY;
-        goto out;
-    }
-    pthread_cond_init(&call->finished, NULL);
-    call->references = 1;
-    status = call_prepare(hook, call, url, token);
-    if (status != GIM_OK) {
-        call_release(call);
-        goto out;
-    }
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += hook->timeout_ms / 1000 + 1;
-    until.tv_nsec += (long)(hook->timeout_ms % 1000) * 1000000;
-    if (until.tv_nsec >= 1000000000) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000;
-    }
+    status = call == NULL ? GIM_ERR_NO_MEMORY : call_prepare(hook, call, url, token);
     pthread_mutex_lock(&hook->lock);
-    call->references = 2; /* the caller's and the hook thread's */
+    if (status == GIM_OK && hook->stopping)
+        status = GIM_ERR_CLOSED; /* the thread may be gone: nobody would end it */
+    if (status != GIM_OK) {
+        hook->in_flight--;
+        pthread_mutex_unlock(&hook->lock);
+        if (call != NULL)
+            call_free(call);
+        return status;
+    }
+    call->done = done;
+    call->user = user;
     call->next = hook->queued;
     hook->queued = call;
+    pthread_mutex_unlock(&hook->lock);
     curl_multi_wakeup(hook->multi);
-    while (!call->done)
-        if (pthread_cond_timedwait(&call->finished, &hook->lock, &until) != 0)
-            break; /* libcurl's own timeout should have ended it: do not wait longer */
-    status = call->done ? call->status : GIM_ERR_TIMEOUT;
-    if (status == GIM_OK) {
-        memcpy(body, call->body, GOPUSHER_HOOK_MAX_BODY + 1);
-        *body_length = call->body_length;
-    } else if (error_size > 0) {
-        snprintf(error, error_size, "%s", call->error[0] ? call->error : gim_strerror(status));
-    }
-    call_release(call);
-    pthread_mutex_unlock(&hook->lock);
-out:
-    pthread_mutex_lock(&hook->lock);
-    hook->waiting--;
-    pthread_mutex_unlock(&hook->lock);
-    return status;
+    return GIM_OK;
 }
 
 void gopusher_hook_stop(struct gopusher_hook *hook)
 {
-    if (hook == NULL)
+    if (hook == NULL || hook->joined)
         return;
     pthread_mutex_lock(&hook->lock);
     hook->stopping = true;
     pthread_mutex_unlock(&hook->lock);
     curl_multi_wakeup(hook->multi);
     pthread_join(hook->thread, NULL);
+    hook->joined = true;
+}
+
+void gopusher_hook_destroy(struct gopusher_hook *hook)
+{
+    if (hook == NULL)
+        return;
+    gopusher_hook_stop(hook);
     curl_multi_cleanup(hook->multi);
     pthread_mutex_destroy(&hook->lock);
     free(hook);

@@ -123,7 +123,7 @@ int main(int argc, char **argv)
                        config.auth_jwt_public_key);
     }
     status = gopusher_hook_start(&logic.gopusher_hook, (int)config.gopusher_hook_timeout_ms,
-                                 (int)config.gopusher_hook_workers);
+                                 (int)config.gopusher_hook_concurrency);
     if (status != GIM_OK) {
         gim_log_error("gopusher connect hooks: %s", gim_strerror(status));
         goto stop;
@@ -176,9 +176,12 @@ stop:
     gopusher_api_stop(gopusher);
     /* pushes in flight get their lookup (redis.timeout) and acknowledgement (kafka.timeout) */
     http_server_stop(http, (int)(config.redis_timeout_ms + config.kafka_timeout_ms) + 1000);
+    /* hook calls in flight end now and answer their deferred requests (503), which
+     * gim_rpc_server_stop waits for; a GopusherConnect arriving meanwhile is refused at once */
+    gopusher_hook_stop(logic.gopusher_hook);
     gim_rpc_server_stop(rpc);
-    gopusher_hook_stop(logic.gopusher_hook); /* no RPC worker calls it any more */
-    session_batch_destroy(logic.sessions);   /* before the producer: its lookups still produce */
+    gopusher_hook_destroy(logic.gopusher_hook); /* no RPC worker calls it any more */
+    session_batch_destroy(logic.sessions);      /* before the producer: its lookups still produce */
     logic_online_destroy(logic.online);
     balancer_destroy(logic.balancer);
     producer_destroy(logic.producer, (int)config.kafka_timeout_ms);

@@ -354,31 +354,76 @@ static void rpc_receive(const uint8_t *request, size_t length, struct gim_rpc_re
     goim__logic__receive_req__free_unpacked(receive, NULL);
 }
 
-/* Answers GopusherConnect with an HTTP status and text for comet to send (0: admitted). */
+/* The GopusherConnectReply: an HTTP status and text for comet to send (0: admitted). */
+static void gopusher_connect_fill(Goim__Dialects__GopusherConnectReply *answer, int status,
+                                  const char *text)
+{
+    answer->status = status;
+    answer->text = (char *)text;
+}
+
+/* Answers GopusherConnect at once. */
 static void gopusher_connect_answer(struct gim_rpc_reply *reply, int status, const char *text)
 {
     Goim__Dialects__GopusherConnectReply answer = GOIM__DIALECTS__GOPUSHER_CONNECT_REPLY__INIT;
 
-    answer.status = status;
-    answer.text = (char *)text;
+    gopusher_connect_fill(&answer, status, text);
     gim_rpc_reply_message(reply, &answer.base);
+}
+
+/* A GopusherConnect waiting for its app's connect hook; its answer is deferred. */
+struct gopusher_connect_pending {
+    struct gim_rpc_deferred *deferred;
+    char user_tag[]; /* the client's, NUL-terminated */
+};
+
+/* gopusher_hook_done_fn of a pending GopusherConnect: answers it and frees it (hook thread). */
+static void gopusher_connect_hooked(void *user, int status, const char *body, size_t body_length,
+                                    const char *error)
+{
+    struct gopusher_connect_pending *pending = user;
+    Goim__Dialects__GopusherConnectReply answer = GOIM__DIALECTS__GOPUSHER_CONNECT_REPLY__INIT;
+    char text[GOPUSHER_HOOK_MAX_BODY + 2400];
+
+    if (status == GIM_ERR_CLOSED) { /* logic is stopping: comet answers an RPC failure 503 */
+        gim_rpc_deferred_error(pending->deferred, GIM_ERR_UNAVAILABLE,
+                               "gopusher connect: logic stopping");
+        free(pending);
+        return;
+    }
+    if (status != GIM_OK) {
+        snprintf(text, sizeof(text), "%s\n", error); /* gopusher: 404 with the error text */
+        gopusher_connect_fill(&answer, 404, text);
+    } else if (body_length == strlen(pending->user_tag) &&
+               memcmp(body, pending->user_tag, body_length) == 0) {
+        gopusher_connect_fill(&answer, 0, "");
+    } else {
+        snprintf(text, sizeof(text), "Error user_tag %s, response user_tag %.*s\n",
+                 pending->user_tag,
+                 (int)(body_length > GOPUSHER_HOOK_MAX_BODY ? GOPUSHER_HOOK_MAX_BODY : body_length),
+                 body);
+        gopusher_connect_fill(&answer, 404, text);
+    }
+    gim_rpc_deferred_message(pending->deferred, &answer.base);
+    free(pending);
 }
 
 /*
  * GopusherConnect (110): the app must exist (404 "app_key does not exist"); an app with a
- * connect hook must answer the token with the user_tag (gopusher_hook.h: this worker waits for
- * it, at most gopusher.hookTimeout; at most gopusher.hookWorkers workers wait at once, past
- * that 503). Texts as gopusher's http.Error writes them.
+ * connect hook must answer the token with the user_tag. The hook call runs on the hook thread
+ * (gopusher_hook.h) and this answer is deferred to it, so no worker waits; at most
+ * gopusher.hookConcurrency calls run at once, past that 503 at once. Texts as gopusher's
+ * http.Error writes them.
  */
 static void rpc_gopusher_connect(const struct logic_context *logic, const uint8_t *request,
                                  size_t length, struct gim_rpc_reply *reply)
 {
     Goim__Dialects__GopusherConnectReq *connect =
         goim__dialects__gopusher_connect_req__unpack(NULL, length, request);
+    struct gopusher_connect_pending *pending;
     struct gopusher_app app;
     struct gim_redis *redis;
-    char body[GOPUSHER_HOOK_MAX_BODY + 1], error[256], text[GOPUSHER_HOOK_MAX_BODY + 2400];
-    size_t body_length = 0;
+    size_t tag_length;
     int status;
 
     if (connect == NULL) {
@@ -406,23 +451,31 @@ static void rpc_gopusher_connect(const struct logic_context *logic, const uint8_
         gopusher_app_clear(&app);
         goto done;
     }
-    status = gopusher_hook_call(logic->gopusher_hook, app.connect_hook, connect->token, body,
-                                &body_length, error, sizeof(error));
+    tag_length = strlen(connect->usertag);
+    pending = malloc(sizeof(*pending) + tag_length + 1);
+    if (pending == NULL) {
+        gopusher_app_clear(&app);
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "gopusher connect: out of memory");
+        goto done;
+    }
+    memcpy(pending->user_tag, connect->usertag, tag_length + 1);
+    /* Deferred first: the hook thread may answer before gopusher_hook_call returns. */
+    pending->deferred = gim_rpc_reply_defer(reply);
+    status = gopusher_hook_call(logic->gopusher_hook, app.connect_hook, connect->token,
+                                gopusher_connect_hooked, pending);
     gopusher_app_clear(&app);
-    if (status == GIM_ERR_AGAIN) {
-        gopusher_connect_answer(reply, 503, "connect hooks busy\n");
-    } else if (status != GIM_OK) {
-        snprintf(text, sizeof(text), "%s\n", error); /* gopusher: 404 with the error text */
-        gopusher_connect_answer(reply, 404, text);
-    } else if (body_length == strlen(connect->usertag) &&
-               memcmp(body, connect->usertag, body_length) == 0) {
-        gopusher_connect_answer(reply, 0, "");
-    } else {
-        snprintf(text, sizeof(text), "Error user_tag %s, response user_tag %.*s\n",
-                 connect->usertag,
-                 (int)(body_length > GOPUSHER_HOOK_MAX_BODY ? GOPUSHER_HOOK_MAX_BODY : body_length),
-                 body);
-        gopusher_connect_answer(reply, 404, text);
+    if (status != GIM_OK) { /* the hook thread never sees it: answered here */
+        Goim__Dialects__GopusherConnectReply answer = GOIM__DIALECTS__GOPUSHER_CONNECT_REPLY__INIT;
+        if (status == GIM_ERR_AGAIN) {
+            gopusher_connect_fill(&answer, 503, "connect hooks busy\n");
+            gim_rpc_deferred_message(pending->deferred, &answer.base);
+        } else {
+            gim_rpc_deferred_error(pending->deferred,
+                                   status == GIM_ERR_CLOSED ? GIM_ERR_UNAVAILABLE : status,
+                                   status == GIM_ERR_CLOSED ? "gopusher connect: logic stopping"
+                                                            : "gopusher connect: out of memory");
+        }
+        free(pending);
     }
 done:
     goim__dialects__gopusher_connect_req__free_unpacked(connect, NULL);

@@ -162,11 +162,15 @@ def test_push_to_all_and_by_regex_and_refusals(gp):
 
 class HookServer:
     """A connect hook: answers the user_tag for token good-<tag>, another tag for wrong,
-    and stalls 10 s for stall (the release event ends the stall early at teardown)."""
+    and stalls 10 s for stall (the release event ends the stall early at teardown); for
+    hold-<tag> it counts the call as held and answers <tag> once hold_release is set."""
 
     def __init__(self):
         self.release = threading.Event()
         self.stalled = threading.Event()
+        self.hold_release = threading.Event()
+        self.held = 0
+        self.held_changed = threading.Condition()
         hook = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -177,6 +181,12 @@ class HookServer:
                     hook.stalled.set()
                     hook.release.wait(10)
                     body = b"late"
+                elif token.startswith("hold-"):
+                    with hook.held_changed:
+                        hook.held += 1
+                        hook.held_changed.notify_all()
+                    hook.hold_release.wait(60)
+                    body = token[5:].encode()
                 elif token.startswith("good-"):
                     body = token[5:].encode()
                 else:
@@ -189,14 +199,23 @@ class HookServer:
             def log_message(self, *args):
                 pass
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(http.server.ThreadingHTTPServer):
+            request_queue_size = 64  # many hook calls connect at once
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = "http://127.0.0.1:%d/hook" % self.server.server_address[1]
 
+    def wait_held(self, count, timeout):
+        """True once count hold- calls wait in the hook at the same time."""
+        with self.held_changed:
+            return self.held_changed.wait_for(lambda: self.held >= count, timeout)
+
     def close(self):
         self.release.set()
+        self.hold_release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -233,6 +252,54 @@ def test_connect_hook_admits_only_the_user_tag_it_answers(gp):
         assert text(admitted) == "to the hooked app"
         assert text(others[0]) == "to the hooked app"
         for client in [admitted] + others:
+            client.close()
+    finally:
+        hook.close()
+
+
+def test_more_stalled_hooks_than_workers_wait_while_others_are_admitted(make_cluster):
+    """Hook calls do not hold logic's RPC workers (8): 10 hooks that stall wait at once
+    (gopusher.hookConcurrency 64), and meanwhile a client of an app without a hook is
+    admitted; once the hooks answer, all 10 are admitted. The hook timeout is raised so the
+    stall ends by the test's release, never by the timeout."""
+    cluster = make_cluster(extra_args={
+        "logic": gopusher.super_admin_args() + ["-gopusher.hookTimeout", "50s"],
+        "comet": ["-gopusher.connectTimeout", "55s"]})
+    cluster.ensure_push_path()
+    hook = HookServer()
+    try:
+        register(cluster, "slow", hook=hook.url)
+        register(cluster, "open")
+        held = 10
+        admitted = {}
+        answered = threading.Lock()
+
+        def held_client(n):
+            try:
+                client = connect(cluster, "slow", "u%d" % n, token="hold-u%d" % n, timeout=90)
+            except Exception as error:  # noqa: BLE001 - reported by the assertions below
+                client = error
+            with answered:
+                admitted[n] = client
+
+        waiters = [threading.Thread(target=held_client, args=(n,)) for n in range(held)]
+        for waiter in waiters:
+            waiter.start()
+        assert hook.wait_held(held, 60), hook.held  # all 10 calls in flight at once
+        free = connect(cluster, "open", "free")
+        with answered:
+            assert admitted == {}  # the open app's client came first, every hook still held
+        hook.hold_release.set()
+        for waiter in waiters:
+            waiter.join(90)
+            assert not waiter.is_alive()
+        assert all(isinstance(client, WsClient) for client in admitted.values()), admitted
+        assert push(cluster, "slow", "after the hooks")["Total"] == held
+        for client in admitted.values():
+            assert text(client) == "after the hooks"
+        assert push(cluster, "open", "still open")["Total"] == 1
+        assert text(free) == "still open"
+        for client in list(admitted.values()) + [free]:
             client.close()
     finally:
         hook.close()
