@@ -305,6 +305,34 @@ def test_more_stalled_hooks_than_workers_wait_while_others_are_admitted(make_clu
         hook.close()
 
 
+def test_logic_stopping_answers_the_clients_whose_hooks_are_in_flight(make_cluster):
+    """A stop does not wait for the hooks (50 s here): the calls in flight end at once, their
+    deferred answers go out (comet refuses those clients with 503) and logic exits cleanly."""
+    cluster = make_cluster(extra_args={
+        "logic": gopusher.super_admin_args() + ["-gopusher.hookTimeout", "50s"],
+        "comet": ["-gopusher.connectTimeout", "55s"]})
+    cluster.ensure_push_path()
+    hook = HookServer()
+    try:
+        register(cluster, "slow", hook=hook.url)
+        answers = {}
+
+        def held_client(n):
+            answers[n] = refused(cluster, "slow", "u%d" % n, token="hold-u%d" % n, timeout=90)
+
+        waiters = [threading.Thread(target=held_client, args=(n,)) for n in range(3)]
+        for waiter in waiters:
+            waiter.start()
+        assert hook.wait_held(3, 60), hook.held
+        assert cluster.stop("logic") == 0  # within the harness's stop timeout, not the hook's
+        for waiter in waiters:
+            waiter.join(60)
+            assert not waiter.is_alive()
+        assert [answers[n][0] for n in range(3)] == [503] * 3, answers
+    finally:
+        hook.close()
+
+
 def test_unregister_closes_live_sockets(gp):
     register(gp, "doomed")
     register(gp, "kept")
