@@ -257,18 +257,24 @@ def test_connect_hook_admits_only_the_user_tag_it_answers(gp):
         hook.close()
 
 
-def test_more_stalled_hooks_than_workers_wait_while_others_are_admitted(make_cluster):
-    """Hook calls do not hold logic's RPC workers (8): 10 hooks that stall wait at once
-    (gopusher.hookConcurrency 64), and meanwhile a client of an app without a hook is
-    admitted; once the hooks answer, all 10 are admitted. The hook timeout is raised so the
-    stall ends by the test's release, never by the timeout."""
+def slow_hook_cluster(make_cluster):
+    """A cluster whose hooks may take 50 s (so a held call ends by the test's release, never by
+    the timeout), a HookServer, and the app "slow" registered with it."""
     cluster = make_cluster(extra_args={
         "logic": gopusher.super_admin_args() + ["-gopusher.hookTimeout", "50s"],
         "comet": ["-gopusher.connectTimeout", "55s"]})
     cluster.ensure_push_path()
     hook = HookServer()
+    register(cluster, "slow", hook=hook.url)
+    return cluster, hook
+
+
+def test_more_stalled_hooks_than_workers_wait_while_others_are_admitted(make_cluster):
+    """Hook calls do not hold logic's RPC workers (8): 10 hooks that stall wait at once
+    (gopusher.hookConcurrency 64), and meanwhile a client of an app without a hook is
+    admitted; once the hooks answer, all 10 are admitted."""
+    cluster, hook = slow_hook_cluster(make_cluster)
     try:
-        register(cluster, "slow", hook=hook.url)
         register(cluster, "open")
         held = 10
         admitted = {}
@@ -308,13 +314,8 @@ def test_more_stalled_hooks_than_workers_wait_while_others_are_admitted(make_clu
 def test_logic_stopping_answers_the_clients_whose_hooks_are_in_flight(make_cluster):
     """A stop does not wait for the hooks (50 s here): the calls in flight end at once, their
     deferred answers go out (comet refuses those clients with 503) and logic exits cleanly."""
-    cluster = make_cluster(extra_args={
-        "logic": gopusher.super_admin_args() + ["-gopusher.hookTimeout", "50s"],
-        "comet": ["-gopusher.connectTimeout", "55s"]})
-    cluster.ensure_push_path()
-    hook = HookServer()
+    cluster, hook = slow_hook_cluster(make_cluster)
     try:
-        register(cluster, "slow", hook=hook.url)
         answers = {}
 
         def held_client(n):
