@@ -6,9 +6,19 @@
  *           [-room test://1] [-accepts 1000,1001,1002] [-heartbeat 30] [-concurrency 256]
  *           [-sources 16] [-duration S] [-status FILE] [-comet-pid PID]
  *           [-transport tcp|websocket]
+ *           [-protocol goim|gusher -app APP -channel C (-token T | -jwt-file FILE)
+ *            [-gusher-prefix /gusher/]]
  *
  * -transport websocket: -addr lists comet WebSocket ports (websocket.bind, e.g. 127.0.0.1:3102);
  * each client upgrades on /sub, then speaks goim in binary messages (loadgen_worker.h).
+ * -protocol gusher (implies -transport websocket): gusher.cluster clients. Each upgrades on
+ * `{prefix}ws/{APP}?token=`, subscribes to channel C and is ready once that succeeded; pushes are
+ * the channel's text envelopes. The token is T, or, with -jwt-file, one the parent gets for the
+ * JWT in FILE (its whole content, surrounding whitespace trimmed) from `POST {prefix}auth` on the
+ * first -addr before the workers start, and again every 30 s while connections are still being
+ * opened (a token lives 60 s and serves any number of sockets meanwhile; a failed refresh keeps
+ * the old one and is tried again 5 s later). -mid-base, -room, -accepts and -heartbeat do not
+ * apply to gusher clients.
  * Forks P worker processes (loadgen_worker.c), each holding about N/P connections, after raising
  * its open-file soft limit to the hard limit (each worker must stay under it). The parent sums the
  * workers' counters every 250 ms and rewrites FILE (JSON, replaced atomically) with connection
@@ -28,17 +38,24 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/status.h"
+#include "tests/bench/loadgen_gusher.h"
 #include "tests/bench/latency_histogram.h"
 #include "tests/bench/loadgen_worker.h"
 #include "tests/bench/proc_stats.h"
 
 #define MAX_PROCESSES     64
 #define SNAPSHOT_EVERY_MS 250
+#define TOKEN_REFRESH_US  (30 * 1000000LL)
+#define TOKEN_RETRY_US    (5 * 1000000LL)
+#define AUTH_TIMEOUT_S    10
+#define MAX_JWT           16384
 
 static volatile sig_atomic_t stop_requested;
 static volatile sig_atomic_t reset_requested;
@@ -60,7 +77,8 @@ static void usage(void)
     fprintf(stderr, "usage: loadgen -addr host:port[,host:port] -conns N [-procs P] "
                     "[-mid-base B] [-room ROOM] [-accepts 1000,1001] [-heartbeat S] "
                     "[-concurrency C] [-sources K] [-duration S] [-status FILE] [-comet-pid PID] "
-                    "[-transport tcp|websocket]\n");
+                    "[-transport tcp|websocket] [-protocol goim|gusher -app APP -channel C "
+                    "(-token T | -jwt-file FILE) [-gusher-prefix /gusher/]]\n");
     exit(2);
 }
 
@@ -102,6 +120,16 @@ static void copy_text(char *out, size_t capacity, const char *text)
     strcpy(out, text);
 }
 
+/* True if text can go into a request target as it is (the path and token characters we use). */
+static bool url_safe(const char *text)
+{
+    for (const char *c = text; *c != '\0'; c++)
+        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
+              strchr("-._~/", *c) != NULL))
+            return false;
+    return true;
+}
+
 static void parse_options(int argc, char **argv, struct loadgen_options *options)
 {
     char *addresses = NULL;
@@ -113,6 +141,7 @@ static void parse_options(int argc, char **argv, struct loadgen_options *options
                                         .connect_concurrency = 256};
     strcpy(options->room, "test://1");
     strcpy(options->accepts, "1000,1001,1002");
+    strcpy(options->gusher_prefix, "/gusher/");
     for (int index = 1; index < argc; index++) {
         const char *name = argv[index];
         const char *value = index + 1 < argc ? argv[index + 1] : NULL;
@@ -147,7 +176,34 @@ static void parse_options(int argc, char **argv, struct loadgen_options *options
             options->websocket = false;
         else if (strcmp(name, "-transport") == 0 && strcmp(value, "websocket") == 0)
             options->websocket = true;
+        else if (strcmp(name, "-protocol") == 0 && strcmp(value, "goim") == 0)
+            options->protocol = LOADGEN_PROTOCOL_GOIM;
+        else if (strcmp(name, "-protocol") == 0 && strcmp(value, "gusher") == 0)
+            options->protocol = LOADGEN_PROTOCOL_GUSHER;
+        else if (strcmp(name, "-app") == 0)
+            copy_text(options->gusher_app, sizeof(options->gusher_app), value);
+        else if (strcmp(name, "-channel") == 0)
+            copy_text(options->gusher_channel, sizeof(options->gusher_channel), value);
+        else if (strcmp(name, "-token") == 0)
+            copy_text(options->gusher_token, sizeof(options->gusher_token), value);
+        else if (strcmp(name, "-jwt-file") == 0)
+            options->gusher_jwt_path = value;
+        else if (strcmp(name, "-gusher-prefix") == 0)
+            copy_text(options->gusher_prefix, sizeof(options->gusher_prefix), value);
         else
+            usage();
+    }
+    if (options->protocol == LOADGEN_PROTOCOL_GUSHER) {
+        char command[256];
+        options->websocket = true;
+        if (options->gusher_app[0] == '\0' || options->gusher_channel[0] == '\0' ||
+            (options->gusher_token[0] == '\0') == (options->gusher_jwt_path == NULL) ||
+            loadgen_gusher_subscribe_command(command, sizeof(command), options->gusher_channel) ==
+                0 ||
+            !url_safe(options->gusher_app) || !url_safe(options->gusher_token) ||
+            options->gusher_prefix[0] != '/' ||
+            options->gusher_prefix[strlen(options->gusher_prefix) - 1] != '/' ||
+            !url_safe(options->gusher_prefix))
             usage();
     }
     if (addresses == NULL || parse_targets(addresses, options) != GIM_OK ||
@@ -221,6 +277,7 @@ static void sum_slots(const struct loadgen_worker_stats *slots, int count, unsig
         sum->untimed_pushes += slot->untimed_pushes;
         sum->reads += slot->reads;
         sum->heartbeats_sent += slot->heartbeats_sent;
+        sum->text_messages += slot->text_messages;
         sum->cpu_seconds += slot->cpu_seconds;
         latency_histogram_merge(&sum->latency, &slot->latency);
         if (slot->first_connect_us != 0 &&
@@ -248,13 +305,14 @@ static void write_snapshot(FILE *out, const struct loadgen_options *options,
     }
     fprintf(out,
             "{\"time_us\":%lld,\"final\":%s,\"target\":%ld,\"processes\":%d,"
-            "\"transport\":\"%s\",\"epoch\":%u,\"epoch_acknowledged\":%u,"
+            "\"transport\":\"%s\",\"protocol\":\"%s\",\"epoch\":%u,\"epoch_acknowledged\":%u,"
             "\"connect_started\":%llu,\"connected\":%llu,\"upgraded\":%llu,\"authed\":%llu,"
             "\"closed\":%llu,\"connect_failed\":%llu,\"protocol_errors\":%llu,"
             "\"first_connect_us\":%lld,\"last_auth_us\":%lld,\"heartbeats_sent\":%llu,"
             "\"frames_by_op\":{",
             (long long)realtime_us(), final ? "true" : "false", options->connections,
-            options->processes, options->websocket ? "websocket" : "tcp", epoch,
+            options->processes, options->websocket ? "websocket" : "tcp",
+            options->protocol == LOADGEN_PROTOCOL_GUSHER ? "gusher" : "goim", epoch,
             totals->epoch_acknowledged, (unsigned long long)sum->connect_started,
             (unsigned long long)sum->connected, (unsigned long long)sum->upgraded,
             (unsigned long long)sum->authed, (unsigned long long)sum->closed,
@@ -279,13 +337,14 @@ static void write_snapshot(FILE *out, const struct loadgen_options *options,
         fprintf(out, "%s\"other\":%llu", first_op ? "" : ",",
                 (unsigned long long)sum->other_push_frames);
     fprintf(out,
-            "},\"push_frames\":%llu,\"push_bytes\":%llu,\"untimed_pushes\":%llu,\"reads\":%llu,"
+            "},\"text_messages\":%llu,\"push_frames\":%llu,\"push_bytes\":%llu,\"untimed_pushes\":%"
+            "llu,\"reads\":%llu,"
             "\"latency_us\":{\"count\":%llu,\"mean\":%.1f,\"p50\":%llu,\"p99\":%llu,"
             "\"p999\":%llu,\"max\":%llu},"
             "\"loadgen_cpu_s\":%.3f,\"comet_cpu_s\":%.3f,\"comet_rss_kib\":%ld}\n",
-            (unsigned long long)sum->push_frames, (unsigned long long)sum->push_bytes,
-            (unsigned long long)sum->untimed_pushes, (unsigned long long)sum->reads,
-            (unsigned long long)latency->count,
+            (unsigned long long)sum->text_messages, (unsigned long long)sum->push_frames,
+            (unsigned long long)sum->push_bytes, (unsigned long long)sum->untimed_pushes,
+            (unsigned long long)sum->reads, (unsigned long long)latency->count,
             latency->count ? (double)latency->sum_us / (double)latency->count : 0.0,
             (unsigned long long)latency_histogram_quantile(latency, 0.50),
             (unsigned long long)latency_histogram_quantile(latency, 0.99),
@@ -311,6 +370,101 @@ static void publish_snapshot(const struct loadgen_options *options, const struct
         rename(temporary, options->status_path);
 }
 
+/* Reads the JWT file into jwt (capacity MAX_JWT), surrounding whitespace trimmed. */
+static int read_jwt(const char *path, char *jwt)
+{
+    FILE *in = fopen(path, "r");
+    size_t length, start = 0;
+
+    if (in == NULL)
+        return GIM_ERR_IO;
+    length = fread(jwt, 1, MAX_JWT - 1, in);
+    if (ferror(in) || !feof(in)) {
+        fclose(in);
+        return GIM_ERR_TOO_LARGE;
+    }
+    fclose(in);
+    while (length > 0 && strchr(" \t\r\n", jwt[length - 1]) != NULL)
+        length--;
+    while (start < length && strchr(" \t\r\n", jwt[start]) != NULL)
+        start++;
+    memmove(jwt, jwt + start, length - start);
+    jwt[length - start] = '\0';
+    return length > start ? GIM_OK : GIM_ERR_INVALID;
+}
+
+/*
+ * Exchanges jwt for a token at `POST {prefix}auth` on target (blocking, at most AUTH_TIMEOUT_S
+ * per read or write: the parent has nothing else to do meanwhile). Returns GIM_OK with token
+ * filled, or a negative status after printing why to stderr.
+ */
+static int fetch_gusher_token(const struct loadgen_options *options, const char *jwt,
+                              char token[LOADGEN_GUSHER_TOKEN_SIZE])
+{
+    const struct sockaddr_in *target = &options->targets[0];
+    static char request[MAX_JWT * 3 + 1024];
+    uint8_t answer[8192];
+    char address[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN + 16];
+    struct timeval timeout = {.tv_sec = AUTH_TIMEOUT_S};
+    size_t length, sent = 0, received = 0;
+    int status = GIM_ERR_AGAIN;
+    int fd;
+
+    inet_ntop(AF_INET, &target->sin_addr, address, sizeof(address));
+    snprintf(host, sizeof(host), "%s:%u", address, (unsigned)ntohs(target->sin_port));
+    length =
+        loadgen_gusher_auth_request(request, sizeof(request), host, options->gusher_prefix, jwt);
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (length == 0 || fd < 0) {
+        if (fd >= 0)
+            close(fd);
+        fprintf(stderr, "loadgen: cannot make the gusher auth request\n");
+        return GIM_ERR_IO;
+    }
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+    if (connect(fd, (const struct sockaddr *)target, sizeof(*target)) != 0) {
+        fprintf(stderr, "loadgen: gusher auth: connect to %s: %s\n", host, strerror(errno));
+        close(fd);
+        return GIM_ERR_IO;
+    }
+    while (sent < length) {
+        ssize_t written = send(fd, request + sent, length - sent, MSG_NOSIGNAL);
+        if (written <= 0) {
+            fprintf(stderr, "loadgen: gusher auth: send: %s\n", strerror(errno));
+            close(fd);
+            return GIM_ERR_IO;
+        }
+        sent += (size_t)written;
+    }
+    while (status == GIM_ERR_AGAIN) {
+        ssize_t got = recv(fd, answer + received, sizeof(answer) - received, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            fprintf(stderr, "loadgen: gusher auth: recv: %s\n", strerror(errno));
+            break;
+        }
+        received += (size_t)got;
+        status = loadgen_gusher_auth_answer(answer, received,
+                                            got == 0 || received == sizeof(answer), token);
+    }
+    close(fd);
+    if (status == GIM_ERR_INVALID)
+        fprintf(stderr, "loadgen: gusher auth refused or malformed: %.*s\n",
+                (int)strcspn((const char *)answer, "\r\n"), (const char *)answer);
+    return status == GIM_OK ? GIM_OK : GIM_ERR_IO;
+}
+
+/* Makes token the current one for the workers (see struct loadgen_control). */
+static void publish_gusher_token(struct loadgen_control *control, const char *token)
+{
+    unsigned generation = atomic_load(&control->gusher_token_generation);
+
+    snprintf(control->gusher_tokens[(generation + 1) % 2], LOADGEN_GUSHER_TOKEN_SIZE, "%s", token);
+    atomic_store(&control->gusher_token_generation, generation + 1);
+}
+
 int main(int argc, char **argv)
 {
     static struct loadgen_options options;
@@ -322,6 +476,8 @@ int main(int argc, char **argv)
     int64_t deadline_us;
     unsigned epoch = 0;
     int exit_status = 0;
+    static char jwt[MAX_JWT];
+    int64_t next_token_us = INT64_MAX;
 
     parse_options(argc, argv, &options);
     if (raise_file_limit(&options) != GIM_OK)
@@ -336,6 +492,22 @@ int main(int argc, char **argv)
     }
     atomic_init(&control->stop, 0);
     atomic_init(&control->reset_epoch, 0);
+    atomic_init(&control->gusher_token_generation, 0);
+    if (options.protocol == LOADGEN_PROTOCOL_GUSHER) {
+        char token[LOADGEN_GUSHER_TOKEN_SIZE];
+        if (options.gusher_jwt_path != NULL) {
+            if (read_jwt(options.gusher_jwt_path, jwt) != GIM_OK) {
+                fprintf(stderr, "loadgen: cannot read a JWT from %s\n", options.gusher_jwt_path);
+                return 1;
+            }
+            if (fetch_gusher_token(&options, jwt, token) != GIM_OK)
+                return 1;
+            next_token_us = realtime_us() + TOKEN_REFRESH_US;
+        } else {
+            snprintf(token, sizeof(token), "%s", options.gusher_token);
+        }
+        publish_gusher_token(control, token);
+    }
     action.sa_handler = on_stop_signal;
     sigaction(SIGTERM, &action, NULL);
     sigaction(SIGINT, &action, NULL);
@@ -372,6 +544,17 @@ int main(int argc, char **argv)
         }
         sum_slots(slots, options.processes, epoch, &totals);
         publish_snapshot(&options, &totals, epoch, 0);
+        if (realtime_us() >= next_token_us) {
+            char token[LOADGEN_GUSHER_TOKEN_SIZE];
+            if (totals.sum.connect_started >= (uint64_t)options.connections) {
+                next_token_us = INT64_MAX; /* every connection has its token */
+            } else if (fetch_gusher_token(&options, jwt, token) == GIM_OK) {
+                publish_gusher_token(control, token);
+                next_token_us = realtime_us() + TOKEN_REFRESH_US;
+            } else {
+                next_token_us = realtime_us() + TOKEN_RETRY_US;
+            }
+        }
         for (int worker = 0; worker < options.processes; worker++) {
             int status;
             if (waitpid(workers[worker], &status, WNOHANG) == workers[worker]) {

@@ -34,13 +34,13 @@ void loadgen_websocket_make_key(const uint8_t nonce[LOADGEN_WEBSOCKET_NONCE_SIZE
 }
 
 size_t loadgen_websocket_upgrade_request(char *out, size_t capacity, const char *host,
-                                         const char *key)
+                                         const char *target, const char *key)
 {
     int length = snprintf(out, capacity,
-                          "GET /sub HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                          "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
                           "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
                           "Sec-WebSocket-Version: 13\r\n\r\n",
-                          host, key);
+                          target, host, key);
 
     /* snprintf needs room for its NUL too: a request of exactly capacity bytes counts as too big */
     if (length < 0 || (size_t)length >= capacity)

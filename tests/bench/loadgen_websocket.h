@@ -1,7 +1,8 @@
 /*
  * loadgen_websocket.h: the client side of RFC 6455 for the load generator (loadgen_worker.c).
  *
- * Pure codec, no I/O: the upgrade request for goim's path /sub with its Sec-WebSocket-Key, the
+ * Pure codec, no I/O: the upgrade request (goim's path /sub, or gusher's ws path with its token)
+ * with its Sec-WebSocket-Key, the
  * check of the server's 101 answer (Upgrade, Connection and Sec-WebSocket-Accept, SHA-1 through
  * OpenSSL's libcrypto), masked client frames, and the header of server frames. Every length is
  * checked before anything reads past it: a server frame is never masked, has no reserved bits, a
@@ -43,13 +44,15 @@ void loadgen_websocket_make_key(const uint8_t nonce[LOADGEN_WEBSOCKET_NONCE_SIZE
                                 char expected_accept[LOADGEN_WEBSOCKET_ACCEPT_SIZE]);
 
 /*
- * Writes the HTTP/1.1 upgrade request for path /sub ("GET /sub", Host: host, Upgrade: websocket,
- * Connection: Upgrade, Sec-WebSocket-Key: key, Sec-WebSocket-Version: 13) into out[0..capacity),
- * without a NUL. host ("127.0.0.1:23102") and key stay the caller's. Returns the request's length,
- * or 0 if it does not fit (out's content is then unspecified).
+ * Writes the HTTP/1.1 upgrade request for target ("GET <target>", e.g. "/sub" or
+ * "/gusher/ws/app?token=..."; Host: host, Upgrade: websocket, Connection: Upgrade,
+ * Sec-WebSocket-Key: key, Sec-WebSocket-Version: 13) into out[0..capacity), without a NUL. host
+ * ("127.0.0.1:23102"), target and key stay the caller's; target must already be a valid request
+ * target (percent-encoded where needed). Returns the request's length, or 0 if it does not fit
+ * (out's content is then unspecified).
  */
 size_t loadgen_websocket_upgrade_request(char *out, size_t capacity, const char *host,
-                                         const char *key);
+                                         const char *target, const char *key);
 
 /*
  * Checks the server's answer at the start of data[0..length) (the bytes read so far; frames may

@@ -15,6 +15,7 @@
 
 #include "common/frame.h"
 #include "common/status.h"
+#include "tests/bench/loadgen_gusher.h"
 #include "tests/bench/loadgen_websocket.h"
 #include "tests/bench/proc_stats.h"
 
@@ -25,14 +26,16 @@
  * response head under LOADGEN_WEBSOCKET_MAX_RESPONSE_HEAD) plus as much again from the socket. */
 #define READ_BUFFER_SIZE (2 * (SERVER_FRAME_MAX_BODY + GIM_FRAME_HEADER_SIZE))
 #define CLIENT_FRAME_MAX (GIM_FRAME_HEADER_SIZE + 512)
-#define TICK_MS          100
-#define EVENT_BATCH      1024
+/* Room for the ws target: prefix, "ws/", app, "?token=", token. */
+#define UPGRADE_TARGET_MAX (64 + 3 + 128 + 7 + LOADGEN_GUSHER_TOKEN_SIZE)
+#define TICK_MS            100
+#define EVENT_BATCH        1024
 
 enum connection_state {
     STATE_IDLE,
     STATE_CONNECTING,
-    STATE_UPGRADING, /* WebSocket: request sent, waiting for the 101 */
-    STATE_AUTHENTICATING,
+    STATE_UPGRADING,      /* WebSocket: request sent, waiting for the 101 */
+    STATE_AUTHENTICATING, /* goim: op 7 sent; gusher: subscribe sent */
     STATE_READY,
     STATE_DONE
 };
@@ -168,22 +171,52 @@ static int send_auth(const struct worker *worker, struct client_connection *conn
     return send_frame(worker, connection, GIM_OP_AUTH, 1, body, (size_t)length);
 }
 
-/* Sends the upgrade request for /sub with a fresh random key; remembers the expected accept. */
+/* Copies the parent's current gusher token into token. */
+static void current_gusher_token(const struct worker *worker, char token[LOADGEN_GUSHER_TOKEN_SIZE])
+{
+    unsigned generation = atomic_load(&worker->control->gusher_token_generation);
+
+    memcpy(token, worker->control->gusher_tokens[generation % 2], LOADGEN_GUSHER_TOKEN_SIZE);
+    token[LOADGEN_GUSHER_TOKEN_SIZE - 1] = '\0';
+}
+
+/* Sends gusher's subscribe command for the configured channel as one text message. */
+static int send_subscribe(const struct worker *worker, struct client_connection *connection)
+{
+    char command[CLIENT_FRAME_MAX];
+    size_t length =
+        loadgen_gusher_subscribe_command(command, sizeof(command), worker->options->gusher_channel);
+
+    if (length == 0)
+        return GIM_ERR_TOO_LARGE;
+    return send_websocket_frame(connection, GIM_WEBSOCKET_TEXT, (const uint8_t *)command, length);
+}
+
+/* Sends the upgrade request (goim: /sub; gusher: its ws path with the current token) with a fresh
+ * random key; remembers the expected accept. */
 static int send_upgrade(const struct worker *worker, struct client_connection *connection)
 {
     const struct sockaddr_in *target =
         &worker->options->targets[connection->index % worker->options->target_count];
     uint8_t nonce[LOADGEN_WEBSOCKET_NONCE_SIZE];
     char key[LOADGEN_WEBSOCKET_KEY_SIZE], address[INET_ADDRSTRLEN], host[INET_ADDRSTRLEN + 16];
-    char request[512];
+    char request[512 + UPGRADE_TARGET_MAX], request_target[UPGRADE_TARGET_MAX] = "/sub";
     size_t length;
 
+    if (worker->options->protocol == LOADGEN_PROTOCOL_GUSHER) {
+        const struct loadgen_options *options = worker->options;
+        char token[LOADGEN_GUSHER_TOKEN_SIZE];
+        current_gusher_token(worker, token);
+        if (loadgen_gusher_ws_target(request_target, sizeof(request_target), options->gusher_prefix,
+                                     options->gusher_app, token) == 0)
+            return GIM_ERR_TOO_LARGE;
+    }
     if (random_bytes(nonce, sizeof(nonce)) != GIM_OK ||
         inet_ntop(AF_INET, &target->sin_addr, address, sizeof(address)) == NULL)
         return GIM_ERR_IO;
     snprintf(host, sizeof(host), "%s:%u", address, (unsigned)ntohs(target->sin_port));
     loadgen_websocket_make_key(nonce, key, connection->expected_accept);
-    length = loadgen_websocket_upgrade_request(request, sizeof(request), host, key);
+    length = loadgen_websocket_upgrade_request(request, sizeof(request), host, request_target, key);
     if (length == 0)
         return GIM_ERR_TOO_LARGE;
     return send_bytes(connection, request, length);
@@ -280,6 +313,18 @@ static int64_t body_timestamp_us(const uint8_t *body, size_t length)
     return digits > 0 ? value : 0;
 }
 
+/* A connection became ready (goim: authenticated; gusher: subscribed). */
+static void mark_ready(struct worker *worker, struct client_connection *connection, int64_t now_us)
+{
+    connection->state = STATE_READY;
+    worker->in_flight--;
+    worker->stats.authed++;
+    worker->stats.last_auth_us = now_us;
+    /* first heartbeat one interval after auth: auths are spread in time already */
+    connection->next_heartbeat_ms =
+        monotonic_ms() + (int64_t)worker->options->heartbeat_seconds * 1000;
+}
+
 static void count_push(struct worker *worker, int32_t operation, const uint8_t *body,
                        size_t body_length, int64_t now_us)
 {
@@ -330,16 +375,8 @@ static long handle_frames(struct worker *worker, struct client_connection *conne
                 return inner;
         } else if (header.operation >= 0 && header.operation < LOADGEN_CONTROL_OPS) {
             worker->stats.frames_by_control_op[header.operation]++;
-            if (header.operation == GIM_OP_AUTH_REPLY &&
-                connection->state == STATE_AUTHENTICATING) {
-                connection->state = STATE_READY;
-                worker->in_flight--;
-                worker->stats.authed++;
-                worker->stats.last_auth_us = now_us;
-                /* first heartbeat one interval after auth: auths are spread in time already */
-                connection->next_heartbeat_ms =
-                    monotonic_ms() + (int64_t)worker->options->heartbeat_seconds * 1000;
-            }
+            if (header.operation == GIM_OP_AUTH_REPLY && connection->state == STATE_AUTHENTICATING)
+                mark_ready(worker, connection, now_us);
         } else {
             count_push(worker, header.operation, body, body_length, now_us);
         }
@@ -364,6 +401,44 @@ static int handle_websocket_message(struct worker *worker, struct client_connect
     return handle_frames(worker, connection, payload, length, now_us, 0) == (long)length
                ? GIM_OK
                : GIM_ERR_INVALID;
+}
+
+/*
+ * Handles one gusher text message: the subscribe reply makes the connection ready (an error
+ * reply is a protocol error), a channel envelope is a push timed by its data, anything else is
+ * only counted.
+ */
+static int handle_gusher_message(struct worker *worker, struct client_connection *connection,
+                                 const uint8_t *payload, size_t length, int64_t now_us)
+{
+    struct loadgen_gusher_message message;
+    struct loadgen_worker_stats *stats = &worker->stats;
+
+    stats->text_messages++;
+    if (loadgen_gusher_read_message(payload, length, &message) != GIM_OK)
+        return GIM_ERR_INVALID;
+    switch (message.kind) {
+    case LOADGEN_GUSHER_SUBSCRIBED:
+        if (connection->state == STATE_AUTHENTICATING)
+            mark_ready(worker, connection, now_us);
+        return GIM_OK;
+    case LOADGEN_GUSHER_SUBSCRIBE_ERROR:
+        return GIM_ERR_INVALID;
+    case LOADGEN_GUSHER_CHANNEL_PUSH: {
+        int64_t sent_us = body_timestamp_us(message.data, message.data_length);
+        stats->push_frames++;
+        stats->push_bytes += length;
+        if (sent_us == 0)
+            stats->untimed_pushes++;
+        else
+            latency_histogram_record(&stats->latency,
+                                     now_us > sent_us ? (uint64_t)(now_us - sent_us) : 0);
+        return GIM_OK;
+    }
+    case LOADGEN_GUSHER_OTHER:
+        break;
+    }
+    return GIM_OK;
 }
 
 /* Answers the server's close frame (echoing its status code, if any); the caller then closes. */
@@ -392,7 +467,9 @@ static long handle_websocket_input(struct worker *worker, struct client_connecti
             return status;
         worker->stats.upgraded++;
         connection->state = STATE_AUTHENTICATING;
-        if (send_auth(worker, connection) != GIM_OK)
+        if ((worker->options->protocol == LOADGEN_PROTOCOL_GUSHER
+                 ? send_subscribe(worker, connection)
+                 : send_auth(worker, connection)) != GIM_OK)
             return GIM_ERR_IO;
     }
     while (offset < length) {
@@ -408,10 +485,19 @@ static long handle_websocket_input(struct worker *worker, struct client_connecti
         payload = data + offset + frame.header_length;
         switch (frame.opcode) {
         case GIM_WEBSOCKET_BINARY:
-            if (!frame.final)
-                return GIM_ERR_INVALID; /* fragmented: comet sends one frame per message */
+            if (!frame.final || worker->options->protocol != LOADGEN_PROTOCOL_GOIM)
+                return GIM_ERR_INVALID; /* fragmented (comet sends one frame per message), or
+                                           binary to a gusher client */
             status =
                 handle_websocket_message(worker, connection, payload, frame.payload_length, now_us);
+            if (status != GIM_OK)
+                return status;
+            break;
+        case GIM_WEBSOCKET_TEXT:
+            if (!frame.final || worker->options->protocol != LOADGEN_PROTOCOL_GUSHER)
+                return GIM_ERR_INVALID; /* fragmented, or text to a goim client */
+            status =
+                handle_gusher_message(worker, connection, payload, frame.payload_length, now_us);
             if (status != GIM_OK)
                 return status;
             break;
@@ -425,7 +511,7 @@ static long handle_websocket_input(struct worker *worker, struct client_connecti
             answer_close(connection, payload, frame.payload_length);
             return GIM_ERR_CLOSED;
         default:
-            return GIM_ERR_INVALID; /* text or continuation: comet sends neither */
+            return GIM_ERR_INVALID; /* continuation: comet sends none */
         }
         offset += frame.header_length + frame.payload_length;
     }
@@ -498,6 +584,8 @@ static void on_readable(struct worker *worker, struct client_connection *connect
 
 static void send_due_heartbeats(struct worker *worker, int64_t now_ms)
 {
+    if (worker->options->protocol == LOADGEN_PROTOCOL_GUSHER)
+        return; /* gusher has no application heartbeat: the server pings */
     for (long index = 0; index < worker->connection_count; index++) {
         struct client_connection *connection = &worker->connections[index];
         if (connection->state != STATE_READY || connection->next_heartbeat_ms > now_ms)
@@ -516,7 +604,7 @@ static void apply_reset(struct worker *worker, unsigned epoch)
     memset(stats->frames_by_control_op, 0, sizeof(stats->frames_by_control_op));
     memset(stats->frames_by_push_op, 0, sizeof(stats->frames_by_push_op));
     stats->other_push_frames = stats->push_frames = stats->push_bytes = 0;
-    stats->untimed_pushes = 0;
+    stats->untimed_pushes = stats->text_messages = 0;
     stats->reads = 0;
     latency_histogram_reset(&stats->latency);
     stats->epoch_seen = epoch;

@@ -42,11 +42,12 @@ static void test_upgrade_request_names_sub_and_key(void **state)
     size_t length;
 
     (void)state;
-    length = loadgen_websocket_upgrade_request(out, sizeof(out), "127.0.0.1:3102", SAMPLE_KEY);
+    length =
+        loadgen_websocket_upgrade_request(out, sizeof(out), "127.0.0.1:3102", "/sub", SAMPLE_KEY);
     assert_int_equal(length, sizeof(expected) - 1);
     assert_memory_equal(out, expected, length);
-    assert_int_equal(loadgen_websocket_upgrade_request(out, length, "127.0.0.1:3102", SAMPLE_KEY),
-                     0);
+    assert_int_equal(
+        loadgen_websocket_upgrade_request(out, length, "127.0.0.1:3102", "/sub", SAMPLE_KEY), 0);
 }
 
 static void test_good_answer_is_accepted_with_frames_behind_it(void **state)
