@@ -3,12 +3,16 @@
  *
  *   pusher -addr 127.0.0.1:3111 -path '/goim/push/mids?operation=1000&mids={mid}'
  *          [-mid-base B -mid-count N] [-rate R] [-duration S | -count N] [-conns C]
- *          [-body-size BYTES]
+ *          [-body-size BYTES] [-form FIELD]
  *
  * Every request body starts with the send time as ASCII decimal CLOCK_REALTIME microseconds
  * since the epoch, then a space and 'x' padding up to -body-size bytes: "1712345678901234 xxx".
  * tests/bench/loadgen_worker.c reads that number back from the pushed frame to measure latency.
  * In the path, "{mid}" is replaced by a random mid in [B, B + N) for each request.
+ * -form FIELD: the body is an urlencoded form with that text as the value of FIELD
+ * ("data=1712345678901234+xxx", the value -body-size bytes before encoding), for gusher's master
+ * API (`POST /api/push/{app}/{channel}/{event}`); an answer then counts as ok when it is a 200
+ * (gusher answers the envelope it pushed, not goim's {"code":0}).
  *
  * -rate R sends R requests per second in total (0 = each connection sends its next request as
  * soon as the previous answer arrived); -conns C connections each keep one request in flight.
@@ -55,6 +59,7 @@ struct pusher {
     long count;
     int connection_count;
     size_t body_size;
+    const char *form_field; /* NULL: text/plain body; else urlencoded form with this field */
     struct http_connection connections[MAX_CONNECTIONS];
     uint64_t sent, ok, failed;
     int64_t last_answer_us;
@@ -72,7 +77,8 @@ static int64_t realtime_us(void)
 static void usage(void)
 {
     fprintf(stderr, "usage: pusher -addr host:port -path PATH [-mid-base B -mid-count N] "
-                    "[-rate R] [-duration S | -count N] [-conns C] [-body-size BYTES]\n");
+                    "[-rate R] [-duration S | -count N] [-conns C] [-body-size BYTES] "
+                    "[-form FIELD]\n");
     exit(2);
 }
 
@@ -125,11 +131,14 @@ static int expand_path(const struct pusher *pusher, char *out, size_t capacity)
 
 static int send_request(struct pusher *pusher, struct http_connection *connection)
 {
-    static char request[MAX_BODY + 2048];
+    static char request[MAX_BODY + 2048 + 128]; /* head, "FIELD=", body */
     char path[1024];
     int64_t now_us = realtime_us();
-    int header_length, body_length;
+    int header_length, body_length, prefix_length = 0;
     size_t total, written = 0;
+    /* the form's "FIELD=" comes first; the value's space is encoded as '+' */
+    size_t content_length =
+        pusher->body_size + (pusher->form_field ? strlen(pusher->form_field) + 1 : 0);
 
     if (connection->fd < 0 && (connection->fd = connect_to(pusher)) < 0) {
         note_error(pusher, "connect failed");
@@ -137,16 +146,22 @@ static int send_request(struct pusher *pusher, struct http_connection *connectio
     }
     if (expand_path(pusher, path, sizeof(path)) != GIM_OK)
         return GIM_ERR_TOO_LARGE;
-    header_length = snprintf(request, 2048,
-                             "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: text/plain\r\n"
-                             "Content-Length: %zu\r\n\r\n",
-                             path, pusher->host_header, pusher->body_size);
+    header_length = snprintf(
+        request, 2048,
+        "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+        "Content-Length: %zu\r\n\r\n",
+        path, pusher->host_header,
+        pusher->form_field ? "application/x-www-form-urlencoded" : "text/plain", content_length);
     if (header_length < 0 || header_length >= 2048)
         return GIM_ERR_TOO_LARGE;
-    body_length = snprintf(request + header_length, MAX_BODY, "%lld ", (long long)now_us);
+    if (pusher->form_field != NULL)
+        prefix_length = snprintf(request + header_length, MAX_BODY, "%s=", pusher->form_field);
+    body_length = snprintf(request + header_length + prefix_length, MAX_BODY, "%lld%c",
+                           (long long)now_us, pusher->form_field ? '+' : ' ');
     if ((size_t)body_length < pusher->body_size)
-        memset(request + header_length + body_length, 'x', pusher->body_size - (size_t)body_length);
-    total = (size_t)header_length + pusher->body_size;
+        memset(request + header_length + prefix_length + body_length, 'x',
+               pusher->body_size - (size_t)body_length);
+    total = (size_t)header_length + content_length;
     while (written < total) {
         ssize_t result = send(connection->fd, request + written, total - written, MSG_NOSIGNAL);
         if (result <= 0) {
@@ -216,7 +231,7 @@ static void read_response(struct pusher *pusher, struct http_connection *connect
     latency_histogram_record(&pusher->latency,
                              (uint64_t)(pusher->last_answer_us - connection->sent_us));
     if (strncmp(connection->response, "HTTP/1.1 200", 12) == 0 &&
-        strstr(connection->response, "\"code\":0") != NULL) {
+        (pusher->form_field != NULL || strstr(connection->response, "\"code\":0") != NULL)) {
         pusher->ok++;
     } else {
         char line[200];
@@ -265,13 +280,18 @@ static void parse_options(int argc, char **argv, struct pusher *pusher)
             pusher->connection_count = atoi(value);
         else if (strcmp(name, "-body-size") == 0)
             pusher->body_size = (size_t)strtoul(value, NULL, 10);
+        else if (strcmp(name, "-form") == 0)
+            pusher->form_field = value;
         else
             usage();
     }
     if (address == NULL || pusher->path_template == NULL || pusher->mid_count < 1 ||
         pusher->rate < 0 || pusher->connection_count < 1 ||
         pusher->connection_count > MAX_CONNECTIONS || pusher->body_size < 18 ||
-        pusher->body_size > MAX_BODY || pusher->count < 0)
+        pusher->body_size > MAX_BODY || pusher->count < 0 ||
+        (pusher->form_field != NULL &&
+         (pusher->form_field[0] == '\0' || strlen(pusher->form_field) > 64 ||
+          strpbrk(pusher->form_field, "=&%+ \r\n") != NULL)))
         usage();
     {
         char host[128];
