@@ -5,8 +5,8 @@
 #
 #   tests/bench/run-bench.sh [BUILD_DIR]      (BUILD_DIR holds bin/ and bench/; default build/release)
 #
-# Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest idle_ws fanout_ws,
-# comma separated), BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker),
+# Environment: BENCH_SCENARIO (all | idle connect fanout mids broadcast atrest idle_ws fanout_ws
+# gusher_atrest gusher_fanout, comma separated), BENCH_CONNS (default 15000), KAFKA_BROKERS (default: the embedded dev broker),
 # BENCH_TIMEOUT (seconds for the whole run, default 1500), BENCH_RESULTS (where results.json goes,
 # default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
 # default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
@@ -14,8 +14,11 @@
 # BENCH_LOGIC_FLAGS and BENCH_COMET_FLAGS (the same for logic and the comet).
 # Against a cluster that is already running (goim, goim-c, a deployment): set BENCH_COMET_ADDR
 # (host:port of a comet's TCP listener) and BENCH_LOGIC_ADDR (host:port of logic's HTTP API), and
-# BENCH_COMET_WS_ADDR for the WebSocket pass; nothing is started then, KAFKA_BROKERS is not used,
-# and the comet is not restarted between passes. BENCH_COMET_PID and BENCH_LOGIC_PID (optional, on
+# BENCH_COMET_WS_ADDR for the WebSocket and gusher passes; nothing is started then, KAFKA_BROKERS is
+# not used, and the comet is not restarted between passes. The gusher pass needs a JWT the cluster
+# accepts: on our own cluster, a fresh RSA key pair (openssl, in BENCH_RUN_DIR) whose public half
+# is logic's gusher.publicKey; on an external one, BENCH_GUSHER_KEY (the private key PEM whose
+# public half its logic has as gusher.publicKey), else the gusher scenarios are skipped. BENCH_COMET_PID and BENCH_LOGIC_PID (optional, on
 # this machine) add the comet's RSS and CPU and logic's CPU per request and per connect; without
 # them those figures are left out ("-").
 # Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC / 23104 metrics,
@@ -55,6 +58,10 @@ host=bench-$(hostname)
 # The scenario names are checked before anything starts.
 passes=$(python3 "$here/scenarios.py" --passes) || exit 2
 mapfile -t pass_list <<<"$passes"
+gusher_wanted=0
+if grep -q gusher_ <<<"$passes"; then
+    gusher_wanted=1
+fi
 mkdir -p "$run_dir"
 rm -f "$run_dir"/*.log "$run_dir"/*.status "$run_dir"/*.tmp
 
@@ -107,9 +114,18 @@ else
     fi
     export KAFKA_BROKERS
 
+    gusher_logic_flags=()
+    if ((gusher_wanted)); then
+        # the bench's JWT issuer: scenarios.py signs with the private half
+        openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 \
+            -out "$run_dir/gusher-private.pem" 2>/dev/null
+        openssl pkey -in "$run_dir/gusher-private.pem" -pubout -out "$run_dir/gusher-public.pem"
+        gusher_logic_flags=(-gusher.publicKey "$run_dir/gusher-public.pem")
+        export BENCH_GUSHER_KEY=$run_dir/gusher-private.pem
+    fi
     cluster_start_daemon "$build/bin" logic "$run_dir" "$host" \
         -httpServer.addr "$logic_http" -rpcServer.addr "$logic_rpc" \
-        -gopusher.addr "$logic_gopusher" "${extra_logic_flags[@]}"
+        -gopusher.addr "$logic_gopusher" "${gusher_logic_flags[@]}" "${extra_logic_flags[@]}"
     logic_pid=$cluster_last_pid
     cluster_start_daemon "$build/bin" job "$run_dir" "$host" -metrics.addr "127.0.0.1:${BENCH_JOB_METRICS_PORT:-23106}" \
         "${job_flags[@]}" "${extra_job_flags[@]}"

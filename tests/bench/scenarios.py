@@ -15,8 +15,21 @@ Scenarios (BENCH_SCENARIO, comma separated, default all):
   broadcast  /goim/push/all to BENCH_CONNS: time until the last connection has it (3 rounds)
   idle_ws    as idle, over WebSocket (BENCH_COMET_WS_ADDR, path /sub)
   fanout_ws  as fanout's fixed rate only, over WebSocket: msg/s delivered, p50/p99
+  gusher_atrest  one gusher.cluster client subscribed to channel "atrest"; 100 channel pushes
+             (POST {apiPrefix}push/{app}/atrest/bench, form data) at 10/s: median, worst
+  gusher_fanout  BENCH_CONNS gusher clients subscribed to channel "fanout": a fixed push rate, then
+             rising rates until one fails, as fanout (also the ramp's subscribed clients/s and
+             the comet's RSS per idle subscribed client)
 
-The scenarios fall into passes (PASSES): the TCP ones, then the WebSocket ones, each with its own
+gusher clients (loadgen -protocol gusher) need a JWT: scenarios.py signs one (RS256, openssl)
+with the private key BENCH_GUSHER_KEY (run-bench.sh makes a key pair and gives logic its public
+half as gusher.publicKey; against an external cluster, set it to the private key whose public
+half that cluster's logic trusts, or the gusher scenarios are skipped), for app BENCH_GUSHER_APP
+(default bench), channels atrest and fanout, user_id "bench"; loadgen exchanges it for tokens at
+comet's {BENCH_GUSHER_CLIENT_PREFIX}auth (default /gusher/) and the pushes go to logic's
+{BENCH_GUSHER_API_PREFIX} (default /api/).
+
+The scenarios fall into passes (PASSES): the TCP ones, the WebSocket ones, the gusher ones, each with its own
 population of CONNS clients (two at once would not fit the usual open-file limits). A population
 that has left frees memory in the comet's heap that the next one would reuse, hiding its cost, so
 run-bench.sh runs each pass in its own scenarios.py process and restarts the comet in between.
@@ -28,6 +41,7 @@ Modes:
                           exits 2 for an unknown name; needs no cluster
   scenarios.py --report   prints the table of the BENCH_RESULTS file
 """
+import base64
 import json
 import os
 import platform
@@ -48,8 +62,9 @@ RUN_DIR = os.environ.get("BENCH_RUN_DIR", "")
 CONNS = int(os.environ.get("BENCH_CONNS") or 15000)
 TCP_SCENARIOS = ["atrest", "idle", "connect", "fanout", "mids", "broadcast"]
 WS_SCENARIOS = ["idle_ws", "fanout_ws"]
-PASSES = [TCP_SCENARIOS, WS_SCENARIOS]
-SCENARIOS = TCP_SCENARIOS + WS_SCENARIOS
+GUSHER_SCENARIOS = ["gusher_atrest", "gusher_fanout"]
+PASSES = [TCP_SCENARIOS, WS_SCENARIOS, GUSHER_SCENARIOS]
+SCENARIOS = TCP_SCENARIOS + WS_SCENARIOS + GUSHER_SCENARIOS
 FANOUT_RATE = float(os.environ.get("BENCH_FANOUT_RATE", 10))
 # BENCH_FANOUT_STEPS: the rising rates after the fixed one (comma separated; empty: none).
 FANOUT_STEPS = [int(rate) for rate in
@@ -68,6 +83,18 @@ ATREST_MID = 900000000
 ROOM_PATH = "/goim/push/room?operation=1000&type=test&room=%s"
 MIDS_PATH = "/goim/push/mids?operation=1000&mids={mid}"
 ALL_PATH = "/goim/push/all?operation=1000&speed=0"
+GUSHER_KEY = os.environ.get("BENCH_GUSHER_KEY", "")
+GUSHER_APP = os.environ.get("BENCH_GUSHER_APP", "bench")
+GUSHER_CLIENT_PREFIX = os.environ.get("BENCH_GUSHER_CLIENT_PREFIX", "/gusher/")
+GUSHER_API_PREFIX = os.environ.get("BENCH_GUSHER_API_PREFIX", "/api/")
+GUSHER_ATREST_CHANNEL = "atrest"
+GUSHER_FANOUT_CHANNEL = "fanout"
+GUSHER_USER_ID = "bench"
+
+
+def gusher_push_path(channel):
+    """gusher's channel push on logic's master API; the pusher sends the form field data."""
+    return "%spush/%s/%s/bench" % (GUSHER_API_PREFIX, GUSHER_APP, channel)
 
 
 def log(message):
@@ -127,19 +154,28 @@ def cpu_percent(pid, seconds, wall):
 class Loadgen:
     """One loadgen process (and its workers) with its status file."""
 
-    def __init__(self, name, conns, mid_base, room, procs=None, websocket=False):
+    def __init__(self, name, conns, mid_base, room, procs=None, websocket=False,
+                 gusher_channel=None):
+        """A goim population (mid_base, room), or with gusher_channel gusher clients subscribed
+        to that channel (WebSocket; the JWT of gusher_jwt_file())."""
         self.status_path = os.path.join(RUN_DIR, name + ".status")
         if procs is None:
             procs = max(2, -(-conns // 8000))
         procs = min(procs, max(conns, 1))
         self.conns = conns
+        websocket = websocket or gusher_channel is not None
         self.command = [LOADGEN, "-addr", COMET_WS_ADDR if websocket else COMET_ADDR,
                         "-conns", str(conns), "-procs", str(procs),
-                        "-mid-base", str(mid_base), "-room", room, "-heartbeat", "30",
                         "-sources", "16", "-status", self.status_path]
+        if gusher_channel is None:
+            self.command += ["-mid-base", str(mid_base), "-room", room, "-heartbeat", "30"]
+        else:
+            self.command += ["-protocol", "gusher", "-app", GUSHER_APP,
+                             "-channel", gusher_channel, "-jwt-file", gusher_jwt_file(),
+                             "-gusher-prefix", GUSHER_CLIENT_PREFIX]
         if COMET_PID:
             self.command += ["-comet-pid", str(COMET_PID)]
-        if websocket:
+        if websocket and gusher_channel is None:
             self.command += ["-transport", "websocket"]
         self.log_file = open(os.path.join(RUN_DIR, name + ".log"), "w")
         self.process = subprocess.Popen(self.command, stdout=self.log_file,
@@ -204,9 +240,13 @@ class Loadgen:
         self.log_file.close()
 
 
-def push(path, rate=0.0, duration=None, count=None, conns=1, mid_base=MID_BASE, mid_count=1):
+def push(path, rate=0.0, duration=None, count=None, conns=1, mid_base=MID_BASE, mid_count=1,
+         form=None):
+    """Runs the pusher; form names the form field that carries the timestamped text (gusher)."""
     command = [PUSHER, "-addr", LOGIC_ADDR, "-path", path, "-rate", str(rate),
                "-conns", str(conns), "-mid-base", str(mid_base), "-mid-count", str(mid_count)]
+    if form is not None:
+        command += ["-form", form]
     if duration is not None:
         command += ["-duration", str(duration)]
     if count is not None:
@@ -218,10 +258,41 @@ def push(path, rate=0.0, duration=None, count=None, conns=1, mid_base=MID_BASE, 
     return json.loads(result.stdout)
 
 
-def endpoint_exists(path):
+def endpoint_exists(path, form=None):
     """A single request: False if logic answers 404 (the endpoint is not there yet)."""
-    answer = push(path, count=1)
+    answer = push(path, count=1, form=form)
     return "404" not in answer["first_error"], answer
+
+
+def base64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def sign_rs256_jwt(key_path, claims):
+    """A compact RS256 JWT of claims, signed by openssl with the private key PEM at key_path."""
+    header = base64url(json.dumps({"alg": "RS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = base64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = header + b"." + payload
+    signature = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key_path],
+                               input=signing_input, capture_output=True, check=True,
+                               timeout=30).stdout
+    return (signing_input + b"." + base64url(signature)).decode()
+
+
+_gusher_jwt_signed = []
+
+
+def gusher_jwt_file():
+    """Signs the bench's JWT (no exp: it serves the whole pass) into RUN_DIR/gusher.jwt, once per
+    process (the key may be new: run-bench.sh makes one per run)."""
+    path = os.path.join(RUN_DIR, "gusher.jwt")
+    if not _gusher_jwt_signed:
+        claims = {"gusher": {"channels": [GUSHER_ATREST_CHANNEL, GUSHER_FANOUT_CHANNEL],
+                             "user_id": GUSHER_USER_ID, "app_key": GUSHER_APP, "remotes": {}}}
+        with open(path, "w") as out:
+            out.write(sign_rs256_jwt(GUSHER_KEY, claims) + "\n")
+        _gusher_jwt_signed.append(path)
+    return path
 
 
 def latency_summary(status):
@@ -270,13 +341,15 @@ def run_atrest(results):
         client.stop()
 
 
-def connect_idle_population(name, mid_base, websocket):
-    """Connects CONNS clients in room test://1 and lets them settle.
+def connect_idle_population(name, mid_base, websocket, gusher_channel=None):
+    """Connects CONNS clients in room test://1 (or gusher clients subscribed to gusher_channel)
+    and lets them settle.
 
     Returns (population, idle memory measurement, final status, ramp seconds)."""
     rss_before, sock_before, slab_before = comet_rss_kib(), sockstat_tcp_mem_pages(), slab_kib()
     logic_cpu_before, comet_cpu_before = logic_cpu_seconds(), comet_cpu_seconds()
-    population = Loadgen(name, CONNS, mid_base, "test://1", websocket=websocket)
+    population = Loadgen(name, CONNS, mid_base, "test://1", websocket=websocket,
+                         gusher_channel=gusher_channel)
     try:
         status = population.wait_authed(max(120, CONNS // 50))
         logic_cpu_ramp = logic_cpu_seconds() - logic_cpu_before
@@ -351,11 +424,12 @@ def drain(population, seconds=60):
     population.wait_frames(1 << 62, seconds, quiet_seconds=2.0)
 
 
-def fanout_phase(population, rate, seconds):
+def fanout_phase(population, rate, seconds, path=ROOM_PATH % 1, form=None):
+    """Pushes to path at rate for seconds (4 HTTP connections); what the population got."""
     population.reset()
     cpu_before, wall_before = comet_cpu_seconds(), time.time()
     loadgen_cpu_before = population.status()["loadgen_cpu_s"]
-    answer = push(ROOM_PATH % 1, rate=rate, duration=seconds, conns=4)
+    answer = push(path, rate=rate, duration=seconds, conns=4, form=form)
     expected = answer["ok"] * population.conns
     status = population.wait_frames(expected, 15, quiet_seconds=2.0)
     wall = time.time() - wall_before
@@ -374,29 +448,33 @@ def fanout_phase(population, rate, seconds):
             "latency_us": latency_summary(status), "first_error": answer["first_error"]}
 
 
-def run_fanout(results, population):
-    if not endpoint_exists(ROOM_PATH % 1)[0]:
-        results["fanout"] = {"pending": "push/room answers 404"}
-        return
+def fanout_fixed_and_steps(name, population, path, form=None):
+    """The fixed rate for PHASE_SECONDS, then FANOUT_STEPS until one is not sustained."""
     drain(population)  # the probe's frames, and whatever an earlier scenario left
-    fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS)
+    fixed = fanout_phase(population, FANOUT_RATE, PHASE_SECONDS, path, form)
     steps, best = [], None
     for rate in FANOUT_STEPS:
-        phase = fanout_phase(population, rate, PHASE_SECONDS / 2)
+        phase = fanout_phase(population, rate, PHASE_SECONDS / 2, path, form)
         steps.append(phase)
         sustained = (phase["push_rate"] >= 0.95 * rate and phase["delivered_fraction"] >= 0.99
                      and phase["latency_us"]["p99"] < FANOUT_MAX_P99_US)
-        log("fanout %s/s: delivered %.1f%% p99 %d us comet cpu %s%%" % (
-            rate, 100 * phase["delivered_fraction"], phase["latency_us"]["p99"],
+        log("%s %s/s: delivered %.1f%% p99 %d us comet cpu %s%%" % (
+            name, rate, 100 * phase["delivered_fraction"], phase["latency_us"]["p99"],
             phase["comet_cpu_percent"]))
         if not sustained:
             drain(population)  # the backlog of the failed step, before the next scenario
             break
         best = phase
-    results["fanout"] = {"connections": CONNS, "fixed": fixed, "highest_sustained": best,
-                         "steps": steps,
-                         "sustained_means": "pusher >= 95%% of the rate, >= 99%% delivered, "
-                                            "p99 < %d ms" % (FANOUT_MAX_P99_US // 1000)}
+    return {"connections": CONNS, "fixed": fixed, "highest_sustained": best, "steps": steps,
+            "sustained_means": "pusher >= 95%% of the rate, >= 99%% delivered, "
+                               "p99 < %d ms" % (FANOUT_MAX_P99_US // 1000)}
+
+
+def run_fanout(results, population):
+    if not endpoint_exists(ROOM_PATH % 1)[0]:
+        results["fanout"] = {"pending": "push/room answers 404"}
+        return
+    results["fanout"] = fanout_fixed_and_steps("fanout", population, ROOM_PATH % 1)
 
 
 def run_fanout_ws(results, population):
@@ -464,6 +542,89 @@ def run_broadcast(results, population):
                             "median_last_connection_us": lasts[len(lasts) // 2]}
 
 
+def gusher_unavailable():
+    """Why the gusher scenarios cannot run here, or None."""
+    if not GUSHER_KEY:
+        return ("skipped: no BENCH_GUSHER_KEY (the private key whose public half is the "
+                "cluster's gusher.publicKey)")
+    if not COMET_WS_ADDR:
+        return "skipped: no BENCH_COMET_WS_ADDR"
+    return None
+
+
+def run_gusher_atrest(results):
+    path = gusher_push_path(GUSHER_ATREST_CHANNEL)
+    client = Loadgen("gusher_atrest", 1, 0, "", procs=1, gusher_channel=GUSHER_ATREST_CHANNEL)
+    try:
+        client.wait_authed(20)
+        exists, probe = endpoint_exists(path, form="data")
+        if not exists:
+            results["gusher_atrest"] = {"pending": "%s answers 404" % path}
+            return
+        if probe["ok"] != 1:
+            raise RuntimeError("gusher push refused: %s" % probe["first_error"])
+        client.wait_frames(1, 5)  # the probe's message lands before the reset
+        client.reset()
+        answer = push(path, rate=10, count=100, form="data")
+        status = client.wait_frames(answer["ok"], 10)
+        results["gusher_atrest"] = {"channel": GUSHER_ATREST_CHANNEL, "pushes_ok": answer["ok"],
+                                    "received": status["push_frames"],
+                                    "untimed": status["untimed_pushes"],
+                                    "latency_us": latency_summary(status),
+                                    "http_request_us": answer["request_latency_us"]}
+    finally:
+        client.stop()
+
+
+def run_gusher_fanout(results, population, population_figures):
+    path = gusher_push_path(GUSHER_FANOUT_CHANNEL)
+    exists, probe = endpoint_exists(path, form="data")
+    if not exists:
+        results["gusher_fanout"] = {"pending": "%s answers 404" % path}
+        return
+    if probe["ok"] != 1:
+        raise RuntimeError("gusher push refused: %s" % probe["first_error"])
+    out = fanout_fixed_and_steps("gusher_fanout", population, path, form="data")
+    out["channel"] = GUSHER_FANOUT_CHANNEL
+    out["population"] = population_figures
+    out["protocol_errors"] = population.status()["protocol_errors"]
+    results["gusher_fanout"] = out
+
+
+def run_gusher_pass(results, report, wanted):
+    unavailable = gusher_unavailable()
+    if unavailable is not None:
+        log("gusher scenarios " + unavailable)
+        for name in GUSHER_SCENARIOS:
+            if name in wanted:
+                results[name] = {"skipped": unavailable}
+        return
+    population = None
+    try:
+        if "gusher_atrest" in wanted:
+            log("gusher at rest: 100 channel pushes to one subscriber")
+            run_gusher_atrest(results)
+        if "gusher_fanout" in wanted:
+            log("connecting %d gusher clients to channel %s" % (CONNS, GUSHER_FANOUT_CHANNEL))
+            population, idle, status, ramp_seconds = connect_idle_population(
+                "population_gusher", 0, websocket=True, gusher_channel=GUSHER_FANOUT_CHANNEL)
+            figures = {"subscribed": status["authed"], "upgraded": status["upgraded"],
+                       "connect_failed": status["connect_failed"],
+                       "subscribed_per_second": (round(status["authed"] / ramp_seconds)
+                                                 if ramp_seconds > 0 else None),
+                       "comet_rss_bytes_per_conn": idle["comet_rss_bytes_per_conn"],
+                       "logic_cpu_us_per_connect": idle["logic_cpu_us_per_connect"]}
+            log("gusher channel fan-out")
+            run_gusher_fanout(results, population, figures)
+            final = population.status()
+            report["population_gusher_final"] = {key: final[key] for key in (
+                "upgraded", "authed", "closed", "connect_failed", "protocol_errors",
+                "text_messages")}
+    finally:
+        if population is not None:
+            population.stop()
+
+
 # ---------------------------------------------------------------- report
 
 
@@ -475,6 +636,49 @@ def us(value):
 def lat(latency):
     return "p50 %s  p99 %s  p99.9 %s  max %s" % (us(latency["p50"]), us(latency["p99"]),
                                                  us(latency["p999"]), us(latency["max"]))
+
+
+def cpu_per_message(phase):
+    value = phase.get("comet_cpu_us_per_message")
+    return "" if value is None else " (%.2f us/msg)" % value
+
+
+def fanout_rows(rows, number, title, r):
+    """The fixed and highest-sustained rows of a fanout_fixed_and_steps result r."""
+    for label, phase in (("fixed", r["fixed"]), ("highest", r["highest_sustained"])):
+        if phase is None:
+            rows.append(("%s %s %s" % (number, title, label), "no step sustained"))
+            continue
+        rows.append(("%s %s %s %g/s" % (number, title, label, phase["requested_rate"]),
+                     "%d msg/s delivered (%.1f%%), comet CPU %s%%%s, loadgen CPU %s%% "
+                     "(%s frames per read)" % (
+                         phase["delivered_per_second"], 100 * phase["delivered_fraction"],
+                         phase["comet_cpu_percent"], cpu_per_message(phase),
+                         phase["loadgen_cpu_percent"], phase.get("frames_per_read"))))
+        rows.append(("", lat(phase["latency_us"])))
+
+
+def gusher_rows(rows, results):
+    if "gusher_atrest" in results:
+        r = results["gusher_atrest"]
+        if "pending" in r or "skipped" in r:
+            rows.append(("7 gusher at rest", r.get("pending") or r.get("skipped")))
+        else:
+            rows.append(("7 gusher at rest, channel", "median %s  worst %s  (%d/%d received)" % (
+                us(r["latency_us"]["p50"]), us(r["latency_us"]["max"]), r["received"],
+                r["pushes_ok"])))
+    if "gusher_fanout" in results:
+        r = results["gusher_fanout"]
+        if "pending" in r or "skipped" in r:
+            rows.append(("8 gusher fan-out", r.get("pending") or r.get("skipped")))
+            return
+        p = r["population"]
+        rows.append(("8 gusher subscribers", "%d subscribed (%s/s), comet RSS %s B/conn%s" % (
+            p["subscribed"], p["subscribed_per_second"],
+            "-" if p["comet_rss_bytes_per_conn"] is None else p["comet_rss_bytes_per_conn"],
+            "" if p["logic_cpu_us_per_connect"] is None else
+            ", logic CPU %.1f us/connect" % p["logic_cpu_us_per_connect"])))
+        fanout_rows(rows, "8", "gusher fan-out", r)
 
 
 def table(results):
@@ -516,18 +720,7 @@ def table(results):
         if "pending" in r:
             rows.append(("3 room fan-out", r["pending"]))
         else:
-            for label, phase in (("fixed", r["fixed"]), ("highest", r["highest_sustained"])):
-                if phase is None:
-                    rows.append(("3 fan-out " + label, "no step sustained"))
-                    continue
-                rows.append(("3 fan-out %s %g/s" % (label, phase["requested_rate"]),
-                             "%d msg/s delivered (%.1f%%), comet CPU %s%% (%s us/msg), "
-                             "loadgen CPU %s%% (%s frames per read)" % (
-                                 phase["delivered_per_second"],
-                                 100 * phase["delivered_fraction"], phase["comet_cpu_percent"],
-                                 phase.get("comet_cpu_us_per_message"),
-                                 phase["loadgen_cpu_percent"], phase.get("frames_per_read"))))
-                rows.append(("", lat(phase["latency_us"])))
+            fanout_rows(rows, "3", "fan-out", r)
     if "fanout_ws" in results:
         r = results["fanout_ws"]
         if "pending" in r:
@@ -535,10 +728,9 @@ def table(results):
         else:
             phase = r["fixed"]
             rows.append(("3w fan-out WebSocket fixed %g/s" % phase["requested_rate"],
-                         "%d msg/s delivered (%.1f%%), comet CPU %s%% (%s us/msg), "
-                         "loadgen CPU %s%%" % (
+                         "%d msg/s delivered (%.1f%%), comet CPU %s%%%s, loadgen CPU %s%%" % (
                              phase["delivered_per_second"], 100 * phase["delivered_fraction"],
-                             phase["comet_cpu_percent"], phase.get("comet_cpu_us_per_message"),
+                             phase["comet_cpu_percent"], cpu_per_message(phase),
                              phase["loadgen_cpu_percent"])))
             rows.append(("", lat(phase["latency_us"])))
     if "mids" in results:
@@ -562,6 +754,7 @@ def table(results):
                 r["connections"], us(r["median_last_connection_us"]),
                 ", ".join(us(x["last_connection_us"]) + " %d rcvd" % x["received"]
                           for x in r["rounds"]))))
+    gusher_rows(rows, results)
     width = max(len(row[0]) for row in rows) if rows else 10
     lines = ["%-*s  %s" % (width, name, value) for name, value in rows]
     return "\n".join(lines)
@@ -631,7 +824,7 @@ def merge_into_previous(path, report):
     previous["scenarios_requested"] = (previous.get("scenarios_requested", []) +
                                        report["scenarios_requested"])
     previous["passes"] = previous.get("passes", []) + report["passes"]
-    for key in ("population_final", "population_ws_final"):
+    for key in ("population_final", "population_ws_final", "population_gusher_final"):
         if key in report:
             previous[key] = report[key]
     failures = [f for f in (previous.get("failure"), report["failure"]) if f]
@@ -680,6 +873,8 @@ def main(arguments):
             run_tcp_pass(results, report, wanted)
         if any(name in wanted for name in WS_SCENARIOS):
             run_ws_pass(results, report, wanted)
+        if any(name in wanted for name in GUSHER_SCENARIOS):
+            run_gusher_pass(results, report, wanted)
     except Exception as error:  # report what was measured, then fail
         failure = "%s: %s" % (type(error).__name__, error)
         log("FAILED: " + failure)
