@@ -49,6 +49,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 # Read when the scenarios run (the --passes and --report modes need none of them).
 LOADGEN = os.environ.get("BENCH_LOADGEN", "")
@@ -544,11 +546,21 @@ def run_broadcast(results, population):
 
 def gusher_unavailable():
     """Why the gusher scenarios cannot run here, or None."""
-    if not GUSHER_KEY:
-        return ("skipped: no BENCH_GUSHER_KEY (the private key whose public half is the "
-                "cluster's gusher.publicKey)")
     if not COMET_WS_ADDR:
         return "skipped: no BENCH_COMET_WS_ADDR"
+    url = "http://%s%sping" % (COMET_WS_ADDR, GUSHER_CLIENT_PREFIX)
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            body = answer.read(64)
+    except urllib.error.HTTPError as error:
+        return "pending: comet answers %d to GET %sping" % (error.code, GUSHER_CLIENT_PREFIX)
+    except OSError as error:
+        return "pending: GET %s: %s" % (url, error)
+    if body != b"pong":
+        return "pending: comet answers %r to GET %sping" % (body, GUSHER_CLIENT_PREFIX)
+    if not GUSHER_KEY:
+        return ("skipped: no BENCH_GUSHER_KEY (the private key whose public half is logic's "
+                "gusher.publicKey; run-bench.sh makes one when its logic has that setting)")
     return None
 
 
