@@ -450,9 +450,12 @@ static int fetch_gusher_token(const struct loadgen_options *options, const char 
                                             got == 0 || received == sizeof(answer), token);
     }
     close(fd);
-    if (status == GIM_ERR_INVALID)
+    if (status == GIM_ERR_INVALID) {
+        const uint8_t *line_end = memchr(answer, '\r', received);
         fprintf(stderr, "loadgen: gusher auth refused or malformed: %.*s\n",
-                (int)strcspn((const char *)answer, "\r\n"), (const char *)answer);
+                (int)(line_end != NULL ? (size_t)(line_end - answer) : received),
+                (const char *)answer);
+    }
     return status == GIM_OK ? GIM_OK : GIM_ERR_IO;
 }
 
