@@ -325,24 +325,30 @@ static void mark_ready(struct worker *worker, struct client_connection *connecti
         monotonic_ms() + (int64_t)worker->options->heartbeat_seconds * 1000;
 }
 
-static void count_push(struct worker *worker, int32_t operation, const uint8_t *body,
-                       size_t body_length, int64_t now_us)
+/* Counts one push of size bytes whose send time leads timed[0..timed_length). */
+static void time_push(struct worker *worker, const uint8_t *timed, size_t timed_length, size_t size,
+                      int64_t now_us)
 {
     struct loadgen_worker_stats *stats = &worker->stats;
-    int64_t sent_us;
+    int64_t sent_us = body_timestamp_us(timed, timed_length);
 
-    if (operation >= 1000 && operation < 1000 + LOADGEN_PUSH_OPS)
-        stats->frames_by_push_op[operation - 1000]++;
-    else
-        stats->other_push_frames++;
     stats->push_frames++;
-    stats->push_bytes += body_length;
-    sent_us = body_timestamp_us(body, body_length);
+    stats->push_bytes += size;
     if (sent_us == 0) {
         stats->untimed_pushes++;
         return;
     }
     latency_histogram_record(&stats->latency, now_us > sent_us ? (uint64_t)(now_us - sent_us) : 0);
+}
+
+static void count_push(struct worker *worker, int32_t operation, const uint8_t *body,
+                       size_t body_length, int64_t now_us)
+{
+    if (operation >= 1000 && operation < 1000 + LOADGEN_PUSH_OPS)
+        worker->stats.frames_by_push_op[operation - 1000]++;
+    else
+        worker->stats.other_push_frames++;
+    time_push(worker, body, body_length, body_length, now_us);
 }
 
 /*
@@ -424,17 +430,9 @@ static int handle_gusher_message(struct worker *worker, struct client_connection
         return GIM_OK;
     case LOADGEN_GUSHER_SUBSCRIBE_ERROR:
         return GIM_ERR_INVALID;
-    case LOADGEN_GUSHER_CHANNEL_PUSH: {
-        int64_t sent_us = body_timestamp_us(message.data, message.data_length);
-        stats->push_frames++;
-        stats->push_bytes += length;
-        if (sent_us == 0)
-            stats->untimed_pushes++;
-        else
-            latency_histogram_record(&stats->latency,
-                                     now_us > sent_us ? (uint64_t)(now_us - sent_us) : 0);
+    case LOADGEN_GUSHER_CHANNEL_PUSH:
+        time_push(worker, message.data, message.data_length, length, now_us);
         return GIM_OK;
-    }
     case LOADGEN_GUSHER_OTHER:
         break;
     }
