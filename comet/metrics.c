@@ -105,7 +105,7 @@ static const char *const timeout_names[COMET_TIMEOUT_CLASSES] = {"handshake", "h
 static const char *const close_names[COMET_CLOSE_CLASSES] = {
     "peer",     "io_error",    "handshake_timeout", "heartbeat_timeout", "auth_failed",
     "replaced", "slow_reader", "shutdown",          "out_of_memory",     "protocol"};
-static const char *const protocol_names[COMET_PROTOCOL_CLASSES] = {"goim", "gusher"};
+static const char *const protocol_names[COMET_PROTOCOL_CLASSES] = {"goim", "gusher", "gopusher"};
 static const char *const rpc_names[COMET_RPC_CLASSES] = {"push_msg", "broadcast", "broadcast_room",
                                                          "rooms", "unknown"};
 

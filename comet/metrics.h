@@ -77,8 +77,8 @@ enum comet_rpc_class {
 #define COMET_RPC_CLASSES 5
 
 /* Client protocols (the protocol label of protocol_connections). */
-enum comet_protocol_class { COMET_PROTOCOL_GOIM, COMET_PROTOCOL_GUSHER };
-#define COMET_PROTOCOL_CLASSES 2
+enum comet_protocol_class { COMET_PROTOCOL_GOIM, COMET_PROTOCOL_GUSHER, COMET_PROTOCOL_GOPUSHER };
+#define COMET_PROTOCOL_CLASSES 3
 
 /* One loop's counters: written by its thread only, read by the scraper. */
 struct comet_loop_counters {

@@ -27,6 +27,7 @@ struct gopusher_state {
     int64_t pong_due_ms;  /* loop clock: closed when no pong came by then */
     int64_t next_ping_ms; /* loop clock of the next ping */
     bool in_presence;     /* counted in the app's presence (removed when it closes) */
+    bool counted;         /* counted in comet_protocol_connections (counted down when it closes) */
     char *app_key, *user_tag, *room;
 };
 
@@ -95,6 +96,10 @@ static void gopusher_finish_admission(struct inbox_item *item, struct event_loop
             gopusher_presence_add(comet->gopusher_presence, state->app_key, state->user_tag) ==
                 GIM_OK)
             state->in_presence = true;
+        /* counted first: the closed hook counts it down, also when admit closes it */
+        state->counted = true;
+        gim_counter_increment(
+            &connection->set->counters.protocol_admitted[COMET_PROTOCOL_GOPUSHER]);
         if (websocket_admit(connection, &identity) == GIM_OK)
             gim_counter_increment(&connection->set->counters.auth_ok);
     }
@@ -232,6 +237,8 @@ static void gopusher_closed(struct comet_connection *connection,
         return;
     if (state->in_presence && comet->gopusher_presence != NULL)
         gopusher_presence_remove(comet->gopusher_presence, state->app_key, state->user_tag);
+    if (state->counted)
+        gim_counter_increment(&connection->set->counters.protocol_closed[COMET_PROTOCOL_GOPUSHER]);
     state_free(state);
     connection->protocol_state = NULL;
 }

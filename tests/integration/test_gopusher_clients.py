@@ -24,6 +24,9 @@ from support.goim_client import ConnectionClosed
 from support.goim_ws import (OPCODE_TEXT, WsClient, open_socket, read_http_head,
                              upgrade_request)
 from support.gopusher import SUPER, basic, call
+from support.util import wait_for
+from test_metrics import scrape
+from test_metrics import value as metric
 
 
 @pytest.fixture
@@ -340,6 +343,12 @@ def test_unregister_closes_live_sockets(gp):
     doomed = [connect(gp, "doomed", "x"), connect(gp, "doomed", "y")]
     kept = connect(gp, "kept", "z")
     wait_online(gp, "doomed", {"x", "y"})
+
+    def gopusher_gauge():
+        return metric(scrape(gp.comet.metrics_port), "comet_protocol_connections",
+                      protocol="gopusher")
+
+    assert gopusher_gauge() == 3
     assert api(gp, "DELETE", "/api/doomed/unregister").status == 200
     for client in doomed:
         with pytest.raises(ConnectionClosed):
@@ -349,6 +358,7 @@ def test_unregister_closes_live_sockets(gp):
     push(gp, "kept", "alive")
     assert text(kept) == "alive"
     assert refused(gp, "doomed", "x") == (404, b"app_key does not exist\n")
+    wait_for(lambda: gopusher_gauge() == 1, 10, message="the kept gopusher socket alone counted")
     kept.close()
 
 
