@@ -35,13 +35,15 @@ enum websocket_phase {
 
 /* A connection's state after its upgrade was routed. */
 struct websocket_session {
-    uint8_t phase;                      /* enum websocket_phase */
-    char accept[WEBSOCKET_ACCEPT_SIZE]; /* WEBSOCKET_WAITING: the 101's Sec-WebSocket-Accept */
-    wslay_event_context_ptr context;    /* only while needed (websocket_pump), else NULL */
-    const uint8_t *feed;                /* the frame wslay is reading (websocket_feed_frame) */
+    wslay_event_context_ptr context; /* only while needed (websocket_pump), else NULL */
+    const uint8_t *feed;             /* the frame wslay is reading (websocket_feed_frame) */
     size_t feed_length, feed_offset;
+    /* WEBSOCKET_WAITING: the 101's Sec-WebSocket-Accept (WEBSOCKET_ACCEPT_SIZE bytes), freed
+     * once the 101 is written, so an open connection does not keep it */
+    char *accept;
+    char *cookie;  /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
+    uint8_t phase; /* enum websocket_phase */
     bool in_fragmented_message; /* a text/binary frame without FIN was fed, its end not yet */
-    char *cookie; /* the upgrade's Cookie header, until the auth sent it to logic; or NULL */
 };
 
 /* ---- the upgrade request ---------------------------------------------------- */
@@ -661,6 +663,8 @@ static int websocket_switch(struct comet_connection *connection)
                       "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                       "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                       session->accept);
+    free(session->accept);
+    session->accept = NULL;
     answer = gim_shared_buffer_copy(text, (size_t)length);
     if (answer == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
@@ -687,8 +691,12 @@ static int websocket_session_start(struct comet_connection *connection, const ch
         return GIM_ERR_CLOSED;
     }
     session->phase = WEBSOCKET_WAITING;
-    memcpy(session->accept, accept, WEBSOCKET_ACCEPT_SIZE);
     connection->framing_state = session; /* freed with the connection (websocket_release) */
+    if ((session->accept = malloc(WEBSOCKET_ACCEPT_SIZE)) == NULL) {
+        connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
+        return GIM_ERR_CLOSED;
+    }
+    memcpy(session->accept, accept, WEBSOCKET_ACCEPT_SIZE);
     if (find_header(head, head_length, "Cookie", cookie, sizeof(cookie)) && cookie[0] != '\0' &&
         (session->cookie = strdup(cookie)) == NULL) {
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);
@@ -867,6 +875,7 @@ static void websocket_release(struct comet_connection *connection)
         return;
     if (session->context != NULL)
         wslay_event_context_free(session->context);
+    free(session->accept);
     free(session->cookie);
     free(session);
     connection->framing_state = NULL;
