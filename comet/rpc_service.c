@@ -9,6 +9,7 @@
 #include "comet/comet.h"
 #include "comet/push_job.h"
 #include "comet/worker.h"
+#include "common/clock.h"
 #include "common/frame.h"
 #include "common/log.h"
 #include "common/rpc.h"
@@ -45,33 +46,119 @@ static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage 
         gim_rpc_reply_message(reply, ok_reply);
 }
 
+/*
+ * The job of one PushMsgReq, which it takes (freed here on failure). Returns GIM_OK and *job, or
+ * GIM_ERR_INVALID / GIM_ERR_NO_MEMORY with *error saying why.
+ */
+static int push_msg_job(struct comet *comet, Goim__Comet__PushMsgReq *message,
+                        struct push_job **job, const char **error)
+{
+    struct comet_push push;
+
+    *job = NULL;
+    if (message->n_keys == 0 || message->proto == NULL) {
+        goim__comet__push_msg_req__free_unpacked(message, NULL);
+        *error = "rpc pushmsg arg error";
+        return GIM_ERR_INVALID;
+    }
+    push = push_of(message->proto);
+    *job = push_job_new(comet->worker_count, PUSH_TO_KEYS, &push, &message->base);
+    if (*job == NULL) {
+        *error = "out of memory";
+        return GIM_ERR_NO_MEMORY;
+    }
+    (*job)->operation = message->protoop;
+    (*job)->keys = message->keys;
+    (*job)->key_count = message->n_keys;
+    return GIM_OK;
+}
+
 static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t length,
                             struct gim_rpc_reply *reply)
 {
     Goim__Comet__PushMsgReq *message = goim__comet__push_msg_req__unpack(NULL, length, request);
     Goim__Comet__PushMsgReply answer = GOIM__COMET__PUSH_MSG_REPLY__INIT;
-    struct comet_push push;
     struct push_job *job;
+    const char *error;
+    int status;
 
     if (message == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad PushMsgReq");
         return;
     }
-    if (message->n_keys == 0 || message->proto == NULL) {
-        goim__comet__push_msg_req__free_unpacked(message, NULL);
-        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "rpc pushmsg arg error");
+    status = push_msg_job(comet, message, &job, &error);
+    if (status != GIM_OK) {
+        gim_rpc_reply_error(reply, status, error);
         return;
     }
-    push = push_of(message->proto);
-    job = push_job_new(comet->worker_count, PUSH_TO_KEYS, &push, &message->base);
-    if (job == NULL) {
+    deliver(comet, job, &answer.base, reply);
+}
+
+/*
+ * PushMsgs: the PushMsg calls job coalesced under load. Every item is posted first (a loop is
+ * woken once for all of them: its inbox signals only when it was empty), then each is waited
+ * for, so the whole call costs about one wake-up per loop and one answer. Each item is answered
+ * on its own, all or nothing as a PushMsg call would be (deliver): status 0, or the error its
+ * own call would have had. A malformed item fails alone (GIM_ERR_INVALID); a malformed outer
+ * request fails the call.
+ */
+static void handle_push_msgs(struct comet *comet, const uint8_t *request, size_t length,
+                             struct gim_rpc_reply *reply)
+{
+    Goim__Comet__PushMsgsReq *message = goim__comet__push_msgs_req__unpack(NULL, length, request);
+    Goim__Comet__PushMsgsReply answer = GOIM__COMET__PUSH_MSGS_REPLY__INIT;
+    struct push_job **jobs = NULL;
+    int32_t *statuses = NULL;
+    int64_t deadline;
+    size_t index;
+
+    if (message == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad PushMsgsReq");
+        return;
+    }
+    if (message->n_items > 0) {
+        jobs = calloc(message->n_items, sizeof(*jobs));
+        statuses = calloc(message->n_items, sizeof(*statuses));
+    }
+    if (message->n_items > 0 && (jobs == NULL || statuses == NULL)) {
+        free(jobs);
+        free(statuses);
+        goim__comet__push_msgs_req__free_unpacked(message, NULL);
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
-    job->operation = message->protoop;
-    job->keys = message->keys;
-    job->key_count = message->n_keys;
-    deliver(comet, job, &answer.base, reply);
+    for (index = 0; index < message->n_items; index++) {
+        const ProtobufCBinaryData *item = &message->items[index];
+        Goim__Comet__PushMsgReq *push =
+            goim__comet__push_msg_req__unpack(NULL, item->len, item->data);
+        const char *error;
+        int status =
+            push == NULL ? GIM_ERR_INVALID : push_msg_job(comet, push, &jobs[index], &error);
+
+        if (status == GIM_OK) {
+            status = worker_post_push_job(comet, jobs[index]);
+            if (status != GIM_OK) { /* GIM_ERR_AGAIN: a full loop, nothing of it queued */
+                push_job_unref(jobs[index]);
+                jobs[index] = NULL;
+            }
+        }
+        statuses[index] = status;
+    }
+    deadline = gim_monotonic_ms() + comet->config->rpc_server_timeout_ms;
+    for (index = 0; index < message->n_items; index++) {
+        int64_t left = deadline - gim_monotonic_ms();
+
+        if (jobs[index] == NULL)
+            continue;
+        statuses[index] = push_job_wait(jobs[index], left > 0 ? left : 0);
+        push_job_unref(jobs[index]);
+    }
+    answer.n_status = message->n_items;
+    answer.status = statuses;
+    gim_rpc_reply_message(reply, &answer.base); /* packed here: the arrays can go */
+    free(statuses);
+    free(jobs);
+    goim__comet__push_msgs_req__free_unpacked(message, NULL);
 }
 
 static void handle_broadcast_room(struct comet *comet, const uint8_t *request, size_t length,
@@ -194,6 +281,8 @@ static enum comet_rpc_class rpc_class(uint32_t method)
         return COMET_RPC_BROADCAST_ROOM;
     case GIM_RPC_COMET_ROOMS:
         return COMET_RPC_ROOMS;
+    case GIM_RPC_COMET_PUSH_MSGS:
+        return COMET_RPC_PUSH_MSGS;
     default:
         return COMET_RPC_UNKNOWN;
     }
@@ -217,6 +306,9 @@ static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *reques
         break;
     case GIM_RPC_COMET_ROOMS:
         handle_rooms(comet, reply);
+        break;
+    case GIM_RPC_COMET_PUSH_MSGS:
+        handle_push_msgs(comet, request, request_length, reply);
         break;
     default:
         gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "unknown method");

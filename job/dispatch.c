@@ -62,6 +62,9 @@ static int comet_call(void *context, struct job_comet *comet, uint32_t method,
                       int timeout_ms, gim_rpc_done_fn done, void *user)
 {
     (void)context;
+    if (method == GIM_RPC_COMET_PUSH_MSG) /* coalesced under load (job/push_calls.h) */
+        return job_push_calls_send(comet->push_calls, (const Goim__Comet__PushMsgReq *)request,
+                                   timeout_ms, done, user);
     return gim_rpc_call_async(comet->client, method, request, reply_type, timeout_ms, done, user);
 }
 

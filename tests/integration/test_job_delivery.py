@@ -224,3 +224,66 @@ def test_measure_room_push_latency_at_rest(cluster, capsys):
         print("\nroom push latency at rest (%s -> client frame), 100 pushes: median %.2f ms, "
               "worst %.2f ms" % ("HTTP request" if pusher.via_http else "Kafka produce",
                                  statistics.median(samples), max(samples)))
+
+
+def _recorded_pushes(comet, keys, timeout=DELIVERY_TIMEOUT):
+    """Every push the recording comet records until each of keys has arrived accepted."""
+    import queue
+
+    pushes, missing = [], set(keys)
+    deadline = time.monotonic() + timeout
+    while missing:
+        try:
+            push = comet.next_push(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError("never delivered: %s" % sorted(missing)[:5])
+        pushes.append(push)
+        if not push["refused"]:
+            missing.difference_update(push["keys"])
+    return pushes
+
+
+def test_pushes_to_one_comet_are_coalesced_under_load_each_answered_on_its_own(cluster):
+    """PushMsg records to keys of their own (a push/mids load): while job's calls to a comet
+    are out, the pushes behind them leave together in PushMsgs calls (job/push_calls.h); each
+    push is answered on its own, so one the comet refuses is retried alone, and none is
+    delivered twice."""
+    import queue
+
+    from support.recording_comet import RecordingComet
+    from support.util import free_port
+
+    comet = RecordingComet(cluster.redis, "recording-%s" % secrets.token_hex(4), free_port(),
+                           push_delay=0.05)
+    producer = PushMsgProducer(cluster.kafka, cluster.topic)
+    try:
+        comet.found_by_job(lambda: ok(cluster.push_room(OP, "probe", "1", b"probe")))
+        keys = ["coalesce-%03d" % n for n in range(200)]
+        comet.fail_once = {keys[150]}
+        for key in keys:
+            producer.push(OP, comet.hostname, [key], key.encode())
+        producer.flush()
+        pushes = _recorded_pushes(comet, keys)
+        accepted = [push["keys"][0] for push in pushes if not push["refused"]]
+        refused = [push["keys"][0] for push in pushes if push["refused"]]
+        assert refused == [keys[150]]
+        assert sorted(accepted) == keys  # each once, the refused one after its retry
+        assert all(push["frames"] == [(OP, push["keys"][0].encode())] for push in pushes)
+        sizes = []
+        while True:
+            try:
+                sizes.append(comet.calls.get_nowait())
+            except queue.Empty:
+                break
+        assert max(sizes) > 1, sizes  # some calls carried several pushes
+        assert sum(sizes) == len(pushes)
+
+        # Positive control before "nothing more came": a later push arrives, no duplicate
+        # of the 200 before it.
+        producer.push(OP, comet.hostname, ["coalesce-control"], b"control")
+        producer.flush()
+        later = _recorded_pushes(comet, ["coalesce-control"])
+        assert [push["keys"][0] for push in later] == ["coalesce-control"]
+    finally:
+        producer.close()
+        comet.close()
