@@ -188,6 +188,16 @@ int producer_create(struct producer **out, const char *brokers, const char *topi
         status = producer_set(conf, "partitioner", "fnv1a_random", error, error_size);
     if (status == GIM_OK) /* bound of the local queue; a full queue fails the push at once */
         status = producer_set(conf, "queue.buffering.max.messages", "100000", error, error_size);
+    /* One produce request out per broker connection: at rest a record leaves after linger.ms as
+     * before; under load the records of the request's round trip gather behind it and leave as
+     * one request (as Redis's replies gather behind a busy loop), so the broker, librdkafka's
+     * threads and the delivery reports work per batch rather than per linger tick. Measured
+     * with push/mids at 64 HTTP connections: 8,022-8,970 req/s and 45 us of logic CPU per
+     * request, against 5,300-6,461 and 60-72 us with librdkafka's default of 1,000,000.
+     * It also keeps the records of a partition in order across retries. */
+    if (status == GIM_OK)
+        status =
+            producer_set(conf, "max.in.flight.requests.per.connection", "1", error, error_size);
     if (status != GIM_OK) {
         rd_kafka_conf_destroy(conf);
         free(producer);
