@@ -11,6 +11,14 @@ int64_t gim_monotonic_ms(void)
     return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
+int64_t gim_monotonic_us(void)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000;
+}
+
 void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds)
 {
     clock_gettime(CLOCK_MONOTONIC, deadline);

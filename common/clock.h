@@ -15,6 +15,9 @@
 /* Milliseconds on the monotonic clock (an arbitrary origin; only differences mean anything). */
 int64_t gim_monotonic_ms(void);
 
+/* Microseconds on the same clock and origin as gim_monotonic_ms (times 1000, finer). */
+int64_t gim_monotonic_us(void);
+
 /* Writes into *deadline the absolute monotonic time milliseconds from now (for
  * pthread_cond_timedwait on a condition created by gim_cond_init_monotonic). */
 void gim_deadline_after_ms(struct timespec *deadline, int64_t milliseconds);

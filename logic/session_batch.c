@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "logic/redis_pool.h"
 
@@ -33,7 +34,8 @@ struct session_batch {
     pthread_cond_t queued;
     struct session_lookup *head, *tail; /* FIFO, guarded by lock */
     size_t queued_count;
-    bool round_running; /* one round at a time, on the thread or on a caller */
+    bool round_running;  /* one round at a time, on the thread or on a caller */
+    int64_t last_job_us; /* when the previous job was submitted (gim_monotonic_us) */
     bool stopping;
 };
 
@@ -138,11 +140,13 @@ int session_batch_create(struct session_batch **out, struct redis_pool *pool)
     return GIM_OK;
 }
 
-/* Queues lookup (a new job), or runs it at once when nothing runs or waits. Returns GIM_OK, or
+/* Queues lookup (a new job), or runs it at once when nothing runs or waits and the previous job
+ * came long enough before (at rest, session_batch.h). Returns GIM_OK, or
  * GIM_ERR_AGAIN after freeing it (the queue full, or the batch stopping). */
 static int session_batch_submit(struct session_batch *batch, struct session_lookup *lookup)
 {
-    bool was_empty;
+    int64_t now = gim_monotonic_us();
+    bool was_empty, at_rest;
 
     pthread_mutex_lock(&batch->lock);
     if (batch->stopping || batch->queued_count >= SESSION_BATCH_MAX_QUEUED) {
@@ -150,7 +154,9 @@ static int session_batch_submit(struct session_batch *batch, struct session_look
         free(lookup); /* bound: the caller looks this one up itself */
         return GIM_ERR_AGAIN;
     }
-    if (!batch->round_running && batch->head == NULL) {
+    at_rest = now - batch->last_job_us >= SESSION_BATCH_REST_GAP_US;
+    batch->last_job_us = now;
+    if (at_rest && !batch->round_running && batch->head == NULL) {
         /* Nothing runs or waits: look up at once on this thread, no hand-off (at rest). */
         batch->round_running = true;
         pthread_mutex_unlock(&batch->lock);

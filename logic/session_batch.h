@@ -10,7 +10,13 @@
  * thread (at rest: no hand-off); one that arrives during a round queues,
  * and the batch thread takes everything queued as its next round, sends it
  * as one pipeline, reads the replies and hands each request its routes.
- * Under load one write and one read serve many requests. A Connect's session
+ * Under load one write and one read serve many requests. "At rest" also
+ * asks that the previous job came at least SESSION_BATCH_REST_GAP_US
+ * before: under load (jobs closer than that) a job always goes to the
+ * batch thread, even into an idle one, so that HTTP and RPC threads never
+ * wait on Redis there. Running jobs inline whenever the thread was idle
+ * cost, at push/mids with 64 HTTP connections, 3.25 context switches per
+ * request against 1.74, for about 70 us saved per push at rest. A Connect's session
  * write (session_add's commands) takes the same way: its RPC answer is
  * deferred, so the RPC worker serves the next request while it waits.
  *
@@ -33,6 +39,8 @@
 #define SESSION_BATCH_MAX_QUEUED 4096
 /* Mids sent in one pipeline at most (a round stops taking lookups there). */
 #define SESSION_BATCH_ROUND_MIDS 1024
+/* A job runs inline (at rest) only this long after the previous one, at least. */
+#define SESSION_BATCH_REST_GAP_US 1000
 
 struct redis_pool;
 struct session_batch;
@@ -59,7 +67,8 @@ int session_batch_create(struct session_batch **batch, struct redis_pool *pool);
 
 /*
  * Looks mids[0..count) (copied) up: at once on the calling thread when no
- * round runs and none waits (done runs before this returns), else queued
+ * round runs, none waits and the previous job came SESSION_BATCH_REST_GAP_US
+ * or more before (done runs before this returns), else queued
  * for the batch thread (done runs there). done runs exactly once. Returns GIM_OK, or GIM_ERR_AGAIN
  * (count 0 or over SESSION_BATCH_MAX_MIDS, the queue full, or the batch stopping) or
  * GIM_ERR_NO_MEMORY, in which case done is never called.
@@ -69,7 +78,7 @@ int session_batch_lookup_mids(struct session_batch *batch, const int64_t *mids, 
 
 /*
  * Writes a session as session_add does (mid, key, server copied): at once on
- * the calling thread when no round runs and none waits (written runs before
+ * the calling thread at rest, as session_batch_lookup_mids (written runs before
  * this returns), else queued (written runs on the batch thread), counting as
  * one mid in a round. written runs exactly once. Returns GIM_OK, or
  * GIM_ERR_AGAIN (the queue full, or the batch stopping) or GIM_ERR_NO_MEMORY,
