@@ -95,9 +95,10 @@ static int protocol_start_auth(struct comet_connection *connection,
     connection->auth_seq = header->sequence;
     connection->state = CONNECTION_AUTHENTICATING;
     connection_ref(connection);
-    status = gim_rpc_call_async(comet->logic, GIM_RPC_LOGIC_CONNECT, &request.base,
-                                &goim__logic__connect_reply__descriptor,
-                                (int)comet->config->rpc_client_timeout_ms, auth_call_done, call);
+    /* coalesced with the other Connects while two requests are out (a connect storm) */
+    status = gim_rpc_call_coalesced(
+        comet->logic, GIM_RPC_LOGIC_CONNECT, &request.base, &goim__logic__connect_reply__descriptor,
+        (int)comet->config->rpc_client_timeout_ms, auth_call_done, call);
     if (status != GIM_OK) {
         connection->state = CONNECTION_HANDSHAKE;
         connection_unref(connection);

@@ -5,6 +5,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,11 +76,15 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
 
 struct gim_rpc_server;
 
+struct rpc_batch;
+
 struct gim_rpc_deferred {
     struct gim_rpc_server *server;
     nng_ctx context;
     nng_aio *send_aio; /* completion: rpc_exchange_sent */
     struct gim_rpc_deferred *next_free;
+    struct rpc_batch *batch; /* a call of a batch (its answer fills the batch's slot), or NULL */
+    size_t index;            /* that slot */
 };
 
 struct gim_rpc_reply {
@@ -181,11 +186,20 @@ static void rpc_exchange_sent(void *argument)
     rpc_exchange_release(exchange);
 }
 
+static void rpc_batch_fill(struct rpc_batch *batch, size_t index, struct gim_rpc_reply *reply);
+
 /* Sends reply on exchange without waiting (frees its payload); the completion frees the
- * exchange. Without memory for the message the caller times out. */
+ * exchange. Without memory for the message the caller times out. The answer of a call of a
+ * batch goes to the batch instead. */
 static void rpc_exchange_answer(struct gim_rpc_deferred *exchange, struct gim_rpc_reply *reply)
 {
-    nng_msg *answer = rpc_reply_build(reply);
+    nng_msg *answer;
+
+    if (exchange->batch != NULL) {
+        rpc_batch_fill(exchange->batch, exchange->index, reply);
+        return;
+    }
+    answer = rpc_reply_build(reply);
 
     free(reply->payload);
     reply->payload = NULL;
@@ -221,6 +235,141 @@ void gim_rpc_deferred_error(struct gim_rpc_deferred *deferred, int status, const
 
     gim_rpc_reply_error(&reply, status, text);
     rpc_exchange_answer(deferred, &reply);
+}
+
+/* ---- batches, server side (rpc.h, GIM_RPC_BATCH) ---- */
+
+/* One call's answer in a batch. */
+struct rpc_batch_slot {
+    int status;
+    uint8_t *payload; /* malloc'd, or NULL */
+    size_t length;
+};
+
+/*
+ * A batch being answered: one reference per call not answered yet plus the serving worker's;
+ * the last one answers the batch on its exchange and frees it. calls[i] is the stand-in
+ * exchange a handler defers (its batch and index say where the answer goes).
+ */
+struct rpc_batch {
+    struct gim_rpc_deferred *exchange; /* the batch's own, deferred */
+    atomic_size_t references;
+    size_t count;
+    struct rpc_batch_slot *slots;
+    struct gim_rpc_deferred calls[];
+};
+
+/* Every call is answered: the batch's answer leaves, and the batch is freed. */
+static void rpc_batch_finish(struct rpc_batch *batch)
+{
+    struct gim_rpc_reply reply = {GIM_OK, NULL, 0, 1, NULL};
+    size_t index, length = 0;
+    uint8_t *at;
+
+    for (index = 0; index < batch->count; index++)
+        length += 8 + batch->slots[index].length;
+    reply.payload = malloc(length ? length : 1);
+    if (reply.payload == NULL) {
+        gim_rpc_reply_error(&reply, GIM_ERR_NO_MEMORY, "batch: out of memory");
+    } else {
+        reply.length = length;
+        at = reply.payload;
+        for (index = 0; index < batch->count; index++) {
+            const struct rpc_batch_slot *slot = &batch->slots[index];
+            gim_write_u32(at, (uint32_t)slot->status);
+            gim_write_u32(at + 4, (uint32_t)slot->length);
+            if (slot->length > 0)
+                memcpy(at + 8, slot->payload, slot->length);
+            at += 8 + slot->length;
+        }
+    }
+    rpc_exchange_answer(batch->exchange, &reply);
+    for (index = 0; index < batch->count; index++)
+        free(batch->slots[index].payload);
+    free(batch->slots);
+    free(batch);
+}
+
+static void rpc_batch_release(struct rpc_batch *batch)
+{
+    if (atomic_fetch_sub(&batch->references, 1) == 1)
+        rpc_batch_finish(batch);
+}
+
+/* The answer of call index (any thread): takes reply's payload. */
+static void rpc_batch_fill(struct rpc_batch *batch, size_t index, struct gim_rpc_reply *reply)
+{
+    struct rpc_batch_slot *slot = &batch->slots[index];
+
+    slot->status = reply->status;
+    slot->payload = reply->payload;
+    slot->length = reply->payload != NULL ? reply->length : 0;
+    reply->payload = NULL;
+    rpc_batch_release(batch);
+}
+
+/* The number of calls in a batch's payload, or 0 when it is malformed (rpc.h's bounds). */
+static size_t rpc_batch_count(const uint8_t *payload, size_t length)
+{
+    size_t count = 0, at = 0;
+
+    while (at < length) {
+        uint32_t call_length;
+        if (length - at < 8 || count == GIM_RPC_BATCH_MAX_CALLS ||
+            gim_read_u32(payload + at) == GIM_RPC_BATCH)
+            return 0;
+        call_length = gim_read_u32(payload + at + 4);
+        if (call_length > length - at - 8)
+            return 0;
+        at += 8 + call_length;
+        count++;
+    }
+    return count;
+}
+
+/*
+ * Serves a batch (the worker's request) on reply: each call through the handler, in order, with
+ * a reply of its own whose exchange is the batch's stand-in for that call; the batch's own
+ * answer is deferred until the last call's answer (rpc_batch_fill).
+ */
+static void rpc_batch_serve(struct gim_rpc_server *server, const uint8_t *payload, size_t length,
+                            struct gim_rpc_reply *reply)
+{
+    size_t count = rpc_batch_count(payload, length), index, at = 0;
+    struct rpc_batch *batch;
+
+    if (count == 0) {
+        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad batch");
+        return;
+    }
+    batch = calloc(1, sizeof(*batch) + count * sizeof(batch->calls[0]));
+    if (batch != NULL && (batch->slots = calloc(count, sizeof(*batch->slots))) == NULL) {
+        free(batch);
+        batch = NULL;
+    }
+    if (batch == NULL) {
+        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "batch: out of memory");
+        return;
+    }
+    batch->count = count;
+    atomic_init(&batch->references, count + 1);
+    batch->exchange = gim_rpc_reply_defer(reply);
+    for (index = 0; index < count; index++) {
+        uint32_t method = gim_read_u32(payload + at);
+        uint32_t call_length = gim_read_u32(payload + at + 4);
+        struct gim_rpc_reply call = {GIM_ERR_REMOTE, NULL, 0, 0, &batch->calls[index]};
+
+        batch->calls[index].server = server;
+        batch->calls[index].batch = batch;
+        batch->calls[index].index = index;
+        server->handler(server->user, method, payload + at + 8, call_length, &call);
+        if (!call.answered)
+            gim_rpc_reply_error(&call, GIM_ERR_REMOTE, "no reply");
+        if (call.exchange != NULL) /* answered now; else its deferred answer fills the slot */
+            rpc_batch_fill(batch, index, &call);
+        at += 8 + call_length;
+    }
+    rpc_batch_release(batch); /* the worker's: the last answer may already be in */
 }
 
 /* A free exchange, waiting while every one is busy; NULL once the server is closing. */
@@ -276,6 +425,8 @@ static void *rpc_server_worker(void *argument)
             snprintf(text, sizeof(text), "request refused: %s", gim_rpc_auth_refusal_name(refusal));
             gim_log_debug("rpc: %s", text);
             gim_rpc_reply_error(&reply, GIM_ERR_INVALID, text);
+        } else if (method == GIM_RPC_BATCH) {
+            rpc_batch_serve(server, payload, payload_length, &reply);
         } else {
             server->handler(server->user, method, payload, payload_length, &reply);
             if (!reply.answered)
@@ -429,13 +580,29 @@ void gim_rpc_server_stop(struct gim_rpc_server *server)
 
 enum rpc_slot_state { RPC_SLOT_IDLE, RPC_SLOT_SENDING, RPC_SLOT_RECEIVING };
 
+/* A batch's completion: status, and on GIM_OK its answers (the reply's payload). */
+typedef void (*rpc_batch_done_fn)(void *user, int status, const uint8_t *answers, size_t length);
+
 struct rpc_call {
     nng_msg *request;
     int64_t deadline;
     const ProtobufCMessageDescriptor *reply_type;
     gim_rpc_done_fn done;
+    rpc_batch_done_fn batch_done; /* a batch's completion instead of done, or NULL */
     void *user;
     struct rpc_call *next;
+};
+
+/* A coalesced call waiting for the next batch (gim_rpc_call_coalesced). */
+struct rpc_waiting {
+    struct rpc_waiting *next;
+    uint32_t method;
+    const ProtobufCMessageDescriptor *reply_type;
+    gim_rpc_done_fn done;
+    void *user;
+    int timeout_ms;
+    size_t length;
+    uint8_t request[]; /* packed */
 };
 
 struct rpc_slot {
@@ -459,6 +626,8 @@ struct gim_rpc_client {
     struct rpc_slot *free_slots;
     struct rpc_call *pending_head, *pending_tail;
     int pending_count;
+    int coalesced_out;                          /* coalesced requests out, under lock */
+    struct rpc_waiting *waiting, *waiting_tail; /* coalesced calls for the next batch */
 };
 
 static void rpc_slot_callback(void *argument);
@@ -558,18 +727,30 @@ static int rpc_reply_decode(nng_msg *message, const ProtobufCMessageDescriptor *
     return *reply ? GIM_OK : GIM_ERR_INVALID;
 }
 
-/* Runs a call's completion and forgets the call. Never called with the client lock held. */
-static void rpc_call_complete(struct gim_rpc_client *client, struct rpc_call *call, int status,
-                              ProtobufCMessage *reply)
+/* Runs a call's completion and forgets the call; a batch's gets answers[0..length) (its reply's
+ * payload, on GIM_OK). Never called with the client lock held. */
+static void rpc_call_complete_batch(struct gim_rpc_client *client, struct rpc_call *call,
+                                    int status, ProtobufCMessage *reply, const uint8_t *answers,
+                                    size_t length)
 {
     if (call->request != NULL)
         nng_msg_free(call->request);
-    call->done(call->user, status, reply);
+    if (call->batch_done != NULL)
+        call->batch_done(call->user, status, answers, length);
+    else
+        call->done(call->user, status, reply);
     free(call);
     pthread_mutex_lock(&client->lock);
     if (--client->in_flight == 0)
         pthread_cond_broadcast(&client->idle);
     pthread_mutex_unlock(&client->lock);
+}
+
+/* Runs a call's completion and forgets the call. Never called with the client lock held. */
+static void rpc_call_complete(struct gim_rpc_client *client, struct rpc_call *call, int status,
+                              ProtobufCMessage *reply)
+{
+    rpc_call_complete_batch(client, call, status, reply, NULL, 0);
 }
 
 /* Sends call on slot (the slot is the caller's, not on the free list). */
@@ -642,6 +823,21 @@ static void rpc_slot_callback(void *argument)
         status = rpc_status_from_nng(result);
     } else if (result != 0) {
         status = rpc_status_from_nng(result);
+    } else if (call->batch_done != NULL) {
+        const uint8_t *body;
+        size_t length;
+        message = nng_aio_get_msg(slot->aio);
+        body = nng_msg_body(message);
+        length = nng_msg_len(message);
+        status = length < 4                              ? GIM_ERR_INVALID
+                 : (int32_t)gim_read_u32(body) != GIM_OK ? GIM_ERR_REMOTE
+                                                         : GIM_OK;
+        slot->call = NULL;
+        rpc_call_complete_batch(client, call, status, NULL, status == GIM_OK ? body + 4 : NULL,
+                                status == GIM_OK ? length - 4 : 0);
+        nng_msg_free(message);
+        rpc_slot_next(slot);
+        return;
     } else {
         message = nng_aio_get_msg(slot->aio);
         status = rpc_reply_decode(message, call->reply_type, client->url, &reply);
@@ -652,25 +848,12 @@ static void rpc_slot_callback(void *argument)
     rpc_slot_next(slot);
 }
 
-int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
-                       const ProtobufCMessage *request,
-                       const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
-                       gim_rpc_done_fn done, void *user)
+/* Queues call on client (a free slot, or the pending queue). Returns GIM_OK, or
+ * GIM_ERR_CLOSED / GIM_ERR_AGAIN after freeing the call (its done never runs). */
+static int rpc_call_start(struct gim_rpc_client *client, struct rpc_call *call)
 {
-    struct rpc_call *call = calloc(1, sizeof(*call));
     struct rpc_slot *slot = NULL;
 
-    if (call == NULL)
-        return GIM_ERR_NO_MEMORY;
-    call->request = rpc_request_build(method, request);
-    if (call->request == NULL) {
-        free(call);
-        return GIM_ERR_NO_MEMORY;
-    }
-    call->deadline = gim_monotonic_ms() + timeout_ms;
-    call->reply_type = reply_type;
-    call->done = done;
-    call->user = user;
     pthread_mutex_lock(&client->lock);
     if (client->closing ||
         (client->free_slots == NULL && client->pending_count >= RPC_CLIENT_MAX_PENDING)) {
@@ -696,6 +879,227 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
     if (slot != NULL)
         rpc_slot_start(slot, call);
     return GIM_OK;
+}
+
+int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
+                       const ProtobufCMessage *request,
+                       const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                       gim_rpc_done_fn done, void *user)
+{
+    struct rpc_call *call = calloc(1, sizeof(*call));
+
+    if (call == NULL)
+        return GIM_ERR_NO_MEMORY;
+    call->request = rpc_request_build(method, request);
+    if (call->request == NULL) {
+        free(call);
+        return GIM_ERR_NO_MEMORY;
+    }
+    call->deadline = gim_monotonic_ms() + timeout_ms;
+    call->reply_type = reply_type;
+    call->done = done;
+    call->user = user;
+    return rpc_call_start(client, call);
+}
+
+/* ---- coalesced calls, client side (rpc.h, gim_rpc_call_coalesced) ---- */
+
+/* A coalesced call that left alone: its completion frees the client's place first. */
+struct rpc_alone {
+    struct gim_rpc_client *client;
+    gim_rpc_done_fn done;
+    void *user;
+};
+
+static void rpc_coalesce_next(struct gim_rpc_client *client);
+
+static void rpc_alone_done(void *user, int status, ProtobufCMessage *reply)
+{
+    struct rpc_alone alone = *(struct rpc_alone *)user;
+
+    free(user);
+    rpc_coalesce_next(alone.client);
+    alone.done(alone.user, status, reply);
+}
+
+/* The calls of a batch out, in their order, and their client. */
+struct rpc_batch_out {
+    struct gim_rpc_client *client;
+    struct rpc_waiting *calls;
+};
+
+/* Runs each waiting call's completion with status (no reply) and frees it. */
+static void rpc_waiting_complete(struct rpc_waiting *calls, int status)
+{
+    while (calls != NULL) {
+        struct rpc_waiting *next = calls->next;
+        calls->done(calls->user, status, NULL);
+        free(calls);
+        calls = next;
+    }
+}
+
+/* A batch came back (an nng thread): the next one leaves first; then each call's answer. */
+static void rpc_batch_done(void *user, int status, const uint8_t *answers, size_t length)
+{
+    struct rpc_batch_out *out = user;
+    struct rpc_waiting *call = out->calls;
+    size_t at = 0;
+
+    rpc_coalesce_next(out->client);
+    while (call != NULL) {
+        struct rpc_waiting *next = call->next;
+        ProtobufCMessage *reply = NULL;
+        int call_status = status;
+
+        if (status == GIM_OK) {
+            uint32_t answer_length;
+            if (length - at < 8 ||
+                (answer_length = gim_read_u32(answers + at + 4)) > length - at - 8) {
+                call_status = GIM_ERR_INVALID; /* the server left this answer out */
+                at = length;
+            } else {
+                if ((int32_t)gim_read_u32(answers + at) != GIM_OK) {
+                    call_status = GIM_ERR_REMOTE;
+                } else {
+                    reply = protobuf_c_message_unpack(call->reply_type, NULL, answer_length,
+                                                      answers + at + 8);
+                    call_status = reply != NULL ? GIM_OK : GIM_ERR_INVALID;
+                }
+                at += 8 + answer_length;
+            }
+        }
+        call->done(call->user, call_status, reply);
+        free(call);
+        call = next;
+    }
+    free(out);
+}
+
+/* Sends calls (count of them, off the waiting list) as one batch. Returns GIM_OK, or the
+ * refusal with the calls still the caller's. */
+static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_waiting *calls)
+{
+    size_t header = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_HEADER : 0;
+    size_t trailer = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_MAC : 0;
+    struct rpc_call *call = calloc(1, sizeof(*call));
+    struct rpc_batch_out *out = malloc(sizeof(*out));
+    struct rpc_waiting *waiting;
+    size_t length = 0;
+    uint8_t *at;
+    int status;
+
+    for (waiting = calls; waiting != NULL; waiting = waiting->next)
+        length += 8 + waiting->length;
+    if (call == NULL || out == NULL ||
+        nng_msg_alloc(&call->request, 4 + header + length + trailer) != 0) {
+        free(call);
+        free(out);
+        return GIM_ERR_NO_MEMORY;
+    }
+    gim_write_u32(nng_msg_body(call->request), GIM_RPC_BATCH);
+    at = (uint8_t *)nng_msg_body(call->request) + 4 + header;
+    for (waiting = calls; waiting != NULL; waiting = waiting->next) {
+        gim_write_u32(at, waiting->method);
+        gim_write_u32(at + 4, (uint32_t)waiting->length);
+        memcpy(at + 8, waiting->request, waiting->length);
+        at += 8 + waiting->length;
+    }
+    out->client = client;
+    out->calls = calls;
+    call->deadline = gim_monotonic_ms() + calls->timeout_ms;
+    call->batch_done = rpc_batch_done;
+    call->user = out;
+    status = rpc_call_start(client, call); /* frees call on a refusal */
+    if (status != GIM_OK)
+        free(out);
+    return status;
+}
+
+/*
+ * A coalesced request's place is free: every waiting call leaves in batches of at most
+ * GIM_RPC_BATCH_MAX_CALLS, one at a time while a batch is refused at once (its calls then
+ * complete with the refusal here), or the place is given back.
+ */
+static void rpc_coalesce_next(struct gim_rpc_client *client)
+{
+    for (;;) {
+        struct rpc_waiting *first, *last;
+        size_t count = 1;
+        int status;
+
+        pthread_mutex_lock(&client->lock);
+        if (client->waiting == NULL) {
+            client->coalesced_out--;
+            pthread_mutex_unlock(&client->lock);
+            return;
+        }
+        first = last = client->waiting;
+        while (last->next != NULL && count < GIM_RPC_BATCH_MAX_CALLS) {
+            last = last->next;
+            count++;
+        }
+        client->waiting = last->next;
+        if (client->waiting == NULL)
+            client->waiting_tail = NULL;
+        last->next = NULL;
+        pthread_mutex_unlock(&client->lock);
+        status = rpc_batch_send(client, first);
+        if (status == GIM_OK)
+            return;
+        rpc_waiting_complete(first, status);
+    }
+}
+
+int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                           gim_rpc_done_fn done, void *user)
+{
+    size_t length = protobuf_c_message_get_packed_size(request);
+    struct rpc_waiting *waiting = malloc(sizeof(*waiting) + length);
+    struct rpc_alone *alone;
+    int status;
+
+    if (waiting == NULL)
+        return GIM_ERR_NO_MEMORY;
+    pthread_mutex_lock(&client->lock);
+    if (client->closing) {
+        pthread_mutex_unlock(&client->lock);
+        free(waiting);
+        return GIM_ERR_CLOSED;
+    }
+    if (client->coalesced_out >= GIM_RPC_COALESCE_IN_FLIGHT) {
+        *waiting = (struct rpc_waiting){.method = method,
+                                        .reply_type = reply_type,
+                                        .done = done,
+                                        .user = user,
+                                        .timeout_ms = timeout_ms,
+                                        .length = length};
+        protobuf_c_message_pack(request, waiting->request);
+        if (client->waiting_tail != NULL)
+            client->waiting_tail->next = waiting;
+        else
+            client->waiting = waiting;
+        client->waiting_tail = waiting;
+        pthread_mutex_unlock(&client->lock);
+        return GIM_OK;
+    }
+    client->coalesced_out++;
+    pthread_mutex_unlock(&client->lock);
+    free(waiting);
+    alone = malloc(sizeof(*alone));
+    status = alone == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
+    if (status == GIM_OK) {
+        *alone = (struct rpc_alone){.client = client, .done = done, .user = user};
+        status = gim_rpc_call_async(client, method, request, reply_type, timeout_ms, rpc_alone_done,
+                                    alone);
+    }
+    if (status != GIM_OK) {
+        free(alone);
+        rpc_coalesce_next(client); /* the place taken goes to the waiting calls, if any */
+    }
+    return status;
 }
 
 struct rpc_sync_call {

@@ -169,6 +169,37 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
                        const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
                        gim_rpc_done_fn done, void *user);
 
+/*
+ * Batches of calls. A batch is one request of method GIM_RPC_BATCH whose payload is its calls,
+ * each a 4-byte big-endian method id, a 4-byte big-endian length and that many bytes of
+ * protobuf request; its reply is each call's answer in order, each a 4-byte big-endian status,
+ * a 4-byte big-endian length and that many bytes (the reply protobuf, or the error text). The
+ * server runs every call of a batch through its handler as if it had come alone (its answer may
+ * be deferred) and answers the batch once every call has its answer; a batch of more than
+ * GIM_RPC_BATCH_MAX_CALLS calls, a length past the payload, or a call of method
+ * GIM_RPC_BATCH is refused whole (GIM_ERR_INVALID). Authentication (rpc_auth.h) signs and
+ * checks the batch as one request.
+ */
+#define GIM_RPC_BATCH           0x7FFFFF00u
+#define GIM_RPC_BATCH_MAX_CALLS 256
+/* Batches (or calls alone) gim_rpc_call_coalesced keeps out per client at once. */
+#define GIM_RPC_COALESCE_IN_FLIGHT 2
+
+/*
+ * As gim_rpc_call_async, but the call may share one request with others made this way on the
+ * same client: while fewer than GIM_RPC_COALESCE_IN_FLIGHT of them are out, it leaves at once,
+ * alone (no added latency at rest); else it waits, and when one comes back every waiting call
+ * leaves in one GIM_RPC_BATCH request (at most GIM_RPC_BATCH_MAX_CALLS, the rest in the
+ * next). done runs exactly once, as for gim_rpc_call_async (a call the server answered with an
+ * error is GIM_ERR_REMOTE). Waiting calls are bounded by the caller (as calls in flight are);
+ * timeout_ms counts from when the call leaves. Returns as gim_rpc_call_async; a waiting call
+ * that cannot leave later (the client closing, its queue full) completes with that status.
+ */
+int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
+                           const ProtobufCMessage *request,
+                           const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
+                           gim_rpc_done_fn done, void *user);
+
 /* Closes the socket; calls in flight finish with GIM_ERR_CLOSED. Frees client. */
 void gim_rpc_client_close(struct gim_rpc_client *client);
 

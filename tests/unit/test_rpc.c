@@ -9,6 +9,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+
+#include "common/frame.h"
 #include "common/rpc.h"
 #include "common/status.h"
 #include "logic.pb-c.h"
@@ -275,6 +279,155 @@ static void test_deferred_answers_leave_the_worker_free(void **state)
     gim_rpc_server_stop(server);
 }
 
+/* The held Receives of the batch test, counted under a lock (the worker adds, the test reads). */
+static pthread_mutex_t held_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int held_now(void)
+{
+    int count;
+
+    pthread_mutex_lock(&held_lock);
+    count = held_count;
+    pthread_mutex_unlock(&held_lock);
+    return count;
+}
+
+static void locked_deferring_handler(void *user, uint32_t method, const uint8_t *request,
+                                     size_t length, struct gim_rpc_reply *reply)
+{
+    pthread_mutex_lock(&held_lock);
+    deferring_handler(user, method, request, length, reply);
+    pthread_mutex_unlock(&held_lock);
+}
+
+#define BATCH_CONNECTS 50
+
+static void test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own(void **state)
+{
+    struct gim_rpc_server *server;
+    struct gim_rpc_client *client;
+    char url[128], token[BATCH_CONNECTS];
+    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
+    Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
+    Goim__Logic__ConnectReq connect = GOIM__LOGIC__CONNECT_REQ__INIT;
+    Goim__Logic__DisconnectReq disconnect = GOIM__LOGIC__DISCONNECT_REQ__INIT;
+    struct async_result alone[2], connects[BATCH_CONNECTS], refused, held_in_batch;
+    int index, finished;
+
+    (void)state;
+    held_count = 0;
+    memset(token, 'x', sizeof(token));
+    for (index = 0; index < 2; index++)
+        alone[index] =
+            (struct async_result){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    for (index = 0; index < BATCH_CONNECTS; index++)
+        connects[index] =
+            (struct async_result){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    refused = held_in_batch = alone[0];
+    snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-batch-test-%d", (int)getpid());
+    assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
+    assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
+    /* Two calls out (held by the server): the next ones wait. */
+    for (index = 0; index < 2; index++)
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                                &goim__logic__receive_reply__descriptor, 10000,
+                                                status_done, &alone[index]),
+                         GIM_OK);
+    while (held_now() < 2)
+        usleep(1000);
+    connect.server = "batch";
+    connect.token.data = (uint8_t *)token;
+    for (index = 0; index < BATCH_CONNECTS; index++) {
+        connect.token.len = (size_t)index + 1;
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_CONNECT, &connect.base,
+                                                &goim__logic__connect_reply__descriptor, 10000,
+                                                async_done, &connects[index]),
+                         GIM_OK);
+    }
+    assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_DISCONNECT, &disconnect.base,
+                                            &goim__logic__disconnect_reply__descriptor, 10000,
+                                            status_done, &refused),
+                     GIM_OK);
+    assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                            &goim__logic__receive_reply__descriptor, 10000,
+                                            status_done, &held_in_batch),
+                     GIM_OK);
+    /* One call back: every waiting call leaves as one batch, served call by call; its Receive
+     * is held, so the batch is not answered yet. */
+    gim_rpc_deferred_message(held[0], &received.base);
+    wait_finished(&alone[0], 1);
+    while (held_now() < 3)
+        usleep(1000);
+    finished = refused.finished;
+    for (index = 0; index < BATCH_CONNECTS; index++)
+        finished += connects[index].finished;
+    assert_int_equal(finished, 0); /* the batch answers when its last call has its answer */
+    gim_rpc_deferred_error(held[2], GIM_ERR_UNAVAILABLE, "held in the batch");
+    for (index = 0; index < BATCH_CONNECTS; index++) {
+        wait_finished(&connects[index], 1);
+        assert_int_equal(connects[index].status, GIM_OK);
+        assert_int_equal(connects[index].mid, index + 1); /* each its own answer, in order */
+    }
+    wait_finished(&refused, 1);
+    assert_int_equal(refused.status, GIM_ERR_REMOTE);
+    wait_finished(&held_in_batch, 1);
+    assert_int_equal(held_in_batch.status, GIM_ERR_REMOTE);
+    gim_rpc_deferred_message(held[1], &received.base);
+    wait_finished(&alone[1], 1);
+    assert_int_equal(alone[1].status, GIM_OK);
+    gim_rpc_client_close(client);
+    gim_rpc_server_stop(server);
+}
+
+/* Sends body as one raw request to server_url; returns the reply's status word. */
+static int32_t raw_request(const uint8_t *body, size_t length)
+{
+    nng_socket socket;
+    nng_msg *message;
+    int32_t status;
+
+    assert_int_equal(nng_req0_open(&socket), 0);
+    nng_socket_set_ms(socket, NNG_OPT_RECVTIMEO, 5000);
+    assert_int_equal(nng_dial(socket, server_url, NULL, 0), 0);
+    assert_int_equal(nng_msg_alloc(&message, 0), 0);
+    assert_int_equal(nng_msg_append(message, body, length), 0);
+    assert_int_equal(nng_sendmsg(socket, message, 0), 0);
+    assert_int_equal(nng_recvmsg(socket, &message, 0), 0);
+    assert_true(nng_msg_len(message) >= 4);
+    status = (int32_t)gim_read_u32(nng_msg_body(message));
+    nng_msg_free(message);
+    nng_close(socket);
+    return status;
+}
+
+static void test_malformed_batches_are_refused_whole(void **state)
+{
+    uint8_t body[16 + 8 * (GIM_RPC_BATCH_MAX_CALLS + 1)];
+    size_t index;
+
+    (void)state;
+    gim_write_u32(body, GIM_RPC_BATCH);
+    /* a call whose length runs past the payload */
+    gim_write_u32(body + 4, GIM_RPC_LOGIC_CONNECT);
+    gim_write_u32(body + 8, 1000);
+    assert_int_equal(raw_request(body, 16), GIM_ERR_INVALID);
+    /* a batch inside a batch */
+    gim_write_u32(body + 4, GIM_RPC_BATCH);
+    gim_write_u32(body + 8, 0);
+    assert_int_equal(raw_request(body, 12), GIM_ERR_INVALID);
+    /* one call more than a batch may carry (each an empty Disconnect) */
+    for (index = 0; index <= GIM_RPC_BATCH_MAX_CALLS; index++) {
+        gim_write_u32(body + 4 + 8 * index, GIM_RPC_LOGIC_DISCONNECT);
+        gim_write_u32(body + 8 + 8 * index, 0);
+    }
+    assert_int_equal(raw_request(body, 4 + 8 * (GIM_RPC_BATCH_MAX_CALLS + 1)), GIM_ERR_INVALID);
+    /* an empty batch, and a truncated call header */
+    assert_int_equal(raw_request(body, 4), GIM_ERR_INVALID);
+    assert_int_equal(raw_request(body, 4 + 5), GIM_ERR_INVALID);
+    /* the most a batch may carry is served: each Disconnect answered with its error */
+    assert_int_equal(raw_request(body, 4 + 8 * GIM_RPC_BATCH_MAX_CALLS), GIM_OK);
+}
+
 static void test_url_forms(void **state)
 {
     char url[64];
@@ -302,6 +455,8 @@ int main(void)
         cmocka_unit_test(test_async_call_completes_once),
         cmocka_unit_test(test_close_finishes_calls_in_flight),
         cmocka_unit_test(test_deferred_answers_leave_the_worker_free),
+        cmocka_unit_test(test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own),
+        cmocka_unit_test(test_malformed_batches_are_refused_whole),
         cmocka_unit_test(test_url_forms),
     };
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);
