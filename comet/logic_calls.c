@@ -17,13 +17,14 @@ static void forget_reply(void *user, int status, ProtobufCMessage *reply)
         protobuf_c_message_free_unpacked(reply, NULL);
 }
 
-/* Sends request as method without waiting; the answer is only logged when it is an error. */
+/* Sends request as method without waiting (coalesced with others under load, as a mass close's
+ * Disconnects); the answer is only logged when it is an error. */
 static void call_and_forget(struct comet *comet, uint32_t method, const ProtobufCMessage *request,
                             const ProtobufCMessageDescriptor *reply_type, const char *what)
 {
-    int status =
-        gim_rpc_call_async(comet->logic, method, request, reply_type,
-                           (int)comet->config->rpc_client_timeout_ms, forget_reply, (void *)what);
+    int status = gim_rpc_call_coalesced(comet->logic, method, request, reply_type,
+                                        (int)comet->config->rpc_client_timeout_ms, forget_reply,
+                                        (void *)what);
     if (status != GIM_OK)
         gim_log_debug("logic %s not sent: %s", what, gim_strerror(status));
 }

@@ -216,8 +216,9 @@ static int start_call(struct comet_connection *connection, uint32_t method,
     call->loop = connection->set->loop;
     call->connection = connection;
     connection_ref(connection);
-    status = gim_rpc_call_async(comet->logic, method, request, reply_type,
-                                (int)comet->config->rpc_client_timeout_ms, gusher_call_done, call);
+    status =
+        gim_rpc_call_coalesced(comet->logic, method, request, reply_type,
+                               (int)comet->config->rpc_client_timeout_ms, gusher_call_done, call);
     if (status != GIM_OK) {
         connection_unref(connection);
         free(call);

@@ -628,6 +628,7 @@ struct gim_rpc_client {
     int pending_count;
     int coalesced_out;                          /* coalesced requests out, under lock */
     struct rpc_waiting *waiting, *waiting_tail; /* coalesced calls for the next batch */
+    int waiting_count;                          /* at RPC_CLIENT_MAX_PENDING: GIM_ERR_AGAIN */
 };
 
 static void rpc_slot_callback(void *argument);
@@ -1042,6 +1043,7 @@ static void rpc_coalesce_next(struct gim_rpc_client *client)
         client->waiting = last->next;
         if (client->waiting == NULL)
             client->waiting_tail = NULL;
+        client->waiting_count -= (int)count;
         last->next = NULL;
         pthread_mutex_unlock(&client->lock);
         status = rpc_batch_send(client, first);

@@ -191,9 +191,10 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
  * alone (no added latency at rest); else it waits, and when one comes back every waiting call
  * leaves in one GIM_RPC_BATCH request (at most GIM_RPC_BATCH_MAX_CALLS, the rest in the
  * next). done runs exactly once, as for gim_rpc_call_async (a call the server answered with an
- * error is GIM_ERR_REMOTE). Waiting calls are bounded by the caller (as calls in flight are);
- * timeout_ms counts from when the call leaves. Returns as gim_rpc_call_async; a waiting call
- * that cannot leave later (the client closing, its queue full) completes with that status.
+ * error is GIM_ERR_REMOTE). At most 65536 calls wait (GIM_ERR_AGAIN past that, as for
+ * gim_rpc_call_async); timeout_ms counts from when the call leaves. Returns as
+ * gim_rpc_call_async; a waiting call that cannot leave later (the client closing, its queue
+ * full) completes with that status.
  */
 int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
                            const ProtobufCMessage *request,
