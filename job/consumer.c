@@ -20,6 +20,12 @@
 #define POLL_TIMEOUT_MS 50
 /* How long the consumer waits for room (back-pressure) before re-checking. */
 #define ROOM_WAIT_MS 10
+/* A record that holds its partition's commit back this long is reported (once), with what
+ * the tracker knows of it: longer than a delivery takes unless comets fail (comet.timeout,
+ * retries and backoff), so a report is a record that went astray or a comet failing long. */
+#define STALL_REPORT_MS 60000
+/* How often the stall watch looks at the partitions. */
+#define STALL_WATCH_EVERY_MS 1000
 
 /* One assigned partition seen in a record. */
 struct consumer_partition {
@@ -35,6 +41,7 @@ struct job_consumer {
     rd_kafka_t *kafka;
     bool offsets_pending;   /* stored offsets not yet handed to a commit */
     int64_t last_commit_ms; /* monotonic time of the last commit request */
+    int64_t last_watch_ms;  /* monotonic time of the last stall watch */
 
     pthread_mutex_t lock;                  /* guards partitions (the dispatcher finishes records) */
     pthread_cond_t progress;               /* a record finished */
@@ -216,6 +223,7 @@ int job_consumer_open(struct job_consumer **out, const struct job_config *config
     pthread_mutex_init(&consumer->lock, NULL);
     pthread_cond_init(&consumer->progress, NULL);
     consumer->last_commit_ms = gim_monotonic_ms();
+    consumer->last_watch_ms = consumer->last_commit_ms;
     *out = consumer;
     return GIM_OK;
 }
@@ -311,17 +319,42 @@ void job_consumer_record_finished(void *owner, const struct job_record_ticket *t
     pthread_mutex_unlock(&consumer->lock);
 }
 
+/* Logs (once) a record that has held the partition's commit back for STALL_REPORT_MS. Called
+ * with the lock held. */
+static void partition_report_stall(struct consumer_partition *entry, int64_t now)
+{
+    struct job_offset_tracker_entry oldest;
+    int64_t since;
+
+    if (!job_offset_tracker_stalled(&entry->tracker, now, STALL_REPORT_MS, &oldest, &since))
+        return;
+    gim_log_warn("kafka: %s/%" PRId32 "@%" PRId64 " unfinished for %" PRId64
+                 " ms (%s the dispatcher; generation %" PRIu64 ", %zu records from it on "
+                 "tracked, committable %" PRId64 "): the partition's commit waits for it",
+                 entry->topic, entry->partition, oldest.offset, now - since,
+                 oldest.handed ? "handed to" : "NEVER handed to", entry->generation,
+                 job_offset_tracker_outstanding(&entry->tracker),
+                 job_offset_tracker_committable(&entry->tracker));
+}
+
 /* Stores every partition's committable offset that moved since the last store. */
 static void consumer_store_progress(struct job_consumer *consumer)
 {
     rd_kafka_topic_partition_list_t *offsets = NULL;
     rd_kafka_resp_err_t error;
+    int64_t now = gim_monotonic_ms();
+    bool watch = now - consumer->last_watch_ms >= STALL_WATCH_EVERY_MS;
     size_t index;
 
+    if (watch)
+        consumer->last_watch_ms = now;
     pthread_mutex_lock(&consumer->lock);
     for (index = 0; index < consumer->partition_count; index++) {
         struct consumer_partition *entry = &consumer->partitions[index];
         int64_t committable = job_offset_tracker_committable(&entry->tracker);
+
+        if (watch)
+            partition_report_stall(entry, now);
 
         if (committable <= entry->stored)
             continue;
@@ -399,6 +432,20 @@ static int consumer_track(struct job_consumer *consumer, const rd_kafka_message_
     }
 }
 
+/* Notes the record handed to the dispatcher (unless it finished already), for the stall
+ * report. */
+static void consumer_mark_handed(struct job_consumer *consumer,
+                                 const struct job_record_ticket *ticket)
+{
+    struct consumer_partition *entry;
+
+    pthread_mutex_lock(&consumer->lock);
+    entry = partition_find(consumer, ticket->partition);
+    if (entry != NULL && entry->generation == ticket->generation)
+        (void)job_offset_tracker_mark_handed(&entry->tracker, ticket->offset);
+    pthread_mutex_unlock(&consumer->lock);
+}
+
 int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatch,
                      const atomic_bool *stopping)
 {
@@ -438,6 +485,8 @@ int job_consumer_run(struct job_consumer *consumer, struct job_dispatch *dispatc
         status = consumer_track(consumer, record, stopping, &ticket);
         while (status == GIM_OK) {
             status = job_dispatch_submit(dispatch, record->payload, record->len, &ticket);
+            if (status == GIM_OK)
+                consumer_mark_handed(consumer, &ticket);
             if (status != GIM_ERR_AGAIN && status != GIM_ERR_NO_MEMORY)
                 break;
             if (atomic_load(stopping)) {

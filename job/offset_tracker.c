@@ -27,6 +27,9 @@ void job_offset_tracker_init(struct job_offset_tracker *tracker, size_t max_entr
     tracker->count = 0;
     tracker->max_entries = max_entries;
     tracker->committable = -1;
+    tracker->watched_offset = -1;
+    tracker->watched_since_ms = 0;
+    tracker->watched_reported = false;
 }
 
 void job_offset_tracker_clear(struct job_offset_tracker *tracker)
@@ -77,16 +80,18 @@ int job_offset_tracker_add(struct job_offset_tracker *tracker, int64_t offset)
             return status;
     }
     tracker->entries[(tracker->head + tracker->count) % tracker->capacity] =
-        (struct job_offset_tracker_entry){.offset = offset, .finished = false};
+        (struct job_offset_tracker_entry){.offset = offset, .finished = false, .handed = false};
     tracker->count++;
     return GIM_OK;
 }
 
-int job_offset_tracker_finish(struct job_offset_tracker *tracker, int64_t offset)
+/* The registered entry of offset, or NULL. Entries are in increasing offset order: binary
+ * search. */
+static struct job_offset_tracker_entry *tracker_find(const struct job_offset_tracker *tracker,
+                                                     int64_t offset)
 {
     size_t low = 0, high = tracker->count;
 
-    /* Entries are in increasing offset order: binary search. */
     while (low < high) {
         size_t middle = low + (high - low) / 2;
         if (tracker_at(tracker, middle)->offset < offset)
@@ -94,10 +99,18 @@ int job_offset_tracker_finish(struct job_offset_tracker *tracker, int64_t offset
         else
             high = middle;
     }
-    if (low == tracker->count || tracker_at(tracker, low)->offset != offset ||
-        tracker_at(tracker, low)->finished)
+    if (low == tracker->count || tracker_at(tracker, low)->offset != offset)
+        return NULL;
+    return tracker_at(tracker, low);
+}
+
+int job_offset_tracker_finish(struct job_offset_tracker *tracker, int64_t offset)
+{
+    struct job_offset_tracker_entry *entry = tracker_find(tracker, offset);
+
+    if (entry == NULL || entry->finished)
         return GIM_ERR_NOT_FOUND;
-    tracker_at(tracker, low)->finished = true;
+    entry->finished = true;
     while (tracker->count > 0 && tracker_at(tracker, 0)->finished) {
         tracker->committable = tracker_at(tracker, 0)->offset + 1;
         tracker->head = (tracker->head + 1) % tracker->capacity;
@@ -114,4 +127,39 @@ int64_t job_offset_tracker_committable(const struct job_offset_tracker *tracker)
 size_t job_offset_tracker_outstanding(const struct job_offset_tracker *tracker)
 {
     return tracker->count;
+}
+
+int job_offset_tracker_mark_handed(struct job_offset_tracker *tracker, int64_t offset)
+{
+    struct job_offset_tracker_entry *entry = tracker_find(tracker, offset);
+
+    if (entry == NULL)
+        return GIM_ERR_NOT_FOUND;
+    entry->handed = true;
+    return GIM_OK;
+}
+
+bool job_offset_tracker_stalled(struct job_offset_tracker *tracker, int64_t now_ms,
+                                int64_t stall_ms, struct job_offset_tracker_entry *oldest,
+                                int64_t *since_ms)
+{
+    const struct job_offset_tracker_entry *head;
+
+    if (tracker->count == 0) {
+        tracker->watched_offset = -1;
+        return false;
+    }
+    head = tracker_at(tracker, 0); /* unfinished: the finished prefix is gone */
+    if (head->offset != tracker->watched_offset) {
+        tracker->watched_offset = head->offset;
+        tracker->watched_since_ms = now_ms;
+        tracker->watched_reported = false;
+        return false;
+    }
+    if (tracker->watched_reported || now_ms - tracker->watched_since_ms < stall_ms)
+        return false;
+    tracker->watched_reported = true;
+    *oldest = *head;
+    *since_ms = tracker->watched_since_ms;
+    return true;
 }

@@ -26,9 +26,10 @@
 struct job_offset_tracker_entry {
     int64_t offset;
     bool finished;
+    bool handed; /* the owner handed the record on (job_offset_tracker_mark_handed) */
 };
 
-/* A ring of entries in offset order. Zero-initialise, then use; release with _clear. */
+/* A ring of entries in offset order. Prepare with _init; release with _clear. */
 struct job_offset_tracker {
     struct job_offset_tracker_entry *entries; /* grows on demand up to max_entries */
     size_t capacity;
@@ -36,6 +37,10 @@ struct job_offset_tracker {
     size_t count;        /* entries in the ring */
     size_t max_entries;  /* 0 means JOB_OFFSET_TRACKER_MAX_ENTRIES */
     int64_t committable; /* next offset to commit; -1 while nothing is committable */
+    /* the stall watch (job_offset_tracker_stalled): the oldest entry seen last, since when */
+    int64_t watched_offset; /* -1: none */
+    int64_t watched_since_ms;
+    bool watched_reported;
 };
 
 /* Prepares an empty tracker whose ring holds at most max_entries (0: the default bound). */
@@ -68,5 +73,24 @@ int64_t job_offset_tracker_committable(const struct job_offset_tracker *tracker)
 
 /* Registered records not yet part of the committable prefix. */
 size_t job_offset_tracker_outstanding(const struct job_offset_tracker *tracker);
+
+/*
+ * Notes that the record at offset was handed on (to the dispatcher), for
+ * job_offset_tracker_stalled's report. Returns GIM_OK or GIM_ERR_NOT_FOUND
+ * (not registered, or already committable: finished before this call).
+ */
+int job_offset_tracker_mark_handed(struct job_offset_tracker *tracker, int64_t offset);
+
+/*
+ * The stall watch, called now and then with the monotonic time now_ms:
+ * returns true, once per stall, when the same record has been the oldest
+ * unfinished one (the one holding the committable offset back) for stall_ms
+ * or more, with a copy of its entry in *oldest and since when it was seen
+ * oldest in *since_ms. Returns false otherwise (nothing outstanding, the
+ * oldest moved, not long enough yet, or this stall was reported already).
+ */
+bool job_offset_tracker_stalled(struct job_offset_tracker *tracker, int64_t now_ms,
+                                int64_t stall_ms, struct job_offset_tracker_entry *oldest,
+                                int64_t *since_ms);
 
 #endif

@@ -93,6 +93,43 @@ static void test_bound_refuses_until_the_oldest_finishes_and_ring_wraps(void **s
     job_offset_tracker_clear(&tracker);
 }
 
+static void test_stall_reported_once_for_the_record_holding_the_commit_back(void **state)
+{
+    struct job_offset_tracker tracker;
+    struct job_offset_tracker_entry oldest;
+    int64_t since = -1;
+
+    (void)state;
+    job_offset_tracker_init(&tracker, 0);
+    assert_false(job_offset_tracker_stalled(&tracker, 0, 100, &oldest, &since)); /* empty */
+    for (int64_t offset = 10; offset < 14; offset++)
+        assert_int_equal(job_offset_tracker_add(&tracker, offset), GIM_OK);
+    assert_int_equal(job_offset_tracker_mark_handed(&tracker, 11), GIM_OK);
+    assert_int_equal(job_offset_tracker_mark_handed(&tracker, 12), GIM_OK);
+    assert_int_equal(job_offset_tracker_finish(&tracker, 12), GIM_OK);
+    assert_false(job_offset_tracker_stalled(&tracker, 1000, 100, &oldest, &since)); /* seen */
+    assert_false(job_offset_tracker_stalled(&tracker, 1099, 100, &oldest, &since));
+    assert_true(job_offset_tracker_stalled(&tracker, 1100, 100, &oldest, &since));
+    assert_true(oldest.offset == 10);
+    assert_false(oldest.handed); /* tracked, never handed on */
+    assert_true(since == 1000);
+    assert_false(job_offset_tracker_stalled(&tracker, 5000, 100, &oldest, &since)); /* once */
+    /* 10 finishes: 11 holds the commit back now, its watch starts anew */
+    assert_int_equal(job_offset_tracker_finish(&tracker, 10), GIM_OK);
+    assert_false(job_offset_tracker_stalled(&tracker, 6000, 100, &oldest, &since));
+    assert_true(job_offset_tracker_stalled(&tracker, 6100, 100, &oldest, &since));
+    assert_true(oldest.offset == 11);
+    assert_true(oldest.handed);
+    assert_true(since == 6000);
+    /* marking a record already committable finds nothing */
+    assert_int_equal(job_offset_tracker_finish(&tracker, 11), GIM_OK);
+    assert_true(job_offset_tracker_committable(&tracker) == 13);
+    assert_int_equal(job_offset_tracker_mark_handed(&tracker, 12), GIM_ERR_NOT_FOUND);
+    assert_int_equal(job_offset_tracker_finish(&tracker, 13), GIM_OK);
+    assert_false(job_offset_tracker_stalled(&tracker, 9000, 100, &oldest, &since)); /* empty */
+    job_offset_tracker_clear(&tracker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -100,6 +137,7 @@ int main(void)
         cmocka_unit_test(test_out_of_order_with_gaps_commits_only_the_finished_prefix),
         cmocka_unit_test(test_offsets_must_increase),
         cmocka_unit_test(test_bound_refuses_until_the_oldest_finishes_and_ring_wraps),
+        cmocka_unit_test(test_stall_reported_once_for_the_record_holding_the_commit_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
