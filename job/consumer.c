@@ -395,20 +395,27 @@ static void consumer_wait_for_room(struct job_consumer *consumer)
 
 /*
  * Registers the record in its partition's tracker, waiting while the
- * tracker is full. Returns GIM_OK with *ticket filled, GIM_ERR_CLOSED
- * (stopping) or GIM_ERR_NO_MEMORY.
+ * tracker is full or memory is short (a record is never skipped: its offset
+ * would be committed past it). Logs a jump forward over offsets Kafka never
+ * handed out. Returns GIM_OK with *ticket filled, or GIM_ERR_CLOSED
+ * (stopping).
  */
 static int consumer_track(struct job_consumer *consumer, const rd_kafka_message_t *record,
                           const atomic_bool *stopping, struct job_record_ticket *ticket)
 {
+    bool short_of_memory_logged = false;
+
     for (;;) {
         struct consumer_partition *entry;
+        int64_t expected = -1;
         int status;
 
         if (atomic_load(stopping))
             return GIM_ERR_CLOSED;
         pthread_mutex_lock(&consumer->lock);
         entry = partition_get(consumer, record);
+        if (entry != NULL)
+            expected = job_offset_tracker_next_expected(&entry->tracker);
         status =
             entry ? job_offset_tracker_add(&entry->tracker, record->offset) : GIM_ERR_NO_MEMORY;
         if (status == GIM_ERR_INVALID) {
@@ -418,17 +425,28 @@ static int consumer_track(struct job_consumer *consumer, const rd_kafka_message_
             job_offset_tracker_clear(&entry->tracker);
             entry->generation = ++consumer->next_generation;
             entry->stored = -1;
+            expected = -1;
             status = job_offset_tracker_add(&entry->tracker, record->offset);
         }
         if (status == GIM_OK) {
             ticket->partition = record->partition;
             ticket->offset = record->offset;
             ticket->generation = entry->generation;
+            if (expected >= 0 && record->offset > expected)
+                gim_log_notice("kafka: %s/%" PRId32 " jumped from %" PRId64 " to %" PRId64
+                               ": %" PRId64 " offsets never handed out (compaction, "
+                               "transaction markers, or records skipped)",
+                               entry->topic, entry->partition, expected, record->offset,
+                               record->offset - expected);
         }
         pthread_mutex_unlock(&consumer->lock);
-        if (status != GIM_ERR_AGAIN)
-            return status;
-        consumer_wait_for_room(consumer);
+        if (status == GIM_OK)
+            return GIM_OK;
+        if (status == GIM_ERR_NO_MEMORY && !short_of_memory_logged) {
+            gim_log_error("kafka: %s: out of memory to track it; waiting", ticket->origin);
+            short_of_memory_logged = true;
+        }
+        consumer_wait_for_room(consumer); /* GIM_ERR_AGAIN (full) or GIM_ERR_NO_MEMORY */
     }
 }
 

@@ -124,6 +124,14 @@ int64_t job_offset_tracker_committable(const struct job_offset_tracker *tracker)
     return tracker->committable;
 }
 
+int64_t job_offset_tracker_next_expected(const struct job_offset_tracker *tracker)
+{
+    /* Empty: everything registered is committable, so the committable offset is one past the
+     * last registered (or -1, nothing registered yet). */
+    return tracker->count > 0 ? tracker_at(tracker, tracker->count - 1)->offset + 1
+                              : tracker->committable;
+}
+
 size_t job_offset_tracker_outstanding(const struct job_offset_tracker *tracker)
 {
     return tracker->count;

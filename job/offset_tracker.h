@@ -71,6 +71,13 @@ int job_offset_tracker_finish(struct job_offset_tracker *tracker, int64_t offset
  * prefix), or -1 if no record has been finished in order yet. */
 int64_t job_offset_tracker_committable(const struct job_offset_tracker *tracker);
 
+/*
+ * The offset the next registration is expected at when offsets have no gap:
+ * one past the last offset registered, or -1 before the first. A later one
+ * means offsets were never handed out.
+ */
+int64_t job_offset_tracker_next_expected(const struct job_offset_tracker *tracker);
+
 /* Registered records not yet part of the committable prefix. */
 size_t job_offset_tracker_outstanding(const struct job_offset_tracker *tracker);
 

@@ -130,6 +130,26 @@ static void test_stall_reported_once_for_the_record_holding_the_commit_back(void
     job_offset_tracker_clear(&tracker);
 }
 
+static void test_next_expected_is_one_past_the_last_registered(void **state)
+{
+    struct job_offset_tracker tracker;
+
+    (void)state;
+    job_offset_tracker_init(&tracker, 0);
+    assert_true(job_offset_tracker_next_expected(&tracker) == -1); /* nothing registered */
+    assert_int_equal(job_offset_tracker_add(&tracker, 100), GIM_OK);
+    assert_true(job_offset_tracker_next_expected(&tracker) == 101);
+    assert_int_equal(job_offset_tracker_add(&tracker, 101), GIM_OK);
+    assert_true(job_offset_tracker_next_expected(&tracker) == 102);
+    assert_int_equal(job_offset_tracker_finish(&tracker, 101), GIM_OK);
+    assert_true(job_offset_tracker_next_expected(&tracker) == 102); /* 100 still open */
+    assert_int_equal(job_offset_tracker_finish(&tracker, 100), GIM_OK);
+    assert_true(job_offset_tracker_next_expected(&tracker) == 102);  /* empty again */
+    assert_int_equal(job_offset_tracker_add(&tracker, 106), GIM_OK); /* a jump: 102..105 */
+    assert_true(job_offset_tracker_next_expected(&tracker) == 107);
+    job_offset_tracker_clear(&tracker);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -138,6 +158,7 @@ int main(void)
         cmocka_unit_test(test_offsets_must_increase),
         cmocka_unit_test(test_bound_refuses_until_the_oldest_finishes_and_ring_wraps),
         cmocka_unit_test(test_stall_reported_once_for_the_record_holding_the_commit_back),
+        cmocka_unit_test(test_next_expected_is_one_past_the_last_registered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
