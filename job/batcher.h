@@ -2,13 +2,12 @@
  * batcher.h: per-lane ordering and merging of messages (room batching).
  *
  * A lane is a string naming what must stay in order: a room ("r" + room),
- * a key set of a PUSH, the BROADCAST stream. At most one batch per lane is
- * in flight. A message for an idle lane goes out at once (zero added
- * latency at rest); messages arriving while the lane is busy are appended
- * as frames (job/opraw.h) to the lane's last queued batch, up to
- * max_frames frames per batch, and wait until the caller reports the
- * in-flight batch done. So per-lane order is kept and nothing queued is
- * lost when a lane goes idle (unlike goim #383).
+ * a key set of a PUSH (any operation), the BROADCAST stream (job/lane.h). At most one batch per
+ * lane is in flight. A message for an idle lane goes out at once (zero added latency at rest);
+ * messages arriving while the lane is busy are appended as frames (job/opraw.h) to the lane's last
+ * queued batch, up to max_frames frames per batch, and wait until the caller reports the in-flight
+ * batch done. So per-lane order is kept and nothing queued is lost when a lane goes idle (unlike
+ * goim #383).
  *
  * Bound: the batcher holds only what the caller put in; the caller bounds
  * the number of messages it hands over (dispatch.maxRecords). Not
@@ -62,8 +61,9 @@ int job_batcher_add(struct job_batcher *batcher, const char *lane, size_t max_fr
 /*
  * As job_batcher_add, and the message joins a queued batch only when that
  * batch's merge_key (copied; NULL is "") equals this one's: messages that
- * travel with different request fields (gopusher's user_tag pattern and
- * text flag) keep the lane's order but never share a body.
+ * travel with different request fields (a PUSH's operation, gopusher's
+ * user_tag pattern and text flag) keep the lane's order but never share a
+ * body. Only the lane's last queued batch is joined, never an earlier one.
  */
 int job_batcher_add_keyed(struct job_batcher *batcher, const char *lane, const char *merge_key,
                           size_t max_frames, int32_t operation, const uint8_t *message,

@@ -281,7 +281,7 @@ static const ProtobufCMessage *round_request_build(struct round_request *request
         request->push.n_keys = message->n_keys;
         request->push.keys = message->keys;
         request->push.proto = &request->proto;
-        request->push.protoop = message->operation;
+        request->push.protoop = message->operation; /* the batch's (job_lane_merge_key_of) */
         request->method = GIM_RPC_COMET_PUSH_MSG;
         request->reply_type = &goim__comet__push_msg_reply__descriptor;
         return &request->push.base;

@@ -4,8 +4,9 @@
  *
  * A record accepted here joins its lane (job/batcher.h): a lane with
  * nothing in flight sends at once, a busy lane merges what arrives (at most
- * room.batch frames, BROADCAST never) into the next OpRaw body, sent once
- * the batch before it is done. A batch is delivered in rounds: one call per
+ * room.batch frames, BROADCAST never; only records of an equal merge key,
+ * job_lane_merge_key_of, e.g. a PUSH's operation) into the next OpRaw body,
+ * sent once the batch before it is done. A batch is delivered in rounds: one call per
  * unfinished target (job/target.h), all in parallel; when the round's
  * calls have all completed, the batch is done, or waits comet.retryBackoff
  * (doubling up to comet.retryBackoffMax) for the next round. After

@@ -32,9 +32,8 @@ char *job_lane_of(const Goim__Logic__PushMsg *message)
 
     switch (message->type) {
     case GOIM__LOGIC__PUSH_MSG__TYPE__PUSH:
-        snprintf(number, sizeof(number), "%" PRId32, message->operation);
-        ok = lane_append(&lane, &length, "p") && lane_append(&lane, &length, message->server) &&
-             lane_append(&lane, &length, number);
+        /* Not the operation: what one key set gets stays in order whatever its operation. */
+        ok = lane_append(&lane, &length, "p") && lane_append(&lane, &length, message->server);
         for (index = 0; ok && index < message->n_keys; index++)
             ok = lane_append(&lane, &length, message->keys[index]);
         break;
@@ -58,10 +57,15 @@ char *job_lane_merge_key_of(const Goim__Logic__PushMsg *message)
 {
     const char *pattern = message->usertagpattern ? message->usertagpattern : "";
     size_t length = strlen(pattern);
-    char *key = malloc(length + 3);
+    char *key = malloc(length + 3 > 16 ? length + 3 : 16);
 
     if (key == NULL)
         return NULL;
+    if (message->type == GOIM__LOGIC__PUSH_MSG__TYPE__PUSH) {
+        /* PushMsgReq has one protoOp for its whole body (comet filters by it). */
+        snprintf(key, 16, "o%" PRId32, message->operation);
+        return key;
+    }
     if (message->type != GOIM__LOGIC__PUSH_MSG__TYPE__ROOM ||
         (!message->text && !message->closeroom && length == 0)) {
         key[0] = '\0';

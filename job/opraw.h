@@ -7,7 +7,7 @@
  * Proto{ver 1, op 9}. A TCP comet writes that body verbatim; a WebSocket
  * comet wraps it once more (reference §2.6). PUSH and BROADCAST carry one
  * frame each; a ROOM or PUSH lane merges several into one buffer
- * (job/batcher.h).
+ * (job/batcher.h), all of one request's operation (job/lane.h).
  */
 #ifndef JOB_OPRAW_H
 #define JOB_OPRAW_H

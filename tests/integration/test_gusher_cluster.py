@@ -472,8 +472,12 @@ def test_reload_removes_a_subscription_and_notifies(gc):
 
     answer = gc.post("reload/channel/user/TEST/Test_User", data='["BB", "CC"]')
     assert answer == '{"user_id":"Test_User","data":"[\\"BB\\", \\"CC\\"]"}'
+    # a message to the user right after (operation 2000 after 2001, same sockets): job keeps
+    # one lane per key set whatever the operation, so the notice comes first
+    gc.post("push/user/TEST/Test_User", data="after the reload")
     arrives(socket, '{"event":"gusher.reloadchannel","socket_id":"",'
                     '"data":{"channels":["BB","CC"]}}')
+    arrives(socket, '"after the reload"')
     arrives(seen, gc.post("push/TEST/AA/e", data="after reload"))  # socket no longer on AA
     control = gc.post("push/TEST/BB/e", data="control")
     arrives(socket, control)

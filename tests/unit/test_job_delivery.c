@@ -230,20 +230,26 @@ static void submit(struct harness *harness, const Goim__Logic__PushMsg *message,
     job_deliveries_accept(harness->core, record);
 }
 
-static void submit_push(struct harness *harness, const char *server, const char *key,
-                        const char *body, int64_t offset)
+static void submit_push_operation(struct harness *harness, const char *server, const char *key,
+                                  int32_t operation, const char *body, int64_t offset)
 {
     Goim__Logic__PushMsg message = GOIM__LOGIC__PUSH_MSG__INIT;
     char *keys[1] = {(char *)key};
 
     message.type = GOIM__LOGIC__PUSH_MSG__TYPE__PUSH;
-    message.operation = 1000;
+    message.operation = operation;
     message.server = (char *)server;
     message.n_keys = 1;
     message.keys = keys;
     message.msg.data = (uint8_t *)body;
     message.msg.len = strlen(body);
     submit(harness, &message, offset);
+}
+
+static void submit_push(struct harness *harness, const char *server, const char *key,
+                        const char *body, int64_t offset)
+{
+    submit_push_operation(harness, server, key, 1000, body, offset);
 }
 
 static void submit_room(struct harness *harness, const char *room, const char *body, int64_t offset)
@@ -297,6 +303,7 @@ struct sent {
     size_t frame_count;
     char key_or_room[64];
     int32_t speed;
+    int32_t operation; /* every frame's; for a PUSH and a BROADCAST also the request's protoOp */
 };
 
 static void sent_of(const struct harness *harness, size_t index, struct sent *sent)
@@ -305,6 +312,7 @@ static void sent_of(const struct harness *harness, size_t index, struct sent *se
     const Goim__Protocol__Proto *proto = NULL;
     ProtobufCMessage *request = NULL;
     size_t offset = 0;
+    int32_t operation = 1000; /* a ROOM request has no protoOp: these tests send 1000 */
 
     memset(sent, 0, sizeof(*sent));
     sent->method = call->method;
@@ -316,6 +324,7 @@ static void sent_of(const struct harness *harness, size_t index, struct sent *se
         assert_non_null(push);
         assert_int_equal(push->n_keys, 1);
         snprintf(sent->key_or_room, sizeof(sent->key_or_room), "%s", push->keys[0]);
+        operation = push->protoop;
         proto = push->proto;
         request = &push->base;
         break;
@@ -335,6 +344,7 @@ static void sent_of(const struct harness *harness, size_t index, struct sent *se
         assert_non_null(broadcast);
         assert_int_equal(call->method, GIM_RPC_COMET_BROADCAST);
         sent->speed = broadcast->speed;
+        operation = broadcast->protoop;
         proto = broadcast->proto;
         request = &broadcast->base;
         break;
@@ -349,7 +359,7 @@ static void sent_of(const struct harness *harness, size_t index, struct sent *se
         assert_int_equal(gim_frame_decode_header(proto->body.data + offset,
                                                  proto->body.len - offset, 1u << 20, &header),
                          GIM_OK);
-        assert_int_equal(header.operation, 1000);
+        assert_int_equal(header.operation, operation); /* one operation per request */
         assert_true(sent->frame_count < 8);
         body_length = header.packet_length - GIM_FRAME_HEADER_SIZE;
         assert_true(body_length < sizeof(sent->bodies[0]));
@@ -358,6 +368,7 @@ static void sent_of(const struct harness *harness, size_t index, struct sent *se
         offset += header.packet_length;
     }
     assert_int_equal(offset, proto->body.len);
+    sent->operation = operation;
     protobuf_c_message_free_unpacked(request, NULL);
 }
 
@@ -528,6 +539,68 @@ static void test_lane_keeps_order_while_other_lanes_run(void **state)
     assert_int_equal(harness->finished_count, 3);
     assert_int_equal(harness->finished[1], 10);
     assert_int_equal(harness->finished[2], 12);
+}
+
+/* Asserts that call index is a PushMsg of operation to key carrying bodies (NULL-ended). */
+static void assert_push_sent(const struct harness *harness, size_t index, const char *key,
+                             int32_t operation, const char *const *bodies)
+{
+    struct sent sent;
+    size_t count = 0;
+
+    sent_of(harness, index, &sent);
+    assert_int_equal(sent.method, GIM_RPC_COMET_PUSH_MSG);
+    assert_string_equal(sent.key_or_room, key);
+    assert_int_equal(sent.operation, operation);
+    for (; bodies[count] != NULL; count++) {
+        assert_true(count < sent.frame_count);
+        assert_string_equal(sent.bodies[count], bodies[count]);
+    }
+    assert_int_equal(sent.frame_count, count);
+}
+
+/* gusher: a reload (2001) then messages (2000) to the same sockets, queued behind a busy lane,
+ * come out in Kafka order: one request per run of one operation, never one body of both. */
+static void test_push_operations_to_one_key_set_keep_kafka_order(void **state)
+{
+    struct harness *harness = *state;
+    static const char *const first[] = {"m0", NULL}, *const reload[] = {"reload", NULL},
+                             *const messages[] = {"m1", "m2", NULL}, *const add[] = {"add", NULL},
+                             *const last[] = {"m3", NULL}, *const other[] = {"x", NULL};
+
+    submit_push_operation(harness, "comet-a", "k", 2000, "m0", 10);
+    submit_push_operation(harness, "comet-a", "k", 2001, "reload", 11);
+    submit_push_operation(harness, "comet-a", "k", 2000, "m1", 12);
+    submit_push_operation(harness, "comet-a", "k", 2000, "m2", 13);
+    submit_push_operation(harness, "comet-a", "k", 2002, "add", 14);
+    submit_push_operation(harness, "comet-a", "k", 2000, "m3", 15);
+    submit_push_operation(harness, "comet-a", "other", 2001, "x", 16); /* another key set */
+    assert_int_equal(harness->call_count, 2); /* m0 and x; the rest waits behind m0 */
+    assert_push_sent(harness, 0, "k", 2000, first);
+    assert_push_sent(harness, 1, "other", 2001, other);
+    complete(harness, 1, GIM_OK);
+
+    complete(harness, 0, GIM_OK);
+    assert_int_equal(harness->call_count, 3);
+    assert_push_sent(harness, 2, "k", 2001, reload);
+    complete(harness, 2, GIM_ERR_TIMEOUT); /* the reload fails: the messages still wait */
+    assert_int_equal(harness->call_count, 3);
+    advance_to(harness, harness->now_ms + 100);
+    assert_int_equal(harness->call_count, 4);
+    assert_push_sent(harness, 3, "k", 2001, reload);
+    complete(harness, 3, GIM_OK);
+    assert_int_equal(harness->call_count, 5);
+    assert_push_sent(harness, 4, "k", 2000, messages);
+    complete(harness, 4, GIM_OK);
+    assert_push_sent(harness, 5, "k", 2002, add);
+    complete(harness, 5, GIM_OK);
+    assert_push_sent(harness, 6, "k", 2000, last);
+    complete(harness, 6, GIM_OK);
+    assert_int_equal(harness->call_count, 7);
+    assert_int_equal(harness->finished_count, 7);
+    assert_int_equal(harness->finished[0], 16);
+    for (size_t index = 1; index < 7; index++)
+        assert_int_equal(harness->finished[index], 9 + (int64_t)index);
 }
 
 static void test_busy_room_merges_into_one_opraw_body(void **state)
@@ -727,6 +800,8 @@ int main(void)
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_lane_keeps_order_while_other_lanes_run, harness_setup,
                                         harness_teardown),
+        cmocka_unit_test_setup_teardown(test_push_operations_to_one_key_set_keep_kafka_order,
+                                        harness_setup, harness_teardown),
         cmocka_unit_test_setup_teardown(test_busy_room_merges_into_one_opraw_body, harness_setup,
                                         harness_teardown),
         cmocka_unit_test_setup_teardown(test_broadcast_is_never_merged_and_shares_its_speed,
