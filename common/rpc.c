@@ -6,6 +6,7 @@
 #include <nng/protocol/reqrep0/req.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,84 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
     return (written < 0 || (size_t)written >= size) ? GIM_ERR_INVALID : GIM_OK;
 }
 
+/*
+ * nng 1.5's nng_close can wait forever for a dialer, listener or pipe that is being torn down
+ * while it was busy (seen under load: every nng thread idle, nng_close blocked; a server's
+ * close hangs this way when a connection is accepted as its listener closes: nng's reaper waits
+ * forever on the listener's accept). Nothing of ours is left on the socket when this runs (its
+ * contexts are closed, no operation of ours is in flight), so the close is handed to a detached
+ * thread and waited for a bounded time; past it the socket is abandoned (logged), and the caller
+ * goes on. A wedged close leaves nng's reaper stuck, so every later close would wedge too: once
+ * one is abandoned, later ones are handed over without waiting.
+ */
+#define RPC_CLOSE_WAIT_MS 2000
+
+static atomic_bool rpc_close_wedged; /* a close was abandoned: nng's reaper is stuck */
+
+struct rpc_close_job {
+    nng_socket socket;
+    pthread_mutex_t lock;
+    pthread_cond_t finished;
+    int done;
+    int abandoned;
+};
+
+static void *rpc_close_thread(void *argument)
+{
+    struct rpc_close_job *job = argument;
+    int abandoned;
+
+    nng_close(job->socket);
+    pthread_mutex_lock(&job->lock);
+    job->done = 1;
+    abandoned = job->abandoned;
+    pthread_cond_signal(&job->finished);
+    pthread_mutex_unlock(&job->lock);
+    if (abandoned)
+        free(job); /* the waiter gave up and left it to us */
+    return NULL;
+}
+
+/* Closes socket (what names it in the log: "the socket to <url>"), waiting a bounded time. */
+static void rpc_socket_close_bounded(nng_socket socket, const char *what)
+{
+    struct rpc_close_job *job = calloc(1, sizeof(*job));
+    struct timespec deadline;
+    pthread_t thread;
+    int done;
+
+    if (job == NULL) {
+        nng_close(socket);
+        return;
+    }
+    job->socket = socket;
+    pthread_mutex_init(&job->lock, NULL);
+    gim_cond_init_monotonic(&job->finished);
+    if (pthread_create(&thread, NULL, rpc_close_thread, job) != 0) {
+        nng_close(socket);
+        free(job);
+        return;
+    }
+    pthread_detach(thread);
+    gim_deadline_after_ms(&deadline, atomic_load(&rpc_close_wedged) ? 0 : RPC_CLOSE_WAIT_MS);
+    pthread_mutex_lock(&job->lock);
+    while (!job->done) {
+        if (pthread_cond_timedwait(&job->finished, &job->lock, &deadline) != 0)
+            break;
+    }
+    done = job->done;
+    if (!done)
+        job->abandoned = 1;
+    pthread_mutex_unlock(&job->lock);
+    if (done) {
+        free(job);
+    } else if (!atomic_exchange(&rpc_close_wedged, true)) {
+        gim_log_warn("rpc: closing %s did not finish in %d ms (nng 1.5 close defect); abandoned, "
+                     "and later closes are not waited for",
+                     what, RPC_CLOSE_WAIT_MS);
+    }
+}
+
 /* ---- server ----
  *
  * A request is served on an exchange: an nng context with its own send aio, taken from the
@@ -67,8 +146,8 @@ int gim_rpc_url(const char *address, bool listen, char *out, size_t size)
  * for its next request; a deferred answer (gim_rpc_reply_defer) is sent later from another
  * thread on the exchange's aio, whose completion (an nng thread) gives the exchange back, and
  * the worker takes another one meanwhile. Contexts are
- * opened once and closed only by nng_close of the socket (closing one from a callback while the
- * socket closes crashes nng 1.5).
+ * opened once and closed at stop, one by one from the stopping thread before the socket (closing
+ * one from a callback while the socket closes crashes nng 1.5).
  */
 
 /* Exchanges per worker thread: GIM_RPC_SERVER_EXCHANGES_PER_WORKER (rpc.h). */
@@ -143,6 +222,7 @@ struct gim_rpc_server {
     struct gim_rpc_deferred *free_exchanges;
     int free_count;
     int closing;
+    char url[256]; /* what it listens on, for log lines */
 };
 
 /* Builds the reply message: status, then payload. Returns NULL on allocation failure. */
@@ -496,6 +576,7 @@ int gim_rpc_server_start(struct gim_rpc_server **out, const char *listen_url, in
     }
     server->handler = handler;
     server->user = user;
+    snprintf(server->url, sizeof(server->url), "%s", listen_url);
     server->worker_count = workers;
     pthread_mutex_init(&server->lock, NULL);
     pthread_cond_init(&server->freed, NULL);
@@ -547,19 +628,29 @@ void gim_rpc_server_stop(struct gim_rpc_server *server)
     server->closing = 1;
     pthread_cond_broadcast(&server->freed);
     pthread_mutex_unlock(&server->lock);
-    nng_close(server->socket);
+    /* Contexts are closed one by one, outside any callback, before the socket: a worker's receive
+     * ends with NNG_ECLOSED, and an answer sent after this fails at once. */
+    for (index = 0; index < server->exchange_count; index++)
+        nng_ctx_close(server->exchanges[index].context);
     for (index = 0; index < server->worker_count; index++) {
         if (server->workers[index].started)
             pthread_join(server->workers[index].thread, NULL);
     }
-    /* answers still leaving, and deferred ones (their holders answer; a send on the closed
-     * socket fails at once and gives the exchange back) */
+    /* answers still leaving, and deferred ones (their holders answer; a send on a closed
+     * context fails at once and gives the exchange back) */
     pthread_mutex_lock(&server->lock);
     while (server->free_count < server->exchange_count)
         pthread_cond_wait(&server->freed, &server->lock);
     pthread_mutex_unlock(&server->lock);
     for (index = 0; index < server->exchange_count; index++)
         nng_aio_free(server->exchanges[index].send_aio); /* waits for a callback returning */
+    {
+        char what[300];
+        snprintf(what, sizeof(what), "the server socket on %s", server->url);
+        /* Last: the listener and the connections (a connection accepted as the listener closes
+         * can wedge nng_close; nothing of ours is on the socket any more). */
+        rpc_socket_close_bounded(server->socket, what);
+    }
     free(server->exchanges);
     pthread_mutex_destroy(&server->lock);
     pthread_cond_destroy(&server->freed);
@@ -1146,76 +1237,6 @@ int gim_rpc_call(struct gim_rpc_client *client, uint32_t method, const ProtobufC
     return sync.status;
 }
 
-/*
- * nng 1.5's nng_close can wait forever for a dialer or pipe that is being torn down while it was
- * busy (seen under load: every nng thread idle, nng_close blocked). Nothing of ours is left on
- * the socket when this runs, so the close is handed to a detached thread and waited for a
- * bounded time; past it the socket is abandoned (logged), and the caller goes on.
- */
-#define RPC_CLOSE_WAIT_MS 2000
-
-struct rpc_close_job {
-    nng_socket socket;
-    pthread_mutex_t lock;
-    pthread_cond_t finished;
-    int done;
-    int abandoned;
-};
-
-static void *rpc_close_thread(void *argument)
-{
-    struct rpc_close_job *job = argument;
-    int abandoned;
-
-    nng_close(job->socket);
-    pthread_mutex_lock(&job->lock);
-    job->done = 1;
-    abandoned = job->abandoned;
-    pthread_cond_signal(&job->finished);
-    pthread_mutex_unlock(&job->lock);
-    if (abandoned)
-        free(job); /* the waiter gave up and left it to us */
-    return NULL;
-}
-
-static void rpc_socket_close_bounded(nng_socket socket, const char *url)
-{
-    struct rpc_close_job *job = calloc(1, sizeof(*job));
-    struct timespec deadline;
-    pthread_t thread;
-    int done;
-
-    if (job == NULL) {
-        nng_close(socket);
-        return;
-    }
-    job->socket = socket;
-    pthread_mutex_init(&job->lock, NULL);
-    gim_cond_init_monotonic(&job->finished);
-    if (pthread_create(&thread, NULL, rpc_close_thread, job) != 0) {
-        nng_close(socket);
-        free(job);
-        return;
-    }
-    pthread_detach(thread);
-    gim_deadline_after_ms(&deadline, RPC_CLOSE_WAIT_MS);
-    pthread_mutex_lock(&job->lock);
-    while (!job->done) {
-        if (pthread_cond_timedwait(&job->finished, &job->lock, &deadline) != 0)
-            break;
-    }
-    done = job->done;
-    if (!done)
-        job->abandoned = 1;
-    pthread_mutex_unlock(&job->lock);
-    if (done) {
-        free(job);
-    } else {
-        gim_log_warn("rpc: closing the socket to %s did not finish in %d ms; abandoned", url,
-                     RPC_CLOSE_WAIT_MS);
-    }
-}
-
 void gim_rpc_client_close(struct gim_rpc_client *client)
 {
     struct rpc_call *pending;
@@ -1270,7 +1291,11 @@ void gim_rpc_client_close(struct gim_rpc_client *client)
     /* Contexts are closed one by one, outside any callback, before the socket. */
     for (index = 0; index < client->slots_opened; index++)
         nng_ctx_close(client->slots[index].context);
-    rpc_socket_close_bounded(client->socket, client->url);
+    {
+        char what[300];
+        snprintf(what, sizeof(what), "the socket to %s", client->url);
+        rpc_socket_close_bounded(client->socket, what);
+    }
     pthread_mutex_lock(&client->lock);
     while (client->in_flight > 0)
         pthread_cond_wait(&client->idle, &client->lock);

@@ -112,8 +112,10 @@ struct gim_rpc_server;
 int gim_rpc_server_start(struct gim_rpc_server **server, const char *listen_url, int workers,
                          gim_rpc_handler_fn handler, void *user);
 
-/* Stops listening, waits for running handlers to return and for every deferred request to be
- * answered, joins the workers, frees server. */
+/* Stops serving (requests in flight get no answer), waits for running handlers to return and
+ * for every deferred request to be answered, joins the workers, then closes the socket (its
+ * listener and connections), waiting for that a bounded time (nng 1.5 can wedge there; past the
+ * bound the socket is left to the process's exit, logged), and frees server. */
 void gim_rpc_server_stop(struct gim_rpc_server *server);
 
 /* ---- client ---- */
