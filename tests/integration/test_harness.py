@@ -197,6 +197,31 @@ def test_port_listening_sees_listen_state_without_connecting():
     assert not port_listening(port)
 
 
+# Run in another process: free_port is offered the ports given as arguments first (then any).
+_OFFER_PORTS_FIRST = """
+import random, sys
+from support import util
+offered = [int(port) for port in sys.argv[1:]]
+fallback = random.Random()
+util.random.randint = lambda a, b: offered.pop(0) if offered else fallback.randint(a, b)
+print(util.free_port())
+"""
+
+
+def test_free_port_skips_ports_another_test_process_reserved():
+    """Two test runs on one machine pick ports in the same range: a port one has picked (its
+    daemon perhaps not bound yet) is never handed to the other."""
+    import subprocess
+    import sys
+
+    mine = [free_port() for _ in range(50)]
+    child = subprocess.run([sys.executable, "-c", _OFFER_PORTS_FIRST] + [str(p) for p in mine],
+                           cwd=os.path.dirname(os.path.abspath(__file__)), capture_output=True,
+                           text=True, timeout=60)
+    assert child.returncode == 0, child.stderr
+    assert int(child.stdout) not in mine  # offered all 50 first, free to bind, and took none
+
+
 def test_kafka_fixture_creates_topics(kafka_broker, kafka):
     assert kafka == kafka_broker.bootstrap and kafka.startswith("127.0.0.1:")
     assert kafka_broker.create_topic("goim-harness-selftest", partitions=4) == 4
