@@ -7,6 +7,9 @@
     kafka          session   its bootstrap string "127.0.0.1:N"
     make_cluster   function  factory: make_cluster(extra_args=None) -> started Cluster
     cluster        function  one started Cluster (logic + job + one comet)
+    recording_comet function factory: recording_comet(redis, **options) -> a started
+                             support.recording_comet.RecordingComet (fresh host name, free
+                             port), closed after the test before its clusters
 
 Clusters are function-scoped: every test gets fresh daemons, a fresh Kafka
 topic and job group, fresh host names, and a FLUSHALLed Redis, and its own
@@ -15,6 +18,7 @@ last three runs under /tmp/pytest-of-$USER/).
 """
 
 import os
+import secrets
 import sys
 
 import pytest
@@ -25,7 +29,9 @@ if HERE not in sys.path:  # "from support import ..." whatever the import mode
 
 from support import kafka_broker as kafka_broker_mod  # noqa: E402
 from support.cluster import Cluster  # noqa: E402
+from support.recording_comet import RecordingComet  # noqa: E402
 from support.redis_server import RedisServer  # noqa: E402
+from support.util import free_port  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
 DAEMONS = ("comet", "logic", "job")
@@ -121,3 +127,21 @@ def make_cluster(request, bin_dir, redis_server, kafka_broker, tmp_path):
 def cluster(request, make_cluster):
     marker = request.node.get_closest_marker("cluster_args")
     return make_cluster(extra_args=dict(marker.kwargs) if marker else None)
+
+
+@pytest.fixture
+def recording_comet(make_cluster):
+    """A comet stand-in that job delivers to and that records what it gets
+    (support/recording_comet.py): recording_comet(redis, **options) starts one on a free port
+    with a fresh host name, registered in redis; closed after the test, before the clusters."""
+    comets = []
+
+    def make(redis, **options):
+        comet = RecordingComet(redis, "recording-%s" % secrets.token_hex(4), free_port(),
+                               **options)
+        comets.append(comet)
+        return comet
+
+    yield make
+    for comet in comets:
+        comet.close()

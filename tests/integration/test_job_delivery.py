@@ -6,10 +6,13 @@ logic serves them; otherwise the records are produced straight to Kafka with
 support/pushmsg.py, as an independent producer would.
 """
 
+import queue
 import secrets
 import statistics
 import threading
 import time
+
+import pytest
 
 from support.pushmsg import PushMsgProducer
 
@@ -76,6 +79,22 @@ class Pusher:
             self.producer.close()
 
 
+@pytest.fixture
+def pusher(cluster):
+    """The test cluster's Pusher, closed after the test."""
+    made = Pusher(cluster)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def producer(cluster):
+    """A PushMsg producer to the test cluster's topic (support/pushmsg.py), closed after it."""
+    made = PushMsgProducer(cluster.kafka, cluster.topic)
+    yield made
+    made.close()
+
+
 def read_bodies(client, count, timeout=DELIVERY_TIMEOUT, op=OP):
     bodies = []
     while len(bodies) < count:
@@ -85,50 +104,42 @@ def read_bodies(client, count, timeout=DELIVERY_TIMEOUT, op=OP):
     return bodies
 
 
-def test_key_mid_room_and_broadcast_pushes_are_delivered(cluster):
+def test_key_mid_room_and_broadcast_pushes_are_delivered(cluster, pusher):
     mid = 424242
     c, key = member(cluster, mid=mid)
     cluster.ensure_push_path()
-    pusher = Pusher(cluster)
-    try:
-        ok(cluster.push_keys(OP, [key], b"by key"))
-        assert read_bodies(c, 1) == [b"by key"]
-        ok(cluster.push_mids(OP, [mid], b"by mid"))
-        assert read_bodies(c, 1) == [b"by mid"]
-        pusher.room(b"to the room")
-        pusher.flush()
-        assert read_bodies(c, 1) == [b"to the room"]
-        pusher.broadcast(b"to everyone")
-        pusher.flush()
-        assert read_bodies(c, 1) == [b"to everyone"]
-    finally:
-        pusher.close()
+    ok(cluster.push_keys(OP, [key], b"by key"))
+    assert read_bodies(c, 1) == [b"by key"]
+    ok(cluster.push_mids(OP, [mid], b"by mid"))
+    assert read_bodies(c, 1) == [b"by mid"]
+    pusher.room(b"to the room")
+    pusher.flush()
+    assert read_bodies(c, 1) == [b"to the room"]
+    pusher.broadcast(b"to everyone")
+    pusher.flush()
+    assert read_bodies(c, 1) == [b"to everyone"]
 
 
-def test_1000_room_messages_arrive_in_order_at_every_member(cluster):
+def test_1000_room_messages_arrive_in_order_at_every_member(cluster, pusher):
     cluster.add_comet()
     members = [member(cluster, comet=0)[0], member(cluster, comet=0)[0],
                member(cluster, comet=1)[0]]
     cluster.ensure_push_path()
     cluster.ensure_push_path(comet=1)
-    pusher = Pusher(cluster)
     want = [b"room-%04d" % n for n in range(1000)]
-    try:
-        t0 = time.monotonic()
-        for body in want:
-            pusher.room(body)
-        pusher.flush()
-        posted = time.monotonic() - t0
-        for index, c in enumerate(members):
-            got = read_bodies(c, len(want))
-            assert got == want, "member %d: first difference at %d" % (
-                index, next(i for i, (a, b) in enumerate(zip(got, want)) if a != b))
-        print("1000 room messages (%s): posted in %.2fs, all members complete after %.2fs"
-              % ("HTTP" if pusher.via_http else "Kafka", posted, time.monotonic() - t0))
-        for c in members:
-            c.expect_no_frame(timeout=1.0)
-    finally:
-        pusher.close()
+    t0 = time.monotonic()
+    for body in want:
+        pusher.room(body)
+    pusher.flush()
+    posted = time.monotonic() - t0
+    for index, c in enumerate(members):
+        got = read_bodies(c, len(want))
+        assert got == want, "member %d: first difference at %d" % (
+            index, next(i for i, (a, b) in enumerate(zip(got, want)) if a != b))
+    print("1000 room messages (%s): posted in %.2fs, all members complete after %.2fs"
+          % ("HTTP" if pusher.via_http else "Kafka", posted, time.monotonic() - t0))
+    for c in members:
+        c.expect_no_frame(timeout=1.0)
 
 
 def test_job_sigkilled_mid_stream_loses_nothing(cluster):
@@ -189,37 +200,29 @@ def test_pushes_resume_after_a_comet_restart(cluster):
     assert read_bodies(c2, 1) == [b"after, by mid"]
 
 
-def test_broadcast_with_speed_reaches_every_connection(cluster):
+def test_broadcast_with_speed_reaches_every_connection(cluster, pusher):
     cluster.add_comet()
     clients = [member(cluster, comet=i % 2, room="")[0] for i in range(6)]
     cluster.ensure_push_path()
     cluster.ensure_push_path(comet=1)
-    pusher = Pusher(cluster)
-    try:
-        pusher.broadcast(b"slow broadcast", speed=4)
-        pusher.flush()
-        for c in clients:
-            assert read_bodies(c, 1) == [b"slow broadcast"]
-    finally:
-        pusher.close()
+    pusher.broadcast(b"slow broadcast", speed=4)
+    pusher.flush()
+    for c in clients:
+        assert read_bodies(c, 1) == [b"slow broadcast"]
 
 
-def test_measure_room_push_latency_at_rest(cluster, capsys):
+def test_measure_room_push_latency_at_rest(cluster, pusher, capsys):
     c, _ = member(cluster)
     cluster.ensure_push_path()
-    pusher = Pusher(cluster)
     samples = []
-    try:
-        for n in range(100):
-            body = b"latency-%d" % n
-            t0 = time.perf_counter()
-            pusher.room(body)
-            pusher.flush()
-            assert read_bodies(c, 1) == [body]
-            samples.append((time.perf_counter() - t0) * 1000)
-            time.sleep(0.01)  # at rest: nothing in flight for the room
-    finally:
-        pusher.close()
+    for n in range(100):
+        body = b"latency-%d" % n
+        t0 = time.perf_counter()
+        pusher.room(body)
+        pusher.flush()
+        assert read_bodies(c, 1) == [body]
+        samples.append((time.perf_counter() - t0) * 1000)
+        time.sleep(0.01)  # at rest: nothing in flight for the room
     with capsys.disabled():
         print("\nroom push latency at rest (%s -> client frame), 100 pushes: median %.2f ms, "
               "worst %.2f ms" % ("HTTP request" if pusher.via_http else "Kafka produce",
@@ -228,8 +231,6 @@ def test_measure_room_push_latency_at_rest(cluster, capsys):
 
 def _recorded_pushes(comet, keys, timeout=DELIVERY_TIMEOUT):
     """Every push the recording comet records until each of keys has arrived accepted."""
-    import queue
-
     pushes, missing = [], set(keys)
     deadline = time.monotonic() + timeout
     while missing:
@@ -243,47 +244,37 @@ def _recorded_pushes(comet, keys, timeout=DELIVERY_TIMEOUT):
     return pushes
 
 
-def test_pushes_to_one_comet_are_coalesced_under_load_each_answered_on_its_own(cluster):
+def test_pushes_to_one_comet_are_coalesced_under_load_each_answered_on_its_own(
+        cluster, producer, recording_comet):
     """PushMsg records to keys of their own (a push/mids load): while job's calls to a comet
     are out, the pushes behind them leave together in PushMsgs calls (job/push_calls.h); each
     push is answered on its own, so one the comet refuses is retried alone, and none is
     delivered twice."""
-    import queue
+    comet = recording_comet(cluster.redis, push_delay=0.05)
+    comet.found_by_job(lambda: ok(cluster.push_room(OP, "probe", "1", b"probe")))
+    keys = ["coalesce-%03d" % n for n in range(200)]
+    comet.fail_once = {keys[150]}
+    for key in keys:
+        producer.push(OP, comet.hostname, [key], key.encode())
+    producer.flush()
+    pushes = _recorded_pushes(comet, keys)
+    accepted = [push["keys"][0] for push in pushes if not push["refused"]]
+    refused = [push["keys"][0] for push in pushes if push["refused"]]
+    assert refused == [keys[150]]
+    assert sorted(accepted) == keys  # each once, the refused one after its retry
+    assert all(push["frames"] == [(OP, push["keys"][0].encode())] for push in pushes)
+    sizes = []
+    while True:
+        try:
+            sizes.append(comet.calls.get_nowait())
+        except queue.Empty:
+            break
+    assert max(sizes) > 1, sizes  # some calls carried several pushes
+    assert sum(sizes) == len(pushes)
 
-    from support.recording_comet import RecordingComet
-    from support.util import free_port
-
-    comet = RecordingComet(cluster.redis, "recording-%s" % secrets.token_hex(4), free_port(),
-                           push_delay=0.05)
-    producer = PushMsgProducer(cluster.kafka, cluster.topic)
-    try:
-        comet.found_by_job(lambda: ok(cluster.push_room(OP, "probe", "1", b"probe")))
-        keys = ["coalesce-%03d" % n for n in range(200)]
-        comet.fail_once = {keys[150]}
-        for key in keys:
-            producer.push(OP, comet.hostname, [key], key.encode())
-        producer.flush()
-        pushes = _recorded_pushes(comet, keys)
-        accepted = [push["keys"][0] for push in pushes if not push["refused"]]
-        refused = [push["keys"][0] for push in pushes if push["refused"]]
-        assert refused == [keys[150]]
-        assert sorted(accepted) == keys  # each once, the refused one after its retry
-        assert all(push["frames"] == [(OP, push["keys"][0].encode())] for push in pushes)
-        sizes = []
-        while True:
-            try:
-                sizes.append(comet.calls.get_nowait())
-            except queue.Empty:
-                break
-        assert max(sizes) > 1, sizes  # some calls carried several pushes
-        assert sum(sizes) == len(pushes)
-
-        # Positive control before "nothing more came": a later push arrives, no duplicate
-        # of the 200 before it.
-        producer.push(OP, comet.hostname, ["coalesce-control"], b"control")
-        producer.flush()
-        later = _recorded_pushes(comet, ["coalesce-control"])
-        assert [push["keys"][0] for push in later] == ["coalesce-control"]
-    finally:
-        producer.close()
-        comet.close()
+    # Positive control before "nothing more came": a later push arrives, no duplicate
+    # of the 200 before it.
+    producer.push(OP, comet.hostname, ["coalesce-control"], b"control")
+    producer.flush()
+    later = _recorded_pushes(comet, ["coalesce-control"])
+    assert [push["keys"][0] for push in later] == ["coalesce-control"]
