@@ -8,6 +8,7 @@
 
 #include "common/go_json.h"
 #include "common/status.h"
+#include "common/text.h"
 
 /* ---- raw member spans (ping answers the bytes the client wrote) ---- */
 
@@ -116,10 +117,14 @@ static const struct {
     {"gusher.remote", GUSHER_COMMAND_REMOTE},
 };
 
-/* data[name] as a string, or NULL (absent, not a string, data not an object). */
+/* data[name] as a string, or NULL (absent, not a string, data not an object, or holding a NUL
+ * character, which no name of gusher's can hold). */
 static const char *string_member(const json_t *data, const char *name)
 {
-    return json_string_value(json_object_get(data, name)); /* NULL-safe both */
+    const json_t *member = json_object_get(data, name); /* NULL-safe */
+    const char *value = json_string_value(member);
+
+    return value != NULL && strlen(value) == json_string_length(member) ? value : NULL;
 }
 
 static int read_multi_channel(const json_t *data, struct gusher_command *command)
@@ -135,31 +140,40 @@ static int read_multi_channel(const json_t *data, struct gusher_command *command
         return GIM_ERR_NO_MEMORY;
     json_array_foreach(list, index, element)
     {
+        size_t name_length;
         char *name;
-        if (json_is_string(element))
-            name = strndup(json_string_value(element), json_string_length(element));
-        else
-            name = json_dumps(element, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (json_is_string(element)) {
+            name_length = json_string_length(element);
+            name = strndup(json_string_value(element), name_length);
+        } else {
+            name = gim_go_json_dumps(element, 0, &name_length);
+        }
         if (name == NULL)
             return GIM_ERR_NO_MEMORY;
+        if (strlen(name) != name_length) {
+            free(name); /* a NUL character: no channel name holds one */
+            return GIM_ERR_INVALID;
+        }
         command->channels[command->channel_count++] = name;
     }
     return GIM_OK;
 }
 
-/* gusher's JsonCheck on the payload: a string that parses as JSON becomes that value. */
+/* gusher's JsonCheck on the payload: a string that parses as JSON becomes that value, and the
+ * value is written as Go writes an interface{} (common/go_json.h). */
 static int read_payload(const json_t *data, struct gusher_command *command)
 {
-    json_t *payload = json_object_get(data, "payload");
-    json_t *parsed = NULL;
+    const json_t *payload = json_object_get(data, "payload");
+    struct gim_text text = {0};
 
     if (payload == NULL)
         return GIM_ERR_INVALID;
     if (json_is_string(payload))
-        parsed = json_loadb(json_string_value(payload), json_string_length(payload),
-                            JSON_DECODE_ANY, NULL);
-    command->payload = parsed != NULL ? parsed : json_incref(payload);
-    return GIM_OK;
+        gim_go_json_append_coerced(&text, json_string_value(payload), json_string_length(payload));
+    else
+        gim_go_json_append_value(&text, payload, GIM_GO_JSON_SORT_KEYS);
+    command->payload = gim_text_take(&text, &command->payload_length);
+    return command->payload != NULL ? GIM_OK : GIM_ERR_NO_MEMORY;
 }
 
 static int read_ping_data(const char *text, size_t length, struct gusher_command *command)
@@ -185,7 +199,9 @@ int gusher_command_parse(const char *text, size_t length, struct gusher_command 
     int status = GIM_ERR_INVALID;
 
     memset(command, 0, sizeof(*command));
-    command->root = json_loadb(text, length, 0, NULL);
+    /* read as Go reads it: numbers as float64 (no integer is too large), invalid UTF-8 as
+     * U+FFFD */
+    command->root = gim_go_json_parse(text, length);
     if (!json_is_object(command->root))
         goto fail;
     event = string_member(command->root, "event");
@@ -235,7 +251,7 @@ void gusher_command_clear(struct gusher_command *command)
     for (index = 0; index < command->channel_count; index++)
         free(command->channels[index]);
     free(command->channels);
-    json_decref(command->payload);
+    free(command->payload);
     json_decref(command->root);
     memset(command, 0, sizeof(*command));
 }
@@ -306,129 +322,94 @@ bool gusher_channels_all_allowed(char *const *allowed, size_t allowed_count, cha
 
 /* ---- replies ---- */
 
-/* The envelope {"event","socket_id","data"} with data (taken), as Go writes it. */
-static char *envelope(const char *event, const char *socket_id, json_t *data, size_t *length)
+/* Appends {"event":event,"socket_id":socket_id,"data": (the caller appends data and "}"). */
+static void append_envelope_head(struct gim_text *text, const char *event, const char *socket_id)
 {
-    json_t *object = json_object();
-    char *text = NULL;
-
-    if (object != NULL && data != NULL &&
-        json_object_set_new(object, "event", json_string(event)) == 0 &&
-        json_object_set_new(object, "socket_id", json_string(socket_id)) == 0 &&
-        json_object_set(object, "data", data) == 0)
-        text = gim_go_json_dumps(object, 0, length);
-    json_decref(data);
-    json_decref(object);
-    return text;
+    gim_text_append_cstring(text, "{\"event\":");
+    gim_go_json_append_string(text, event, strlen(event));
+    gim_text_append_cstring(text, ",\"socket_id\":");
+    gim_go_json_append_string(text, socket_id, strlen(socket_id));
+    gim_text_append_cstring(text, ",\"data\":");
 }
 
 char *gusher_reply_channel(const char *event, const char *socket_id, const char *channel,
                            size_t *length)
 {
-    json_t *data = json_object();
+    struct gim_text text = {0};
 
-    if (data != NULL && json_object_set_new(data, "channel", json_string(channel)) != 0) {
-        json_decref(data);
-        data = NULL;
-    }
-    return envelope(event, socket_id, data, length);
+    append_envelope_head(&text, event, socket_id);
+    gim_text_append_cstring(&text, "{\"channel\":");
+    gim_go_json_append_string(&text, channel, strlen(channel));
+    gim_text_append_cstring(&text, "}}");
+    return gim_text_take(&text, length);
 }
 
 char *gusher_reply_channel_list(const char *event, const char *socket_id, const char *key,
                                 char *const *channels, size_t count, size_t *length)
 {
-    json_t *data = json_object(), *list = json_array();
+    struct gim_text text = {0};
     size_t index;
-    bool ok = data != NULL && list != NULL;
 
-    for (index = 0; ok && index < count; index++)
-        ok = json_array_append_new(list, json_string(channels[index])) == 0;
-    if (ok && json_object_set(data, key, list) == 0) {
-        json_decref(list);
-        return envelope(event, socket_id, data, length);
+    append_envelope_head(&text, event, socket_id);
+    gim_text_append_cstring(&text, "{");
+    gim_go_json_append_string(&text, key, strlen(key));
+    gim_text_append_cstring(&text, ":[");
+    for (index = 0; index < count; index++) {
+        if (index > 0)
+            gim_text_append(&text, ",", 1);
+        gim_go_json_append_string(&text, channels[index], strlen(channels[index]));
     }
-    json_decref(list);
-    json_decref(data);
-    return NULL;
+    gim_text_append_cstring(&text, "]}}");
+    return gim_text_take(&text, length);
 }
 
 char *gusher_reply_pong(const char *socket_id, const char *data, size_t data_length,
                         int64_t unix_seconds, size_t *length)
 {
     /* Go writes the []byte data as base64 (gusher's PongResponse) and the time after it */
-    char *encoded = malloc(4 * ((data_length + 2) / 3) + 1), *text = NULL;
-    json_t *object = json_object();
+    char *encoded = malloc(4 * ((data_length + 2) / 3) + 1);
+    struct gim_text text = {0};
 
-    if (encoded != NULL && object != NULL) {
-        EVP_EncodeBlock((unsigned char *)encoded, (const unsigned char *)data, (int)data_length);
-        if (json_object_set_new(object, "event", json_string(GUSHER_QUERYCHANNEL_SUCCEEDED)) == 0 &&
-            json_object_set_new(object, "socket_id", json_string(socket_id)) == 0 &&
-            json_object_set_new(object, "data", json_string(encoded)) == 0 &&
-            json_object_set_new(object, "time", json_integer(unix_seconds)) == 0)
-            text = gim_go_json_dumps(object, 0, length);
-    }
+    if (encoded == NULL)
+        return NULL;
+    EVP_EncodeBlock((unsigned char *)encoded, (const unsigned char *)data, (int)data_length);
+    append_envelope_head(&text, GUSHER_QUERYCHANNEL_SUCCEEDED, socket_id);
+    gim_go_json_append_string(&text, encoded, strlen(encoded));
+    gim_text_append_cstring(&text, ",\"time\":");
+    gim_text_append_integer(&text, unix_seconds);
+    gim_text_append(&text, "}", 1);
     free(encoded);
-    json_decref(object);
-    return text;
+    return gim_text_take(&text, length);
 }
 
 char *gusher_reply_remote(const char *event, const char *socket_id, const char *remote,
                           size_t *length)
 {
-    json_t *data = json_object();
+    struct gim_text text = {0};
 
-    if (data != NULL && (json_object_set_new(data, "remote", json_string(remote)) != 0 ||
-                         json_object_set_new(data, "msg", json_null()) != 0)) {
-        json_decref(data);
-        data = NULL;
-    }
-    return envelope(event, socket_id, data, length);
+    append_envelope_head(&text, event, socket_id);
+    gim_text_append_cstring(&text, "{\"remote\":");
+    gim_go_json_append_string(&text, remote, strlen(remote));
+    gim_text_append_cstring(&text, ",\"msg\":null}}");
+    return gim_text_take(&text, length);
 }
 
 char *gusher_remote_job(const char *user_id, const char *socket_id, const char *uid,
-                        const char *app_key, const json_t *payload, size_t *length)
+                        const char *app_key, const char *payload, size_t payload_length,
+                        size_t *length)
 {
-    /* the struct's members in their order, the payload (a Go map) with its keys sorted */
-    const char *names[] = {"user_id", "socket_id", "uid", "app_key"};
+    /* the struct's members in their order, the payload already Go's JSON */
+    const char *names[] = {"{\"user_id\":", ",\"socket_id\":", ",\"uid\":", ",\"app_key\":"};
     const char *values[] = {user_id, socket_id, uid, app_key};
-    char *parts[5] = {NULL}, *text = NULL;
-    size_t part_lengths[5], total = 2, index, written = 0;
-    bool ok = true;
+    struct gim_text text = {0};
+    size_t index;
 
-    for (index = 0; ok && index < 4; index++) {
-        json_t *string = json_string(values[index]);
-        parts[index] = gim_go_json_dumps(string, 0, &part_lengths[index]);
-        json_decref(string);
-        ok = parts[index] != NULL;
+    for (index = 0; index < 4; index++) {
+        gim_text_append_cstring(&text, names[index]);
+        gim_go_json_append_string(&text, values[index], strlen(values[index]));
     }
-    if (ok)
-        parts[4] = gim_go_json_dumps(payload, JSON_SORT_KEYS, &part_lengths[4]);
-    for (index = 0; index < 5; index++) {
-        if (parts[index] == NULL) {
-            ok = false;
-            break;
-        }
-        total += part_lengths[index] + strlen(index < 4 ? names[index] : "data") + 4;
-    }
-    if (ok)
-        text = malloc(total + 1);
-    for (index = 0; text != NULL && index < 5; index++) {
-        const char *name = index < 4 ? names[index] : "data";
-        text[written++] = index == 0 ? '{' : ',';
-        text[written++] = '"';
-        memcpy(text + written, name, strlen(name));
-        written += strlen(name);
-        text[written++] = '"';
-        text[written++] = ':';
-        memcpy(text + written, parts[index], part_lengths[index]);
-        written += part_lengths[index];
-    }
-    if (text != NULL) {
-        text[written++] = '}';
-        text[written] = '\0';
-        *length = written;
-    }
-    for (index = 0; index < 5; index++)
-        free(parts[index]);
-    return text;
+    gim_text_append_cstring(&text, ",\"data\":");
+    gim_text_append(&text, payload, payload_length);
+    gim_text_append(&text, "}", 1);
+    return gim_text_take(&text, length);
 }

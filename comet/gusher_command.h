@@ -14,7 +14,9 @@
  *
  * The permission rules (gusher's SubscribeCommand and MultiSubscribeCommand)
  * and the reply encoders, whose bytes are what gusher v1.13.8 writes
- * (Go's encoding/json, common/go_json.h), are here too.
+ * (Go's encoding/json, common/go_json.h), are here too. A message is read
+ * as Go reads it (common/go_json.h's gim_go_json_parse: numbers as float64,
+ * invalid UTF-8 as U+FFFD).
  */
 #ifndef COMET_GUSHER_COMMAND_H
 #define COMET_GUSHER_COMMAND_H
@@ -62,9 +64,13 @@ struct gusher_command {
     size_t ping_data_length;
     const char *remote; /* remote: data.remote */
     const char *uid;    /* remote: data.uid */
-    /* remote: data.payload after gusher's JsonCheck: a string that parses as JSON becomes that
-     * value, anything else stays as it is (owned) */
-    json_t *payload;
+    /* remote: data.payload after gusher's JsonCheck, as the JSON bytes gusher writes for it
+     * (common/go_json.h): a string that parses as JSON becomes that value, anything else stays
+     * as it is; a value is re-serialised as Go writes an interface{} (keys sorted, numbers
+     * float64: 0.1 stays 0.1, 1e21 is 1e+21, 12345678901234567890 is 12345678901234567000),
+     * invalid UTF-8 as U+FFFD. Owned, NUL-terminated. */
+    char *payload;
+    size_t payload_length;
     json_t *root; /* the parsed message (owned) */
 };
 
@@ -102,8 +108,8 @@ bool gusher_channels_all_allowed(char *const *allowed, size_t allowed_count, cha
 
 /*
  * Encoders. Each returns a malloc'd NUL-terminated text (the caller frees
- * it) with its length in *length, or NULL when out of memory or a string is
- * not valid UTF-8.
+ * it) with its length in *length, or NULL when out of memory. Strings are
+ * written as Go writes them (common/go_json.h; invalid UTF-8 as U+FFFD).
  */
 
 /* {"event":event,"socket_id":socket_id,"data":{"channel":channel}}: subscribe and unsubscribe
@@ -125,9 +131,10 @@ char *gusher_reply_pong(const char *socket_id, const char *data, size_t data_len
 char *gusher_reply_remote(const char *event, const char *socket_id, const char *remote,
                           size_t *length);
 
-/* The job gusher RPUSHes for a remote: {"user_id","socket_id","uid","app_key","data":payload}
- * (payload's object members sorted, as Go writes a map). */
+/* The job gusher RPUSHes for a remote: {"user_id","socket_id","uid","app_key","data":payload},
+ * payload[0..payload_length) being JSON already (struct gusher_command's payload). */
 char *gusher_remote_job(const char *user_id, const char *socket_id, const char *uid,
-                        const char *app_key, const json_t *payload, size_t *length);
+                        const char *app_key, const char *payload, size_t payload_length,
+                        size_t *length);
 
 #endif

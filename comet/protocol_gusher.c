@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/rpc.h"
 #include "common/status.h"
+#include "common/text.h"
 #include "common/url_form.h"
 #include "dialects.pb-c.h"
 
@@ -168,21 +169,17 @@ static void gusher_finish_auth(struct inbox_item *item, struct event_loop *loop)
         gim_log_debug("gusher auth refused: %s", gim_strerror(call->status));
         answer_go_error(connection, 401, "jwt decode fail", true);
     } else {
-        json_t *object = json_pack("{s:s}", "token", reply->token);
-        size_t length = 0;
-        char *text = object ? gim_go_json_dumps(object, 0, &length) : NULL, *body;
+        struct gim_text body = {0};
 
-        json_decref(object);
-        body = text ? realloc(text, length + 2) : NULL;
-        if (body == NULL) {
-            free(text);
+        gim_text_append_cstring(&body, "{\"token\":");
+        gim_go_json_append_string(&body, reply->token, strlen(reply->token));
+        gim_text_append_cstring(&body, "}\n"); /* json.Encoder's newline */
+        if (body.failed)
             answer_go_error(connection, 500, "out of memory", true);
-        } else {
-            body[length++] = '\n'; /* json.Encoder's newline */
-            websocket_answer(connection, 200, "application/json;charset=UTF-8", cors_header, body,
-                             length);
-            free(body);
-        }
+        else
+            websocket_answer(connection, 200, "application/json;charset=UTF-8", cors_header,
+                             body.data, body.length);
+        gim_text_clear(&body);
     }
     if (call->reply != NULL)
         protobuf_c_message_free_unpacked(call->reply, NULL);
@@ -577,7 +574,7 @@ static int run_remote(struct comet_connection *connection, struct gusher_session
             gusher_reply_remote(GUSHER_REMOTE_ERROR, session->socket_id, command->remote, &length),
             &length, false);
     job = gusher_remote_job(session->user_id, session->socket_id, command->uid, session->app_key,
-                            command->payload, &job_length);
+                            command->payload, command->payload_length, &job_length);
     if (job == NULL || asprintf(&list, "%s@%s", session->app_key, command->remote) < 0) {
         free(job);
         connection_close(connection, CONNECTION_CLOSE_OUT_OF_MEMORY);

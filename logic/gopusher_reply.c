@@ -10,6 +10,7 @@
 
 #include "common/go_json.h"
 #include "common/status.h"
+#include "common/utf8.h"
 
 /* http.Error: the text and a newline. */
 void gopusher_reply_text(struct gopusher_reply *reply, unsigned int status, const char *format, ...)
@@ -35,52 +36,6 @@ void gopusher_reply_text(struct gopusher_reply *reply, unsigned int status, cons
         memcpy(reply->body, text, (size_t)length);
 }
 
-size_t gopusher_utf8_sequence(const unsigned char *text, size_t length)
-{
-    size_t need, index;
-    uint32_t code;
-
-    if (text[0] < 0x80)
-        return 1;
-    if (text[0] >= 0xc2 && text[0] <= 0xdf) {
-        need = 2;
-        code = text[0] & 0x1f;
-    } else if (text[0] >= 0xe0 && text[0] <= 0xef) {
-        need = 3;
-        code = text[0] & 0x0f;
-    } else if (text[0] >= 0xf0 && text[0] <= 0xf4) {
-        need = 4;
-        code = text[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (length < need)
-        return 0;
-    for (index = 1; index < need; index++) {
-        if ((text[index] & 0xc0) != 0x80)
-            return 0;
-        code = (code << 6) | (text[index] & 0x3f);
-    }
-    if ((need == 3 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff))) ||
-        (need == 4 && (code < 0x10000 || code > 0x10ffff)))
-        return 0;
-    return need;
-}
-
-/* True when text[0..length) is valid UTF-8. */
-bool gopusher_is_utf8(const char *text, size_t length)
-{
-    size_t at = 0;
-
-    while (at < length) {
-        size_t step = gopusher_utf8_sequence((const unsigned char *)text + at, length - at);
-        if (step == 0)
-            return false;
-        at += step;
-    }
-    return true;
-}
-
 /* A JSON string of text[0..length); invalid UTF-8 bytes become U+FFFD, as Go's encoder does. */
 json_t *gopusher_json_string(const char *text, size_t length)
 {
@@ -88,13 +43,13 @@ json_t *gopusher_json_string(const char *text, size_t length)
     size_t at = 0, written = 0;
     json_t *string;
 
-    if (gopusher_is_utf8(text, length))
+    if (gim_utf8_valid(text, length))
         return json_stringn(text, length);
     clean = malloc(length * 3 + 1);
     if (clean == NULL)
         return NULL;
     while (at < length) {
-        size_t step = gopusher_utf8_sequence((const unsigned char *)text + at, length - at);
+        size_t step = gim_utf8_sequence((const unsigned char *)text + at, length - at);
         if (step == 0) {
             memcpy(clean + written, "\xef\xbf\xbd", 3);
             written += 3;

@@ -37,15 +37,6 @@ void gopusher_reply_json(struct gopusher_reply *reply, json_t *value);
 void gopusher_reply_redis_failed(struct gopusher_reply *reply, int status);
 
 /*
- * Length of the valid UTF-8 sequence at text[0..length) (length > 0), or 0
- * when it is not one (overlong, surrogate, past U+10FFFF, cut short).
- */
-size_t gopusher_utf8_sequence(const unsigned char *text, size_t length);
-
-/* True when text[0..length) is valid UTF-8. */
-bool gopusher_is_utf8(const char *text, size_t length);
-
-/*
  * A new JSON string of text[0..length) (any bytes; invalid UTF-8 becomes
  * U+FFFD per byte, as Go's encoder does), or NULL when out of memory.
  */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/status.h"
 #include "common/tag_pattern.h"
+#include "common/utf8.h"
 #include "logic/gopusher_apps.h"
 #include "logic/gopusher_auth.h"
 #include "logic/gopusher_presence.h"
@@ -313,7 +314,7 @@ void gopusher_route_push(struct gopusher_call *call)
         gopusher_reply_text(call->reply, MHD_HTTP_BAD_REQUEST, "app_key || content empty");
         return;
     }
-    if (!gopusher_is_utf8(content, content_length)) {
+    if (!gim_utf8_valid(content, content_length)) {
         gopusher_reply_text(call->reply, MHD_HTTP_BAD_REQUEST,
                             "content is not UTF-8 (it is sent as a WebSocket text message)");
         return;

@@ -20,7 +20,7 @@
  * push/socket/... shadow a channel push of app "user" or "socket"), path
  * variables are one or more bytes without '/', percent-decoded. Parameters
  * are read as Go's FormValue (logic/http_form.h). Answers are gusher's
- * bytes (logic/gusher_json.h): JSON with "application/json;charset=UTF-8",
+ * bytes (common/go_json.h): JSON with "application/json;charset=UTF-8",
  * errors 400 with their text and no newline ("text/plain; charset=utf-8",
  * what Go sniffs), decode's JSON with json.Encoder's newline (text/plain),
  * 404 "404 page not found\n", 405 with no body. A push is answered once

@@ -307,60 +307,58 @@ int gusher_jwt_verify(const struct gusher_jwt *keys, const char *token, size_t l
     return status;
 }
 
-bool gusher_claims_append_auth(struct gusher_text *text, const struct gusher_claims *claims)
+bool gusher_claims_append_auth(struct gim_text *text, const struct gusher_claims *claims)
 {
     size_t index;
-    bool ok = gusher_text_append_cstring(text, "{\"channels\":");
+    bool ok = gim_text_append_cstring(text, "{\"channels\":");
 
     if (claims->channels_null) {
-        ok = ok && gusher_text_append_cstring(text, "null");
+        ok = ok && gim_text_append_cstring(text, "null");
     } else {
-        ok = ok && gusher_text_append(text, "[", 1);
+        ok = ok && gim_text_append(text, "[", 1);
         for (index = 0; ok && index < claims->channel_count; index++)
-            ok = (index == 0 || gusher_text_append(text, ",", 1)) &&
-                 gusher_text_append_string(text, claims->channels[index],
+            ok = (index == 0 || gim_text_append(text, ",", 1)) &&
+                 gim_go_json_append_string(text, claims->channels[index],
                                            claims->channel_lengths[index]);
-        ok = ok && gusher_text_append(text, "]", 1);
+        ok = ok && gim_text_append(text, "]", 1);
     }
-    ok = ok && gusher_text_append_cstring(text, ",\"user_id\":") &&
-         gusher_text_append_string(text, claims->user_id, claims->user_id_length) &&
-         gusher_text_append_cstring(text, ",\"app_key\":") &&
-         gusher_text_append_string(text, claims->app_key, claims->app_key_length) &&
-         gusher_text_append_cstring(text, ",\"remotes\":");
+    ok = ok && gim_text_append_cstring(text, ",\"user_id\":") &&
+         gim_go_json_append_string(text, claims->user_id, claims->user_id_length) &&
+         gim_text_append_cstring(text, ",\"app_key\":") &&
+         gim_go_json_append_string(text, claims->app_key, claims->app_key_length) &&
+         gim_text_append_cstring(text, ",\"remotes\":");
     if (claims->remotes_null)
-        return ok && gusher_text_append_cstring(text, "null}");
-    ok = ok && gusher_text_append(text, "{", 1);
+        return ok && gim_text_append_cstring(text, "null}");
+    ok = ok && gim_text_append(text, "{", 1);
     for (index = 0; ok && index < claims->remote_count; index++)
-        ok = (index == 0 || gusher_text_append(text, ",", 1)) &&
-             gusher_text_append_string(text, claims->remote_names[index],
+        ok = (index == 0 || gim_text_append(text, ",", 1)) &&
+             gim_go_json_append_string(text, claims->remote_names[index],
                                        strlen(claims->remote_names[index])) &&
-             gusher_text_append_cstring(text, claims->remote_allowed[index] ? ":true" : ":false");
-    return ok && gusher_text_append_cstring(text, "}}");
+             gim_text_append_cstring(text, claims->remote_allowed[index] ? ":true" : ":false");
+    return ok && gim_text_append_cstring(text, "}}");
 }
 
 /* Appends ,"name":"value" when value is not empty (omitempty). */
-static bool gusher_append_claim_string(struct gusher_text *text, const char *name,
-                                       const char *value)
+static bool gusher_append_claim_string(struct gim_text *text, const char *name, const char *value)
 {
     if (value == NULL || value[0] == '\0')
         return true;
-    return gusher_text_append(text, ",\"", 2) && gusher_text_append_cstring(text, name) &&
-           gusher_text_append(text, "\":", 2) &&
-           gusher_text_append_string(text, value, strlen(value));
+    return gim_text_append(text, ",\"", 2) && gim_text_append_cstring(text, name) &&
+           gim_text_append(text, "\":", 2) && gim_go_json_append_string(text, value, strlen(value));
 }
 
 /* Appends ,"name":value when value is not 0 (omitempty). */
-static bool gusher_append_claim_integer(struct gusher_text *text, const char *name, int64_t value)
+static bool gusher_append_claim_integer(struct gim_text *text, const char *name, int64_t value)
 {
     if (value == 0)
         return true;
-    return gusher_text_append(text, ",\"", 2) && gusher_text_append_cstring(text, name) &&
-           gusher_text_append(text, "\":", 2) && gusher_text_append_integer(text, value);
+    return gim_text_append(text, ",\"", 2) && gim_text_append_cstring(text, name) &&
+           gim_text_append(text, "\":", 2) && gim_text_append_integer(text, value);
 }
 
-bool gusher_claims_append_decoded(struct gusher_text *text, const struct gusher_claims *claims)
+bool gusher_claims_append_decoded(struct gim_text *text, const struct gusher_claims *claims)
 {
-    return gusher_text_append_cstring(text, "{\"gusher\":") &&
+    return gim_text_append_cstring(text, "{\"gusher\":") &&
            gusher_claims_append_auth(text, claims) &&
            gusher_append_claim_string(text, "aud", claims->audience) &&
            gusher_append_claim_integer(text, "exp", claims->expires_at) &&
@@ -369,7 +367,7 @@ bool gusher_claims_append_decoded(struct gusher_text *text, const struct gusher_
            gusher_append_claim_string(text, "iss", claims->issuer) &&
            gusher_append_claim_integer(text, "nbf", claims->not_before) &&
            gusher_append_claim_string(text, "sub", claims->subject) &&
-           gusher_text_append_cstring(text, "}\n");
+           gim_text_append_cstring(text, "}\n");
 }
 
 int gusher_claims_parse_auth(const char *text, size_t length, struct gusher_claims *claims)

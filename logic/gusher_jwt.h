@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "logic/gusher_json.h"
+#include "common/go_json.h"
 
 struct gusher_jwt;
 
@@ -85,14 +85,14 @@ void gusher_claims_clear(struct gusher_claims *claims);
  * {"channels":[...]|null,"user_id":"...","app_key":"...","remotes":{...}|null}
  * (remotes sorted). Returns false when out of memory.
  */
-bool gusher_claims_append_auth(struct gusher_text *text, const struct gusher_claims *claims);
+bool gusher_claims_append_auth(struct gim_text *text, const struct gusher_claims *claims);
 
 /*
  * Appends what gusher's /decode answers: {"gusher":<auth>} followed by the
  * standard claims that are set, in golang-jwt v3's order (aud, exp, jti,
  * iat, iss, nbf, sub), and json.Encoder's newline.
  */
-bool gusher_claims_append_decoded(struct gusher_text *text, const struct gusher_claims *claims);
+bool gusher_claims_append_decoded(struct gim_text *text, const struct gusher_claims *claims);
 
 /*
  * Reads back what gusher_claims_append_auth wrote (the token store's value)

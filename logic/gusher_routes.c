@@ -8,13 +8,13 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/go_json.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/status.h"
 #include "common/tag_pattern.h"
 #include "logic/config.h"
 #include "logic/context.h"
-#include "logic/gusher_json.h"
 #include "logic/gusher_jwt.h"
 #include "logic/gusher_store.h"
 #include "logic/http_edge.h"
@@ -41,11 +41,10 @@ void gusher_answer_text(struct http_answer *answer, unsigned int status, const c
 }
 
 /* 200 with text's bytes (taken) as type, or a 500 when building it ran out of memory. */
-static void gusher_answer_built(struct http_answer *answer, struct gusher_text *text,
-                                const char *type)
+static void gusher_answer_built(struct http_answer *answer, struct gim_text *text, const char *type)
 {
     if (text->failed || text->data == NULL) {
-        gusher_text_clear(text);
+        gim_text_clear(text);
         gusher_answer_text(answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return;
     }
@@ -56,7 +55,7 @@ static void gusher_answer_built(struct http_answer *answer, struct gusher_text *
 /* A push waiting for Kafka: the answer to give once its records are acknowledged. */
 struct gusher_pending {
     struct http_deferred *deferred;
-    struct gusher_text success; /* the 200 body */
+    struct gim_text success; /* the 200 body */
 };
 
 /* producer_done_fn of every push: 200 with the prepared body, or 400 "data error". */
@@ -70,7 +69,7 @@ static void gusher_produced(void *user, int status, const char *error)
         gusher_answer_built(&answer, &pending->success, GUSHER_JSON_TYPE);
     } else {
         gim_log_warn("gusher push failed: %s", error);
-        gusher_text_clear(&pending->success);
+        gim_text_clear(&pending->success);
         gusher_answer_text(&answer, MHD_HTTP_BAD_REQUEST, "data error");
     }
     http_deferred_finish(pending->deferred, &answer);
@@ -81,25 +80,25 @@ static void gusher_produced(void *user, int status, const char *error)
  * Defers the call's answer and returns the pending push that will give it,
  * holding success (taken over); NULL (answer set) when it cannot.
  */
-static struct gusher_pending *gusher_defer(struct gusher_call *call, struct gusher_text *success)
+static struct gusher_pending *gusher_defer(struct gusher_call *call, struct gim_text *success)
 {
     struct gusher_pending *pending;
 
     if (success->failed) {
-        gusher_text_clear(success);
+        gim_text_clear(success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return NULL;
     }
     pending = calloc(1, sizeof(*pending));
     if (pending == NULL) {
-        gusher_text_clear(success);
+        gim_text_clear(success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
         return NULL;
     }
     pending->deferred = http_request_defer(call->request);
     if (pending->deferred == NULL) {
         free(pending);
-        gusher_text_clear(success);
+        gim_text_clear(success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR,
                            "the request cannot wait for Kafka");
         return NULL;
@@ -144,36 +143,35 @@ static struct gusher_name gusher_form(const struct gusher_call *call, const char
 }
 
 /* Appends "<prefix><app>/<name>" as a NUL-terminated key. */
-static bool gusher_append_key(struct gusher_text *text, const char *prefix, struct gusher_name app,
+static bool gusher_append_key(struct gim_text *text, const char *prefix, struct gusher_name app,
                               struct gusher_name name)
 {
-    return gusher_text_append_cstring(text, prefix) &&
-           gusher_text_append(text, app.bytes, app.length) && gusher_text_append(text, "/", 1) &&
-           gusher_text_append(text, name.bytes, name.length);
+    return gim_text_append_cstring(text, prefix) && gim_text_append(text, app.bytes, app.length) &&
+           gim_text_append(text, "/", 1) && gim_text_append(text, name.bytes, name.length);
 }
 
 /* Appends the envelope {"channel":C,"event":E,"data":<value bytes>}. */
-static bool gusher_append_envelope(struct gusher_text *text, struct gusher_name channel,
+static bool gusher_append_envelope(struct gim_text *text, struct gusher_name channel,
                                    struct gusher_name event, const char *data, size_t data_length)
 {
-    return gusher_text_append_cstring(text, "{\"channel\":") &&
-           gusher_text_append_string(text, channel.bytes, channel.length) &&
-           gusher_text_append_cstring(text, ",\"event\":") &&
-           gusher_text_append_string(text, event.bytes, event.length) &&
-           gusher_text_append_cstring(text, ",\"data\":") &&
-           gusher_text_append(text, data, data_length) && gusher_text_append(text, "}", 1);
+    return gim_text_append_cstring(text, "{\"channel\":") &&
+           gim_go_json_append_string(text, channel.bytes, channel.length) &&
+           gim_text_append_cstring(text, ",\"event\":") &&
+           gim_go_json_append_string(text, event.bytes, event.length) &&
+           gim_text_append_cstring(text, ",\"data\":") &&
+           gim_text_append(text, data, data_length) && gim_text_append(text, "}", 1);
 }
 
 /* Appends {"<id_name>":<id>,"data":<raw string>}: push/user, push/socket, reload and add. */
-static bool gusher_append_echo(struct gusher_text *text, const char *id_name, struct gusher_name id,
+static bool gusher_append_echo(struct gim_text *text, const char *id_name, struct gusher_name id,
                                struct gusher_name data)
 {
-    return gusher_text_append_cstring(text, "{\"") && gusher_text_append_cstring(text, id_name) &&
-           gusher_text_append_cstring(text, "\":") &&
-           gusher_text_append_string(text, id.bytes, id.length) &&
-           gusher_text_append_cstring(text, ",\"data\":") &&
-           gusher_text_append_string(text, data.bytes, data.length) &&
-           gusher_text_append(text, "}", 1);
+    return gim_text_append_cstring(text, "{\"") && gim_text_append_cstring(text, id_name) &&
+           gim_text_append_cstring(text, "\":") &&
+           gim_go_json_append_string(text, id.bytes, id.length) &&
+           gim_text_append_cstring(text, ",\"data\":") &&
+           gim_go_json_append_string(text, data.bytes, data.length) &&
+           gim_text_append(text, "}", 1);
 }
 
 /* ---- pushes to channels ---- */
@@ -192,7 +190,7 @@ static bool gusher_rooms_fit(struct gusher_call *call, const struct push_text_ro
 
 /* Produces one text ROOM record per rooms[i] and answers success (taken) once acknowledged. */
 static void gusher_push_rooms(struct gusher_call *call, const struct push_text_room *rooms,
-                              size_t count, struct gusher_text *success)
+                              size_t count, struct gim_text *success)
 {
     struct gusher_pending *pending = gusher_defer(call, success);
 
@@ -205,7 +203,7 @@ void gusher_route_push_channel(struct gusher_call *call)
 {
     struct gusher_name app = call->vars[0], channel = call->vars[1], event = call->vars[2];
     struct gusher_name data = gusher_form(call, "data");
-    struct gusher_text coerced = {0}, envelope = {0}, room = {0}, success = {0};
+    struct gim_text coerced = {0}, envelope = {0}, room = {0}, success = {0};
     struct push_text_room record;
 
     if (app.length == 0 || channel.length == 0 || event.length == 0) {
@@ -216,7 +214,7 @@ void gusher_route_push_channel(struct gusher_call *call)
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "empty data");
         return;
     }
-    gusher_text_append_coerced(&coerced, data.bytes, data.length);
+    gim_go_json_append_coerced(&coerced, data.bytes, data.length);
     if (coerced.failed ||
         !gusher_append_envelope(&envelope, channel, event, coerced.data, coerced.length) ||
         !gusher_append_key(&room, "gusher/", app, channel)) {
@@ -226,12 +224,12 @@ void gusher_route_push_channel(struct gusher_call *call)
         record.message = (const uint8_t *)envelope.data;
         record.length = envelope.length;
         /* The answer is exactly the envelope the subscribers get. */
-        gusher_text_append(&success, envelope.data, envelope.length);
+        gim_text_append(&success, envelope.data, envelope.length);
         gusher_push_rooms(call, &record, 1, &success);
     }
-    gusher_text_clear(&coerced);
-    gusher_text_clear(&envelope);
-    gusher_text_clear(&room);
+    gim_text_clear(&coerced);
+    gim_text_clear(&envelope);
+    gim_text_clear(&room);
 }
 
 /*
@@ -272,7 +270,7 @@ static bool gusher_item_string(json_t *item, const char *name, struct gusher_nam
 void gusher_route_push_batch(struct gusher_call *call)
 {
     struct gusher_name app = call->vars[0], batch = gusher_form(call, "batch_data");
-    struct gusher_text *envelopes = NULL, *rooms = NULL, success = {0};
+    struct gim_text *envelopes = NULL, *rooms = NULL, success = {0};
     struct push_text_room *records = NULL;
     size_t count = 0, index;
     json_t *items;
@@ -286,7 +284,7 @@ void gusher_route_push_batch(struct gusher_call *call)
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "empty batch data");
         return;
     }
-    items = gusher_json_parse(batch.bytes, batch.length);
+    items = gim_go_json_parse(batch.bytes, batch.length);
     if (items == NULL || !(json_is_array(items) || json_is_null(items))) {
         json_decref(items);
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "data error");
@@ -313,40 +311,40 @@ void gusher_route_push_batch(struct gusher_call *call)
     for (index = 0; ok && index < count; index++) {
         json_t *item = json_array_get(items, index), *data = NULL;
         struct gusher_name channel, event;
-        struct gusher_text value = {0};
+        struct gim_text value = {0};
 
         gusher_item_string(item, "channel", &channel);
         gusher_item_string(item, "event", &event);
         if (json_is_object(item))
             data = gusher_item_field(item, "data");
         if (data != NULL)
-            gusher_text_append_value(&value, data);
+            gim_go_json_append_value(&value, data, GIM_GO_JSON_SORT_KEYS);
         else
-            gusher_text_append_cstring(&value, "null");
+            gim_text_append_cstring(&value, "null");
         ok = !value.failed &&
              gusher_append_envelope(&envelopes[index], channel, event, value.data, value.length) &&
              gusher_append_key(&rooms[index], "gusher/", app, channel);
-        gusher_text_clear(&value);
+        gim_text_clear(&value);
         records[index].room_key = rooms[index].data;
         records[index].message = (const uint8_t *)envelopes[index].data;
         records[index].length = envelopes[index].length;
     }
-    gusher_text_append_cstring(&success, "{\"total\":");
-    gusher_text_append_integer(&success, (int64_t)count);
-    gusher_text_append_cstring(&success, ",\"cap\":");
-    gusher_text_append_integer(&success, (int64_t)batch.length);
-    gusher_text_append(&success, "}", 1);
+    gim_text_append_cstring(&success, "{\"total\":");
+    gim_text_append_integer(&success, (int64_t)count);
+    gim_text_append_cstring(&success, ",\"cap\":");
+    gim_text_append_integer(&success, (int64_t)batch.length);
+    gim_text_append(&success, "}", 1);
     if (!ok) {
-        gusher_text_clear(&success);
+        gim_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else if (!gusher_rooms_fit(call, records, count)) {
-        gusher_text_clear(&success); /* answered 413 */
+        gim_text_clear(&success); /* answered 413 */
     } else {
         gusher_push_rooms(call, records, count, &success);
     }
     for (index = 0; envelopes != NULL && rooms != NULL && index < count; index++) {
-        gusher_text_clear(&envelopes[index]);
-        gusher_text_clear(&rooms[index]);
+        gim_text_clear(&envelopes[index]);
+        gim_text_clear(&rooms[index]);
     }
     free(envelopes);
     free(rooms);
@@ -358,21 +356,21 @@ void gusher_route_push_batch(struct gusher_call *call)
 static int gusher_presence_read(struct gim_redis *redis, struct gusher_name app, const char *suffix,
                                 struct gusher_name channel, struct presence_sum *sum)
 {
-    struct gusher_text index = {0}, tail = {0};
+    struct gim_text index = {0}, tail = {0};
     int status;
 
     memset(sum, 0, sizeof(*sum));
-    gusher_text_append_cstring(&index, "gusher/presence/");
-    gusher_text_append(&index, app.bytes, app.length);
-    gusher_text_append_cstring(&tail, suffix);
-    gusher_text_append(&tail, channel.bytes, channel.length);
+    gim_text_append_cstring(&index, "gusher/presence/");
+    gim_text_append(&index, app.bytes, app.length);
+    gim_text_append_cstring(&tail, suffix);
+    gim_text_append(&tail, channel.bytes, channel.length);
     if (index.failed || tail.failed)
         status = GIM_ERR_NO_MEMORY;
     else
         status = presence_sum_read(redis, index.data, index.length, tail.data, tail.length,
                                    presence_now_ms(), sum);
-    gusher_text_clear(&index);
-    gusher_text_clear(&tail);
+    gim_text_clear(&index);
+    gim_text_clear(&tail);
     return status;
 }
 
@@ -381,7 +379,7 @@ void gusher_route_push_pattern(struct gusher_call *call)
     struct gusher_name app = call->vars[0], pattern = gusher_form(call, "channel_pattern");
     struct gusher_name event = gusher_form(call, "event"), data;
     struct gim_tag_pattern *compiled = NULL;
-    struct gusher_text coerced = {0}, *envelopes = NULL, *rooms = NULL, success = {0};
+    struct gim_text coerced = {0}, *envelopes = NULL, *rooms = NULL, success = {0};
     struct push_text_room *records = NULL;
     struct presence_sum channels;
     struct gim_redis *redis;
@@ -419,7 +417,7 @@ void gusher_route_push_pattern(struct gusher_call *call)
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "empty data");
         return;
     }
-    gusher_text_append_coerced(&coerced, data.bytes, data.length);
+    gim_go_json_append_coerced(&coerced, data.bytes, data.length);
     envelopes = calloc(channels.size ? channels.size : 1, sizeof(*envelopes));
     rooms = calloc(channels.size ? channels.size : 1, sizeof(*rooms));
     records = calloc(channels.size ? channels.size : 1, sizeof(*records));
@@ -438,27 +436,27 @@ void gusher_route_push_pattern(struct gusher_call *call)
         matched++;
     }
     gim_tag_pattern_free(compiled);
-    gusher_text_append_cstring(&success, "{\"total\":");
-    gusher_text_append_integer(&success, (int64_t)matched);
-    gusher_text_append_cstring(&success, ",\"pattern\":");
-    gusher_text_append_string(&success, pattern.bytes, pattern.length);
-    gusher_text_append(&success, "}", 1);
+    gim_text_append_cstring(&success, "{\"total\":");
+    gim_text_append_integer(&success, (int64_t)matched);
+    gim_text_append_cstring(&success, ",\"pattern\":");
+    gim_go_json_append_string(&success, pattern.bytes, pattern.length);
+    gim_text_append(&success, "}", 1);
     if (!ok) {
-        gusher_text_clear(&success);
+        gim_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else if (!gusher_rooms_fit(call, records, matched)) {
-        gusher_text_clear(&success); /* answered 413 */
+        gim_text_clear(&success); /* answered 413 */
     } else {
         gusher_push_rooms(call, records, matched, &success);
     }
     for (index = 0; envelopes != NULL && rooms != NULL && index < matched; index++) {
-        gusher_text_clear(&envelopes[index]);
-        gusher_text_clear(&rooms[index]);
+        gim_text_clear(&envelopes[index]);
+        gim_text_clear(&rooms[index]);
     }
     free(envelopes);
     free(rooms);
     free(records);
-    gusher_text_clear(&coerced);
+    gim_text_clear(&coerced);
     presence_sum_clear(&channels);
 }
 
@@ -471,7 +469,7 @@ void gusher_route_push_pattern(struct gusher_call *call)
  * is 400 "data error".
  */
 static void gusher_push_sockets(struct gusher_call *call, bool by_user, int32_t operation,
-                                const char *message, size_t length, struct gusher_text *success)
+                                const char *message, size_t length, struct gim_text *success)
 {
     const struct logic_context *logic = call->request->logic;
     struct session_routes routes = {0};
@@ -480,7 +478,7 @@ static void gusher_push_sockets(struct gusher_call *call, bool by_user, int32_t 
     int status;
 
     if (!gusher_fits_comet(call, length)) {
-        gusher_text_clear(success);
+        gim_text_clear(success);
         return;
     }
     redis = redis_pool_acquire(logic->redis);
@@ -494,7 +492,7 @@ static void gusher_push_sockets(struct gusher_call *call, bool by_user, int32_t 
     if (status != GIM_OK) {
         gim_log_warn("gusher push: session lookup: %s", gim_strerror(status));
         session_routes_free(&routes);
-        gusher_text_clear(success);
+        gim_text_clear(success);
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "data error");
         return;
     }
@@ -509,28 +507,28 @@ static void gusher_push_sockets(struct gusher_call *call, bool by_user, int32_t 
 void gusher_route_push_direct(struct gusher_call *call, bool by_user)
 {
     struct gusher_name data = gusher_form(call, "data");
-    struct gusher_text coerced = {0}, success = {0};
+    struct gim_text coerced = {0}, success = {0};
 
     if (call->vars[0].length == 0) {
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "empty param");
         return;
     }
-    gusher_text_append_coerced(&coerced, data.bytes, data.length);
+    gim_go_json_append_coerced(&coerced, data.bytes, data.length);
     gusher_append_echo(&success, by_user ? "user_id" : "socket_id", call->vars[1], data);
     if (coerced.failed) {
-        gusher_text_clear(&success);
+        gim_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else {
         gusher_push_sockets(call, by_user, GUSHER_OP_MESSAGE, coerced.data, coerced.length,
                             &success);
     }
-    gusher_text_clear(&coerced);
+    gim_text_clear(&coerced);
 }
 
 void gusher_route_reload_channel(struct gusher_call *call)
 {
     struct gusher_name data = gusher_form(call, "data");
-    struct gusher_text list = {0}, success = {0};
+    struct gim_text list = {0}, success = {0};
     json_t *channels, *channel;
     size_t index;
 
@@ -539,45 +537,45 @@ void gusher_route_reload_channel(struct gusher_call *call)
         return;
     }
     /* Go's Unmarshal into []string: an array of strings (null elements are ""), or null. */
-    channels = gusher_json_parse(data.bytes, data.length);
+    channels = gim_go_json_parse(data.bytes, data.length);
     if (channels == NULL || !(json_is_array(channels) || json_is_null(channels))) {
         json_decref(channels);
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "data unmarshal error");
         return;
     }
-    gusher_text_append(&list, "[", 1);
+    gim_text_append(&list, "[", 1);
     json_array_foreach(channels, index, channel)
     {
         if (!json_is_string(channel) && !json_is_null(channel)) {
             json_decref(channels);
-            gusher_text_clear(&list);
+            gim_text_clear(&list);
             gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "data unmarshal error");
             return;
         }
         if (index > 0)
-            gusher_text_append(&list, ",", 1);
+            gim_text_append(&list, ",", 1);
         if (json_is_string(channel))
-            gusher_text_append_string(&list, json_string_value(channel),
+            gim_go_json_append_string(&list, json_string_value(channel),
                                       json_string_length(channel));
         else
-            gusher_text_append(&list, "\"\"", 2);
+            gim_text_append(&list, "\"\"", 2);
     }
-    gusher_text_append(&list, "]", 1);
+    gim_text_append(&list, "]", 1);
     json_decref(channels);
     gusher_append_echo(&success, "user_id", call->vars[1], data);
     if (list.failed) {
-        gusher_text_clear(&success);
+        gim_text_clear(&success);
         gusher_answer_text(call->answer, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     } else {
         gusher_push_sockets(call, true, GUSHER_OP_RELOAD_CHANNEL, list.data, list.length, &success);
     }
-    gusher_text_clear(&list);
+    gim_text_clear(&list);
 }
 
 void gusher_route_add_channel(struct gusher_call *call)
 {
     struct gusher_name channel = gusher_form(call, "data");
-    struct gusher_text success = {0};
+    struct gim_text success = {0};
 
     if (call->vars[0].length == 0) {
         gusher_answer_text(call->answer, MHD_HTTP_BAD_REQUEST, "empty param");
@@ -597,7 +595,7 @@ void gusher_route_presence(struct gusher_call *call, enum gusher_presence what, 
 {
     const struct logic_context *logic = call->request->logic;
     struct gusher_name none = {"", 0};
-    struct gusher_text text = {0};
+    struct gim_text text = {0};
     struct presence_sum names;
     struct gim_redis *redis = redis_pool_acquire(logic->redis);
     size_t index, listed = 0;
@@ -622,25 +620,25 @@ void gusher_route_presence(struct gusher_call *call, enum gusher_presence what, 
         return;
     }
     if (!count)
-        gusher_text_append(&text, "[", 1);
+        gim_text_append(&text, "[", 1);
     for (index = 0; index < names.size; index++) {
         /* channels: gusher leaves out an empty name; users: "" is the anonymous member */
         if (what == GUSHER_PRESENCE_CHANNELS && names.entries[index].length == 0)
             continue;
         if (!count) {
             if (listed > 0)
-                gusher_text_append(&text, ",", 1);
-            gusher_text_append_string(&text, names.entries[index].name,
+                gim_text_append(&text, ",", 1);
+            gim_go_json_append_string(&text, names.entries[index].name,
                                       names.entries[index].length);
         }
         listed++;
     }
     if (count) {
-        gusher_text_append_cstring(&text, "{\"count\":");
-        gusher_text_append_integer(&text, (int64_t)listed);
-        gusher_text_append(&text, "}", 1);
+        gim_text_append_cstring(&text, "{\"count\":");
+        gim_text_append_integer(&text, (int64_t)listed);
+        gim_text_append(&text, "}", 1);
     } else {
-        gusher_text_append(&text, "]", 1);
+        gim_text_append(&text, "]", 1);
     }
     presence_sum_clear(&names);
     gusher_answer_built(call->answer, &text, GUSHER_JSON_TYPE);
@@ -653,7 +651,7 @@ void gusher_route_decode(struct gusher_call *call)
     const struct logic_context *logic = call->request->logic;
     struct gusher_name token = gusher_form(call, "data");
     struct gusher_claims claims;
-    struct gusher_text text = {0};
+    struct gim_text text = {0};
     char error[256];
     int status = GIM_ERR_INVALID;
 

@@ -46,7 +46,7 @@ static void gusher_rpc_auth(const struct logic_context *logic, const uint8_t *re
         goim__dialects__gusher_auth_req__unpack(NULL, length, request);
     Goim__Dialects__GusherAuthReply answer = GOIM__DIALECTS__GUSHER_AUTH_REPLY__INIT;
     struct gusher_claims claims = {0};
-    struct gusher_text value = {0};
+    struct gim_text value = {0};
     struct gim_redis *redis;
     char error[256], token[GUSHER_TOKEN_LENGTH + 1];
     int status;
@@ -87,7 +87,7 @@ static void gusher_rpc_auth(const struct logic_context *logic, const uint8_t *re
     answer.token = token;
     gim_rpc_reply_message(reply, &answer.base);
 out:
-    gusher_text_clear(&value);
+    gim_text_clear(&value);
     gusher_claims_clear(&claims);
     goim__dialects__gusher_auth_req__free_unpacked(auth, NULL);
 }

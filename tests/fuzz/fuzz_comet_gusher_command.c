@@ -37,7 +37,7 @@ static void check_reply(char *text, size_t length, const char *key, const char *
     const char *value;
 
     if (text == NULL)
-        return; /* not UTF-8 (a name from an element's dump is; a key is) or no memory */
+        return; /* no memory */
     if (length != strlen(text))
         abort();
     root = json_loads(text, 0, NULL);
@@ -138,9 +138,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         check_reply(gusher_reply_remote(GUSHER_REMOTE_ERROR, "s", command.remote, &length), length,
                     "remote", command.remote);
-        job = gusher_remote_job("u", "s", command.uid, "app", command.payload, &length);
+        job = gusher_remote_job("u", "s", command.uid, "app", command.payload,
+                                command.payload_length, &length);
         if (job != NULL) {
-            json_t *root = json_loads(job, 0, NULL);
+            json_t *root = json_loads(job, JSON_DECODE_INT_AS_REAL, NULL);
             if (root == NULL ||
                 strcmp(json_string_value(json_object_get(root, "uid")), command.uid) != 0)
                 abort();

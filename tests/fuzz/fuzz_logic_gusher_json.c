@@ -1,6 +1,6 @@
 /*
  * fuzz_logic_gusher_json.c: libFuzzer target for what gusher's master API does with caller
- * bytes before anything is sent (logic/gusher_json.c, logic/gusher_jwt.c's claim parser):
+ * bytes before anything is sent (common/go_json.c's coercion, logic/gusher_jwt.c's claim parser):
  * the data coercion must give valid UTF-8 JSON that coerces to itself again (Go's bytes are
  * canonical), and a claim set that parses must survive the token store's round trip unchanged.
  */
@@ -10,39 +10,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/go_json.h"
 #include "common/status.h"
-#include "logic/gopusher_reply.h"
-#include "logic/gusher_json.h"
+#include "common/utf8.h"
 #include "logic/gusher_jwt.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check_coercion(const char *input, size_t size)
 {
-    struct gusher_text first = {0}, second = {0};
+    struct gim_text first = {0}, second = {0};
     json_error_t error;
     json_t *parsed;
 
-    if (!gusher_text_append_coerced(&first, input, size))
+    if (!gim_go_json_append_coerced(&first, input, size))
         return; /* out of memory */
-    if (!gopusher_is_utf8(first.data, first.length))
+    if (!gim_utf8_valid(first.data, first.length))
         abort();
     parsed = json_loadb(first.data, first.length,
                         JSON_DECODE_ANY | JSON_DECODE_INT_AS_REAL | JSON_ALLOW_NUL, &error);
     if (parsed == NULL)
         abort();
     json_decref(parsed);
-    if (gusher_text_append_coerced(&second, first.data, first.length) &&
+    if (gim_go_json_append_coerced(&second, first.data, first.length) &&
         (second.length != first.length || memcmp(second.data, first.data, first.length) != 0))
         abort();
-    gusher_text_clear(&first);
-    gusher_text_clear(&second);
+    gim_text_clear(&first);
+    gim_text_clear(&second);
 }
 
 static void check_claims(const char *input, size_t size)
 {
     struct gusher_claims claims, back;
-    struct gusher_text text = {0}, again = {0};
+    struct gim_text text = {0}, again = {0};
     char error[256];
 
     if (gusher_claims_parse(input, size, 0, &claims, error, sizeof(error)) == GIM_OK &&
@@ -55,8 +55,8 @@ static void check_claims(const char *input, size_t size)
         gusher_claims_clear(&back);
     }
     gusher_claims_clear(&claims);
-    gusher_text_clear(&text);
-    gusher_text_clear(&again);
+    gim_text_clear(&text);
+    gim_text_clear(&again);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

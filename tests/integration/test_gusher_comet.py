@@ -210,15 +210,25 @@ def test_every_command_and_its_exact_reply(gusher_cluster, keys):
             '"msg":null}}' % sid)
         # without debug a permitted remote is fire and forget: the next reply is the ping's
         send(socket, "gusher.remote", {"remote": "chat", "uid": "3", "payload": "x"})
+        # the payload is read and written as gusher's JsonCheck does (Go's float64, sorted keys;
+        # the bytes of logic's master API), written raw here so the numbers are the client's
+        socket.send('{"event":"gusher.remote","data":{"remote":"chat","uid":"4","payload":'
+                    '{"z":[0.1,1e21,12345678901234567890],"a":"<"}}}')
+        socket.send('{"event":"gusher.remote","data":{"remote":"chat","uid":"5","payload":'
+                    '"0.10"}}')
         assert json.loads(reply("gusher.ping", {}))["event"] == "gusher.querychannel_succeeded"
         jobs = wait_for(lambda: cluster.redis.lrange("TEST@chat", 0, -1) or None, 10,
                         message="the remote jobs in Redis")
-        wait_for(lambda: len(cluster.redis.lrange("TEST@chat", 0, -1)) == 2, 10)
+        wait_for(lambda: len(cluster.redis.lrange("TEST@chat", 0, -1)) == 4, 10)
         jobs = cluster.redis.lrange("TEST@chat", 0, -1)
         assert jobs == [
             ('{"user_id":"Test_User","socket_id":"%s","uid":"2","app_key":"TEST","data":'
              '{"b":1}}' % sid),
             ('{"user_id":"Test_User","socket_id":"%s","uid":"3","app_key":"TEST","data":"x"}'
+             % sid),
+            ('{"user_id":"Test_User","socket_id":"%s","uid":"4","app_key":"TEST","data":'
+             '{"a":"\\u003c","z":[0.1,1e+21,12345678901234567000]}}' % sid),
+            ('{"user_id":"Test_User","socket_id":"%s","uid":"5","app_key":"TEST","data":0.1}'
              % sid)]
 
 

@@ -1,6 +1,6 @@
 /* test_logic_gusher_jwt.c: gusher's JWTs and claims (logic/gusher_jwt.c) and Go's JSON bytes
- * and data coercion (logic/gusher_json.c). The RSA key pair is made at test time with
- * OpenSSL; tokens are signed with libjwt's encoder. */
+ * (Go's float64 bytes and the data coercion: tests/unit/test_go_json.c). The RSA key pair is made
+ * at test time with OpenSSL; tokens are signed with libjwt's encoder. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,7 +17,7 @@
 #include <openssl/pem.h>
 
 #include "common/status.h"
-#include "logic/gusher_json.h"
+#include "common/go_json.h"
 #include "logic/gusher_jwt.h"
 
 /* The reference's jwt.example payload (gusher v1, 2016-10-07 onwards). */
@@ -108,19 +108,19 @@ static int verify(const struct keys *keys, const char *token, struct gusher_clai
                              error_size);
 }
 
-static void expect_text(struct gusher_text *text, const char *expected)
+static void expect_text(struct gim_text *text, const char *expected)
 {
     assert_false(text->failed);
     assert_non_null(text->data);
     assert_string_equal(text->data, expected);
-    gusher_text_clear(text);
+    gim_text_clear(text);
 }
 
 static void test_jwt_example_rs256(void **state)
 {
     struct keys *keys = *state;
     struct gusher_claims claims;
-    struct gusher_text text = {0};
+    struct gim_text text = {0};
     char error[256], *token = sign(JWT_ALG_RS256, keys->private_pem, JWT_EXAMPLE);
 
     assert_int_equal(verify(keys, token, &claims, error, sizeof(error)), GIM_OK);
@@ -144,7 +144,7 @@ static void test_rs384_rs512_and_standard_claims(void **state)
 {
     struct keys *keys = *state;
     struct gusher_claims claims;
-    struct gusher_text text = {0};
+    struct gim_text text = {0};
     char error[256], payload[512], expected[512], *token;
     long long now = (long long)time(NULL);
 
@@ -247,7 +247,7 @@ static void test_claim_times_and_types(void **state)
 static void test_token_store_value_round_trip(void **state)
 {
     struct gusher_claims claims, back;
-    struct gusher_text text = {0};
+    struct gim_text text = {0};
     const char *body = "{\"gusher\":{\"app_key\":\"A\\u0000B\",\"user_id\":\"u\\\"1\","
                        "\"channels\":[],\"remotes\":{\"r\":true}}}";
     char error[128];
@@ -273,69 +273,6 @@ static void test_token_store_value_round_trip(void **state)
     gusher_claims_clear(&back);
 }
 
-static void expect_double(double value, const char *expected)
-{
-    char out[40];
-
-    assert_int_equal(gusher_json_format_double(value, out, sizeof(out)), strlen(expected));
-    assert_string_equal(out, expected);
-}
-
-static void test_go_float64(void **state)
-{
-    (void)state;
-    expect_double(0, "0");
-    expect_double(-0.0, "-0");
-    expect_double(1, "1");
-    expect_double(1.5, "1.5");
-    expect_double(-2.25, "-2.25");
-    expect_double(100, "100");
-    expect_double(0.1, "0.1");
-    expect_double(1e20, "100000000000000000000");
-    expect_double(1e21, "1e+21");
-    expect_double(123456789e15, "1.23456789e+23");
-    expect_double(0.000001, "0.000001");
-    expect_double(0.0000001, "1e-07");
-    expect_double(1.5e-300, "1.5e-300");
-    expect_double(12345678901234567890.0, "12345678901234567000");
-    expect_double(9007199254740993.0, "9007199254740992");
-    expect_double(0.1 + 0.2, "0.30000000000000004");
-    expect_double(1.7976931348623157e308, "1.7976931348623157e+308");
-    expect_double(5e-324, "5e-324");
-}
-
-static void expect_coerced(const char *data, const char *expected)
-{
-    struct gusher_text text = {0};
-
-    assert_true(gusher_text_append_coerced(&text, data, strlen(data)));
-    expect_text(&text, expected);
-}
-
-static void test_json_check_coercion(void **state)
-{
-    (void)state;
-    expect_coerced("hello", "\"hello\"");
-    expect_coerced("", "\"\"");
-    expect_coerced("123", "123");
-    expect_coerced(" 1.0 ", "1");
-    expect_coerced("\"str\"", "\"str\"");
-    expect_coerced("true", "true");
-    expect_coerced("null", "null");
-    expect_coerced("{\"b\":1,\"a\":{\"d\":[],\"c\":{}}}", "{\"a\":{\"c\":{},\"d\":[]},\"b\":1}");
-    expect_coerced("{\"a\":1,\"a\":2}", "{\"a\":2}");
-    expect_coerced("[1e400]", "\"[1e400]\"");
-    expect_coerced("01", "\"01\"");
-    expect_coerced("{\"k\":1} x", "\"{\\\"k\\\":1} x\"");
-    expect_coerced("\"<a&b>\\u2028\"", "\"\\u003ca\\u0026b\\u003e\\u2028\"");
-    expect_coerced("\"\\u0000\\u001f\\t\"", "\"\\u0000\\u001f\\t\"");
-    expect_coerced("\"\\ud83d\\ude00\"", "\"\xf0\x9f\x98\x80\"");
-    /* invalid UTF-8: U+FFFD, inside a JSON string or as plain text */
-    expect_coerced("\"a\xff\"", "\"a\xef\xbf\xbd\"");
-    expect_coerced("a\xffz", "\"a\xef\xbf\xbdz\"");
-    expect_coerced("line\nbreak", "\"line\\nbreak\"");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,8 +281,6 @@ int main(void)
         cmocka_unit_test(test_hmac_none_and_other_keys_refused),
         cmocka_unit_test(test_claim_times_and_types),
         cmocka_unit_test(test_token_store_value_round_trip),
-        cmocka_unit_test(test_go_float64),
-        cmocka_unit_test(test_json_check_coercion),
     };
     return cmocka_run_group_tests(tests, keys_setup, keys_teardown);
 }
