@@ -4,11 +4,13 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "comet/string_map.h"
+#include "common/grow.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/status.h"
@@ -71,14 +73,9 @@ int redis_batch_add(struct redis_batch *batch, int argc, const char *const *argv
 
     if (argc < 1)
         return GIM_ERR_INVALID;
-    if (batch->count == batch->capacity) {
-        size_t capacity = batch->capacity ? batch->capacity * 2 : 8;
-        struct redis_command *grown = realloc(batch->commands, capacity * sizeof(*grown));
-        if (grown == NULL)
-            return GIM_ERR_NO_MEMORY;
-        batch->commands = grown;
-        batch->capacity = capacity;
-    }
+    if (gim_grow(&batch->commands, &batch->capacity, batch->count + 1, sizeof(*batch->commands), 8,
+                 SIZE_MAX) != GIM_OK)
+        return GIM_ERR_NO_MEMORY;
     command.argv = calloc((size_t)argc, sizeof(*command.argv));
     command.lengths = calloc((size_t)argc, sizeof(*command.lengths));
     if (command.argv == NULL || command.lengths == NULL)

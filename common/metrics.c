@@ -6,10 +6,12 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/status.h"
 
 /* Owned counters and gauges each start a line of their own (no false sharing). */
@@ -63,18 +65,10 @@ static void text_append(struct text *text, const char *bytes, size_t length)
 {
     if (text->failed)
         return;
-    if (text->length + length + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity : 1024;
-        char *grown;
-        while (capacity < text->length + length + 1)
-            capacity *= 2;
-        grown = realloc(text->data, capacity);
-        if (grown == NULL) {
-            text->failed = true;
-            return;
-        }
-        text->data = grown;
-        text->capacity = capacity;
+    if (gim_grow(&text->data, &text->capacity, text->length + length + 1, 1, 1024, SIZE_MAX) !=
+        GIM_OK) {
+        text->failed = true;
+        return;
     }
     memcpy(text->data + text->length, bytes, length);
     text->length += length;

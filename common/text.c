@@ -2,9 +2,13 @@
 #include "common/text.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "common/grow.h"
+#include "common/status.h"
 
 static bool gim_text_fail(struct gim_text *text)
 {
@@ -19,17 +23,9 @@ bool gim_text_append(struct gim_text *text, const void *bytes, size_t length)
         return false;
     if (length > GIM_TEXT_MAX - text->length)
         return gim_text_fail(text);
-    if (text->length + length + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity : 256;
-        char *grown;
-        while (capacity < text->length + length + 1)
-            capacity *= 2;
-        grown = realloc(text->data, capacity);
-        if (grown == NULL)
-            return gim_text_fail(text);
-        text->data = grown;
-        text->capacity = capacity;
-    }
+    if (gim_grow(&text->data, &text->capacity, text->length + length + 1, 1, 256, SIZE_MAX) !=
+        GIM_OK)
+        return gim_text_fail(text);
     if (length > 0)
         memcpy(text->data + text->length, bytes, length);
     text->length += length;

@@ -2,9 +2,11 @@
 #include "job/batcher.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/status.h"
 
 /* Lanes are kept in a chained hash table of fixed size; chains grow with
@@ -93,14 +95,9 @@ static int batch_append(struct job_batch *batch, int32_t operation, const uint8_
     size_t frames_length = batch->frames.length;
     int status;
 
-    if (batch->item_count == batch->item_capacity) {
-        size_t capacity = batch->item_capacity ? batch->item_capacity * 2 : 4;
-        void **grown = realloc(batch->items, capacity * sizeof(*grown));
-        if (grown == NULL)
-            return GIM_ERR_NO_MEMORY;
-        batch->items = grown;
-        batch->item_capacity = capacity;
-    }
+    if (gim_grow(&batch->items, &batch->item_capacity, batch->item_count + 1, sizeof(*batch->items),
+                 4, SIZE_MAX) != GIM_OK)
+        return GIM_ERR_NO_MEMORY;
     status = job_opraw_append(&batch->frames, operation, message, length);
     if (status != GIM_OK) {
         batch->frames.length = frames_length;

@@ -1,9 +1,11 @@
 /* opraw.c: encoding client frames into an OpRaw body (see opraw.h). */
 #include "job/opraw.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "common/frame.h"
+#include "common/grow.h"
 #include "common/status.h"
 
 int job_opraw_append(struct job_opraw *buffer, int32_t operation, const uint8_t *message,
@@ -15,18 +17,9 @@ int job_opraw_append(struct job_opraw *buffer, int32_t operation, const uint8_t 
         buffer->length > JOB_OPRAW_MAX_BODY - GIM_FRAME_HEADER_SIZE - message_length)
         return GIM_ERR_TOO_LARGE;
     frame_length = GIM_FRAME_HEADER_SIZE + message_length;
-    if (buffer->length + frame_length > buffer->capacity) {
-        size_t capacity = buffer->capacity ? buffer->capacity : 256;
-        uint8_t *grown;
-
-        while (capacity < buffer->length + frame_length)
-            capacity *= 2;
-        grown = realloc(buffer->data, capacity);
-        if (grown == NULL)
-            return GIM_ERR_NO_MEMORY;
-        buffer->data = grown;
-        buffer->capacity = capacity;
-    }
+    if (gim_grow(&buffer->data, &buffer->capacity, buffer->length + frame_length, 1, 256,
+                 SIZE_MAX) != GIM_OK)
+        return GIM_ERR_NO_MEMORY;
     gim_frame_encode(buffer->data + buffer->length, buffer->capacity - buffer->length, 1, operation,
                      0, message, message_length);
     buffer->length += frame_length;

@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include <time.h>
 
 #include "common/clock.h"
+#include "common/grow.h"
 #include "common/log.h"
 #include "common/metrics_http.h"
 #include "common/status.h"
@@ -143,20 +145,10 @@ static void http_exchange_append(struct http_exchange *exchange, const char *dat
         exchange->length = exchange->capacity = 0;
         return;
     }
-    if (exchange->length + size > exchange->capacity) {
-        size_t capacity = exchange->capacity ? exchange->capacity : 4096;
-        uint8_t *body;
-        while (capacity < exchange->length + size)
-            capacity *= 2;
-        if (capacity > max_body)
-            capacity = max_body;
-        body = realloc(exchange->body, capacity);
-        if (body == NULL) {
-            exchange->too_large = true; /* cannot hold it: refuse it as too large */
-            return;
-        }
-        exchange->body = body;
-        exchange->capacity = capacity;
+    if (gim_grow(&exchange->body, &exchange->capacity, exchange->length + size, 1, 4096,
+                 max_body) != GIM_OK) {
+        exchange->too_large = true; /* cannot hold it: refuse it as too large */
+        return;
     }
     memcpy(exchange->body + exchange->length, data, size);
     exchange->length += size;

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
+#include "common/status.h"
+
 /* libmicrohttpd's post processor buffer (it must hold one key). */
 #define HTTP_FORM_POST_BUFFER 4096u
 
@@ -25,14 +28,9 @@ static enum MHD_Result http_form_post_value(void *cls, enum MHD_ValueKind kind, 
         return MHD_YES; /* a file part is not a form value (Go keeps it apart too) */
     value = form->count ? &form->values[form->count - 1] : NULL;
     if (offset == 0 || value == NULL || strcmp(value->key, key) != 0) {
-        if (form->count == form->capacity) {
-            size_t capacity = form->capacity ? form->capacity * 2 : 8;
-            struct http_form_value *values = realloc(form->values, capacity * sizeof(*values));
-            if (values == NULL)
-                goto out_of_memory;
-            form->values = values;
-            form->capacity = capacity;
-        }
+        if (gim_grow(&form->values, &form->capacity, form->count + 1, sizeof(*form->values), 8,
+                     SIZE_MAX) != GIM_OK)
+            goto out_of_memory;
         value = &form->values[form->count];
         memset(value, 0, sizeof(*value));
         value->key = strdup(key);

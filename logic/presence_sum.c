@@ -3,11 +3,13 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/grow.h"
 #include "common/redis.h"
 #include "common/status.h"
 
@@ -69,15 +71,9 @@ static int presence_sum_add(struct presence_sum *sum, size_t *capacity, const re
 
         if (name->type != REDIS_REPLY_STRING || sockets <= 0)
             continue;
-        if (sum->size == *capacity) {
-            size_t grown_capacity = *capacity ? *capacity * 2 : 16;
-            struct presence_entry *grown =
-                realloc(sum->entries, grown_capacity * sizeof(*sum->entries));
-            if (grown == NULL)
-                return GIM_ERR_NO_MEMORY;
-            sum->entries = grown;
-            *capacity = grown_capacity;
-        }
+        if (gim_grow(&sum->entries, capacity, sum->size + 1, sizeof(*sum->entries), 16, SIZE_MAX) !=
+            GIM_OK)
+            return GIM_ERR_NO_MEMORY;
         entry = &sum->entries[sum->size];
         entry->name = malloc(name->len + 1);
         if (entry->name == NULL)

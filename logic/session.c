@@ -2,9 +2,11 @@
 #include "logic/session.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/grow.h"
 #include "common/log.h"
 #include "common/redis.h"
 #include "common/status.h"
@@ -32,14 +34,9 @@ int session_routes_append(struct session_routes *routes, const char *key, size_t
 {
     struct session_route *route;
 
-    if (routes->count == routes->capacity) {
-        size_t capacity = routes->capacity ? routes->capacity * 2 : 16;
-        struct session_route *items = realloc(routes->items, capacity * sizeof(*items));
-        if (items == NULL)
-            return GIM_ERR_NO_MEMORY;
-        routes->items = items;
-        routes->capacity = capacity;
-    }
+    if (gim_grow(&routes->items, &routes->capacity, routes->count + 1, sizeof(*routes->items), 16,
+                 SIZE_MAX) != GIM_OK)
+        return GIM_ERR_NO_MEMORY;
     route = &routes->items[routes->count];
     route->key = strndup(key, key_length);
     route->server = strndup(server, server_length);
