@@ -781,13 +781,12 @@ const char *gim_rpc_client_url(const struct gim_rpc_client *client)
 }
 
 /*
- * Packs method + request into a new nng message, or returns NULL. With
- * authentication on, room is left for the header and the MAC, filled by
- * gim_rpc_auth_sign when the request is sent (so its time is fresh).
+ * A new nng message for a request of method with room for length bytes of payload, which start
+ * at *payload; NULL when out of memory. With authentication on, room is left for the header and
+ * the MAC, filled by gim_rpc_auth_sign when the request is sent (so its time is fresh).
  */
-static nng_msg *rpc_request_build(uint32_t method, const ProtobufCMessage *request)
+static nng_msg *rpc_request_alloc(uint32_t method, size_t length, uint8_t **payload)
 {
-    size_t length = protobuf_c_message_get_packed_size(request);
     size_t header = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_HEADER : 0;
     size_t trailer = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_MAC : 0;
     nng_msg *message;
@@ -795,7 +794,19 @@ static nng_msg *rpc_request_build(uint32_t method, const ProtobufCMessage *reque
     if (nng_msg_alloc(&message, 4 + header + length + trailer) != 0)
         return NULL;
     gim_write_u32(nng_msg_body(message), method);
-    protobuf_c_message_pack(request, (uint8_t *)nng_msg_body(message) + 4 + header);
+    *payload = (uint8_t *)nng_msg_body(message) + 4 + header;
+    return message;
+}
+
+/* Packs method + request into a new nng message (rpc_request_alloc), or returns NULL. */
+static nng_msg *rpc_request_build(uint32_t method, const ProtobufCMessage *request)
+{
+    uint8_t *payload;
+    nng_msg *message =
+        rpc_request_alloc(method, protobuf_c_message_get_packed_size(request), &payload);
+
+    if (message != NULL)
+        protobuf_c_message_pack(request, payload);
     return message;
 }
 
@@ -1072,8 +1083,6 @@ static void rpc_batch_done(void *user, int status, const uint8_t *answers, size_
  * refusal with the calls still the caller's. */
 static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_waiting *calls)
 {
-    size_t header = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_HEADER : 0;
-    size_t trailer = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_MAC : 0;
     struct rpc_call *call = calloc(1, sizeof(*call));
     struct rpc_batch_out *out = malloc(sizeof(*out));
     struct rpc_waiting *waiting;
@@ -1084,13 +1093,11 @@ static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_waiting *cal
     for (waiting = calls; waiting != NULL; waiting = waiting->next)
         length += 8 + waiting->length;
     if (call == NULL || out == NULL ||
-        nng_msg_alloc(&call->request, 4 + header + length + trailer) != 0) {
+        (call->request = rpc_request_alloc(GIM_RPC_BATCH, length, &at)) == NULL) {
         free(call);
         free(out);
         return GIM_ERR_NO_MEMORY;
     }
-    gim_write_u32(nng_msg_body(call->request), GIM_RPC_BATCH);
-    at = (uint8_t *)nng_msg_body(call->request) + 4 + header;
     for (waiting = calls; waiting != NULL; waiting = waiting->next) {
         gim_write_u32(at, waiting->method);
         gim_write_u32(at + 4, (uint32_t)waiting->length);
@@ -1152,10 +1159,19 @@ int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
     size_t length = protobuf_c_message_get_packed_size(request);
     struct rpc_waiting *waiting = malloc(sizeof(*waiting) + length);
     struct rpc_alone *alone;
+    struct rpc_call *call;
+    uint8_t *payload;
     int status;
 
     if (waiting == NULL)
         return GIM_ERR_NO_MEMORY;
+    *waiting = (struct rpc_waiting){.method = method,
+                                    .reply_type = reply_type,
+                                    .done = done,
+                                    .user = user,
+                                    .timeout_ms = timeout_ms,
+                                    .length = length};
+    protobuf_c_message_pack(request, waiting->request); /* once, outside the lock */
     pthread_mutex_lock(&client->lock);
     if (client->closing) {
         pthread_mutex_unlock(&client->lock);
@@ -1163,13 +1179,12 @@ int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
         return GIM_ERR_CLOSED;
     }
     if (client->coalesced_out >= GIM_RPC_COALESCE_IN_FLIGHT) {
-        *waiting = (struct rpc_waiting){.method = method,
-                                        .reply_type = reply_type,
-                                        .done = done,
-                                        .user = user,
-                                        .timeout_ms = timeout_ms,
-                                        .length = length};
-        protobuf_c_message_pack(request, waiting->request);
+        if (client->waiting_count >= RPC_CLIENT_MAX_PENDING) { /* the bound, as for pending */
+            pthread_mutex_unlock(&client->lock);
+            free(waiting);
+            return GIM_ERR_AGAIN;
+        }
+        client->waiting_count++;
         if (client->waiting_tail != NULL)
             client->waiting_tail->next = waiting;
         else
@@ -1180,14 +1195,23 @@ int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
     }
     client->coalesced_out++;
     pthread_mutex_unlock(&client->lock);
-    free(waiting);
+    /* At once, alone, from the bytes packed above. */
     alone = malloc(sizeof(*alone));
-    status = alone == NULL ? GIM_ERR_NO_MEMORY : GIM_OK;
-    if (status == GIM_OK) {
+    call = calloc(1, sizeof(*call));
+    status = GIM_ERR_NO_MEMORY;
+    if (alone != NULL && call != NULL &&
+        (call->request = rpc_request_alloc(method, length, &payload)) != NULL) {
+        memcpy(payload, waiting->request, length);
         *alone = (struct rpc_alone){.client = client, .done = done, .user = user};
-        status = gim_rpc_call_async(client, method, request, reply_type, timeout_ms, rpc_alone_done,
-                                    alone);
+        call->deadline = gim_monotonic_ms() + timeout_ms;
+        call->reply_type = reply_type;
+        call->done = rpc_alone_done;
+        call->user = alone;
+        status = rpc_call_start(client, call); /* frees call on a refusal */
+        call = NULL;
     }
+    free(waiting);
+    free(call);
     if (status != GIM_OK) {
         free(alone);
         rpc_coalesce_next(client); /* the place taken goes to the waiting calls, if any */

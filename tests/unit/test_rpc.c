@@ -379,6 +379,84 @@ static void test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own(voi
     gim_rpc_server_stop(server);
 }
 
+/* Counts completions and their statuses (any thread). */
+struct tally {
+    pthread_mutex_t lock;
+    pthread_cond_t done;
+    int finished, remote_errors;
+};
+
+static void tally_done(void *user, int status, ProtobufCMessage *reply)
+{
+    struct tally *tally = user;
+
+    if (reply != NULL)
+        protobuf_c_message_free_unpacked(reply, NULL);
+    pthread_mutex_lock(&tally->lock);
+    tally->finished++;
+    tally->remote_errors += status == GIM_ERR_REMOTE;
+    pthread_cond_signal(&tally->done);
+    pthread_mutex_unlock(&tally->lock);
+}
+
+#define COALESCED_WAITING_BOUND 65536 /* rpc.h: at most this many coalesced calls wait */
+
+static void test_coalesced_calls_waiting_are_bounded(void **state)
+{
+    struct gim_rpc_server *server;
+    struct gim_rpc_client *client;
+    char url[128];
+    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
+    Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
+    Goim__Logic__DisconnectReq disconnect = GOIM__LOGIC__DISCONNECT_REQ__INIT;
+    struct tally alone = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    struct tally waiting = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    int index;
+
+    (void)state;
+    held_count = 0;
+    snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-bound-test-%d", (int)getpid());
+    assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
+    assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
+    for (index = 0; index < 2; index++) /* two out, held: the next ones wait */
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                                &goim__logic__receive_reply__descriptor, 60000,
+                                                tally_done, &alone),
+                         GIM_OK);
+    while (held_now() < 2)
+        usleep(1000);
+    for (index = 0; index < COALESCED_WAITING_BOUND; index++)
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_DISCONNECT, &disconnect.base,
+                                                &goim__logic__disconnect_reply__descriptor, 60000,
+                                                tally_done, &waiting),
+                         GIM_OK);
+    /* one more than the bound is refused at once, its done never called */
+    assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_DISCONNECT, &disconnect.base,
+                                            &goim__logic__disconnect_reply__descriptor, 60000,
+                                            tally_done, &waiting),
+                     GIM_ERR_AGAIN);
+    gim_rpc_deferred_message(held[0], &received.base);
+    gim_rpc_deferred_message(held[1], &received.base);
+    pthread_mutex_lock(&waiting.lock);
+    while (waiting.finished < COALESCED_WAITING_BOUND)
+        pthread_cond_wait(&waiting.done, &waiting.lock);
+    pthread_mutex_unlock(&waiting.lock);
+    /* every waiting call left in a batch and got its own answer (Disconnect's error) */
+    assert_int_equal(waiting.remote_errors, COALESCED_WAITING_BOUND);
+    /* and the room is back: a call waits again when two are out, or leaves alone */
+    assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_DISCONNECT, &disconnect.base,
+                                            &goim__logic__disconnect_reply__descriptor, 60000,
+                                            tally_done, &waiting),
+                     GIM_OK);
+    pthread_mutex_lock(&waiting.lock);
+    while (waiting.finished < COALESCED_WAITING_BOUND + 1)
+        pthread_cond_wait(&waiting.done, &waiting.lock);
+    pthread_mutex_unlock(&waiting.lock);
+    gim_rpc_client_close(client);
+    assert_int_equal(alone.finished, 2);
+    gim_rpc_server_stop(server);
+}
+
 /* Sends body as one raw request to server_url; returns the reply's status word. */
 static int32_t raw_request(const uint8_t *body, size_t length)
 {
@@ -457,6 +535,7 @@ int main(void)
         cmocka_unit_test(test_deferred_answers_leave_the_worker_free),
         cmocka_unit_test(test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own),
         cmocka_unit_test(test_malformed_batches_are_refused_whole),
+        cmocka_unit_test(test_coalesced_calls_waiting_are_bounded),
         cmocka_unit_test(test_url_forms),
     };
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);
