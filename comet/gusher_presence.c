@@ -45,12 +45,18 @@ static void free_count(void *value, void *context)
     free(count);
 }
 
+/* Frees a map of presence_counts (an app's or a channel's users). */
+static void destroy_counts(struct string_map *counts)
+{
+    string_map_each(counts, free_count, NULL);
+    string_map_destroy(counts);
+}
+
 static void free_channel(void *value, void *context)
 {
     struct presence_channel *channel = value;
     (void)context;
-    string_map_each(&channel->users, free_count, NULL);
-    string_map_destroy(&channel->users);
+    destroy_counts(&channel->users);
     free(channel->name);
     free(channel);
 }
@@ -59,8 +65,7 @@ static void free_app(void *value, void *context)
 {
     struct presence_app *app = value;
     (void)context;
-    string_map_each(&app->users, free_count, NULL);
-    string_map_destroy(&app->users);
+    destroy_counts(&app->users);
     string_map_each(&app->channels, free_channel, NULL);
     string_map_destroy(&app->channels);
     free(app->name);
