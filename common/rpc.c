@@ -681,19 +681,10 @@ struct rpc_call {
     gim_rpc_done_fn done;
     rpc_batch_done_fn batch_done; /* a batch's completion instead of done, or NULL */
     void *user;
-    struct rpc_call *next;
-};
-
-/* A coalesced call waiting for the next batch (gim_rpc_call_coalesced). */
-struct rpc_waiting {
-    struct rpc_waiting *next;
-    uint32_t method;
-    const ProtobufCMessageDescriptor *reply_type;
-    gim_rpc_done_fn done;
-    void *user;
-    int timeout_ms;
-    size_t length;
-    uint8_t request[]; /* packed */
+    struct rpc_call *next; /* in the pending queue, or in the coalesced waiting list */
+    bool coalesced;        /* gim_rpc_call_coalesced's: its completion frees a place first */
+    uint32_t method;       /* a coalesced call's, for its batch */
+    int timeout_ms;        /* a coalesced call's, counted from when it leaves */
 };
 
 struct rpc_slot {
@@ -717,9 +708,9 @@ struct gim_rpc_client {
     struct rpc_slot *free_slots;
     struct rpc_call *pending_head, *pending_tail;
     int pending_count;
-    int coalesced_out;                          /* coalesced requests out, under lock */
-    struct rpc_waiting *waiting, *waiting_tail; /* coalesced calls for the next batch */
-    int waiting_count;                          /* at RPC_CLIENT_MAX_PENDING: GIM_ERR_AGAIN */
+    int coalesced_out;                       /* coalesced requests out, under lock */
+    struct rpc_call *waiting, *waiting_tail; /* coalesced calls for the next batch */
+    int waiting_count;                       /* at RPC_CLIENT_MAX_PENDING: GIM_ERR_AGAIN */
 };
 
 static void rpc_slot_callback(void *argument);
@@ -830,6 +821,8 @@ static int rpc_reply_decode(nng_msg *message, const ProtobufCMessageDescriptor *
     return *reply ? GIM_OK : GIM_ERR_INVALID;
 }
 
+static void rpc_coalesce_next(struct gim_rpc_client *client);
+
 /* Runs a call's completion and forgets the call; a batch's gets answers[0..length) (its reply's
  * payload, on GIM_OK). Never called with the client lock held. */
 static void rpc_call_complete_batch(struct gim_rpc_client *client, struct rpc_call *call,
@@ -838,6 +831,8 @@ static void rpc_call_complete_batch(struct gim_rpc_client *client, struct rpc_ca
 {
     if (call->request != NULL)
         nng_msg_free(call->request);
+    if (call->coalesced) /* its place goes to the waiting calls before its owner learns */
+        rpc_coalesce_next(client);
     if (call->batch_done != NULL)
         call->batch_done(call->user, status, answers, length);
     else
@@ -1005,53 +1000,44 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
     return rpc_call_start(client, call);
 }
 
-/* ---- coalesced calls, client side (rpc.h, gim_rpc_call_coalesced) ---- */
-
-/* A coalesced call that left alone: its completion frees the client's place first. */
-struct rpc_alone {
-    struct gim_rpc_client *client;
-    gim_rpc_done_fn done;
-    void *user;
-};
-
-static void rpc_coalesce_next(struct gim_rpc_client *client);
-
-static void rpc_alone_done(void *user, int status, ProtobufCMessage *reply)
-{
-    struct rpc_alone alone = *(struct rpc_alone *)user;
-
-    free(user);
-    rpc_coalesce_next(alone.client);
-    alone.done(alone.user, status, reply);
-}
+/* ---- coalesced calls, client side (rpc.h, gim_rpc_call_coalesced) ----
+ *
+ * A coalesced call is an rpc_call like any other (its request packed on the caller's thread),
+ * marked coalesced: one that leaves alone is started as it is, and its completion gives its
+ * place to the waiting calls; one that waits is kept on the client's waiting list, and leaves
+ * with the others as a batch (its payload copied into the batch's request, its own request
+ * freed), whose completion gives each its answer.
+ */
 
 /* The calls of a batch out, in their order, and their client. */
 struct rpc_batch_out {
     struct gim_rpc_client *client;
-    struct rpc_waiting *calls;
+    struct rpc_call *calls;
 };
 
 /* Runs each waiting call's completion with status (no reply) and frees it. */
-static void rpc_waiting_complete(struct rpc_waiting *calls, int status)
+static void rpc_waiting_complete(struct rpc_call *calls, int status)
 {
     while (calls != NULL) {
-        struct rpc_waiting *next = calls->next;
+        struct rpc_call *next = calls->next;
+        if (calls->request != NULL)
+            nng_msg_free(calls->request);
         calls->done(calls->user, status, NULL);
         free(calls);
         calls = next;
     }
 }
 
-/* A batch came back (an nng thread): the next one leaves first; then each call's answer. */
+/* A batch came back (an nng thread; its own completion already gave its place to the waiting
+ * calls): each call's answer, in order. */
 static void rpc_batch_done(void *user, int status, const uint8_t *answers, size_t length)
 {
     struct rpc_batch_out *out = user;
-    struct rpc_waiting *call = out->calls;
+    struct rpc_call *call = out->calls;
     size_t at = 0;
 
-    rpc_coalesce_next(out->client);
     while (call != NULL) {
-        struct rpc_waiting *next = call->next;
+        struct rpc_call *next = call->next;
         ProtobufCMessage *reply = NULL;
         int call_status = status;
 
@@ -1079,37 +1065,56 @@ static void rpc_batch_done(void *user, int status, const uint8_t *answers, size_
     free(out);
 }
 
-/* Sends calls (count of them, off the waiting list) as one batch. Returns GIM_OK, or the
- * refusal with the calls still the caller's. */
-static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_waiting *calls)
+/* The protobuf request of a call built by rpc_request_build, and its length. */
+static const uint8_t *rpc_request_payload(nng_msg *request, size_t *length)
 {
-    struct rpc_call *call = calloc(1, sizeof(*call));
+    size_t header = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_HEADER : 0;
+    size_t trailer = gim_rpc_auth_enabled() ? GIM_RPC_AUTH_MAC : 0;
+
+    *length = nng_msg_len(request) - 4 - header - trailer;
+    return (const uint8_t *)nng_msg_body(request) + 4 + header;
+}
+
+/* Sends calls (off the waiting list) as one batch. Returns GIM_OK, or the refusal with the calls
+ * still the caller's (their requests freed when the batch was built). */
+static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_call *calls)
+{
+    struct rpc_call *batch = calloc(1, sizeof(*batch));
     struct rpc_batch_out *out = malloc(sizeof(*out));
-    struct rpc_waiting *waiting;
-    size_t length = 0;
+    struct rpc_call *call;
+    size_t length = 0, payload_length;
+    const uint8_t *payload;
     uint8_t *at;
     int status;
 
-    for (waiting = calls; waiting != NULL; waiting = waiting->next)
-        length += 8 + waiting->length;
-    if (call == NULL || out == NULL ||
-        (call->request = rpc_request_alloc(GIM_RPC_BATCH, length, &at)) == NULL) {
-        free(call);
+    for (call = calls; call != NULL; call = call->next) {
+        rpc_request_payload(call->request, &payload_length);
+        length += 8 + payload_length;
+    }
+    if (batch == NULL || out == NULL ||
+        (batch->request = rpc_request_alloc(GIM_RPC_BATCH, length, &at)) == NULL) {
+        free(batch);
         free(out);
         return GIM_ERR_NO_MEMORY;
     }
-    for (waiting = calls; waiting != NULL; waiting = waiting->next) {
-        gim_write_u32(at, waiting->method);
-        gim_write_u32(at + 4, (uint32_t)waiting->length);
-        memcpy(at + 8, waiting->request, waiting->length);
-        at += 8 + waiting->length;
+    /* Each call's request is copied into the batch's and freed now: once the batch is started,
+     * its completion may free the calls at any moment. */
+    for (call = calls; call != NULL; call = call->next) {
+        payload = rpc_request_payload(call->request, &payload_length);
+        gim_write_u32(at, call->method);
+        gim_write_u32(at + 4, (uint32_t)payload_length);
+        memcpy(at + 8, payload, payload_length);
+        at += 8 + payload_length;
+        nng_msg_free(call->request);
+        call->request = NULL;
     }
     out->client = client;
     out->calls = calls;
-    call->deadline = gim_monotonic_ms() + calls->timeout_ms;
-    call->batch_done = rpc_batch_done;
-    call->user = out;
-    status = rpc_call_start(client, call); /* frees call on a refusal */
+    batch->deadline = gim_monotonic_ms() + calls->timeout_ms;
+    batch->batch_done = rpc_batch_done;
+    batch->user = out;
+    batch->coalesced = true;
+    status = rpc_call_start(client, batch); /* frees batch on a refusal */
     if (status != GIM_OK)
         free(out);
     return status;
@@ -1123,7 +1128,7 @@ static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_waiting *cal
 static void rpc_coalesce_next(struct gim_rpc_client *client)
 {
     for (;;) {
-        struct rpc_waiting *first, *last;
+        struct rpc_call *first, *last;
         size_t count = 1;
         int status;
 
@@ -1156,66 +1161,49 @@ int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
                            const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
                            gim_rpc_done_fn done, void *user)
 {
-    size_t length = protobuf_c_message_get_packed_size(request);
-    struct rpc_waiting *waiting = malloc(sizeof(*waiting) + length);
-    struct rpc_alone *alone;
-    struct rpc_call *call;
-    uint8_t *payload;
+    struct rpc_call *call = calloc(1, sizeof(*call));
     int status;
 
-    if (waiting == NULL)
+    if (call == NULL)
         return GIM_ERR_NO_MEMORY;
-    *waiting = (struct rpc_waiting){.method = method,
-                                    .reply_type = reply_type,
-                                    .done = done,
-                                    .user = user,
-                                    .timeout_ms = timeout_ms,
-                                    .length = length};
-    protobuf_c_message_pack(request, waiting->request); /* once, outside the lock */
+    call->request = rpc_request_build(method, request); /* outside the lock */
+    if (call->request == NULL) {
+        free(call);
+        return GIM_ERR_NO_MEMORY;
+    }
+    call->reply_type = reply_type;
+    call->done = done;
+    call->user = user;
+    call->coalesced = true;
+    call->method = method;
+    call->timeout_ms = timeout_ms;
     pthread_mutex_lock(&client->lock);
-    if (client->closing) {
+    if (client->closing ||
+        (client->coalesced_out >= GIM_RPC_COALESCE_IN_FLIGHT &&
+         client->waiting_count >= RPC_CLIENT_MAX_PENDING)) { /* the bound, as for pending */
+        status = client->closing ? GIM_ERR_CLOSED : GIM_ERR_AGAIN;
         pthread_mutex_unlock(&client->lock);
-        free(waiting);
-        return GIM_ERR_CLOSED;
+        nng_msg_free(call->request);
+        free(call);
+        return status;
     }
     if (client->coalesced_out >= GIM_RPC_COALESCE_IN_FLIGHT) {
-        if (client->waiting_count >= RPC_CLIENT_MAX_PENDING) { /* the bound, as for pending */
-            pthread_mutex_unlock(&client->lock);
-            free(waiting);
-            return GIM_ERR_AGAIN;
-        }
         client->waiting_count++;
         if (client->waiting_tail != NULL)
-            client->waiting_tail->next = waiting;
+            client->waiting_tail->next = call;
         else
-            client->waiting = waiting;
-        client->waiting_tail = waiting;
+            client->waiting = call;
+        client->waiting_tail = call;
         pthread_mutex_unlock(&client->lock);
         return GIM_OK;
     }
     client->coalesced_out++;
     pthread_mutex_unlock(&client->lock);
-    /* At once, alone, from the bytes packed above. */
-    alone = malloc(sizeof(*alone));
-    call = calloc(1, sizeof(*call));
-    status = GIM_ERR_NO_MEMORY;
-    if (alone != NULL && call != NULL &&
-        (call->request = rpc_request_alloc(method, length, &payload)) != NULL) {
-        memcpy(payload, waiting->request, length);
-        *alone = (struct rpc_alone){.client = client, .done = done, .user = user};
-        call->deadline = gim_monotonic_ms() + timeout_ms;
-        call->reply_type = reply_type;
-        call->done = rpc_alone_done;
-        call->user = alone;
-        status = rpc_call_start(client, call); /* frees call on a refusal */
-        call = NULL;
-    }
-    free(waiting);
-    free(call);
-    if (status != GIM_OK) {
-        free(alone);
+    /* At once, alone, as the call it is. */
+    call->deadline = gim_monotonic_ms() + timeout_ms;
+    status = rpc_call_start(client, call); /* frees call on a refusal */
+    if (status != GIM_OK)
         rpc_coalesce_next(client); /* the place taken goes to the waiting calls, if any */
-    }
     return status;
 }
 
