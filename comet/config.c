@@ -73,9 +73,10 @@ static const struct gim_config_option comet_options[] = {
         NULL, NULL, "auth deadline"),
     ROW("protocol.maxOutputBytes", GIM_CONFIG_INT, max_output_bytes, "262144", 4096,
         1024 * 1024 * 1024, NULL, NULL, "per-connection output bound (bytes)"),
-    ROW("protocol.writeDelay", GIM_CONFIG_DURATION, write_delay_ms, "0s", 0, 10000, NULL, NULL,
-        "longest wait of a connection's pushes before they are written together; 0 = written "
-        "before the loop next sleeps"),
+    ROW("protocol.writeDelay", GIM_CONFIG_DURATION, write_delay_ms, "0s", 0,
+        COMET_WRITE_DELAY_MAX_MS, NULL, NULL,
+        "least time between two push writes to a connection: a push sooner after the previous "
+        "one waits and shares the next write (a push after a quiet spell goes at once); 0 = none"),
     ROW("drain.period", GIM_CONFIG_DURATION, drain_period_ms, "0s", 0, 3600000, NULL, NULL,
         "on SIGTERM/SIGINT: go offline in the registry, stop accepting and close the clients "
         "spread over this period while pushes still flow; 0 = close at once"),

@@ -17,6 +17,9 @@
 #include "common/config.h"
 #include "common/daemon.h"
 
+/* The longest protocol.writeDelay accepted (ms). */
+#define COMET_WRITE_DELAY_MAX_MS 10000
+
 struct comet_config {
     char *host; /* server id; default gethostname() */
     char *region;
@@ -50,7 +53,7 @@ struct comet_config {
 
     int64_t handshake_timeout_ms;
     int64_t max_output_bytes; /* per-connection output bound */
-    int64_t write_delay_ms;   /* pushes may wait this long to be written together (0: none) */
+    int64_t write_delay_ms;   /* least time between two push writes to a connection (0: none) */
 
     int64_t worker_threads; /* 0 = one per core (resolved by comet_config_load) */
 

@@ -80,15 +80,22 @@ void connection_set_init(struct connection_set *set, struct event_loop *loop, st
     atomic_init(&set->dropped_pushes, 0);
 }
 
+/* Drops the pending list's and the held ring's references (nothing is written). */
 static void connection_set_release_pending(struct connection_set *set)
 {
     uint32_t index;
 
     for (index = 0; index < set->pending_count; index++) {
-        set->pending[index]->output_pending = false;
+        set->pending[index]->output_waits &= (uint8_t)~OUTPUT_PENDING;
         connection_unref(set->pending[index]);
     }
     set->pending_count = 0;
+    for (; set->held_count > 0; set->held_count--) {
+        struct comet_connection *connection = set->held[set->held_first];
+        set->held_first = (set->held_first + 1) % set->held_capacity;
+        connection->output_waits &= (uint8_t)~OUTPUT_HELD;
+        connection_unref(connection);
+    }
 }
 
 void connection_set_destroy(struct connection_set *set)
@@ -103,6 +110,9 @@ void connection_set_destroy(struct connection_set *set)
     free(set->pending);
     set->pending = NULL;
     set->pending_capacity = 0;
+    free(set->held);
+    set->held = NULL;
+    set->held_capacity = 0;
     string_map_destroy(&set->keys);
     room_index_destroy(&set->rooms);
 }
@@ -173,6 +183,8 @@ int connection_accept(struct connection_set *set, int fd, const struct sockaddr 
     connection->references = 1; /* the live list's */
     connection->state = CONNECTION_HANDSHAKE;
     connection->reading = true;
+    /* as if its last push went out before any write delay's reach: its first one is not held */
+    connection->push_written_ms = (uint32_t)(loop->now_ms - COMET_WRITE_DELAY_MAX_MS - 1);
     connection->stream = &plain_stream;
     if (tls && tls_stream_attach(connection, set->comet->tls_context) != GIM_OK) {
         close(fd);
@@ -464,7 +476,7 @@ static bool connection_mark_pending(struct comet_connection *connection)
 {
     struct connection_set *set = connection->set;
 
-    if (connection->output_pending)
+    if (connection->output_waits & OUTPUT_PENDING)
         return true;
     if (set->pending_count == set->pending_capacity) {
         uint32_t capacity = set->pending_capacity == 0 ? 64 : set->pending_capacity * 2;
@@ -474,39 +486,104 @@ static bool connection_mark_pending(struct comet_connection *connection)
         set->pending = grown;
         set->pending_capacity = capacity;
     }
-    if (set->pending_count == 0)
-        set->pending_since_ms = set->loop->now_ms;
     set->pending[set->pending_count++] = connection;
-    connection->output_pending = true;
+    connection->output_waits |= OUTPUT_PENDING;
     connection_ref(connection);
     return true;
 }
 
+/* Puts the connection at the end of its set's held ring (once, with a reference). Returns false
+ * when the ring cannot grow (out of memory): the caller does not hold the push then. */
+static bool connection_hold(struct comet_connection *connection)
+{
+    struct connection_set *set = connection->set;
+
+    if (connection->output_waits & OUTPUT_HELD)
+        return true;
+    if (set->held_count == set->held_capacity) {
+        uint32_t capacity = set->held_capacity == 0 ? 64 : set->held_capacity * 2;
+        struct comet_connection **grown = malloc(capacity * sizeof(*grown));
+        uint32_t index;
+        if (grown == NULL)
+            return false;
+        for (index = 0; index < set->held_count; index++) /* unwrapped, oldest first */
+            grown[index] = set->held[(set->held_first + index) % set->held_capacity];
+        free(set->held);
+        set->held = grown;
+        set->held_first = 0;
+        set->held_capacity = capacity;
+    }
+    set->held[(set->held_first + set->held_count) % set->held_capacity] = connection;
+    set->held_count++;
+    connection->output_waits |= OUTPUT_HELD;
+    connection_ref(connection);
+    return true;
+}
+
+/* Writes the held connections whose delay is over, oldest first. Each waits until writeDelay
+ * after its previous push write; one that began to wait later but is due sooner waits behind the
+ * first, which is at most writeDelay after it began to wait itself. Returns the ms until the
+ * first is due, or -1 when none is held. */
+static int connection_set_release_held(struct connection_set *set)
+{
+    uint32_t delay = (uint32_t)set->comet->config->write_delay_ms;
+    uint32_t now = (uint32_t)set->loop->now_ms;
+
+    while (set->held_count > 0) {
+        struct comet_connection *connection = set->held[set->held_first];
+        uint32_t waited = now - connection->push_written_ms;
+        if (connection->state != CONNECTION_CLOSED && waited < delay)
+            return (int)(delay - waited);
+        set->held_first = (set->held_first + 1) % set->held_capacity;
+        set->held_count--;
+        connection->output_waits &= (uint8_t)~OUTPUT_HELD;
+        if (connection->state != CONNECTION_CLOSED && connection->output_head != NULL) {
+            connection->push_written_ms = now;
+            connection_flush_or_close(connection);
+        }
+        connection_unref(connection);
+    }
+    return -1;
+}
+
 int connection_set_flush_pending(struct connection_set *set)
 {
-    int64_t delay = set->comet->config->write_delay_ms;
     uint32_t index;
 
-    if (set->pending_count == 0)
-        return -1;
-    if (delay > 0 && set->loop->now_ms - set->pending_since_ms < delay)
-        return (int)(set->pending_since_ms + delay - set->loop->now_ms);
     /* a close during the pass may queue output elsewhere: it joins this pass */
     for (index = 0; index < set->pending_count; index++) {
         struct comet_connection *connection = set->pending[index];
-        connection->output_pending = false;
+        connection->output_waits &= (uint8_t)~OUTPUT_PENDING;
         if (connection->state != CONNECTION_CLOSED)
             connection_flush_or_close(connection);
         connection_unref(connection);
     }
     set->pending_count = 0;
-    return -1;
+    return set->held_count == 0 ? -1 : connection_set_release_held(set);
 }
 
 static bool output_fits(const struct comet_connection *connection, size_t length)
 {
     return (uint64_t)connection->output_bytes + length <=
            (uint64_t)connection->set->comet->config->max_output_bytes;
+}
+
+/* protocol.writeDelay: true if a push to the connection waits in the held ring (it is held
+ * already, or its previous push went out less than writeDelay ago and its queue is empty); else
+ * the push goes out now and starts the connection's next delay. */
+static bool connection_push_waits(struct comet_connection *connection, bool was_empty)
+{
+    uint32_t delay = (uint32_t)connection->set->comet->config->write_delay_ms;
+    uint32_t now = (uint32_t)connection->set->loop->now_ms;
+
+    if (delay == 0)
+        return false;
+    if (connection->output_waits & OUTPUT_HELD)
+        return true;
+    if (was_empty && now - connection->push_written_ms < delay && connection_hold(connection))
+        return true;
+    connection->push_written_ms = now;
+    return false;
 }
 
 int connection_push(struct comet_connection *connection, struct gim_shared_buffer *buffer)
@@ -525,7 +602,10 @@ int connection_push(struct comet_connection *connection, struct gim_shared_buffe
                       connection->key ? connection->key : "", connection->output_bytes);
         return GIM_ERR_TOO_LARGE;
     }
-    if (set->push_writes_now && was_empty) {
+    if (connection_push_waits(connection, was_empty)) {
+        if (output_append(connection, buffer, 0) != GIM_OK)
+            return GIM_ERR_CLOSED;
+    } else if (set->push_writes_now && was_empty) {
         /* no push of this batch follows: one write now, no queue node, no flush pass */
         if (output_write_now(connection, buffer) != GIM_OK)
             return GIM_ERR_CLOSED;
@@ -535,7 +615,7 @@ int connection_push(struct comet_connection *connection, struct gim_shared_buffe
         /* A queue that was not empty is pending already or waits for EPOLLOUT; a pending one
          * goes out now, with this push, when no push of this batch follows. */
         if (was_empty ? !connection_mark_pending(connection)
-                      : set->push_writes_now && connection->output_pending) {
+                      : set->push_writes_now && (connection->output_waits & OUTPUT_PENDING)) {
             if (connection_flush_or_close(connection) != GIM_OK)
                 return GIM_ERR_CLOSED;
         }
@@ -559,7 +639,7 @@ int connection_reply(struct comet_connection *connection, struct gim_shared_buff
     if (output_append(connection, buffer, 0) != GIM_OK)
         return GIM_ERR_CLOSED;
     /* pending pushes go out with the reply now; behind a full socket it waits for EPOLLOUT */
-    if (connection->output_pending)
+    if (connection->output_waits != 0) /* pending or held: they go first, now */
         return connection_flush_or_close(connection);
     return GIM_OK;
 }

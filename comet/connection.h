@@ -21,10 +21,14 @@
  * the set's pending list); the loop's flush pass (connection_set_flush_pending,
  * before the loop sleeps) writes each pending connection's whole queue with one
  * writev, so the pushes that reach a connection in one loop iteration share one
- * write. The last push of an inbox batch with no write delay (nothing could
- * share its write) is written at once instead, without a queue node or a
- * second pass (push_writes_now). protocol.writeDelay > 0 holds the pass until
- * the oldest pending output is that old (one deadline per loop). Queue nodes
+ * write. The last push of an inbox batch (nothing could share its write) is
+ * written at once instead, without a queue node or a second pass
+ * (push_writes_now). protocol.writeDelay > 0 spaces a connection's push writes:
+ * a push that finds the connection's queue empty less than writeDelay after the
+ * connection's previous push went out is held (the set's held ring) until
+ * writeDelay after that write, and the pushes that reach it meanwhile share the
+ * write; a push to a connection that had none for writeDelay goes out at once,
+ * so the delay costs nothing at rest and at most writeDelay under load. Queue nodes
  * are reused from a bounded per-set list. A reply is written at once, behind any
  * pending pushes of its connection (no queue node is allocated if the socket
  * takes everything); EPOLLOUT is armed only while a write would block.
@@ -117,6 +121,10 @@ struct connection_route {
 };
 #define CONNECTION_WIRES 8
 
+/* Bits of comet_connection.output_waits. */
+#define OUTPUT_PENDING 1 /* in the set's pending list: written by the next flush pass */
+#define OUTPUT_HELD    2 /* in the set's held ring: written writeDelay after its last push */
+
 struct output_item {
     struct output_item *next;
     struct gim_shared_buffer *buffer;
@@ -141,7 +149,9 @@ struct comet_connection {
     bool reading;            /* EPOLLIN registered */
     bool stream_wants_write; /* TLS: a read needs the socket writable (keep EPOLLOUT) */
     bool close_after_flush;  /* close once the queued output is written */
-    bool output_pending;     /* in the set's pending list (holds a reference) */
+    uint8_t output_waits; /* OUTPUT_PENDING, OUTPUT_HELD: in the set's lists (a reference each) */
+    uint32_t push_written_ms; /* low 32 bits of the loop clock when a push last went out (the
+                               * write delay's reference; at accept: long enough ago) */
     const struct stream_ops *stream;
     struct ssl_st *tls;   /* TLS session (WSS), else NULL */
     void *framing_state;  /* the framing's own per-connection state, or NULL */
@@ -182,9 +192,13 @@ struct connection_set {
      * largest size) */
     struct comet_connection **pending;
     uint32_t pending_count, pending_capacity;
-    int64_t pending_since_ms; /* loop clock when the first of them became pending */
+    /* connections whose pushes wait for protocol.writeDelay, in the order they began to wait,
+     * each once and referenced: a ring (held_first, held_count) bounded like the pending list
+     * by the loop's connections */
+    struct comet_connection **held;
+    uint32_t held_first, held_count, held_capacity;
     /* set by the loop's owner while it delivers a push that no other push of the same inbox
-     * batch follows, with no write delay: connection_push writes at once (see there) */
+     * batch follows: connection_push writes at once (see there) */
     bool push_writes_now;
     /* released output queue nodes kept for reuse (at most SPARE_OUTPUT_ITEMS, connection.c) */
     struct output_item *spare_items;
@@ -207,9 +221,10 @@ void connection_set_close_all(struct connection_set *set, enum connection_close_
  * The flush pass, called before the loop waits: writes the queued output of
  * every pending connection, each with one writev (the rest waits for EPOLLOUT
  * when the socket is full; a failed write closes the connection), and drops
- * the pending list's references. With protocol.writeDelay > 0 it writes only
- * once the oldest pending output has waited that long. Returns the ms until
- * the pass wants to run again, or -1 when nothing is pending.
+ * the pending list's references; then the held connections whose write delay
+ * is over (protocol.writeDelay after their previous push write). Returns the
+ * ms until the pass wants to run again (the first held connection's), or -1
+ * when nothing waits.
  */
 int connection_set_flush_pending(struct connection_set *set);
 
@@ -272,7 +287,9 @@ bool connection_watches(const struct comet_connection *connection, int32_t opera
  * loop's next flush pass (connection_set_flush_pending). With the set's
  * push_writes_now (no later push of this batch could share the write) it is
  * written at once instead, together with what is pending on the connection;
- * a connection waiting for EPOLLOUT only queues it. Takes its own reference
+ * a connection waiting for EPOLLOUT only queues it. With protocol.writeDelay,
+ * a push less than writeDelay after the connection's previous push write, or
+ * to a connection already held, is held (see the top of this file). Takes its own reference
  * to buffer when it queues it. Returns GIM_OK, GIM_ERR_TOO_LARGE when dropped
  * at the output bound, GIM_ERR_CLOSED if the connection is closed.
  */

@@ -109,10 +109,9 @@ static void worker_push_job_item(struct inbox_item *item, struct event_loop *loo
     struct comet_worker *worker = worker_of(loop);
 
     if (!loop->stopping && push_job_start(job)) {
-        /* Without a write delay, only a later push of this batch could share a connection's
+        /* Only a later push of this batch (or the write delay) could share a connection's
          * write: the last one (at rest, the only one) writes at once, as it is delivered. */
-        worker->connections.push_writes_now =
-            worker->comet->config->write_delay_ms == 0 && !worker_push_follows(item);
+        worker->connections.push_writes_now = !worker_push_follows(item);
         worker_run_push_job(worker, job);
         worker->connections.push_writes_now = false;
     }

@@ -2,7 +2,8 @@
  * test_comet_output.c: unit tests of a connection's output (comet/connection.c):
  * pushes queued on their connection and written by the loop's flush pass
  * (connection_set_flush_pending), the last push of an inbox batch written at
- * once (push_writes_now), protocol.writeDelay, replies behind pending pushes,
+ * once (push_writes_now), protocol.writeDelay (a connection's push writes spaced by
+ * it, held in the set's ring), replies behind pending and held pushes,
  * and the output bound at queue time.
  *
  * The loop is made by worker_create (its one listener binds an ephemeral port
@@ -65,14 +66,37 @@ static struct gim_shared_buffer *encode_push(bool websocket, int operation, cons
     return length == 0 ? NULL : gim_shared_buffer_copy(frame, length);
 }
 
+/* Accepts and authenticates one more client with key on the harness's loop and wire; its end
+ * of the socketpair goes to *peer. Returns the connection (owned by the loop's set). */
+static struct comet_connection *harness_accept(struct harness *harness, const char *key, int *peer)
+{
+    struct sockaddr_un peer_address = {.sun_family = AF_UNIX};
+    struct connection_identity identity = {0};
+    struct connection_set *set = &harness->worker->connections;
+    int32_t operation = OPERATION;
+    int pair[2];
+
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
+    assert_int_equal(
+        connection_accept(set, pair[0], (struct sockaddr *)&peer_address,
+                          harness->websocket ? &comet_route_goim_websocket : &comet_route_goim_tcp,
+                          harness->websocket ? COMET_TRANSPORT_WEBSOCKET : COMET_TRANSPORT_TCP,
+                          false),
+        GIM_OK);
+    *peer = pair[1];
+    identity.mid = 7;
+    identity.key = key;
+    identity.accepts = &operation;
+    identity.accept_count = 1;
+    assert_int_equal(connection_authenticate(set->live, &identity), GIM_OK);
+    return set->live;
+}
+
 /* A loop with one authenticated client on the given wire; write_delay_ms as protocol.writeDelay. */
 static struct harness *harness_new(bool websocket, int64_t write_delay_ms, int64_t max_output)
 {
     struct harness *harness = calloc(1, sizeof(*harness));
-    struct sockaddr_un peer_address = {.sun_family = AF_UNIX};
-    struct connection_identity identity = {0};
-    int32_t operation = OPERATION;
-    int pair[2], index;
+    int index;
 
     assert_non_null(harness);
     harness->config.host = "output-test";
@@ -94,19 +118,7 @@ static struct harness *harness_new(bool websocket, int64_t write_delay_ms, int64
         harness->pushes[index] = encode_push(websocket, OPERATION, body);
         assert_non_null(harness->pushes[index]);
     }
-    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair), 0);
-    assert_int_equal(
-        connection_accept(&harness->worker->connections, pair[0], (struct sockaddr *)&peer_address,
-                          websocket ? &comet_route_goim_websocket : &comet_route_goim_tcp,
-                          websocket ? COMET_TRANSPORT_WEBSOCKET : COMET_TRANSPORT_TCP, false),
-        GIM_OK);
-    harness->connection = harness->worker->connections.live;
-    harness->peer = pair[1];
-    identity.mid = 7;
-    identity.key = "output-key";
-    identity.accepts = &operation;
-    identity.accept_count = 1;
-    assert_int_equal(connection_authenticate(harness->connection, &identity), GIM_OK);
+    harness->connection = harness_accept(harness, "output-key", &harness->peer);
     return harness;
 }
 
@@ -169,13 +181,13 @@ static void pushes_queued_before_a_flush_arrive_in_order(bool websocket)
         assert_int_equal(connection_push(harness->connection, harness->pushes[index]), GIM_OK);
     /* queued, not written: the connection is pending once, holding one reference */
     assert_int_equal(set->pending_count, 1);
-    assert_true(harness->connection->output_pending);
+    assert_int_equal(harness->connection->output_waits, OUTPUT_PENDING);
     assert_int_equal(harness->connection->references, 2);
     assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
 
     assert_int_equal(connection_set_flush_pending(set), -1);
     assert_int_equal(set->pending_count, 0);
-    assert_false(harness->connection->output_pending);
+    assert_int_equal(harness->connection->output_waits, 0);
     assert_int_equal(harness->connection->references, 1);
     assert_null(harness->connection->output_head);
     assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, PUSHES);
@@ -200,7 +212,7 @@ static void test_websocket_pushes_queued_before_a_flush_arrive_in_order(void **s
     pushes_queued_before_a_flush_arrive_in_order(true);
 }
 
-static void test_write_delay_holds_output_until_the_oldest_is_due(void **state)
+static void test_write_delay_spaces_a_connections_push_writes(void **state)
 {
     struct harness *harness = harness_new(false, 200, 1 << 20);
     struct connection_set *set = &harness->worker->connections;
@@ -209,27 +221,111 @@ static void test_write_delay_holds_output_until_the_oldest_is_due(void **state)
     int64_t start = loop->now_ms;
 
     (void)state;
-    assert_int_equal(connection_set_flush_pending(set), -1); /* nothing pending: no wish */
+    assert_int_equal(connection_set_flush_pending(set), -1); /* nothing waits: no wish */
+    /* the first push is not held: written by the pass */
     assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
-    assert_int_equal(connection_set_flush_pending(set), 200);
-    loop->now_ms = start + 150;
+    assert_int_equal(harness->connection->output_waits, OUTPUT_PENDING);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    /* 50 ms later: held until 200 ms after that write, even as the last of its batch */
+    loop->now_ms = start + 50;
+    set->push_writes_now = true;
     assert_int_equal(connection_push(harness->connection, harness->pushes[1]), GIM_OK);
-    /* the deadline is the oldest pending output's, not the newest's */
-    assert_int_equal(connection_set_flush_pending(set), 50);
+    set->push_writes_now = false;
+    assert_int_equal(harness->connection->output_waits, OUTPUT_HELD);
+    assert_int_equal(set->pending_count, 0);
+    assert_int_equal(harness->connection->references, 2); /* the live list's and the ring's */
+    assert_int_equal(connection_set_flush_pending(set), 150);
+    loop->now_ms = start + 120;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), 80);
     assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    /* due: both in one write */
     loop->now_ms = start + 200;
     assert_int_equal(connection_set_flush_pending(set), -1);
-    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 2);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 1, 2);
+    assert_int_equal(harness->connection->output_waits, 0);
+    assert_int_equal(harness->connection->references, 1);
+    /* a push a whole delay after the last write goes out at once */
+    loop->now_ms = start + 400;
+    set->push_writes_now = true;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[3]), GIM_OK);
+    set->push_writes_now = false;
+    assert_int_equal(harness->connection->output_waits, 0);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 3, 1);
 
     /* the loop's wait is bounded by the pass's wish (worker's before-wait hook) */
-    loop->now_ms = start + 1000;
-    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_OK);
+    loop->now_ms = start + 450;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[4]), GIM_OK);
     assert_int_equal(event_loop_run_once(loop, 0), GIM_OK);
-    assert_int_equal(set->pending_count, 1);
-    loop->now_ms = start + 1200;
+    assert_int_equal(set->held_count, 1);
+    loop->now_ms = start + 600;
     assert_int_equal(event_loop_run_once(loop, 0), GIM_OK);
-    assert_int_equal(set->pending_count, 0);
-    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 2, 1);
+    assert_int_equal(set->held_count, 0);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 4, 1);
+    harness_free(harness);
+}
+
+/* Reads what one client end has received and asserts it is exactly push index. */
+static void assert_peer_got(struct harness *harness, int peer, int index)
+{
+    static uint8_t buffer[PEER_BUFFER];
+    int saved = harness->peer;
+
+    harness->peer = peer;
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), index, 1);
+    harness->peer = saved;
+}
+
+/* More held connections than the ring's first capacity, one closed while held, and a stop with
+ * connections still held (ASan checks that the ring's references are dropped). */
+static void test_held_ring_grows_and_releases_each_connection(void **state)
+{
+    enum { CLIENTS = 100 };
+    struct harness *harness = harness_new(false, 100, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    struct event_loop *loop = harness->worker->loop;
+    struct comet_connection *clients[CLIENTS];
+    int peers[CLIENTS], index;
+    int64_t start = loop->now_ms;
+
+    (void)state;
+    for (index = 0; index < CLIENTS; index++) {
+        char key[32];
+        snprintf(key, sizeof(key), "held-%d", index);
+        clients[index] = harness_accept(harness, key, &peers[index]);
+        assert_int_equal(connection_push(clients[index], harness->pushes[0]), GIM_OK);
+    }
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    for (index = 0; index < CLIENTS; index++)
+        assert_peer_got(harness, peers[index], 0);
+    /* 10 ms later every one of them is held, in one ring */
+    loop->now_ms = start + 10;
+    for (index = 0; index < CLIENTS; index++)
+        assert_int_equal(connection_push(clients[index], harness->pushes[1]), GIM_OK);
+    assert_int_equal(set->held_count, CLIENTS);
+    assert_true(set->held_capacity >= CLIENTS);
+    connection_close(clients[CLIENTS / 2], CONNECTION_CLOSE_REPLACED);
+    assert_int_equal(connection_set_flush_pending(set), 90);
+    loop->now_ms = start + 100;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(set->held_count, 0);
+    for (index = 0; index < CLIENTS; index++) {
+        if (index != CLIENTS / 2)
+            assert_peer_got(harness, peers[index], 1);
+    }
+    /* held again, then the set stops with them held */
+    loop->now_ms = start + 150;
+    for (index = 0; index < CLIENTS; index++) {
+        if (index != CLIENTS / 2)
+            assert_int_equal(connection_push(clients[index], harness->pushes[2]), GIM_OK);
+    }
+    assert_int_equal(set->held_count, CLIENTS - 1);
+    for (index = 0; index < CLIENTS; index++) {
+        if (index != CLIENTS / 2)
+            connection_close(clients[index], CONNECTION_CLOSE_REPLACED);
+        close(peers[index]);
+    }
     harness_free(harness);
 }
 
@@ -252,10 +348,25 @@ static void test_reply_takes_pending_pushes_with_it(void **state)
     assert_pushes(harness, buffer, length - reply->length, 0, 2);
     assert_memory_equal(buffer + length - reply->length, reply->data, reply->length);
     /* the pass finds nothing left to write and drops its reference */
-    harness->worker->loop->now_ms += 200;
     assert_int_equal(connection_set_flush_pending(set), -1);
     assert_int_equal(harness->connection->references, 1);
     assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    /* a held push goes out with a reply too; the ring then only drops its reference, and a
+     * push meanwhile waits with it until the connection's delay is over */
+    harness->worker->loop->now_ms += 10;
+    assert_int_equal(connection_push(harness->connection, harness->pushes[2]), GIM_OK);
+    assert_int_equal(harness->connection->output_waits, OUTPUT_HELD);
+    assert_int_equal(connection_reply(harness->connection, reply), GIM_OK);
+    length = peer_read_all(harness, buffer, sizeof(buffer));
+    assert_int_equal(length, harness->pushes[2]->length + reply->length);
+    assert_pushes(harness, buffer, length - reply->length, 2, 1);
+    assert_int_equal(connection_push(harness->connection, harness->pushes[3]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), 190);
+    assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
+    harness->worker->loop->now_ms += 190;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 3, 1);
+    assert_int_equal(harness->connection->references, 1);
     gim_shared_buffer_unref(reply);
     harness_free(harness);
 }
@@ -361,7 +472,7 @@ static void test_push_writes_now_takes_pending_pushes_along(void **state)
     set->push_writes_now = true;
     assert_int_equal(connection_push(harness->connection, harness->pushes[0]), GIM_OK);
     assert_null(harness->connection->output_head);
-    assert_false(harness->connection->output_pending);
+    assert_int_equal(harness->connection->output_waits, 0);
     assert_int_equal(set->pending_count, 0);
     assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
     /* earlier pushes of the batch pending: the last one writes them all, in order */
@@ -423,7 +534,7 @@ static void test_last_push_of_an_inbox_batch_is_written_at_once(void **state)
     harness_free(harness);
 }
 
-static void test_with_a_write_delay_the_batch_waits_for_the_pass(void **state)
+static void test_with_a_write_delay_a_push_at_rest_is_written_at_once(void **state)
 {
     struct harness *harness = harness_new(false, 200, 1 << 20);
     struct connection_set *set = &harness->worker->connections;
@@ -432,11 +543,17 @@ static void test_with_a_write_delay_the_batch_waits_for_the_pass(void **state)
     (void)state;
     post_push(harness, 0);
     assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
-    assert_int_equal(set->pending_count, 1);
+    assert_int_equal(set->pending_count, 0);
+    assert_int_equal(set->held_count, 0);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    /* the next one, within the delay, waits for it */
+    post_push(harness, 1);
+    assert_int_equal(event_loop_run_once(harness->worker->loop, 1000), GIM_OK);
+    assert_int_equal(set->held_count, 1);
     assert_int_equal(peer_read_all(harness, buffer, sizeof(buffer)), 0);
     harness->worker->loop->now_ms += 200;
     assert_int_equal(connection_set_flush_pending(set), -1);
-    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 0, 1);
+    assert_pushes(harness, buffer, peer_read_all(harness, buffer, sizeof(buffer)), 1, 1);
     harness_free(harness);
 }
 
@@ -445,14 +562,15 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tcp_pushes_queued_before_a_flush_arrive_in_order),
         cmocka_unit_test(test_websocket_pushes_queued_before_a_flush_arrive_in_order),
-        cmocka_unit_test(test_write_delay_holds_output_until_the_oldest_is_due),
+        cmocka_unit_test(test_write_delay_spaces_a_connections_push_writes),
+        cmocka_unit_test(test_held_ring_grows_and_releases_each_connection),
         cmocka_unit_test(test_reply_takes_pending_pushes_with_it),
         cmocka_unit_test(test_output_bound_applies_at_queue_time),
         cmocka_unit_test(test_slow_client_queue_waits_for_epollout_within_the_bound),
         cmocka_unit_test(test_closed_pending_connection_is_released_by_the_pass),
         cmocka_unit_test(test_push_writes_now_takes_pending_pushes_along),
         cmocka_unit_test(test_last_push_of_an_inbox_batch_is_written_at_once),
-        cmocka_unit_test(test_with_a_write_delay_the_batch_waits_for_the_pass),
+        cmocka_unit_test(test_with_a_write_delay_a_push_at_rest_is_written_at_once),
     };
     return cmocka_run_group_tests_name("comet_output", tests, NULL, NULL);
 }
