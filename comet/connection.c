@@ -68,6 +68,12 @@ enum connection_close_reason connection_close_reason_of(int status)
 
 /* ---- the set ------------------------------------------------------------------ */
 
+/* The room index's filter: only the rooms of goim's connections count in goim's online view. */
+static bool connection_counts_online(const struct comet_connection *connection)
+{
+    return connection->route->goim_online;
+}
+
 void connection_set_init(struct connection_set *set, struct event_loop *loop, struct comet *comet)
 {
     memset(set, 0, sizeof(*set));
@@ -76,6 +82,7 @@ void connection_set_init(struct connection_set *set, struct event_loop *loop, st
     string_map_init(&set->keys);
     room_index_init(&set->rooms);
     set->rooms.online = &comet->online;
+    set->rooms.counted = connection_counts_online;
     atomic_init(&set->authenticated, 0);
     atomic_init(&set->dropped_pushes, 0);
 }

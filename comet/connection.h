@@ -118,6 +118,10 @@ struct connection_route {
     const struct connection_hooks *framing;
     const void *protocol; /* a struct client_protocol, or NULL before an upgrade picked one */
     uint8_t wire;         /* < CONNECTION_WIRES */
+    /* its connections' rooms are goim's rooms: counted in goim's online view (comet/online.h:
+     * heartbeat replies, RenewOnline, Rooms, comet_rooms); gusher's channels and gopusher's
+     * apps are not */
+    bool goim_online;
 };
 #define CONNECTION_WIRES 8
 

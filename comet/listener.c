@@ -30,15 +30,15 @@
 enum { WIRE_GOIM_STREAM, WIRE_GOIM_WEBSOCKET, WIRE_GOPUSHER_WEBSOCKET, WIRE_GUSHER_WEBSOCKET };
 
 const struct connection_route comet_route_goim_tcp = {&framing_goim_stream.hooks, &protocol_goim,
-                                                      WIRE_GOIM_STREAM};
+                                                      WIRE_GOIM_STREAM, true};
 const struct connection_route comet_route_websocket_upgrade = {&framing_websocket.hooks, NULL,
-                                                               WIRE_GOIM_WEBSOCKET};
-const struct connection_route comet_route_goim_websocket = {&framing_websocket.hooks,
-                                                            &protocol_goim, WIRE_GOIM_WEBSOCKET};
+                                                               WIRE_GOIM_WEBSOCKET, false};
+const struct connection_route comet_route_goim_websocket = {
+    &framing_websocket.hooks, &protocol_goim, WIRE_GOIM_WEBSOCKET, true};
 const struct connection_route comet_route_gopusher_websocket = {
-    &framing_websocket.hooks, &protocol_gopusher, WIRE_GOPUSHER_WEBSOCKET};
+    &framing_websocket.hooks, &protocol_gopusher, WIRE_GOPUSHER_WEBSOCKET, false};
 const struct connection_route comet_route_gusher_websocket = {
-    &framing_websocket.hooks, &protocol_gusher, WIRE_GUSHER_WEBSOCKET};
+    &framing_websocket.hooks, &protocol_gusher, WIRE_GUSHER_WEBSOCKET, false};
 
 /* The HTTP routes of every WebSocket listener (the first match wins): path, prefix, query
  * string allowed, upgrade route, plain request handler. gusher's prefix is gusher.clientPrefix

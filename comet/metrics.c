@@ -161,8 +161,11 @@ int comet_metrics_register(struct gim_metrics *registry, struct comet *comet)
                                       "(protocol.maxOutputBytes).",
                                       NULL, dropped_pushes, comet, 0);
     if (status == GIM_OK)
-        status = gim_metrics_callback(registry, gauge, "comet_rooms",
-                                      "Rooms with members on this comet.", NULL, rooms, comet, 0);
+        status =
+            gim_metrics_callback(registry, gauge, "comet_rooms",
+                                 "goim rooms with members on this comet (not gusher channels or "
+                                 "gopusher apps).",
+                                 NULL, rooms, comet, 0);
     for (index = 0; status == GIM_OK && index < COMET_RPC_CLASSES; index++)
         status = gim_metrics_callback(
             registry, counter, "comet_rpc_calls_total", "RPC calls served (from job), by method.",

@@ -3,8 +3,10 @@
  *
  * One table per comet, shared by every loop and the operations thread and
  * guarded by one mutex (held only for a hash lookup or update, never across
- * I/O, so a loop never waits on anything slow). Each entry is a room with
- * members on this comet: `local` = members summed over all loops (loops call
+ * I/O, so a loop never waits on anything slow). Each entry is a goim room with
+ * members on this comet (gusher's channels and gopusher's apps are not goim's
+ * rooms: the room index leaves them out, comet/room.h's `counted`): `local` =
+ * members summed over all loops (loops call
  * comet_online_add on join / leave through their room index), `all` = the room's
  * cluster-wide count from logic's last RenewOnline answer (0 = unknown).
  * An entry is freed when its local count reaches 0. The table's size is

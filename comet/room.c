@@ -11,6 +11,15 @@ void room_index_init(struct room_index *index)
 {
     string_map_init(&index->rooms);
     index->online = NULL;
+    index->counted = NULL;
+}
+
+/* Tells the comet-wide counts of a join (+1) or a leave (-1) of connection, if it counts. */
+static void room_count_online(const struct room_index *index,
+                              const struct comet_connection *connection, const char *id, int delta)
+{
+    if (index->online != NULL && (index->counted == NULL || index->counted(connection)))
+        comet_online_add(index->online, id, delta);
 }
 
 static void room_free_visit(void *value, void *context)
@@ -64,7 +73,7 @@ int room_join(struct room_index *index, struct comet_connection *connection,
         room->members->prev_in_room = member;
     room->members = member;
     room->online++;
-    comet_online_add(index->online, room->id, 1);
+    room_count_online(index, connection, room->id, 1);
     member->next_of_connection = *memberships;
     *memberships = member;
     return GIM_OK;
@@ -82,8 +91,8 @@ static void room_member_remove(struct room_index *index, struct room_member *mem
         room->members = member->next_in_room;
     if (member->next_in_room != NULL)
         member->next_in_room->prev_in_room = member->prev_in_room;
+    room_count_online(index, member->connection, room->id, -1);
     free(member);
-    comet_online_add(index->online, room->id, -1);
     if (--room->online == 0) {
         string_map_remove_if(&index->rooms, room->id, room);
         free(room->id);

@@ -35,10 +35,17 @@ struct room {
 
 struct room_index {
     struct string_map rooms;     /* id -> struct room */
-    struct comet_online *online; /* comet-wide counts told of every join / leave; NULL = none */
+    struct comet_online *online; /* comet-wide counts told of a join / leave; NULL = none */
+    /*
+     * Whether a connection's memberships are told to online (goim's online view holds goim's
+     * rooms only, not gusher's channels or gopusher's apps); NULL = every connection's. It must
+     * answer the same for a connection from its first join to its last leave.
+     */
+    bool (*counted)(const struct comet_connection *connection);
 };
 
-/* Initialises an empty index (online NULL; the owner may set it before the first join). */
+/* Initialises an empty index (online and counted NULL; the owner may set them before the first
+ * join). */
 void room_index_init(struct room_index *index);
 
 /* Frees the index; every connection must have left its rooms already. */

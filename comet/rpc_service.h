@@ -14,7 +14,8 @@
  * once per connection. Broadcast's speed paces the delivery (connections per
  * second for this comet, split over the loops, broadcast_pacer.h); it is
  * acknowledged once each loop has taken its snapshot of targets. Rooms
- * answers every room with members on this comet (goim's map of room -> true).
+ * answers every goim room with members on this comet (goim's map of room -> true;
+ * comet/online.h).
  */
 #ifndef COMET_RPC_SERVICE_H
 #define COMET_RPC_SERVICE_H

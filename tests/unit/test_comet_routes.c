@@ -82,7 +82,8 @@ static const struct client_protocol test_protocol = {
     .name = "test",
     .encode_push = NULL,
 };
-static const struct connection_route test_route = {&framing_websocket.hooks, &test_protocol, 7};
+static const struct connection_route test_route = {&framing_websocket.hooks, &test_protocol, 7,
+                                                   false};
 
 static int test_request(struct comet_connection *connection,
                         const struct websocket_request *request)

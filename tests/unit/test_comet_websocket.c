@@ -17,7 +17,7 @@
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
 /* A route an upgrade may take (its framing and protocol do not matter to the checks). */
-static const struct connection_route upgraded = {NULL, NULL, 7};
+static const struct connection_route upgraded = {NULL, NULL, 7, false};
 
 /* Test routes: goim's exact /sub, prefixes with and without upgrades and request handlers. */
 static int answer_nothing(struct comet_connection *connection,
