@@ -25,8 +25,8 @@ bool gim_go_json_append_string(struct gim_text *text, const char *string, size_t
         if (c >= 0x80) {
             step = gim_utf8_sequence(bytes + at, length - at);
             if (step == 0) {
-                memcpy(escape, "\xef\xbf\xbd", 3); /* an invalid byte: U+FFFD */
-                escape_length = 3;
+                memcpy(escape, "\\ufffd", 6); /* an invalid byte: Go writes \ufffd */
+                escape_length = 6;
                 step = 1;
             } else if (step == 3 && c == 0xe2 && bytes[at + 1] == 0x80 &&
                        (bytes[at + 2] == 0xa8 || bytes[at + 2] == 0xa9)) {

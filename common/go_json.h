@@ -12,7 +12,8 @@
  *     1.0 -> 1, 12345678901234567890 -> 12345678901234567000);
  *   - strings: '"' '\\' \n \r \t escaped, other bytes below 0x20 as
  *     \u00XX (backspace \u0008, form feed \u000c), '<' '>' '&' U+2028
- *     U+2029 as \u003c ..., invalid UTF-8 as U+FFFD (per byte);
+ *     U+2029 as \u003c ..., an invalid UTF-8 byte as the escape \ufffd (one
+ *     per byte, as Go's encoder writes it);
  *   - compact, no trailing newline (json.Marshal).
  *
  * gusher v1.13.8 encodes with json-iterator's ConfigCompatibleWithStandardLibrary

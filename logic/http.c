@@ -99,6 +99,7 @@ static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
 {
     struct MHD_Response *response;
     enum MHD_Result result;
+    size_t length;
     char *text;
 
     if (answer->raw) {
@@ -116,10 +117,10 @@ static enum MHD_Result http_send_answer(struct MHD_Connection *connection,
         MHD_destroy_response(response);
         return result;
     }
-    text = http_answer_render(answer);
+    text = http_answer_render(answer, &length);
     if (text == NULL)
         return MHD_NO; /* out of memory: close the connection */
-    response = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_COPY);
+    response = MHD_create_response_from_buffer(length, text, MHD_RESPMEM_MUST_COPY);
     free(text);
     if (response == NULL)
         return MHD_NO;

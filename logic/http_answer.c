@@ -1,4 +1,5 @@
-/* http_answer.c: goim's JSON envelope, built with jansson (see http_answer.h). */
+/* http_answer.c: goim's JSON envelope, in Go's bytes through common/go_json (see
+ * http_answer.h). */
 #include "logic/http_answer.h"
 
 #include <stdarg.h>
@@ -6,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/go_json.h"
+#include "common/text.h"
+
 void http_answer_init(struct http_answer *answer)
 {
     answer->http_status = 200;
     answer->code = HTTP_CODE_OK;
     answer->message[0] = '\0';
     answer->data = NULL;
+    answer->data_flags = 0;
     answer->raw = false;
     answer->raw_body = NULL;
     answer->raw_length = 0;
@@ -52,24 +57,21 @@ void http_answer_error(struct http_answer *answer, unsigned int http_status, int
     va_end(arguments);
 }
 
-char *http_answer_render(struct http_answer *answer)
+char *http_answer_render(struct http_answer *answer, size_t *length)
 {
-    json_t *envelope = json_object();
-    json_t *message = json_string(answer->message);
-    char *text = NULL;
+    struct gim_text text = {0};
 
-    if (message == NULL) /* not UTF-8: messages quote user bytes, so this is a bug upstream */
-        message = json_string("(message not UTF-8)");
-    if (envelope != NULL && message != NULL &&
-        json_object_set_new(envelope, "code", json_integer(answer->code)) == 0 &&
-        json_object_set(envelope, "message", message) == 0 &&
-        (answer->data == NULL || json_object_set(envelope, "data", answer->data) == 0))
-        /* 15 significant digits: a configured real (backoff jitter 0.3) prints as written, as
-           goim's shortest form does, not as 0.29999999999999999 (jansson's default is 17) */
-        text = json_dumps(envelope, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-    json_decref(message);
-    json_decref(envelope);
+    /* goim's struct {Code int `json:"code"`; Message string; Data interface{} omitempty} */
+    gim_text_append_cstring(&text, "{\"code\":");
+    gim_text_append_integer(&text, answer->code);
+    gim_text_append_cstring(&text, ",\"message\":");
+    gim_go_json_append_string(&text, answer->message, strlen(answer->message));
+    if (answer->data != NULL) {
+        gim_text_append_cstring(&text, ",\"data\":");
+        gim_go_json_append_value(&text, answer->data, answer->data_flags);
+    }
+    gim_text_append(&text, "}", 1);
     json_decref(answer->data);
     answer->data = NULL;
-    return text;
+    return gim_text_take(&text, length);
 }

@@ -5,7 +5,10 @@
  *
  * field order code, message, data; "data" left out when there is none, so a
  * push success is exactly {"code":0,"message":""}. Codes are goim's (0,
- * -400, -500) plus -404 / -405 for unknown paths and wrong methods.
+ * -400, -500) plus -404 / -405 for unknown paths and wrong methods. The bytes
+ * are Go's encoding/json (gin's c.JSON), written by common/go_json.h: `<>&`
+ * U+2028 U+2029 escaped, an invalid UTF-8 byte of the message as \ufffd, a
+ * real as Go's float64 (2.0 is 2).
  */
 #ifndef LOGIC_HTTP_ANSWER_H
 #define LOGIC_HTTP_ANSWER_H
@@ -28,6 +31,9 @@ struct http_answer {
     int code;
     char message[512];
     json_t *data; /* optional; owned by the answer (http_answer_render releases it) */
+    /* how data is written (common/go_json.h): 0, its objects are Go structs (members in
+     * insertion order); GIM_GO_JSON_SORT_KEYS, they are Go maps (keys sorted) */
+    unsigned data_flags;
     /*
      * A raw answer instead of the envelope (gusher's API, http_answer_raw):
      * raw_body (malloc'd, owned by the answer; freed once sent) with
@@ -51,7 +57,7 @@ void http_answer_raw(struct http_answer *answer, unsigned int http_status, const
 /* Frees what answer owns (data, raw body); the answer is empty afterwards. */
 void http_answer_release(struct http_answer *answer);
 
-/* Resets answer to HTTP 200, code 0, empty message, no data. */
+/* Resets answer to HTTP 200, code 0, empty message, no data (data_flags 0). */
 void http_answer_init(struct http_answer *answer);
 
 /* Sets answer to an error: HTTP status, envelope code and a formatted message. */
@@ -59,10 +65,10 @@ void http_answer_error(struct http_answer *answer, unsigned int http_status, int
                        const char *format, ...) __attribute__((format(printf, 4, 5)));
 
 /*
- * Renders the envelope as compact JSON and releases answer->data. Returns a
- * malloc'd NUL-terminated text the caller frees, or NULL when out of memory.
- * A message that is not UTF-8 is replaced by a fixed text (never sent raw).
+ * Renders the envelope as Go's compact JSON and releases answer->data.
+ * Returns a malloc'd NUL-terminated text (holding no other NUL: Go escapes
+ * it) the caller frees, its length in *length; NULL when out of memory.
  */
-char *http_answer_render(struct http_answer *answer);
+char *http_answer_render(struct http_answer *answer, size_t *length);
 
 #endif

@@ -1,6 +1,7 @@
 /* http_nodes.c: nodes/weighted and nodes/instances (see http_nodes.h). */
 #include "logic/http_nodes.h"
 
+#include <math.h>
 #include <microhttpd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,11 +22,34 @@ static void http_nodes_set_integer(json_t *object, const char *key, int64_t valu
         json_object_set_new(object, key, json_integer(value));
 }
 
-/* Sets key to a number unless it is 0 (Go's omitempty). */
-static void http_nodes_set_real(json_t *object, const char *key, double value)
+/*
+ * value as goim's float32 field: the double read from the shortest decimal that gives back the
+ * same float32 (Go writes a float32 with its own shortest digits, 1.6 and not 1.600000023841858,
+ * and common/go_json writes that double with the same digits). A value past float32's range
+ * is kept as it is.
+ */
+static double http_nodes_float32(double value)
+{
+    float single = (float)value;
+    char text[32];
+    int digits;
+
+    if (!isfinite(single))
+        return value;
+    for (digits = 1; digits < 9; digits++) { /* 9 significant digits always give it back */
+        snprintf(text, sizeof(text), "%.*g", digits, (double)single);
+        if (strtof(text, NULL) == single)
+            break;
+    }
+    snprintf(text, sizeof(text), "%.*g", digits, (double)single);
+    return strtod(text, NULL);
+}
+
+/* Sets key to a float32 number unless it is 0 (Go's omitempty). */
+static void http_nodes_set_float32(json_t *object, const char *key, double value)
 {
     if (value != 0)
-        json_object_set_new(object, key, json_real(value));
+        json_object_set_new(object, key, json_real(http_nodes_float32(value)));
 }
 
 /* Appends each comma-separated, non-empty address of addrs to nodes. */
@@ -90,8 +114,8 @@ void http_nodes_weighted(const struct http_request *request, struct http_answer 
     json_object_set_new(reply, "nodes", nodes);
     http_nodes_set_integer(backoff, "max_delay", config->backoff_max_delay);
     http_nodes_set_integer(backoff, "base_delay", config->backoff_base_delay);
-    http_nodes_set_real(backoff, "factor", config->backoff_factor);
-    http_nodes_set_real(backoff, "jitter", config->backoff_jitter);
+    http_nodes_set_float32(backoff, "factor", config->backoff_factor);
+    http_nodes_set_float32(backoff, "jitter", config->backoff_jitter);
     json_object_set_new(reply, "backoff", backoff);
     http_nodes_set_integer(reply, "heartbeat_max", config->node_heartbeat_max);
     answer->data = reply;

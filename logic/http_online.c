@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/go_json.h"
 #include "common/status.h"
 #include "logic/context.h"
 #include "logic/http_params.h"
@@ -121,6 +122,7 @@ void http_online_room(const struct http_request *request, struct http_answer *an
         return;
     }
     answer->data = counts;
+    answer->data_flags = GIM_GO_JSON_SORT_KEYS; /* goim's map[string]int32: keys sorted */
 }
 
 void http_online_total(const struct http_request *request, struct http_answer *answer)
@@ -131,6 +133,7 @@ void http_online_total(const struct http_request *request, struct http_answer *a
         return;
     answer->data = json_pack("{s:I, s:I}", "conn_count", (json_int_t)snapshot->conn_count,
                              "ip_count", (json_int_t)snapshot->ip_count);
+    answer->data_flags = GIM_GO_JSON_SORT_KEYS; /* goim's map */
     logic_online_release(request->logic->online, snapshot);
     if (answer->data == NULL)
         http_answer_error(answer, MHD_HTTP_OK, HTTP_CODE_SERVER_ERR, "out of memory");

@@ -285,12 +285,12 @@ static void fuzz_check_quote(const char *text, size_t small_size)
 /*
  * A refused parameter: status and code, an untruncated printable-ASCII message naming it. With
  * render, also renders the envelope (http_answer_render) and checks that it parses back with the
- * same code and message (a message that is not UTF-8 would have been replaced); this costs
- * allocations, so only answers that quote user bytes are rendered.
+ * same code and message (the message is printable ASCII, so Go's escapes decode back to it);
+ * this costs allocations, so only answers that quote user bytes are rendered.
  */
 static void fuzz_check_answer(struct http_answer *answer, int status, const char *name, bool render)
 {
-    size_t name_length = strlen(name), index;
+    size_t name_length = strlen(name), index, length;
     char *text;
     json_t *envelope;
 
@@ -307,10 +307,11 @@ static void fuzz_check_answer(struct http_answer *answer, int status, const char
         FUZZ_CHECK(answer->message[index] >= 0x20 && answer->message[index] < 0x7f);
     if (!render)
         return;
-    text = http_answer_render(answer);
+    text = http_answer_render(answer, &length);
     if (text == NULL)
         return; /* out of memory */
-    envelope = json_loads(text, 0, NULL);
+    FUZZ_CHECK(strlen(text) == length);
+    envelope = json_loadb(text, length, 0, NULL);
     FUZZ_CHECK(envelope != NULL);
     FUZZ_CHECK(json_integer_value(json_object_get(envelope, "code")) == answer->code);
     FUZZ_CHECK(json_is_string(json_object_get(envelope, "message")));
