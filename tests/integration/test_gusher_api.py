@@ -305,7 +305,6 @@ def test_job_hands_gusher_pushes_to_the_comets_as_the_contract_says(gu, keys, ca
     PUSH records reach the comet holding the socket as PushMsgReq{keys, protoOp 2000-2002}.
     Then prints (asserts nothing about time) a channel push at rest, 100 times: HTTP request ->
     200 (Kafka acknowledged), and HTTP request -> BroadcastRoom at the comet."""
-    import statistics
 
     from support.recording_comet import RecordingComet
     from support.util import free_port
@@ -335,23 +334,14 @@ def test_job_hands_gusher_pushes_to_the_comets_as_the_contract_says(gu, keys, ca
             assert (push["keys"], push["op"]) == (["gusher/TEST/" + socket_id], op)
             assert push["frames"] == [(op, body)]
 
-        acknowledged, delivered = [], []
-        for number in range(100):
-            started = time.perf_counter()
-            answer = api(gu, "POST", "push/%s/latency/ev" % APP, form={"data": str(number)})
-            acknowledged.append((time.perf_counter() - started) * 1000)
-            assert answer.status == 200
-            room = comet.next_room()
-            delivered.append((time.perf_counter() - started) * 1000)
-            assert room["frames"] == [(2000, answer.body)]
-            time.sleep(0.01)  # at rest: nothing in flight
+        summary = comet.time_room_pushes_at_rest(
+            lambda number: api(gu, "POST", "push/%s/latency/ev" % APP,
+                               form={"data": str(number)}),
+            lambda _number, answer: [(2000, answer.body)])
     finally:
         comet.close()
     with capsys.disabled():
-        print("\ngusher channel push at rest, 100 pushes: HTTP -> 200 (Kafka acknowledged) "
-              "median %.2f ms, worst %.2f ms; HTTP -> BroadcastRoom at a comet median %.2f ms, "
-              "worst %.2f ms" % (statistics.median(acknowledged), max(acknowledged),
-                                 statistics.median(delivered), max(delivered)))
+        print("\ngusher channel push at rest, " + summary)
 
 
 def test_push_tokens_guard_the_master_api_but_ping(make_cluster):

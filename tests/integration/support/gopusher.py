@@ -16,7 +16,7 @@ import uuid
 
 import bcrypt
 
-from support import logic_wire
+from support import logic_wire, presence
 
 SUPER_ACCOUNT = "root"
 SUPER_PASSWORD = "root-secret"
@@ -141,14 +141,9 @@ def read_records(kafka, topic, wanted, timeout=30.0):
 def write_presence(redis, app_key, comets, now_ms=None, valid_ms=60000):
     """What a comet writes (docs/internals.md, "gopusher"): comets is
     {server: ({user_tag: sockets}, deadline offset in ms or None for valid_ms)}."""
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
+    now_ms = now_ms if now_ms is not None else presence.now_ms()
     index = "gopusher/online/%s" % app_key
     for server, (tags, offset) in comets.items():
         deadline = now_ms + (valid_ms if offset is None else offset)
-        key = "%s/%s" % (index, server)
-        redis.delete(key)
-        if tags:
-            redis.hset(key, mapping={tag: str(count) for tag, count in tags.items()})
-            if deadline > now_ms:
-                redis.pexpireat(key, deadline)
-        redis.zadd(index, {server: deadline})
+        presence.write_entry(redis, index, server, {"%s/%s" % (index, server): tags}, deadline,
+                             now_ms)

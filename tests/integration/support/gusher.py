@@ -15,7 +15,7 @@ import struct
 import subprocess
 import time
 
-from support import logic_wire
+from support import logic_wire, presence
 
 GUSHER_AUTH, GUSHER_CONNECT, GUSHER_DISCONNECT, GUSHER_HEARTBEAT = 106, 107, 108, 109
 OK, TOKEN_ERROR, APPKEY_ERROR = 0, 1, 2
@@ -134,20 +134,13 @@ def write_presence(redis, app_key, server, users=None, channels=None, members=No
                    valid_ms=60000):
     """One comet's presence of app_key: users {user_id: sockets}, channels {channel:
     sockets}, members {channel: {user_id: sockets}}; valid_ms <= 0 writes an expired entry."""
-    now_ms = int(time.time() * 1000)
-    deadline = now_ms + valid_ms
+    now_ms = presence.now_ms()
     index = "gusher/presence/%s" % app_key
     base = "%s/%s" % (index, server)
     hashes = {base + "/users": users or {}, base + "/channels": channels or {}}
     for channel, users_of in (members or {}).items():
         hashes["%s/channel/%s" % (base, channel)] = users_of
-    for key, values in hashes.items():
-        redis.delete(key)
-        if values:
-            redis.hset(key, mapping={k: str(v) for k, v in values.items()})
-            if deadline > now_ms:
-                redis.pexpireat(key, deadline)
-    redis.zadd(index, {server: deadline})
+    presence.write_entry(redis, index, server, hashes, now_ms + valid_ms, now_ms)
 
 
 # ---- PushMsg records ----------------------------------------------------------------

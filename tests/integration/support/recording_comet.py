@@ -8,6 +8,7 @@ PushMsgs, answers an error)."""
 
 import json
 import queue
+import statistics
 import struct
 import time
 
@@ -147,6 +148,28 @@ class RecordingComet(NngResponder):
 
     def next_push(self, timeout=30.0):
         return self.pushes.get(timeout=timeout)
+
+    def time_room_pushes_at_rest(self, push, frames_of, count=100):
+        """Times count room pushes made one at a time, each once the one before reached this
+        comet (at rest: nothing in flight). push(number) makes the HTTP push and returns its
+        answer (a .status and a .body); frames_of(number, answer) is the [(op, body)] its
+        BroadcastRoom must carry. Returns a summary line of the milliseconds from each request
+        to its 200 (Kafka acknowledged) and to its BroadcastRoom here (asserts nothing about
+        time)."""
+        acknowledged, delivered = [], []
+        for number in range(count):
+            started = time.perf_counter()
+            answer = push(number)
+            acknowledged.append((time.perf_counter() - started) * 1000)
+            assert answer.status == 200, answer
+            room = self.next_room()
+            delivered.append((time.perf_counter() - started) * 1000)
+            assert room["frames"] == frames_of(number, answer)
+            time.sleep(0.01)  # at rest: nothing in flight
+        return ("%d pushes: HTTP -> 200 (Kafka acknowledged) median %.2f ms, worst %.2f ms; "
+                "HTTP -> BroadcastRoom at a comet median %.2f ms, worst %.2f ms"
+                % (count, statistics.median(acknowledged), max(acknowledged),
+                   statistics.median(delivered), max(delivered)))
 
     def close(self):
         super().close()
