@@ -76,6 +76,8 @@ FANOUT_STEPS = [int(rate) for rate in
 # this: with the dev broker the pipeline alone costs ~0.5 s, a growing backlog costs seconds.
 FANOUT_MAX_P99_US = 1000 * int(os.environ.get("BENCH_FANOUT_MAX_P99_MS", 2000))
 MIDS_RATE = float(os.environ.get("BENCH_MIDS_RATE", 1000))
+# The at-rest pushes' rate (one client, 100 pushes each by mid and by room).
+ATREST_RATE = float(os.environ.get("BENCH_ATREST_RATE", 10))
 # push/mids as fast as possible with this many client connections, each one request in flight.
 MIDS_MAX_CONNS = [int(n) for n in os.environ.get("BENCH_MIDS_CONNS", "8,64").split(",")]
 PHASE_SECONDS = float(os.environ.get("BENCH_PHASE_SECONDS", 10))
@@ -333,7 +335,7 @@ def run_atrest(results):
                     continue
                 client.wait_frames(1, 5)  # the probe's frame lands before the reset
             client.reset()
-            answer = push(path, rate=10, count=100, mid_base=ATREST_MID, mid_count=1)
+            answer = push(path, rate=ATREST_RATE, count=100, mid_base=ATREST_MID, mid_count=1)
             status = client.wait_frames(answer["ok"], 10)
             out[kind] = {"pushes_ok": answer["ok"], "received": status["push_frames"],
                          "latency_us": latency_summary(status),
@@ -783,7 +785,7 @@ def run_tcp_pass(results, report, wanted):
     population = None
     try:
         if "atrest" in wanted:
-            log("at rest: 100 single pushes by mid and by room")
+            log("at rest: 100 single pushes by mid and by room, %g/s" % ATREST_RATE)
             run_atrest(results)
         if any(name in wanted for name in ("idle", "connect", "fanout", "mids", "broadcast")):
             log("connecting %d clients" % CONNS)
