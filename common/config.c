@@ -417,9 +417,34 @@ void gim_config_dump(const struct gim_config_option *table, size_t rows, const v
     fputs("}\n", out);
 }
 
+/* Writes a limit of a row as -h shows it: a duration in its largest whole unit ("10s"). */
+static void config_format_limit(const struct gim_config_option *row, int64_t value, char *out,
+                                size_t size)
+{
+    static const struct {
+        int64_t milliseconds;
+        const char *unit;
+    } units[] = {{3600000, "h"}, {60000, "m"}, {1000, "s"}};
+    size_t index;
+
+    if (row->type == GIM_CONFIG_DURATION) {
+        for (index = 0; index < sizeof(units) / sizeof(units[0]); index++) {
+            if (value != 0 && value % units[index].milliseconds == 0) {
+                snprintf(out, size, "%lld%s", (long long)(value / units[index].milliseconds),
+                         units[index].unit);
+                return;
+            }
+        }
+        snprintf(out, size, "%lldms", (long long)value);
+        return;
+    }
+    snprintf(out, size, "%lld", (long long)value);
+}
+
 void gim_config_usage(const struct gim_config_option *table, size_t rows, const char *program,
                       FILE *out)
 {
+    char low[32], high[32], range[80];
     size_t index;
 
     fprintf(out, "usage: %s [-conf FILE.json] [-t] [-flag value ...]\n", program);
@@ -427,8 +452,15 @@ void gim_config_usage(const struct gim_config_option *table, size_t rows, const 
                  "print it and exit\n");
     for (index = 0; index < rows; index++) {
         const struct gim_config_option *row = &table[index];
-        fprintf(out, "  -%-24s %s (default \"%s\"%s%s)\n", row->flag ? row->flag : row->name,
-                row->help ? row->help : "", row->default_value ? row->default_value : "",
+        range[0] = '\0';
+        if ((row->type == GIM_CONFIG_INT || row->type == GIM_CONFIG_DURATION) &&
+            row->min <= row->max) {
+            config_format_limit(row, row->min, low, sizeof(low));
+            config_format_limit(row, row->max, high, sizeof(high));
+            snprintf(range, sizeof(range), ", %s..%s", low, high);
+        }
+        fprintf(out, "  -%-24s %s (default \"%s\"%s%s%s)\n", row->flag ? row->flag : row->name,
+                row->help ? row->help : "", row->default_value ? row->default_value : "", range,
                 row->env ? ", env " : "", row->env ? row->env : "");
     }
 }

@@ -72,7 +72,7 @@ int gim_config_load(const struct gim_config_option *table, size_t rows, void *co
 void gim_config_dump(const struct gim_config_option *table, size_t rows, const void *config,
                      FILE *out);
 
-/* Writes one line per row (flag, env, default, help) to out, for -h. */
+/* Writes one -h line per row to out: flag, help, default, range (INT, DURATION), env. */
 void gim_config_usage(const struct gim_config_option *table, size_t rows, const char *program,
                       FILE *out);
 

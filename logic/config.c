@@ -237,6 +237,13 @@ void logic_config_dump(const struct logic_config *config, FILE *out)
 void logic_config_usage(const char *program, FILE *out)
 {
     gim_config_usage(logic_options, LOGIC_OPTION_ROWS, program, out);
+    fprintf(out,
+            "one-shot commands instead of the daemon (logic/gopusher_tools.h):\n"
+            "  %s -hash-password ACCOUNT < password   prints a bcrypt hash for "
+            "gopusher.authPassword\n"
+            "  %s -import-gopusher FILE [-redis.addr host:port ...]   copies a gopusher "
+            "SQLite database's apps into Redis\n",
+            program, program);
 }
 
 void logic_config_free(struct logic_config *config)

@@ -254,6 +254,26 @@ static void test_list_length_counts_comma_entries(void **state)
     assert_int_equal(gim_config_list_length("a.pem,,b.pem"), 3); /* an empty entry counts */
 }
 
+/* -h shows each INT and DURATION row's range, durations in their largest whole unit. */
+static void test_usage_shows_defaults_and_ranges(void **state)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *out = open_memstream(&text, &size);
+    (void)state;
+
+    assert_non_null(out);
+    gim_config_usage(sample_table, ROWS, "sample", out);
+    fclose(out);
+    assert_non_null(strstr(text, "-host "));
+    assert_non_null(strstr(text, "server id (default \"localhost\", env SAMPLE_HOST)\n"));
+    assert_non_null(strstr(text, "weight (default \"10\", 0..1000, env SAMPLE_WEIGHT)\n"));
+    assert_non_null(strstr(text, "handshake (default \"5s\", 1ms..1h)\n"));
+    assert_non_null(strstr(text, "listen addresses (default \":3101\")\n"));
+    assert_non_null(strstr(text, "factor (default \"1.8\")\n"));
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -267,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_durations),
         cmocka_unit_test(test_check_flag_and_dump),
         cmocka_unit_test(test_default_host_is_the_machine_name),
+        cmocka_unit_test(test_usage_shows_defaults_and_ranges),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }
