@@ -141,6 +141,7 @@ test: deps
 	$(MAKE) format-check
 	tests/check-comet-layers.sh
 	$(MAKE) VARIANT=sanitize all
+	tests/check-config-docs.py build/sanitize/bin
 	$(MAKE) VARIANT=sanitize unit-test
 	$(MAKE) js-unit-test
 	$(MAKE) VARIANT=fuzz fuzz-run FUZZ_SECONDS=10

@@ -41,8 +41,8 @@ static const struct gim_config_option comet_options[] = {
     ROW("tcp.keepalive", GIM_CONFIG_BOOL, tcp_keepalive, "false", 0, -1, NULL, NULL,
         "SO_KEEPALIVE on client sockets"),
     ROW("websocket.bind", GIM_CONFIG_STRING, websocket_bind, ":3102", 0, -1, NULL, NULL,
-        "WebSocket listen addresses (goim /sub, gopusher /ws/{app_key}/{user_tag}), comma "
-        "list; empty = none"),
+        "WebSocket listen addresses (goim /sub, gopusher /ws/{app_key}/{user_tag}, gusher "
+        "gusher.clientPrefix), comma list; empty = none"),
     ROW("websocket.tlsOpen", GIM_CONFIG_BOOL, websocket_tls_open, "false", 0, -1, NULL, NULL,
         "serve WebSocket over TLS on websocket.tlsBind"),
     ROW("websocket.tlsBind", GIM_CONFIG_STRING, websocket_tls_bind, ":3103", 0, -1, NULL, NULL,
@@ -96,7 +96,8 @@ static const struct gim_config_option comet_options[] = {
         "a client heartbeat calls logic Heartbeat at most once per interval per connection"),
     ROW("gopusher.connectTimeout", GIM_CONFIG_DURATION, gopusher_connect_timeout_ms, "7s", 100,
         600000, NULL, NULL,
-        "longest wait for logic to admit a gopusher client (its app's connect hook gets 5 s)"),
+        "longest wait for logic to admit a gopusher client (above logic's gopusher.hookTimeout, "
+        "5s)"),
     ROW("gopusher.pingInterval", GIM_CONFIG_DURATION, gopusher_ping_interval_ms, "54s", 1000,
         3600000, NULL, NULL, "a gopusher client is sent a WebSocket ping this often"),
     ROW("gopusher.pongTimeout", GIM_CONFIG_DURATION, gopusher_pong_timeout_ms, "60s", 1000, 3600000,

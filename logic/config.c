@@ -46,7 +46,7 @@ static const struct gim_config_option logic_options[] = {
         "GOIM_PUSH_TOKENS",
         "comma list of bearer tokens required by /goim/push/* and /goim/online/*; empty = open"),
     ROW("httpServer.threads", GIM_CONFIG_INT, http_threads, "4", 1, 256, NULL, NULL,
-        "HTTP worker threads (a push blocks one until Kafka acknowledges)"),
+        "HTTP worker threads (a push holds none while Kafka acknowledges: its answer is deferred)"),
 
     ROW("rpcServer.addr", GIM_CONFIG_STRING, rpc_addr, ":3119", 1, 0, NULL, NULL,
         "nng RPC listen address (\":3119\" or an nng URL)"),
