@@ -44,7 +44,8 @@ static const struct gim_config_option logic_options[] = {
         "10,000 mids or keys, at a cost on every keep-alive request (see README)"),
     ROW("httpServer.pushTokens", GIM_CONFIG_STRING, http_push_tokens, "", 1, 0, NULL,
         "GOIM_PUSH_TOKENS",
-        "comma list of bearer tokens required by /goim/push/* and /goim/online/*; empty = open"),
+        "comma list of bearer tokens required by /goim/push/*, /goim/online/* and gusher's "
+        "master API (gusher.apiPrefix) but its ping; empty = open"),
     ROW("httpServer.threads", GIM_CONFIG_INT, http_threads, "4", 1, 256, NULL, NULL,
         "HTTP worker threads (a push holds none while Kafka acknowledges: its answer is deferred)"),
 
