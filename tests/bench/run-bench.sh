@@ -11,7 +11,9 @@
 # default build/bench/results.json), BENCH_RUN_DIR (logs, status files and Redis's directory,
 # default build/bench; its *.log and *.status files are removed first), BENCH_JOB_FLAGS (extra job
 # flags, word-split, appended last so they override ours, e.g. "-kafka.fetchWaitMax 500ms"),
-# BENCH_LOGIC_FLAGS and BENCH_COMET_FLAGS (the same for logic and the comet).
+# BENCH_LOGIC_FLAGS and BENCH_COMET_FLAGS (the same for logic and the comet); scenarios.py's own
+# (BENCH_FANOUT_RATE, BENCH_FANOUT_STEPS, BENCH_FANOUT_MAX_P99_MS, BENCH_MIDS_RATE, BENCH_MIDS_CONNS,
+# BENCH_ATREST_RATE, BENCH_PHASE_SECONDS, BENCH_GUSHER_*) pass through to it.
 # Against a cluster that is already running (goim, goim-c, a deployment): set BENCH_COMET_ADDR
 # (host:port of a comet's TCP listener) and BENCH_LOGIC_ADDR (host:port of logic's HTTP API), and
 # BENCH_COMET_WS_ADDR for the WebSocket and gusher passes; nothing is started then, KAFKA_BROKERS is
@@ -24,8 +26,8 @@
 # Ports are private (Redis 26379, comet 23101 TCP / 23102 WebSocket / 23109 RPC / 23104 metrics,
 # job metrics 23106, logic 23111/23119, gopusher API 28002; BENCH_*_PORT change them) so it can run beside `make run`
 # and the integration tests.
-# The scenarios run in passes (scenarios.py --passes: the TCP ones, then the WebSocket ones), one
-# scenarios.py process each; the comet is restarted between passes so that each population is
+# The scenarios run in passes (scenarios.py --passes: the TCP ones, the WebSocket ones, then the
+# gusher ones), one scenarios.py process each; the comet is restarted between passes so that each population is
 # measured on a fresh comet (its log of an earlier pass is kept as comet-pass<N>.log), and the table
 # of every pass is printed at the end. Everything it started is stopped on success, failure or
 # Ctrl-C. The cluster steps shared with deploy/run-cluster.sh are in deploy/cluster-lib.sh.
