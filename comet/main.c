@@ -205,7 +205,7 @@ static void drain(struct comet *comet, struct operations *operations, const sigs
 
 static int run(struct comet *comet, const struct comet_config *config)
 {
-    struct gim_rpc_server *rpc_server = NULL;
+    struct comet_rpc_service *rpc_service = NULL;
     struct operations *operations = NULL;
     struct gim_metrics *metrics = NULL;
     struct gim_metrics_server *metrics_server = NULL;
@@ -246,7 +246,7 @@ static int run(struct comet *comet, const struct comet_config *config)
             status = worker_start(comet->workers[index]);
     }
     if (status == GIM_OK) {
-        status = rpc_service_start(comet, &rpc_server);
+        status = rpc_service_start(comet, &rpc_service);
         if (status != GIM_OK)
             gim_log_error("rpcServer.addr %s: %s", config->rpc_server_addr, gim_strerror(status));
     }
@@ -273,7 +273,7 @@ static int run(struct comet *comet, const struct comet_config *config)
     }
     gim_metrics_server_stop(metrics_server); /* before the loops its callbacks read go */
     operations_stop(operations);             /* withdraws from the registry */
-    gim_rpc_server_stop(rpc_server);
+    rpc_service_stop(rpc_service);
     stop_loops(comet);
     gim_rpc_client_close(comet->logic); /* waits for Connect/Disconnect in flight */
     comet->logic = NULL;

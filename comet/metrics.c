@@ -107,7 +107,7 @@ static const char *const close_names[COMET_CLOSE_CLASSES] = {
     "replaced", "slow_reader", "shutdown",          "out_of_memory",     "protocol"};
 static const char *const protocol_names[COMET_PROTOCOL_CLASSES] = {"goim", "gusher", "gopusher"};
 static const char *const rpc_names[COMET_RPC_CLASSES] = {"push_msg", "broadcast", "broadcast_room",
-                                                         "rooms",    "push_msgs", "unknown"};
+                                                         "rooms", "unknown"};
 
 int comet_metrics_register(struct gim_metrics *registry, struct comet *comet)
 {

@@ -72,10 +72,9 @@ enum comet_rpc_class {
     COMET_RPC_BROADCAST,
     COMET_RPC_BROADCAST_ROOM,
     COMET_RPC_ROOMS,
-    COMET_RPC_PUSH_MSGS,
     COMET_RPC_UNKNOWN
 };
-#define COMET_RPC_CLASSES 6
+#define COMET_RPC_CLASSES 5
 
 /* Client protocols (the protocol label of protocol_connections). */
 enum comet_protocol_class { COMET_PROTOCOL_GOIM, COMET_PROTOCOL_GUSHER, COMET_PROTOCOL_GOPUSHER };

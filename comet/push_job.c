@@ -1,6 +1,7 @@
 /* push_job.c: the refcounted delivery request shared by the loops (see push_job.h). */
 #include "comet/push_job.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "common/log.h"
@@ -22,7 +23,8 @@ struct push_job *push_job_new(int loop_count, enum push_kind kind, const struct 
     }
     atomic_init(&job->references, 1);
     atomic_init(&job->state, PUSH_JOB_POSTED);
-    latch_init(&job->delivered, loop_count);
+    atomic_init(&job->loops_left, loop_count);
+    atomic_init(&job->answered, false);
     pthread_mutex_init(&job->encode_lock, NULL);
     for (index = 0; index < CONNECTION_WIRES; index++)
         atomic_init(&job->encoded[index], NULL);
@@ -93,17 +95,53 @@ bool push_job_start(struct push_job *job)
     return expected == PUSH_JOB_STARTED;
 }
 
-int push_job_wait(struct push_job *job, int64_t timeout_ms)
+void push_job_expect_answer(struct push_job *job, push_job_answer_fn answer, void *context,
+                            struct deadline_queue *deadlines, int64_t now_ms)
 {
+    job->answer = answer;
+    job->answer_context = context;
+    job->deadlines = deadlines;
+    push_job_ref(job); /* the deadline's, dropped by whoever takes it out of the queue */
+    deadline_queue_add(deadlines, &job->deadline, now_ms);
+}
+
+/* Takes the answer: true for the one caller that answers. */
+static bool push_job_take_answer(struct push_job *job)
+{
+    return job->answer != NULL &&
+           !atomic_exchange_explicit(&job->answered, true, memory_order_acq_rel);
+}
+
+void push_job_answer(struct push_job *job, int status)
+{
+    if (!push_job_take_answer(job))
+        return;
+    /* out of the queue before the answer: once answered, the queue may be gone (comet's stop
+     * waits for every answer, then frees it) */
+    if (job->deadlines != NULL && deadline_queue_remove(job->deadlines, &job->deadline))
+        push_job_unref(job); /* the deadline's; the caller holds another */
+    job->answer(job, status);
+}
+
+void push_job_loop_done(struct push_job *job)
+{
+    if (atomic_fetch_sub_explicit(&job->loops_left, 1, memory_order_acq_rel) == 1)
+        push_job_answer(job, GIM_OK);
+}
+
+void push_job_deadline_passed(struct deadline_entry *entry, void *context)
+{
+    struct push_job *job = (struct push_job *)((char *)entry - offsetof(struct push_job, deadline));
     int expected = PUSH_JOB_POSTED;
 
-    if (latch_wait(&job->delivered, timeout_ms))
-        return GIM_OK;
-    /* out of time: cancel unless a loop started it (then every loop will deliver it) */
-    if (atomic_compare_exchange_strong_explicit(&job->state, &expected, PUSH_JOB_CANCELLED,
-                                                memory_order_acq_rel, memory_order_acquire))
-        return GIM_ERR_TIMEOUT;
-    return GIM_OK;
+    (void)context;
+    if (push_job_take_answer(job)) {
+        /* cancel unless a loop started it (then every loop will deliver it: done) */
+        bool cancelled = atomic_compare_exchange_strong_explicit(
+            &job->state, &expected, PUSH_JOB_CANCELLED, memory_order_acq_rel, memory_order_acquire);
+        job->answer(job, cancelled ? GIM_ERR_TIMEOUT : GIM_OK);
+    }
+    push_job_unref(job); /* the deadline's: the queue gave the entry to this call */
 }
 
 void push_job_ref(struct push_job *job)
@@ -127,6 +165,5 @@ void push_job_unref(struct push_job *job)
         protobuf_c_message_free_unpacked(job->request, NULL);
     gim_tag_pattern_free(job->push.user_tag_pattern);
     pthread_mutex_destroy(&job->encode_lock);
-    latch_destroy(&job->delivered);
     free(job);
 }

@@ -2,20 +2,26 @@
  * push_job.h: one delivery request handed from an RPC worker to every loop (layer 5).
  *
  * The RPC worker wraps the request in a push_job with one inbox item per
- * loop, posts the items to every loop or to none (worker_post_push_job), and
- * waits on the latch until each loop has queued the push to its matching
- * connections (push_job_wait). What the RPC answers is all or nothing, so
- * that the caller's retry never delivers twice: the first loop that runs its
- * item starts the job for every loop (push_job_start), and a wait that runs
- * out of time cancels the job only if no loop has started it; a cancelled
- * job's items still run, but deliver nothing. The push is encoded lazily, once per
- * wire (framing and protocol pair, connection_route.wire) present among its
- * targets, by the first loop that meets a target on that wire; every other
- * target on it shares that buffer. The job is reference counted
- * (atomically): one reference per loop it was posted to plus the RPC
- * worker's, so a worker that stops waiting (timeout) never frees what a loop
- * still reads. The job owns the unpacked request its push, keys and room
- * point into.
+ * loop, says how the job is answered (push_job_expect_answer: a callback, and
+ * the job's deadline in a deadline_queue), and posts the items to every loop
+ * or to none (worker_post_push_job); then it goes on with other requests. The
+ * job is answered exactly once, without anyone waiting for it: by the loop
+ * that runs its item last (done), by the poster when no loop took it
+ * (push_job_answer, "busy"), or by the deadline queue's thread when its
+ * deadline passes first (push_job_deadline_passed). What the RPC answers is
+ * all or nothing, so that the caller's retry never delivers twice: the first
+ * loop that runs its item starts the job for every loop (push_job_start), and
+ * a deadline that passes cancels the job only if no loop has started it
+ * (answered as failed); if one has, the job is answered done at the deadline
+ * and the other loops still deliver it. A cancelled job's items still run, but
+ * deliver nothing. The push is encoded lazily, once per wire (framing and
+ * protocol pair, connection_route.wire) present among its targets, by the
+ * first loop that meets a target on that wire; every other target on it
+ * shares that buffer. The job is reference counted (atomically): one
+ * reference per loop it was posted to, one while its deadline is queued, plus
+ * its creator's, so whoever answers or drops out never frees what another
+ * thread still reads. The job owns the unpacked request its push, keys and
+ * room point into.
  */
 #ifndef COMET_PUSH_JOB_H
 #define COMET_PUSH_JOB_H
@@ -29,7 +35,7 @@
 
 #include "comet/connection.h"
 #include "comet/inbox.h"
-#include "comet/latch.h"
+#include "comet/deadline_queue.h"
 #include "comet/protocol.h"
 #include "common/shared_buffer.h"
 
@@ -40,6 +46,15 @@ enum push_kind {
 };
 
 struct push_job;
+
+/*
+ * How a job is answered (exactly once, push_job_expect_answer): status GIM_OK (every loop
+ * queued it, or one had started it when the deadline passed), GIM_ERR_AGAIN (refused before any
+ * loop had it) or GIM_ERR_TIMEOUT (cancelled at the deadline: no loop delivered it, none will).
+ * Runs on a loop thread, on the poster's thread or on the deadline queue's thread; it must not
+ * block. The job stays valid during the call (the caller holds a reference).
+ */
+typedef void (*push_job_answer_fn)(struct push_job *job, int status);
 
 struct push_job_item {
     struct inbox_item item; /* run by the worker (worker.c) */
@@ -54,8 +69,13 @@ enum push_job_state {
 
 struct push_job {
     atomic_int references;
-    atomic_int state;       /* enum push_job_state: POSTED, then STARTED or CANCELLED, once */
-    struct latch delivered; /* counted down once by each loop */
+    atomic_int state;          /* enum push_job_state: POSTED, then STARTED or CANCELLED, once */
+    atomic_int loops_left;     /* items not run yet: counted down once by each loop */
+    atomic_bool answered;      /* the answer is taken (by whoever set it first) */
+    push_job_answer_fn answer; /* or NULL: nobody is answered */
+    void *answer_context;      /* the answer's own (comet's RPC: the deferred answer) */
+    struct deadline_queue *deadlines; /* where deadline is queued, or NULL */
+    struct deadline_entry deadline;   /* queued on deadlines until it passes or is answered */
     enum push_kind kind;
     int32_t operation;
     int32_t speed; /* PUSH_BROADCAST: connections per second for this comet, 0 = at once */
@@ -73,7 +93,7 @@ struct push_job {
 
 /*
  * Allocates a job for loop_count loops with references = 1 (the caller's),
- * the latch at loop_count, push copied (its body must live as long as the
+ * loops_left at loop_count, no answer expected yet, push copied (its body must live as long as the
  * job: inside request, or the caller's; its user_tag_pattern, if any, becomes
  * the job's), and takes ownership of request (freed with
  * protobuf_c_message_free_unpacked; may be NULL). Returns NULL if memory is
@@ -99,18 +119,42 @@ int push_job_deliver(struct push_job *job, struct comet_connection *connection);
 /*
  * Loop side, before delivering: returns true if the loop must deliver the job (the first call
  * moves it from POSTED to STARTED, for every loop), false if the job was cancelled (the loop
- * only counts down and drops its reference). Any thread.
+ * only counts itself out, push_job_loop_done, and drops its reference). Any thread.
  */
 bool push_job_start(struct push_job *job);
 
 /*
- * RPC worker side, after the items are posted: waits until every loop has run its item, at
- * most timeout_ms. When the time is up, cancels the job unless a loop has started it. Returns
- * GIM_OK when every loop has queued the push, or when a loop had started it (the others hold it
- * in their inboxes and will queue it: answered as done), or GIM_ERR_TIMEOUT when it was
- * cancelled (no loop queued it and none will: the caller may send it again).
+ * Before the job is posted: it will be answered exactly once through answer(job, status), with
+ * context kept in job->answer_context, and its deadline is queued on deadlines now (now_ms: the
+ * monotonic clock), holding a reference to the job until it passes or the job is answered. The
+ * queue's callback for its entries must be push_job_deadline_passed. deadlines must outlive the
+ * job's answer (not the job: it is not touched once the job is answered).
  */
-int push_job_wait(struct push_job *job, int64_t timeout_ms);
+void push_job_expect_answer(struct push_job *job, push_job_answer_fn answer, void *context,
+                            struct deadline_queue *deadlines, int64_t now_ms);
+
+/*
+ * Answers the job with status now, unless it was answered already (then nothing happens): its
+ * deadline is taken out of the queue first. The poster's refusal (GIM_ERR_AGAIN, nothing
+ * posted) and the last loop's done (push_job_loop_done) come here. Any thread.
+ */
+void push_job_answer(struct push_job *job, int status);
+
+/*
+ * Loop side, after the loop ran its item (delivered it, or found it cancelled): counts the loop
+ * out; the last loop answers GIM_OK (push_job_answer). The caller still holds its reference.
+ * Any thread.
+ */
+void push_job_loop_done(struct push_job *job);
+
+/*
+ * The deadline queue's callback (deadline_expired_fn) for a job's deadline: unless the job was
+ * answered, cancels it if no loop has started it (answered GIM_ERR_TIMEOUT: no loop delivered it
+ * and none will, the caller may send it again), else answers GIM_OK (the loops that have not run
+ * it hold it in their inboxes and will deliver it). Drops the deadline's reference. Must not be
+ * called with anything but a push job's deadline entry.
+ */
+void push_job_deadline_passed(struct deadline_entry *entry, void *context);
 
 /* Takes one more reference. */
 void push_job_ref(struct push_job *job);

@@ -1,4 +1,4 @@
-/* rpc_service.c: PushMsg / BroadcastRoom / Broadcast handlers (see rpc_service.h). */
+/* rpc_service.c: PushMsg / BroadcastRoom / Broadcast / Rooms handlers (see rpc_service.h). */
 #include "comet/rpc_service.h"
 
 #include <stdio.h>
@@ -7,6 +7,7 @@
 
 #include "comet.pb-c.h"
 #include "comet/comet.h"
+#include "comet/deadline_queue.h"
 #include "comet/push_job.h"
 #include "comet/worker.h"
 #include "common/clock.h"
@@ -24,26 +25,53 @@ static struct comet_push push_of(const Goim__Protocol__Proto *proto)
     return push;
 }
 
+struct comet_rpc_service {
+    struct comet *comet;
+    struct gim_rpc_server *server;
+    struct deadline_queue deadlines; /* every push's rpcServer.timeout, push_job_deadline_passed */
+};
+
+/* The answers of the push methods when the push is done: each an empty message. */
+static const Goim__Comet__PushMsgReply push_msg_done = GOIM__COMET__PUSH_MSG_REPLY__INIT;
+static const Goim__Comet__BroadcastRoomReply broadcast_room_done =
+    GOIM__COMET__BROADCAST_ROOM_REPLY__INIT;
+static const Goim__Comet__BroadcastReply broadcast_done = GOIM__COMET__BROADCAST_REPLY__INIT;
+
+/* A push job's answer (push_job_answer_fn): its deferred RPC answer, on whichever thread
+ * settled the job (a loop, the RPC worker, the deadline thread); sending does not block. */
+static void answer_push(struct push_job *job, int status)
+{
+    struct gim_rpc_deferred *deferred = job->answer_context;
+
+    if (status == GIM_OK) {
+        const ProtobufCMessage *done = job->kind == PUSH_TO_KEYS   ? &push_msg_done.base
+                                       : job->kind == PUSH_TO_ROOM ? &broadcast_room_done.base
+                                                                   : &broadcast_done.base;
+        gim_rpc_deferred_message(deferred, done);
+    } else if (status == GIM_ERR_AGAIN) {
+        gim_rpc_deferred_error(deferred, GIM_ERR_AGAIN,
+                               "comet busy: push queue full, nothing queued");
+    } else {
+        gim_rpc_deferred_error(deferred, GIM_ERR_TIMEOUT,
+                               "comet loops did not start the push in time, cancelled");
+    }
+}
+
 /*
- * Posts job to every loop or to none and waits until each has queued it, so that the answer is
- * all or nothing: an error means no loop delivered the push and none will (job's retry delivers
- * it once). Consumes the caller's reference to job. Answers reply.
+ * Posts job to every loop or to none, its answer deferred: the last loop to queue it answers
+ * done, so that no RPC worker waits for the loops. The answer is all or nothing, so that job's
+ * retry of a push answered with an error delivers it once: refused when a loop's inbox is full
+ * (nothing posted), cancelled at rpcServer.timeout if no loop has started it (push_job.h).
+ * Consumes the caller's reference to job. Answers reply (deferred).
  */
-static void deliver(struct comet *comet, struct push_job *job, ProtobufCMessage *ok_reply,
+static void deliver(struct comet_rpc_service *service, struct push_job *job,
                     struct gim_rpc_reply *reply)
 {
-    int status = worker_post_push_job(comet, job);
-
-    if (status == GIM_OK)
-        status = push_job_wait(job, comet->config->rpc_server_timeout_ms);
+    push_job_expect_answer(job, answer_push, gim_rpc_reply_defer(reply), &service->deadlines,
+                           gim_monotonic_ms());
+    if (worker_post_push_job(service->comet, job) != GIM_OK)
+        push_job_answer(job, GIM_ERR_AGAIN); /* no loop has it */
     push_job_unref(job);
-    if (status == GIM_ERR_AGAIN)
-        gim_rpc_reply_error(reply, GIM_ERR_AGAIN, "comet busy: push queue full, nothing queued");
-    else if (status != GIM_OK)
-        gim_rpc_reply_error(reply, GIM_ERR_TIMEOUT,
-                            "comet loops did not start the push in time, cancelled");
-    else
-        gim_rpc_reply_message(reply, ok_reply);
 }
 
 /*
@@ -73,11 +101,10 @@ static int push_msg_job(struct comet *comet, Goim__Comet__PushMsgReq *message,
     return GIM_OK;
 }
 
-static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t length,
-                            struct gim_rpc_reply *reply)
+static void handle_push_msg(struct comet_rpc_service *service, const uint8_t *request,
+                            size_t length, struct gim_rpc_reply *reply)
 {
     Goim__Comet__PushMsgReq *message = goim__comet__push_msg_req__unpack(NULL, length, request);
-    Goim__Comet__PushMsgReply answer = GOIM__COMET__PUSH_MSG_REPLY__INIT;
     struct push_job *job;
     const char *error;
     int status;
@@ -86,87 +113,19 @@ static void handle_push_msg(struct comet *comet, const uint8_t *request, size_t 
         gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad PushMsgReq");
         return;
     }
-    status = push_msg_job(comet, message, &job, &error);
+    status = push_msg_job(service->comet, message, &job, &error);
     if (status != GIM_OK) {
         gim_rpc_reply_error(reply, status, error);
         return;
     }
-    deliver(comet, job, &answer.base, reply);
+    deliver(service, job, reply);
 }
 
-/*
- * PushMsgs: the PushMsg calls job coalesced under load. Every item is posted first (a loop is
- * woken once for all of them: its inbox signals only when it was empty), then each is waited
- * for, so the whole call costs about one wake-up per loop and one answer. Each item is answered
- * on its own, all or nothing as a PushMsg call would be (deliver): status 0, or the error its
- * own call would have had. A malformed item fails alone (GIM_ERR_INVALID); a malformed outer
- * request fails the call.
- */
-static void handle_push_msgs(struct comet *comet, const uint8_t *request, size_t length,
-                             struct gim_rpc_reply *reply)
-{
-    Goim__Comet__PushMsgsReq *message = goim__comet__push_msgs_req__unpack(NULL, length, request);
-    Goim__Comet__PushMsgsReply answer = GOIM__COMET__PUSH_MSGS_REPLY__INIT;
-    struct push_job **jobs = NULL;
-    int32_t *statuses = NULL;
-    int64_t deadline;
-    size_t index;
-
-    if (message == NULL) {
-        gim_rpc_reply_error(reply, GIM_ERR_INVALID, "bad PushMsgsReq");
-        return;
-    }
-    if (message->n_items > 0) {
-        jobs = calloc(message->n_items, sizeof(*jobs));
-        statuses = calloc(message->n_items, sizeof(*statuses));
-    }
-    if (message->n_items > 0 && (jobs == NULL || statuses == NULL)) {
-        free(jobs);
-        free(statuses);
-        goim__comet__push_msgs_req__free_unpacked(message, NULL);
-        gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
-        return;
-    }
-    for (index = 0; index < message->n_items; index++) {
-        const ProtobufCBinaryData *item = &message->items[index];
-        Goim__Comet__PushMsgReq *push =
-            goim__comet__push_msg_req__unpack(NULL, item->len, item->data);
-        const char *error;
-        int status =
-            push == NULL ? GIM_ERR_INVALID : push_msg_job(comet, push, &jobs[index], &error);
-
-        if (status == GIM_OK) {
-            status = worker_post_push_job(comet, jobs[index]);
-            if (status != GIM_OK) { /* GIM_ERR_AGAIN: a full loop, nothing of it queued */
-                push_job_unref(jobs[index]);
-                jobs[index] = NULL;
-            }
-        }
-        statuses[index] = status;
-    }
-    deadline = gim_monotonic_ms() + comet->config->rpc_server_timeout_ms;
-    for (index = 0; index < message->n_items; index++) {
-        int64_t left = deadline - gim_monotonic_ms();
-
-        if (jobs[index] == NULL)
-            continue;
-        statuses[index] = push_job_wait(jobs[index], left > 0 ? left : 0);
-        push_job_unref(jobs[index]);
-    }
-    answer.n_status = message->n_items;
-    answer.status = statuses;
-    gim_rpc_reply_message(reply, &answer.base); /* packed here: the arrays can go */
-    free(statuses);
-    free(jobs);
-    goim__comet__push_msgs_req__free_unpacked(message, NULL);
-}
-
-static void handle_broadcast_room(struct comet *comet, const uint8_t *request, size_t length,
-                                  struct gim_rpc_reply *reply)
+static void handle_broadcast_room(struct comet_rpc_service *service, const uint8_t *request,
+                                  size_t length, struct gim_rpc_reply *reply)
 {
     Goim__Comet__BroadcastRoomReq *message =
         goim__comet__broadcast_room_req__unpack(NULL, length, request);
-    Goim__Comet__BroadcastRoomReply answer = GOIM__COMET__BROADCAST_ROOM_REPLY__INIT;
     struct comet_push push;
     struct push_job *job;
 
@@ -195,20 +154,19 @@ static void handle_broadcast_room(struct comet *comet, const uint8_t *request, s
             return;
         }
     }
-    job = push_job_new(comet->worker_count, PUSH_TO_ROOM, &push, &message->base);
+    job = push_job_new(service->comet->worker_count, PUSH_TO_ROOM, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
     job->room = message->roomid;
-    deliver(comet, job, &answer.base, reply);
+    deliver(service, job, reply);
 }
 
-static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t length,
-                             struct gim_rpc_reply *reply)
+static void handle_broadcast(struct comet_rpc_service *service, const uint8_t *request,
+                             size_t length, struct gim_rpc_reply *reply)
 {
     Goim__Comet__BroadcastReq *message = goim__comet__broadcast_req__unpack(NULL, length, request);
-    Goim__Comet__BroadcastReply answer = GOIM__COMET__BROADCAST_REPLY__INIT;
     struct comet_push push;
     struct push_job *job;
 
@@ -222,14 +180,14 @@ static void handle_broadcast(struct comet *comet, const uint8_t *request, size_t
         return;
     }
     push = push_of(message->proto);
-    job = push_job_new(comet->worker_count, PUSH_BROADCAST, &push, &message->base);
+    job = push_job_new(service->comet->worker_count, PUSH_BROADCAST, &push, &message->base);
     if (job == NULL) {
         gim_rpc_reply_error(reply, GIM_ERR_NO_MEMORY, "out of memory");
         return;
     }
     job->operation = message->protoop;
     job->speed = message->speed; /* paced by each loop (broadcast_pacer.h) */
-    deliver(comet, job, &answer.base, reply);
+    deliver(service, job, reply);
 }
 
 /* Rooms: every room with members on this comet, each mapped to true (goim's answer). */
@@ -281,8 +239,6 @@ static enum comet_rpc_class rpc_class(uint32_t method)
         return COMET_RPC_BROADCAST_ROOM;
     case GIM_RPC_COMET_ROOMS:
         return COMET_RPC_ROOMS;
-    case GIM_RPC_COMET_PUSH_MSGS:
-        return COMET_RPC_PUSH_MSGS;
     default:
         return COMET_RPC_UNKNOWN;
     }
@@ -291,24 +247,21 @@ static enum comet_rpc_class rpc_class(uint32_t method)
 static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *request,
                               size_t request_length, struct gim_rpc_reply *reply)
 {
-    struct comet *comet = user;
+    struct comet_rpc_service *service = user;
 
-    gim_counter_increment(&comet->counters.rpc_calls[rpc_class(method)]);
+    gim_counter_increment(&service->comet->counters.rpc_calls[rpc_class(method)]);
     switch (method) {
     case GIM_RPC_COMET_PUSH_MSG:
-        handle_push_msg(comet, request, request_length, reply);
+        handle_push_msg(service, request, request_length, reply);
         break;
     case GIM_RPC_COMET_BROADCAST_ROOM:
-        handle_broadcast_room(comet, request, request_length, reply);
+        handle_broadcast_room(service, request, request_length, reply);
         break;
     case GIM_RPC_COMET_BROADCAST:
-        handle_broadcast(comet, request, request_length, reply);
+        handle_broadcast(service, request, request_length, reply);
         break;
     case GIM_RPC_COMET_ROOMS:
-        handle_rooms(comet, reply);
-        break;
-    case GIM_RPC_COMET_PUSH_MSGS:
-        handle_push_msgs(comet, request, request_length, reply);
+        handle_rooms(service->comet, reply);
         break;
     default:
         gim_rpc_reply_error(reply, GIM_ERR_NOT_FOUND, "unknown method");
@@ -316,13 +269,45 @@ static void comet_rpc_handler(void *user, uint32_t method, const uint8_t *reques
     }
 }
 
-int rpc_service_start(struct comet *comet, struct gim_rpc_server **server)
+int rpc_service_start(struct comet *comet, struct comet_rpc_service **out)
 {
+    struct comet_rpc_service *service;
     char url[256];
     int status = gim_rpc_url(comet->config->rpc_server_addr, true, url, sizeof(url));
 
+    *out = NULL;
     if (status != GIM_OK)
         return status;
-    return gim_rpc_server_start(server, url, (int)comet->config->rpc_server_workers,
-                                comet_rpc_handler, comet);
+    service = calloc(1, sizeof(*service));
+    if (service == NULL)
+        return GIM_ERR_NO_MEMORY;
+    service->comet = comet;
+    status = deadline_queue_init(&service->deadlines, comet->config->rpc_server_timeout_ms,
+                                 push_job_deadline_passed, NULL);
+    if (status != GIM_OK) {
+        free(service);
+        return status;
+    }
+    status = deadline_queue_start(&service->deadlines);
+    if (status == GIM_OK)
+        status = gim_rpc_server_start(&service->server, url, (int)comet->config->rpc_server_workers,
+                                      comet_rpc_handler, service);
+    if (status != GIM_OK) {
+        deadline_queue_destroy(&service->deadlines);
+        free(service);
+        return status;
+    }
+    *out = service;
+    return GIM_OK;
+}
+
+void rpc_service_stop(struct comet_rpc_service *service)
+{
+    if (service == NULL)
+        return;
+    /* the server's stop waits for every deferred answer: the deadline thread (still running)
+     * gives each push job its answer by its deadline at the latest, so none is left queued */
+    gim_rpc_server_stop(service->server);
+    deadline_queue_destroy(&service->deadlines);
+    free(service);
 }

@@ -115,7 +115,7 @@ static void worker_push_job_item(struct inbox_item *item, struct event_loop *loo
         worker_run_push_job(worker, job);
         worker->connections.push_writes_now = false;
     }
-    latch_count_down(&job->delivered);
+    push_job_loop_done(job); /* the last loop answers the RPC, here on its thread */
     push_job_unref(job);
 }
 

@@ -82,8 +82,8 @@ void worker_destroy(struct comet_worker *worker);
  * is reserved in each loop's inbox first, and if one already holds LOOP_MAX_WAITING_JOBS items
  * (waiting or reserved) the places taken are given back and nothing is queued anywhere. On GIM_OK
  * each loop holds one more reference to job and runs job->items[its index] once (push_job_start,
- * then delivery, then a count-down of job->delivered). Returns GIM_OK or GIM_ERR_AGAIN. Any
- * thread.
+ * then delivery, then push_job_loop_done: the last loop answers). Returns GIM_OK or
+ * GIM_ERR_AGAIN (the caller answers the job). Any thread.
  */
 int worker_post_push_job(struct comet *comet, struct push_job *job);
 

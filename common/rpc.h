@@ -36,7 +36,6 @@ enum gim_rpc_method {
     GIM_RPC_COMET_BROADCAST = 2,      /* BroadcastReq -> BroadcastReply */
     GIM_RPC_COMET_BROADCAST_ROOM = 3, /* BroadcastRoomReq -> BroadcastRoomReply */
     GIM_RPC_COMET_ROOMS = 4,          /* RoomsReq -> RoomsReply */
-    GIM_RPC_COMET_PUSH_MSGS = 5,      /* PushMsgsReq -> PushMsgsReply (goim-c: coalesced PushMsg) */
     /* goim.logic.Logic */
     GIM_RPC_LOGIC_CONNECT = 101,      /* ConnectReq -> ConnectReply */
     GIM_RPC_LOGIC_DISCONNECT = 102,   /* DisconnectReq -> DisconnectReply */

@@ -39,8 +39,7 @@ struct job_comets {
 static void comet_free(struct job_comet *comet)
 {
     if (comet->client != NULL)
-        gim_rpc_client_close(comet->client); /* waits for the calls push_calls made */
-    job_push_calls_destroy(comet->push_calls);
+        gim_rpc_client_close(comet->client);
     free(comet->hostname);
     free(comet->zone);
     free(comet->rpc_url);
@@ -85,8 +84,6 @@ static struct job_comet *comet_create(const struct gim_instance *instance)
         return NULL;
     }
     status = gim_rpc_client_open(&comet->client, url);
-    if (status == GIM_OK)
-        status = job_push_calls_create(&comet->push_calls, comet->client);
     if (status != GIM_OK) {
         gim_log_warn("comets: cannot dial %s at %s: %s", comet->hostname, url,
                      gim_strerror(status));

@@ -23,17 +23,15 @@
 
 #include "common/rpc.h"
 #include "job/config.h"
-#include "job/push_calls.h"
 
 /* One live comet. Read-only for holders; valid until job_comet_release. */
 struct job_comet {
     char *hostname; /* server id, as in PushMsg.server */
     char *zone;
-    char *rpc_url;                     /* nng URL the client dials */
-    struct gim_rpc_client *client;     /* safe to call from any thread while held */
-    struct job_push_calls *push_calls; /* its PushMsg calls, coalesced (job/push_calls.h) */
-    atomic_int references;             /* table + holders; the last release frees */
-    int calls_in_flight;               /* job/delivery.c's count; touched by its thread only */
+    char *rpc_url;                 /* nng URL the client dials */
+    struct gim_rpc_client *client; /* safe to call from any thread while held */
+    atomic_int references;         /* table + holders; the last release frees */
+    int calls_in_flight;           /* job/delivery.c's count; touched by its thread only */
 };
 
 struct job_comets;

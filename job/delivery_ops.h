@@ -37,7 +37,8 @@ struct job_delivery_ops {
 
     /*
      * As gim_rpc_call_async on comet's client (comet is held by the caller
-     * until done runs): sends request as method. On GIM_OK done(user, ...)
+     * until done runs; a PushMsg as gim_rpc_call_coalesced, which may carry
+     * it in a batch with others): sends request as method. On GIM_OK done(user, ...)
      * runs exactly once later, on any thread; otherwise (GIM_ERR_AGAIN:
      * the client's queue is full, GIM_ERR_CLOSED, GIM_ERR_NO_MEMORY) never.
      */

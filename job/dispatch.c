@@ -62,9 +62,12 @@ static int comet_call(void *context, struct job_comet *comet, uint32_t method,
                       int timeout_ms, gim_rpc_done_fn done, void *user)
 {
     (void)context;
-    if (method == GIM_RPC_COMET_PUSH_MSG) /* coalesced under load (job/push_calls.h) */
-        return job_push_calls_send(comet->push_calls, (const Goim__Comet__PushMsgReq *)request,
-                                   timeout_ms, done, user);
+    /* A PushMsg (a push/mids record, keys of its own) is coalesced under load: while two
+     * requests carrying PushMsg calls are out to this comet, the next calls wait and leave
+     * together in one batch, each answered on its own (common/rpc.h) */
+    if (method == GIM_RPC_COMET_PUSH_MSG)
+        return gim_rpc_call_coalesced(comet->client, method, request, reply_type, timeout_ms, done,
+                                      user);
     return gim_rpc_call_async(comet->client, method, request, reply_type, timeout_ms, done, user);
 }
 

@@ -21,7 +21,7 @@ root=${1:-$(cd "$(dirname "$0")/.." && pwd)}
 #   6 process:    main, metrics export, operations thread
 declare -A layer=(
     [config.h]=0 [config.c]=0 [inbox.h]=0 [inbox.c]=0 [timer_wheel.h]=0 [timer_wheel.c]=0
-    [string_map.h]=0 [string_map.c]=0 [latch.h]=0 [latch.c]=0 [ip_counter.h]=0 [ip_counter.c]=0
+    [string_map.h]=0 [string_map.c]=0 [latch.h]=0 [latch.c]=0 [deadline_queue.h]=0 [deadline_queue.c]=0 [ip_counter.h]=0 [ip_counter.c]=0
     [online.h]=0 [online.c]=0 [room.h]=0 [room.c]=0 [metrics.h]=0 [comet.h]=0
     [logic_calls.h]=0 [logic_calls.c]=0 [redis_writer.h]=0 [redis_writer.c]=0 [gopusher_presence.h]=0 [gopusher_presence.c]=0
     [gusher_command.h]=0 [gusher_command.c]=0 [gusher_presence.h]=0 [gusher_presence.c]=0

@@ -8,7 +8,7 @@ import struct
 
 import pynng
 
-from support.logic_wire import _fields, _read_varint, _varint
+from support.logic_wire import _fields, _varint
 from support.util import wait_for
 
 ROOMS = 4
@@ -45,7 +45,8 @@ def test_rooms_lists_the_rooms_with_members(cluster):
              message="chat://7 leaves the room list when its last member closes")
 
 
-PUSH_MSGS = 5
+PUSH_MSG = 1
+BATCH = 0x7FFFFF00
 
 
 def _bytes_field(number, value):
@@ -67,37 +68,65 @@ def comet_call(cluster, method, body):
     return struct.unpack(">i", reply[:4])[0], reply[4:]
 
 
-def sint32_list(data):
-    """The packed repeated sint32 field 1 of a PushMsgsReply."""
-    values = []
-    for number, packed in _fields(data):
-        assert number == 1
-        at = 0
-        while at < len(packed):
-            value, at = _read_varint(packed, at)
-            values.append((value >> 1) ^ -(value & 1))
-    return values
+def batch(calls):
+    """A batch request's payload (common/rpc.h): per call its method, length and request."""
+    return b"".join(struct.pack(">II", method, len(body)) + body for method, body in calls)
 
 
-def test_push_msgs_delivers_each_item_and_answers_each_on_its_own(cluster):
-    """PushMsgs (method 5, job's coalesced PushMsg calls): each item is delivered as its own
-    PushMsg would be, and answered on its own; a malformed item fails alone."""
+def batch_answers(payload):
+    """A batch reply's answers, [(status, bytes), ...]: per call its status, length, bytes."""
+    answers, at = [], 0
+    while at < len(payload):
+        status, length = struct.unpack(">iI", payload[at:at + 8])
+        answers.append((status, payload[at + 8:at + 8 + length]))
+        at += 8 + length
+    assert at == len(payload)
+    return answers
+
+
+def test_batch_of_pushes_delivers_each_and_answers_each_on_its_own(cluster):
+    """job's PushMsg calls coalesced under load arrive as one batch (common/rpc.h); comet posts
+    each to its loops, its answer deferred until its last loop queued it (comet/rpc_service.h),
+    and answers each call on its own: a delivered push done, a malformed call its own error,
+    whatever else the batch carries."""
     clients = []
     for _ in range(2):
         c, key = cluster.client(), "k-" + secrets.token_hex(6)
         assert c.auth(mid=secrets.randbelow(10**6) + 1, key=key, accepts=[1000]).op == 8
         clients.append((c, key))
-    items = [push_msg_req([clients[0][1]], 1000, b"first"),
-             push_msg_req([], 1000, b"no keys: an argument error"),
-             b"\xff\xff not a PushMsgReq",
-             push_msg_req([clients[1][1], "k-nobody"], 1000, b"second")]
-    status, reply = comet_call(cluster, PUSH_MSGS, b"".join(_bytes_field(1, i) for i in items))
+    calls = [(PUSH_MSG, push_msg_req([clients[0][1]], 1000, b"first")),
+             (PUSH_MSG, push_msg_req([], 1000, b"no keys: an argument error")),
+             (PUSH_MSG, b"\xff\xff not a PushMsgReq"),
+             (ROOMS, b""),
+             (PUSH_MSG, push_msg_req([clients[1][1], "k-nobody"], 1000, b"second"))]
+    status, reply = comet_call(cluster, BATCH, batch(calls))
     assert status == 0, reply
-    assert sint32_list(reply) == [0, -2, -2, 0]
+    answers = batch_answers(reply)
+    assert [status for status, _ in answers] == [0, -2, -2, 0, 0]
+    assert answers[0][1] == b"" and answers[4][1] == b""  # PushMsgReply is empty
+    assert answers[1][1] == b"rpc pushmsg arg error"
+    assert answers[2][1] == b"bad PushMsgReq"
     for (c, _), body in zip(clients, (b"first", b"second")):
         frame = c.read_frame(timeout=10)
         assert (frame.op, frame.body) == (1000, body)
-    status, reply = comet_call(cluster, PUSH_MSGS, b"")  # no items: nothing to answer
-    assert (status, sint32_list(reply)) == (0, [])
-    status, reply = comet_call(cluster, PUSH_MSGS, b"\x0a\xff")  # a truncated request
-    assert status != 0
+
+
+def test_a_push_alone_is_answered_once_its_loops_queued_it(cluster):
+    """A PushMsg that leaves alone (at rest) is answered done through the same deferred answer;
+    its client has the push."""
+    c, key = cluster.client(), "k-" + secrets.token_hex(6)
+    assert c.auth(mid=secrets.randbelow(10**6) + 1, key=key, accepts=[1000]).op == 8
+    status, reply = comet_call(cluster, PUSH_MSG, push_msg_req([key], 1000, b"alone"))
+    assert (status, reply) == (0, b"")
+    frame = c.read_frame(timeout=10)
+    assert (frame.op, frame.body) == (1000, b"alone")
+
+
+def test_malformed_batches_are_refused_whole(cluster):
+    for payload in (b"",  # no call
+                    struct.pack(">II", PUSH_MSG, 100) + b"short",  # a length past the payload
+                    batch([(BATCH, batch([(ROOMS, b"")]))])):  # a batch inside a batch
+        status, reply = comet_call(cluster, BATCH, payload)
+        assert status == -2 and reply == b"bad batch", (payload, status, reply)
+    status, _ = comet_call(cluster, 5, b"")  # method 5 (the PushMsgs of older builds) is gone
+    assert status == -8  # GIM_ERR_NOT_FOUND: "unknown method"

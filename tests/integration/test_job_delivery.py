@@ -246,9 +246,10 @@ def _recorded_pushes(comet, keys, timeout=DELIVERY_TIMEOUT):
 
 def test_pushes_to_one_comet_are_coalesced_under_load_each_answered_on_its_own(
         cluster, producer, recording_comet):
-    """PushMsg records to keys of their own (a push/mids load): while job's calls to a comet
-    are out, the pushes behind them leave together in PushMsgs calls (job/push_calls.h); each
-    push is answered on its own, so one the comet refuses is retried alone, and none is
+    """PushMsg records to keys of their own (a push/mids load): while job's requests carrying
+    PushMsg calls to a comet are out (the recording comet holds each answer), the calls behind
+    them leave together in batches (gim_rpc_call_coalesced, common/rpc.h); each push is answered
+    on its own within its batch, so one the comet refuses is retried alone, and none is
     delivered twice."""
     comet = recording_comet(cluster.redis, push_delay=0.05)
     comet.found_by_job(lambda: ok(cluster.push_room(OP, "probe", "1", b"probe")))
@@ -269,7 +270,7 @@ def test_pushes_to_one_comet_are_coalesced_under_load_each_answered_on_its_own(
             sizes.append(comet.calls.get_nowait())
         except queue.Empty:
             break
-    assert max(sizes) > 1, sizes  # some calls carried several pushes
+    assert max(sizes) > 1, sizes  # some batches carried several pushes
     assert sum(sizes) == len(pushes)
 
     # Positive control before "nothing more came": a later push arrives, no duplicate

@@ -1,13 +1,15 @@
 /*
  * test_comet_push_job.c: unit tests of how a push job is handed to comet's loops and answered
- * (comet/worker.c worker_post_push_job, comet/push_job.c push_job_start / push_job_wait,
- * comet/inbox.c reservations): all or nothing, so that job's retry of a refused or timed-out
- * push never delivers it twice.
+ * (comet/worker.c worker_post_push_job, comet/push_job.c push_job_start / push_job_answer /
+ * push_job_loop_done / push_job_deadline_passed, comet/inbox.c reservations): answered exactly
+ * once, by nobody waiting, and all or nothing, so that job's retry of a refused or timed-out push
+ * never delivers it twice.
  *
  * Three loops made by worker_create, driven by this thread with event_loop_run_once (no loop
  * thread runs), each with one authenticated client in the same room on a socketpair; the test
  * reads what each client received from the other end. A loop "that does not run in time" is
- * simply one the test has not run yet.
+ * simply one the test has not run yet, and a deadline that passes is the deadline queue driven
+ * by hand (deadline_queue_expire_due at a time past every deadline: no thread, no clock).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -25,6 +27,7 @@
 
 #include "comet/comet.h"
 #include "comet/connection.h"
+#include "comet/deadline_queue.h"
 #include "comet/listener.h"
 #include "comet/push_job.h"
 #include "comet/worker.h"
@@ -39,8 +42,23 @@ struct harness {
     struct comet_config config;
     struct comet comet;
     struct comet_worker *workers[LOOPS];
-    int peers[LOOPS]; /* each loop's client end of its socketpair */
+    int peers[LOOPS];                /* each loop's client end of its socketpair */
+    struct deadline_queue deadlines; /* no thread: expired by hand (deadline_passes) */
 };
+
+/* What a job was answered: how many times, and the last status. */
+struct answers {
+    int count;
+    int status;
+};
+
+static void record_answer(struct push_job *job, int status)
+{
+    struct answers *answers = job->answer_context;
+
+    answers->count++;
+    answers->status = status;
+}
 
 /* Three loops, each with one authenticated client in ROOM. */
 static struct harness *harness_new(void)
@@ -59,6 +77,8 @@ static struct harness *harness_new(void)
     harness->comet.config = &harness->config;
     harness->comet.worker_count = LOOPS;
     harness->comet.workers = harness->workers;
+    assert_int_equal(deadline_queue_init(&harness->deadlines, 1000, push_job_deadline_passed, NULL),
+                     GIM_OK);
     ip_counter_init(&harness->comet.client_addresses);
     comet_online_init(&harness->comet.online);
     for (index = 0; index < LOOPS; index++)
@@ -100,13 +120,17 @@ static void harness_free(struct harness *harness)
         close(harness->peers[index]);
         worker_destroy(harness->workers[index]); /* runs what is left in its inbox */
     }
+    assert_int_equal(deadline_queue_expire_due(&harness->deadlines, 0), -1); /* none left */
+    deadline_queue_destroy(&harness->deadlines);
     ip_counter_destroy(&harness->comet.client_addresses);
     comet_online_destroy(&harness->comet.online);
     free(harness);
 }
 
-/* A room push whose sequence tells it apart; the caller holds the one reference. */
-static struct push_job *room_push(int32_t sequence)
+/* A room push whose sequence tells it apart, answered into *answers, its deadline queued on
+ * the harness's queue; the caller holds one reference (the deadline another). */
+static struct push_job *room_push(struct harness *harness, int32_t sequence,
+                                  struct answers *answers)
 {
     static const uint8_t body[] = "room push";
     struct comet_push push = {.version = 1,
@@ -118,7 +142,24 @@ static struct push_job *room_push(int32_t sequence)
 
     assert_non_null(job);
     job->room = ROOM;
+    push_job_expect_answer(job, record_answer, answers, &harness->deadlines, 0);
     return job;
+}
+
+/* Posts job as comet's RPC service does: to every loop, or answered "busy" at once. */
+static int post(struct harness *harness, struct push_job *job)
+{
+    int status = worker_post_push_job(&harness->comet, job);
+
+    if (status != GIM_OK)
+        push_job_answer(job, status);
+    return status;
+}
+
+/* Every queued deadline passes (the deadline thread's work, done here). */
+static void deadline_passes(struct harness *harness)
+{
+    assert_int_equal(deadline_queue_expire_due(&harness->deadlines, INT64_MAX), -1);
 }
 
 /* Runs loop index twice: the first iteration runs its inbox, the second's flush pass writes. */
@@ -188,29 +229,40 @@ static size_t inbox_used(struct harness *harness, int index)
     return used;
 }
 
-/* A push every loop runs in time is answered done and reaches every client once. */
-static void test_push_run_by_every_loop_is_done_once(void **state)
+/* A push every loop runs in time is answered done once, by the last loop to run it (not
+ * before), reaches every client once, and leaves nothing queued: its deadline is gone. */
+static void test_push_run_by_every_loop_is_answered_done_by_the_last(void **state)
 {
     struct harness *harness = harness_new();
-    struct push_job *job = room_push(1);
+    struct answers answers = {0};
+    struct push_job *job = room_push(harness, 1, &answers);
     const int32_t expected[] = {1};
 
     (void)state;
-    assert_int_equal(worker_post_push_job(&harness->comet, job), GIM_OK);
-    run_every_loop(harness);
-    assert_int_equal(push_job_wait(job, 1000), GIM_OK);
+    assert_int_equal(post(harness, job), GIM_OK);
+    run_loop(harness, 0);
+    run_loop(harness, 1);
+    assert_int_equal(answers.count, 0); /* loop 2 has not queued it yet */
+    run_loop(harness, 2);
+    assert_int_equal(answers.count, 1);
+    assert_int_equal(answers.status, GIM_OK);
+    assert_int_equal(atomic_load(&job->references), 1); /* the loops' and the deadline's gone */
+    deadline_passes(harness); /* nothing was queued any more: no second answer */
+    assert_int_equal(answers.count, 1);
     push_job_unref(job);
     assert_every_client_received(harness, expected, 1);
     harness_free(harness);
 }
 
-/* One full inbox refuses the push before any loop has it: no place stays taken, no loop
- * delivers it, and the retry once there is room reaches every client exactly once. */
+/* One full inbox refuses the push before any loop has it: answered "busy" at once, no place
+ * stays taken, no loop delivers it, and job's retry (a new call once there is room) reaches
+ * every client exactly once. */
 static void test_full_inbox_on_one_loop_refuses_before_queuing_anywhere(void **state)
 {
     struct harness *harness = harness_new();
     struct event_loop *full = harness->workers[1]->loop;
-    struct push_job *job = room_push(2);
+    struct answers refused = {0}, retried = {0};
+    struct push_job *job = room_push(harness, 2, &refused), *retry;
     const int32_t expected[] = {2};
     int taken;
 
@@ -219,18 +271,24 @@ static void test_full_inbox_on_one_loop_refuses_before_queuing_anywhere(void **s
         assert_int_equal(event_loop_reserve(full), GIM_OK);
     assert_int_equal(event_loop_reserve(full), GIM_ERR_AGAIN);
 
-    assert_int_equal(worker_post_push_job(&harness->comet, job), GIM_ERR_AGAIN);
+    assert_int_equal(post(harness, job), GIM_ERR_AGAIN);
+    assert_int_equal(refused.count, 1);
+    assert_int_equal(refused.status, GIM_ERR_AGAIN);
     assert_int_equal(inbox_used(harness, 0), 0); /* loop 0 reserved first, then gave it back */
     assert_int_equal(inbox_used(harness, 1), LOOP_MAX_WAITING_JOBS);
     assert_int_equal(inbox_used(harness, 2), 0);
-    assert_int_equal(atomic_load(&job->references), 1); /* no loop holds it */
+    assert_int_equal(atomic_load(&job->references), 1); /* no loop, no deadline holds it */
+    push_job_unref(job);
 
     event_loop_unreserve(full); /* one place free again: job's retry */
-    assert_int_equal(worker_post_push_job(&harness->comet, job), GIM_OK);
+    retry = room_push(harness, 2, &retried);
+    assert_int_equal(post(harness, retry), GIM_OK);
     assert_int_equal(inbox_used(harness, 1), LOOP_MAX_WAITING_JOBS);
     run_every_loop(harness);
-    assert_int_equal(push_job_wait(job, 1000), GIM_OK);
-    push_job_unref(job);
+    assert_int_equal(retried.count, 1);
+    assert_int_equal(retried.status, GIM_OK);
+    assert_int_equal(refused.count, 1);
+    push_job_unref(retry);
     assert_every_client_received(harness, expected, 1);
 
     for (taken = 0; taken < LOOP_MAX_WAITING_JOBS - 1; taken++)
@@ -239,52 +297,93 @@ static void test_full_inbox_on_one_loop_refuses_before_queuing_anywhere(void **s
     harness_free(harness);
 }
 
-/* No loop has started the push when the wait runs out: it is cancelled, answered as an error,
- * and no loop delivers it when it does run; the retry (a later push) reaches every client. */
-static void test_timeout_before_any_loop_started_cancels_everywhere(void **state)
+/* No loop has started the push when its deadline passes: it is cancelled and answered as timed
+ * out, at the deadline, and no loop delivers it when it does run (nor answers it again); the
+ * retry (a later push) reaches every client. */
+static void test_deadline_before_any_loop_started_cancels_everywhere(void **state)
 {
     struct harness *harness = harness_new();
-    struct push_job *first = room_push(3), *retry = room_push(4);
+    struct answers first_answers = {0}, retry_answers = {0};
+    struct push_job *first = room_push(harness, 3, &first_answers);
+    struct push_job *retry;
     const int32_t expected[] = {4};
 
     (void)state;
-    assert_int_equal(worker_post_push_job(&harness->comet, first), GIM_OK);
-    assert_int_equal(push_job_wait(first, 1), GIM_ERR_TIMEOUT);
-    push_job_unref(first);
-    assert_int_equal(worker_post_push_job(&harness->comet, retry), GIM_OK);
+    assert_int_equal(post(harness, first), GIM_OK);
+    deadline_passes(harness);
+    assert_int_equal(first_answers.count, 1);
+    assert_int_equal(first_answers.status, GIM_ERR_TIMEOUT);
+    push_job_unref(first); /* the RPC is answered; the loops still hold the job */
+    retry = room_push(harness, 4, &retry_answers);
+    assert_int_equal(post(harness, retry), GIM_OK);
     run_every_loop(harness); /* runs the cancelled push, then the retry */
-    assert_int_equal(push_job_wait(retry, 1000), GIM_OK);
+    assert_int_equal(first_answers.count, 1);
+    assert_int_equal(retry_answers.count, 1);
+    assert_int_equal(retry_answers.status, GIM_OK);
     push_job_unref(retry);
     assert_every_client_received(harness, expected, 1);
     harness_free(harness);
 }
 
-/* One loop has started the push when the wait runs out: it is answered done (no retry), and the
- * loops that run it later still deliver it, so every client has it exactly once. */
-static void test_timeout_after_one_loop_started_is_done_everywhere(void **state)
+/* One loop has started the push when its deadline passes: it is answered done at the deadline
+ * (no retry), and the loops that run it later still deliver it without answering again, so
+ * every client has it exactly once. */
+static void test_deadline_after_one_loop_started_is_done_everywhere(void **state)
 {
     struct harness *harness = harness_new();
-    struct push_job *job = room_push(5);
+    struct answers answers = {0};
+    struct push_job *job = room_push(harness, 5, &answers);
     const int32_t expected[] = {5};
 
     (void)state;
-    assert_int_equal(worker_post_push_job(&harness->comet, job), GIM_OK);
+    assert_int_equal(post(harness, job), GIM_OK);
     run_loop(harness, 0);
-    assert_int_equal(push_job_wait(job, 1), GIM_OK);
+    assert_int_equal(answers.count, 0);
+    deadline_passes(harness);
+    assert_int_equal(answers.count, 1);
+    assert_int_equal(answers.status, GIM_OK);
     push_job_unref(job); /* the RPC has answered; loops 1 and 2 still hold the job */
     run_loop(harness, 1);
     run_loop(harness, 2);
+    assert_int_equal(answers.count, 1);
     assert_every_client_received(harness, expected, 1);
+    harness_free(harness);
+}
+
+/* Pushes answered in an order of their own: each by its last loop, whatever the others do. */
+static void test_each_push_is_answered_on_its_own(void **state)
+{
+    struct harness *harness = harness_new();
+    struct answers first_answers = {0}, second_answers = {0};
+    struct push_job *first = room_push(harness, 6, &first_answers);
+    struct push_job *second = room_push(harness, 7, &second_answers);
+    const int32_t expected[] = {6, 7};
+
+    (void)state;
+    assert_int_equal(post(harness, first), GIM_OK);
+    assert_int_equal(post(harness, second), GIM_OK);
+    run_loop(harness, 0);
+    run_loop(harness, 1);
+    assert_int_equal(first_answers.count + second_answers.count, 0);
+    run_loop(harness, 2); /* one inbox batch: both, in order */
+    assert_int_equal(first_answers.count, 1);
+    assert_int_equal(second_answers.count, 1);
+    assert_int_equal(first_answers.status, GIM_OK);
+    assert_int_equal(second_answers.status, GIM_OK);
+    push_job_unref(first);
+    push_job_unref(second);
+    assert_every_client_received(harness, expected, 2);
     harness_free(harness);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_push_run_by_every_loop_is_done_once),
+        cmocka_unit_test(test_push_run_by_every_loop_is_answered_done_by_the_last),
         cmocka_unit_test(test_full_inbox_on_one_loop_refuses_before_queuing_anywhere),
-        cmocka_unit_test(test_timeout_before_any_loop_started_cancels_everywhere),
-        cmocka_unit_test(test_timeout_after_one_loop_started_is_done_everywhere),
+        cmocka_unit_test(test_deadline_before_any_loop_started_cancels_everywhere),
+        cmocka_unit_test(test_deadline_after_one_loop_started_is_done_everywhere),
+        cmocka_unit_test(test_each_push_is_answered_on_its_own),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

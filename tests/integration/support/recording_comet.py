@@ -1,10 +1,11 @@
 """A stand-in comet for job: registers itself in the Redis registry as a comet
-does (common/registry.h) and records the BroadcastRoom, PushMsg and PushMsgs requests job sends
-it over nng (proto/comet.proto, written by hand), answering each BroadcastRoom after `delay`
-seconds so that job's lanes stay busy and merge what queues behind them, and each PushMsg or
-PushMsgs after `push_delay` seconds so that job's calls to it stay out and the pushes behind
-them are coalesced. A push to a key in `fail_once` is refused once (its call, or its item of a
-PushMsgs, answers an error)."""
+does (common/registry.h) and records the BroadcastRoom and PushMsg calls job sends it over nng
+(proto/comet.proto, written by hand), alone or in a batch (common/rpc.h: job coalesces its
+PushMsg calls under load; nng_responder.py splits a batch), answering each BroadcastRoom after
+`delay` seconds so that job's lanes stay busy and merge what queues behind them, and each request
+carrying PushMsg calls after `push_delay` seconds so that job's requests to it stay out and the
+calls behind them are coalesced. A push to a key in `fail_once` is refused once (its call
+answers an error, alone or within its batch)."""
 
 import json
 import queue
@@ -15,7 +16,7 @@ import time
 from support import logic_wire
 from support.nng_responder import NngResponder
 
-PUSH_MSG, BROADCAST_ROOM, PUSH_MSGS = 1, 3, 5
+PUSH_MSG, BROADCAST_ROOM = 1, 3
 
 
 def split_frames(body):
@@ -64,22 +65,11 @@ def push_msg_req(data):
     return request
 
 
-def push_msgs_req(data):
-    """The packed PushMsgReq items of a PushMsgsReq."""
-    return [value for number, value in logic_wire._fields(data) if number == 1]
-
-
-def push_msgs_reply(statuses):
-    """A PushMsgsReply: status as a packed repeated sint32 (field 1)."""
-    packed = b"".join(logic_wire._varint(((s << 1) ^ (s >> 31)) & 0xFFFFFFFF) for s in statuses)
-    return b"\x0a" + logic_wire._varint(len(packed)) + packed if statuses else b""
-
-
 class RecordingComet(NngResponder):
     def __init__(self, redis, hostname, port, delay=0.0, push_delay=0.0, fail_once=()):
         self.rooms = queue.Queue()
         self.pushes = queue.Queue()
-        self.calls = queue.Queue()  # the number of pushes each PushMsg / PushMsgs call carried
+        self.calls = queue.Queue()  # the number of pushes each request carried (alone: 1)
         self.delay = delay
         self.push_delay = push_delay
         self.fail_once = set(fail_once)
@@ -106,25 +96,21 @@ class RecordingComet(NngResponder):
         return not refused
 
     def answer(self, method, body):
-        if method == PUSH_MSG:
-            accepted = self._push(push_msg_req(body))
-            self.calls.put(1)
-            if self.push_delay:
-                time.sleep(self.push_delay)
-            if not accepted:
-                return (-2, b"refused by the recording comet")
-        if method == PUSH_MSGS:
-            items = push_msgs_req(body)
-            statuses = [0 if self._push(push_msg_req(item)) else -2 for item in items]
-            self.calls.put(len(items))
-            if self.push_delay:
-                time.sleep(self.push_delay)
-            return push_msgs_reply(statuses)
+        if method == PUSH_MSG and not self._push(push_msg_req(body)):
+            return (-2, b"refused by the recording comet")
         if method == BROADCAST_ROOM:
             self.rooms.put(broadcast_room_req(body))
             if self.delay:
                 time.sleep(self.delay)
         return b""
+
+    def served(self, methods):
+        """A request carrying pushes is held push_delay seconds before its answer leaves."""
+        pushes = methods.count(PUSH_MSG)
+        if pushes:
+            self.calls.put(pushes)
+            if self.push_delay:
+                time.sleep(self.push_delay)
 
     def next_room(self, timeout=30.0):
         return self.rooms.get(timeout=timeout)
