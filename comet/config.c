@@ -59,7 +59,7 @@ static const struct gim_config_option comet_options[] = {
     ROW("rpcServer.workers", GIM_CONFIG_INT, rpc_server_workers, "4", 1, 256, NULL, NULL,
         "RPC worker threads"),
     ROW("rpcServer.timeout", GIM_CONFIG_DURATION, rpc_server_timeout_ms, "1s", 1, 600000, NULL,
-        NULL, "longest wait for the loops to queue a push before answering an error"),
+        NULL, "a push no loop has started this long after it came is cancelled, answered an error"),
     ROW("rpcClient.logic", GIM_CONFIG_STRING, rpc_client_logic, "127.0.0.1:3119", 0, -1, NULL, NULL,
         "logic RPC address"),
     ROW("rpcClient.timeout", GIM_CONFIG_DURATION, rpc_client_timeout_ms, "1s", 1, 600000, NULL,

@@ -44,7 +44,7 @@ struct comet_config {
     char *rpc_server_addr;      /* where comet's RPC listens (":3109" or an nng URL) */
     char *rpc_server_advertise; /* nng URL published in the registry; derived when empty */
     int64_t rpc_server_workers;
-    int64_t rpc_server_timeout_ms; /* bound on waiting for the loops to queue a push */
+    int64_t rpc_server_timeout_ms; /* a push's deadline: cancelled if no loop started it by then */
 
     char *rpc_client_logic; /* logic's RPC address */
     int64_t rpc_client_timeout_ms;
