@@ -1122,14 +1122,15 @@ static int rpc_batch_send(struct gim_rpc_client *client, struct rpc_call *calls)
 
 /*
  * A coalesced request's place is free: every waiting call leaves in batches of at most
- * GIM_RPC_BATCH_MAX_CALLS, one at a time while a batch is refused at once (its calls then
- * complete with the refusal here), or the place is given back.
+ * GIM_RPC_BATCH_MAX_CALLS calls and GIM_RPC_BATCH_MAX_BYTES bytes of requests (at least one
+ * call), one at a time while a batch is refused at once (its calls then complete with the
+ * refusal here), or the place is given back.
  */
 static void rpc_coalesce_next(struct gim_rpc_client *client)
 {
     for (;;) {
         struct rpc_call *first, *last;
-        size_t count = 1;
+        size_t count = 1, bytes;
         int status;
 
         pthread_mutex_lock(&client->lock);
@@ -1139,7 +1140,13 @@ static void rpc_coalesce_next(struct gim_rpc_client *client)
             return;
         }
         first = last = client->waiting;
+        rpc_request_payload(first->request, &bytes);
         while (last->next != NULL && count < GIM_RPC_BATCH_MAX_CALLS) {
+            size_t next_bytes;
+            rpc_request_payload(last->next->request, &next_bytes);
+            if (bytes > GIM_RPC_BATCH_MAX_BYTES || next_bytes > GIM_RPC_BATCH_MAX_BYTES - bytes)
+                break;
+            bytes += next_bytes;
             last = last->next;
             count++;
         }

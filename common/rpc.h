@@ -183,6 +183,11 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
  */
 #define GIM_RPC_BATCH           0x7FFFFF00u
 #define GIM_RPC_BATCH_MAX_CALLS 256
+/* Bytes of requests gim_rpc_call_coalesced puts in one batch at most (a call larger than this
+ * leaves in a batch of its own), well under GIM_RPC_MAX_MESSAGE, which a batch of 256 large
+ * calls (job's pushes of up to ~1 MB each) would pass: the server would refuse it whole, and
+ * every retry would be refused the same way. */
+#define GIM_RPC_BATCH_MAX_BYTES (4u * 1024u * 1024u)
 /* Batches (or calls alone) gim_rpc_call_coalesced keeps out per client at once. */
 #define GIM_RPC_COALESCE_IN_FLIGHT 2
 
@@ -190,8 +195,9 @@ int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
  * As gim_rpc_call_async, but the call may share one request with others made this way on the
  * same client: while fewer than GIM_RPC_COALESCE_IN_FLIGHT of them are out, it leaves at once,
  * alone (no added latency at rest); else it waits, and when one comes back every waiting call
- * leaves in one GIM_RPC_BATCH request (at most GIM_RPC_BATCH_MAX_CALLS, the rest in the
- * next). done runs exactly once, as for gim_rpc_call_async (a call the server answered with an
+ * leaves in one GIM_RPC_BATCH request (at most GIM_RPC_BATCH_MAX_CALLS calls and
+ * GIM_RPC_BATCH_MAX_BYTES bytes of requests, but at least one call; the rest in the next).
+ * done runs exactly once, as for gim_rpc_call_async (a call the server answered with an
  * error is GIM_ERR_REMOTE). At most 65536 calls wait (GIM_ERR_AGAIN past that, as for
  * gim_rpc_call_async); timeout_ms counts from when the call leaves. Returns as
  * gim_rpc_call_async; a waiting call that cannot leave later (the client closing, its queue

@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
 #include <unistd.h>
@@ -379,6 +380,67 @@ static void test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own(voi
     gim_rpc_server_stop(server);
 }
 
+#define LARGE_CALLS       20
+#define LARGE_CALL_LENGTH (1024 * 1024)
+
+/* Calls of 1 MiB each wait behind two held ones: 20 MiB in all, more than a request may be
+ * (GIM_RPC_MAX_MESSAGE), so they must leave in several batches of at most
+ * GIM_RPC_BATCH_MAX_BYTES; each is answered on its own, none refused or timed out. */
+static void test_coalesced_large_calls_leave_in_batches_within_the_byte_bound(void **state)
+{
+    struct gim_rpc_server *server;
+    struct gim_rpc_client *client;
+    char url[128];
+    uint8_t *token = malloc(LARGE_CALL_LENGTH + LARGE_CALLS);
+    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
+    Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
+    Goim__Logic__ConnectReq connect = GOIM__LOGIC__CONNECT_REQ__INIT;
+    struct async_result alone[2], large[LARGE_CALLS];
+    int index;
+
+    (void)state;
+    assert_non_null(token);
+    memset(token, 'x', LARGE_CALL_LENGTH + LARGE_CALLS);
+    held_count = 0;
+    for (index = 0; index < 2; index++)
+        alone[index] =
+            (struct async_result){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    for (index = 0; index < LARGE_CALLS; index++)
+        large[index] =
+            (struct async_result){PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 1, 0};
+    snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-large-test-%d", (int)getpid());
+    assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
+    assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
+    for (index = 0; index < 2; index++) /* two out, held: the next ones wait */
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                                &goim__logic__receive_reply__descriptor, 60000,
+                                                status_done, &alone[index]),
+                         GIM_OK);
+    while (held_now() < 2)
+        usleep(1000);
+    connect.server = "large";
+    connect.token.data = token;
+    for (index = 0; index < LARGE_CALLS; index++) {
+        connect.token.len = (size_t)LARGE_CALL_LENGTH + (size_t)index;
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_CONNECT, &connect.base,
+                                                &goim__logic__connect_reply__descriptor, 60000,
+                                                async_done, &large[index]),
+                         GIM_OK);
+    }
+    gim_rpc_deferred_message(held[0], &received.base);
+    gim_rpc_deferred_message(held[1], &received.base);
+    for (index = 0; index < LARGE_CALLS; index++) {
+        wait_finished(&large[index], 1);
+        assert_int_equal(large[index].status, GIM_OK);
+        assert_int_equal(large[index].mid, LARGE_CALL_LENGTH + index);
+    }
+    wait_finished(&alone[0], 1);
+    wait_finished(&alone[1], 1);
+    gim_rpc_client_close(client);
+    gim_rpc_server_stop(server);
+    free(token);
+}
+
 /* Counts completions and their statuses (any thread). */
 struct tally {
     pthread_mutex_t lock;
@@ -536,6 +598,7 @@ int main(void)
         cmocka_unit_test(test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own),
         cmocka_unit_test(test_malformed_batches_are_refused_whole),
         cmocka_unit_test(test_coalesced_calls_waiting_are_bounded),
+        cmocka_unit_test(test_coalesced_large_calls_leave_in_batches_within_the_byte_bound),
         cmocka_unit_test(test_url_forms),
     };
     return cmocka_run_group_tests_name("rpc", tests, setup, teardown);
