@@ -979,24 +979,37 @@ static int rpc_call_start(struct gim_rpc_client *client, struct rpc_call *call)
     return GIM_OK;
 }
 
+/* A call with its request packed (on the caller's thread) and its completion; not started.
+ * Returns it (the caller's), or NULL when out of memory. */
+static struct rpc_call *rpc_call_new(uint32_t method, const ProtobufCMessage *request,
+                                     const ProtobufCMessageDescriptor *reply_type,
+                                     gim_rpc_done_fn done, void *user)
+{
+    struct rpc_call *call = calloc(1, sizeof(*call));
+
+    if (call == NULL)
+        return NULL;
+    call->request = rpc_request_build(method, request);
+    if (call->request == NULL) {
+        free(call);
+        return NULL;
+    }
+    call->reply_type = reply_type;
+    call->done = done;
+    call->user = user;
+    return call;
+}
+
 int gim_rpc_call_async(struct gim_rpc_client *client, uint32_t method,
                        const ProtobufCMessage *request,
                        const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
                        gim_rpc_done_fn done, void *user)
 {
-    struct rpc_call *call = calloc(1, sizeof(*call));
+    struct rpc_call *call = rpc_call_new(method, request, reply_type, done, user);
 
     if (call == NULL)
         return GIM_ERR_NO_MEMORY;
-    call->request = rpc_request_build(method, request);
-    if (call->request == NULL) {
-        free(call);
-        return GIM_ERR_NO_MEMORY;
-    }
     call->deadline = gim_monotonic_ms() + timeout_ms;
-    call->reply_type = reply_type;
-    call->done = done;
-    call->user = user;
     return rpc_call_start(client, call);
 }
 
@@ -1168,19 +1181,11 @@ int gim_rpc_call_coalesced(struct gim_rpc_client *client, uint32_t method,
                            const ProtobufCMessageDescriptor *reply_type, int timeout_ms,
                            gim_rpc_done_fn done, void *user)
 {
-    struct rpc_call *call = calloc(1, sizeof(*call));
+    struct rpc_call *call = rpc_call_new(method, request, reply_type, done, user); /* unlocked */
     int status;
 
     if (call == NULL)
         return GIM_ERR_NO_MEMORY;
-    call->request = rpc_request_build(method, request); /* outside the lock */
-    if (call->request == NULL) {
-        free(call);
-        return GIM_ERR_NO_MEMORY;
-    }
-    call->reply_type = reply_type;
-    call->done = done;
-    call->user = user;
     call->coalesced = true;
     call->method = method;
     call->timeout_ms = timeout_ms;
