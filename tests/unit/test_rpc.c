@@ -301,6 +301,24 @@ static void locked_deferring_handler(void *user, uint32_t method, const uint8_t 
     pthread_mutex_unlock(&held_lock);
 }
 
+/* Starts two coalesced Receive calls (done with first_user, then second_user) and waits until
+ * the deferring server holds both: the client's next coalesced calls wait. */
+static void hold_two_receives(struct gim_rpc_client *client, int timeout_ms, gim_rpc_done_fn done,
+                              void *first_user, void *second_user)
+{
+    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
+    void *users[2] = {first_user, second_user};
+    int index;
+
+    for (index = 0; index < 2; index++)
+        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
+                                                &goim__logic__receive_reply__descriptor, timeout_ms,
+                                                done, users[index]),
+                         GIM_OK);
+    while (held_now() < 2)
+        usleep(1000);
+}
+
 #define BATCH_CONNECTS 50
 
 static void test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own(void **state)
@@ -329,13 +347,8 @@ static void test_coalesced_calls_leave_in_one_batch_each_answered_on_its_own(voi
     assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
     assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
     /* Two calls out (held by the server): the next ones wait. */
-    for (index = 0; index < 2; index++)
-        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
-                                                &goim__logic__receive_reply__descriptor, 10000,
-                                                status_done, &alone[index]),
-                         GIM_OK);
-    while (held_now() < 2)
-        usleep(1000);
+    /* two out, held: the next ones wait */
+    hold_two_receives(client, 10000, status_done, &alone[0], &alone[1]);
     connect.server = "batch";
     connect.token.data = (uint8_t *)token;
     for (index = 0; index < BATCH_CONNECTS; index++) {
@@ -392,7 +405,6 @@ static void test_coalesced_large_calls_leave_in_batches_within_the_byte_bound(vo
     struct gim_rpc_client *client;
     char url[128];
     uint8_t *token = malloc(LARGE_CALL_LENGTH + LARGE_CALLS);
-    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
     Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
     Goim__Logic__ConnectReq connect = GOIM__LOGIC__CONNECT_REQ__INIT;
     struct async_result alone[2], large[LARGE_CALLS];
@@ -411,13 +423,8 @@ static void test_coalesced_large_calls_leave_in_batches_within_the_byte_bound(vo
     snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-large-test-%d", (int)getpid());
     assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
     assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
-    for (index = 0; index < 2; index++) /* two out, held: the next ones wait */
-        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
-                                                &goim__logic__receive_reply__descriptor, 60000,
-                                                status_done, &alone[index]),
-                         GIM_OK);
-    while (held_now() < 2)
-        usleep(1000);
+    /* two out, held: the next ones wait */
+    hold_two_receives(client, 60000, status_done, &alone[0], &alone[1]);
     connect.server = "large";
     connect.token.data = token;
     for (index = 0; index < LARGE_CALLS; index++) {
@@ -468,7 +475,6 @@ static void test_coalesced_calls_waiting_are_bounded(void **state)
     struct gim_rpc_server *server;
     struct gim_rpc_client *client;
     char url[128];
-    Goim__Logic__ReceiveReq receive = GOIM__LOGIC__RECEIVE_REQ__INIT;
     Goim__Logic__ReceiveReply received = GOIM__LOGIC__RECEIVE_REPLY__INIT;
     Goim__Logic__DisconnectReq disconnect = GOIM__LOGIC__DISCONNECT_REQ__INIT;
     struct tally alone = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
@@ -480,13 +486,8 @@ static void test_coalesced_calls_waiting_are_bounded(void **state)
     snprintf(url, sizeof(url), "ipc:///tmp/goim-rpc-bound-test-%d", (int)getpid());
     assert_int_equal(gim_rpc_server_start(&server, url, 1, locked_deferring_handler, NULL), GIM_OK);
     assert_int_equal(gim_rpc_client_open(&client, url), GIM_OK);
-    for (index = 0; index < 2; index++) /* two out, held: the next ones wait */
-        assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_RECEIVE, &receive.base,
-                                                &goim__logic__receive_reply__descriptor, 60000,
-                                                tally_done, &alone),
-                         GIM_OK);
-    while (held_now() < 2)
-        usleep(1000);
+    /* two out, held: the next ones wait */
+    hold_two_receives(client, 60000, tally_done, &alone, &alone);
     for (index = 0; index < COALESCED_WAITING_BOUND; index++)
         assert_int_equal(gim_rpc_call_coalesced(client, GIM_RPC_LOGIC_DISCONNECT, &disconnect.base,
                                                 &goim__logic__disconnect_reply__descriptor, 60000,
