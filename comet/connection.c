@@ -12,6 +12,7 @@
 
 #include "comet/comet.h"
 #include "comet/stream.h"
+#include "common/grow.h"
 #include "common/log.h"
 #include "common/status.h"
 
@@ -485,14 +486,10 @@ static bool connection_mark_pending(struct comet_connection *connection)
 
     if (connection->output_waits & OUTPUT_PENDING)
         return true;
-    if (set->pending_count == set->pending_capacity) {
-        uint32_t capacity = set->pending_capacity == 0 ? 64 : set->pending_capacity * 2;
-        struct comet_connection **grown = realloc(set->pending, capacity * sizeof(*grown));
-        if (grown == NULL)
-            return false;
-        set->pending = grown;
-        set->pending_capacity = capacity;
-    }
+    if (set->pending_count == set->pending_capacity &&
+        gim_grow(&set->pending, &set->pending_capacity, (size_t)set->pending_count + 1,
+                 sizeof(*set->pending), 64, SIZE_MAX) != GIM_OK)
+        return false;
     set->pending[set->pending_count++] = connection;
     connection->output_waits |= OUTPUT_PENDING;
     connection_ref(connection);
@@ -508,17 +505,13 @@ static bool connection_hold(struct comet_connection *connection)
     if (connection->output_waits & OUTPUT_HELD)
         return true;
     if (set->held_count == set->held_capacity) {
-        uint32_t capacity = set->held_capacity == 0 ? 64 : set->held_capacity * 2;
-        struct comet_connection **grown = malloc(capacity * sizeof(*grown));
-        uint32_t index;
-        if (grown == NULL)
+        size_t full = set->held_capacity;
+        if (gim_grow(&set->held, &set->held_capacity, full + 1, sizeof(*set->held), 64, SIZE_MAX) !=
+            GIM_OK)
             return false;
-        for (index = 0; index < set->held_count; index++) /* unwrapped, oldest first */
-            grown[index] = set->held[(set->held_first + index) % set->held_capacity];
-        free(set->held);
-        set->held = grown;
-        set->held_first = 0;
-        set->held_capacity = capacity;
+        /* the full ring wrapped at its old end: its start [0, first) moves past that end, so
+         * that it runs on from first again (the capacity at least doubled) */
+        memcpy(set->held + full, set->held, set->held_first * sizeof(*set->held));
     }
     set->held[(set->held_first + set->held_count) % set->held_capacity] = connection;
     set->held_count++;

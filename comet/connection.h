@@ -195,12 +195,14 @@ struct connection_set {
      * most one entry per connection of the loop, so bounded by them (the array keeps its
      * largest size) */
     struct comet_connection **pending;
-    uint32_t pending_count, pending_capacity;
+    uint32_t pending_count;
+    size_t pending_capacity;
     /* connections whose pushes wait for protocol.writeDelay, in the order they began to wait,
      * each once and referenced: a ring (held_first, held_count) bounded like the pending list
      * by the loop's connections */
     struct comet_connection **held;
-    uint32_t held_first, held_count, held_capacity;
+    uint32_t held_first, held_count;
+    size_t held_capacity;
     /* set by the loop's owner while it delivers a push that no other push of the same inbox
      * batch follows: connection_push writes at once (see there) */
     bool push_writes_now;

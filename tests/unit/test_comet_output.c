@@ -329,6 +329,62 @@ static void test_held_ring_grows_and_releases_each_connection(void **state)
     harness_free(harness);
 }
 
+/* The ring grows while it is full and wrapped round its end: each held connection stays in it
+ * once, and each is written when due. */
+static void test_held_ring_grows_while_wrapped(void **state)
+{
+    enum { CLIENTS = 100, FIRST = 40 };
+    struct harness *harness = harness_new(false, 100, 1 << 20);
+    struct connection_set *set = &harness->worker->connections;
+    struct event_loop *loop = harness->worker->loop;
+    struct comet_connection *clients[CLIENTS];
+    int peers[CLIENTS], index;
+    int64_t start = loop->now_ms;
+
+    (void)state;
+    for (index = 0; index < CLIENTS; index++) {
+        char key[32];
+        snprintf(key, sizeof(key), "wrapped-%d", index);
+        clients[index] = harness_accept(harness, key, &peers[index]);
+    }
+    /* the first FIRST are held once and released: the ring's start moves to FIRST */
+    for (index = 0; index < FIRST; index++)
+        assert_int_equal(connection_push(clients[index], harness->pushes[0]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    for (index = 0; index < FIRST; index++)
+        assert_peer_got(harness, peers[index], 0);
+    loop->now_ms = start + 10;
+    for (index = 0; index < FIRST; index++)
+        assert_int_equal(connection_push(clients[index], harness->pushes[1]), GIM_OK);
+    assert_int_equal(set->held_count, FIRST);
+    assert_true(set->held_capacity < CLIENTS);
+    loop->now_ms = start + 100;
+    for (index = FIRST; index < CLIENTS; index++) /* their first push: written, not held */
+        assert_int_equal(connection_push(clients[index], harness->pushes[0]), GIM_OK);
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(set->held_first, FIRST);
+    for (index = 0; index < CLIENTS; index++)
+        assert_peer_got(harness, peers[index], index < FIRST ? 1 : 0);
+    /* every one held: the ring fills round its end and grows */
+    loop->now_ms = start + 110;
+    for (index = 0; index < CLIENTS; index++)
+        assert_int_equal(connection_push(clients[index], harness->pushes[2]), GIM_OK);
+    assert_int_equal(set->held_count, CLIENTS);
+    assert_true(set->held_capacity >= CLIENTS);
+    assert_int_equal(connection_set_flush_pending(set), 90);
+    loop->now_ms = start + 200;
+    assert_int_equal(connection_set_flush_pending(set), -1);
+    assert_int_equal(set->held_count, 0);
+    for (index = 0; index < CLIENTS; index++) {
+        assert_peer_got(harness, peers[index], 2);
+        assert_int_equal(clients[index]->references, 1);
+        assert_int_equal(clients[index]->output_waits, 0);
+        connection_close(clients[index], CONNECTION_CLOSE_REPLACED);
+        close(peers[index]);
+    }
+    harness_free(harness);
+}
+
 static void test_reply_takes_pending_pushes_with_it(void **state)
 {
     struct harness *harness = harness_new(false, 200, 1 << 20);
@@ -564,6 +620,7 @@ int main(void)
         cmocka_unit_test(test_websocket_pushes_queued_before_a_flush_arrive_in_order),
         cmocka_unit_test(test_write_delay_spaces_a_connections_push_writes),
         cmocka_unit_test(test_held_ring_grows_and_releases_each_connection),
+        cmocka_unit_test(test_held_ring_grows_while_wrapped),
         cmocka_unit_test(test_reply_takes_pending_pushes_with_it),
         cmocka_unit_test(test_output_bound_applies_at_queue_time),
         cmocka_unit_test(test_slow_client_queue_waits_for_epollout_within_the_bound),
